@@ -1,0 +1,43 @@
+#include "tests/test_paths.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <sys/wait.h>
+
+namespace dmascope::testing {
+
+// Built-in absolute paths, overridable so that a test binary built here can run from a copy of the tree elsewhere
+// (the GPU machine).
+std::filesystem::path fixtures_dir() {
+  const char* override_dir = std::getenv("DMASCOPE_FIXTURES_DIR");
+  return override_dir ? override_dir : DMASCOPE_FIXTURES_DIR;
+}
+std::filesystem::path cli_path() {
+  const char* override_path = std::getenv("DMASCOPE_CLI_PATH");
+  return override_path ? override_path : DMASCOPE_CLI_PATH;
+}
+
+std::filesystem::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "dmascope-tests" /
+                              (std::string(info->test_suite_name()) + "." + info->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+int run_command(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buffer;
+  std::size_t got;
+  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), got);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace dmascope::testing
