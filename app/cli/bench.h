@@ -1,0 +1,38 @@
+// `dmascope-cli bench`: one attention shape timed on one backend — DMA (mask build included) against our dense kernel
+// (and, on CUDA, the materialized cuBLAS baseline) — with FLOP rates and densities.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace dmascope::cli {
+
+struct BenchSetting {
+  std::string backend = "cpu";  // cpu | cuda
+  std::int64_t length = 4096, window = 256, q_heads = 2, kv_heads = 1, head_dim = 64, batch = 1;
+  std::string bias = "random";  // random | clustered | model
+  std::string bias_model;       // model folder when bias == "model"
+  std::string precision = "bf16";
+  int warmup = 1, repeats = 5;
+  std::uint64_t seed = 0;
+};
+
+struct BenchResult {
+  std::string device;
+  double mask_build_ms = 0, dma_ms = 0, dense_ms = 0, materialized_ms = -1;  // medians; -1 = not run
+  double dma_spread_ms = 0, dense_spread_ms = 0;                            // max − min over the repeats
+  double token_density = 0, tile_density = 0;
+  double useful_pairs = 0, executed_pairs = 0, dense_pairs = 0;             // (query, key) pairs, all heads
+};
+
+std::vector<float> bench_bias(const BenchSetting& setting);  // [B·Hkv, L]
+BenchResult run_bench_cpu(const BenchSetting& setting);
+BenchResult run_bench_cuda(const BenchSetting& setting, double cached_dense_ms);  // cached < 0: time dense too
+bool cuda_backend_built();
+
+nlohmann::json bench_json(const BenchSetting& setting, const BenchResult& result);
+double median_of(std::vector<double> values);
+
+}  // namespace dmascope::cli

@@ -1,0 +1,149 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "app/cli/bench.h"
+#include "core/attention_cpu.h"
+#include "core/bias_patterns.h"
+#include "core/dma_mask.h"
+#include "core/doge_forward.h"
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace dmascope::cli {
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+namespace {
+
+double spread_of(const std::vector<double>& values) {
+  return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end()) - *std::min_element(values.begin(), values.end());
+}
+
+template <class Work>
+std::vector<double> time_cpu_ms(Work&& work, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) work();
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  return times;
+}
+
+}  // namespace
+
+std::vector<float> bench_bias(const BenchSetting& s) {
+  const std::int64_t segments = s.batch * s.kv_heads;
+  if (s.bias != "model") return make_bias(bias_pattern_from_name(s.bias), segments, s.length, s.seed);
+  if (s.bias_model.empty()) fail("bench: --bias model needs --bias-model DIR");
+  const DogeModel model = DogeModel::load(s.bias_model);
+  if (model.weights.bias_heads < s.kv_heads)
+    fail("bench: {} has {} bias heads, the shape needs {}", s.bias_model, model.weights.bias_heads, s.kv_heads);
+  std::vector<float> beta;
+  std::mt19937 rng(static_cast<std::uint32_t>(s.seed));
+  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(s.length));
+    for (auto& id : ids) id = token(rng);
+    const auto layer_beta = doge_layer_bias(model, ids, 0);  // [Hb, L]; the first kv_heads bias heads are used
+    beta.insert(beta.end(), layer_beta.begin(), layer_beta.begin() + s.kv_heads * s.length);
+  }
+  return beta;
+}
+
+BenchResult run_bench_cpu(const BenchSetting& s) {
+  BenchResult result;
+  result.device = fmt::format("CPU, {} threads", worker_count());
+  const std::int64_t L = s.length, d = s.head_dim;
+  std::mt19937 rng(static_cast<std::uint32_t>(s.seed + 1));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_vector = [&](std::int64_t count) {
+    std::vector<float> values(static_cast<std::size_t>(count));
+    for (auto& value : values) value = normal(rng);
+    return values;
+  };
+  const auto q = random_vector(s.batch * s.q_heads * L * d);
+  const auto k = random_vector(s.batch * s.kv_heads * L * d);
+  const auto v = random_vector(s.batch * s.kv_heads * L * d);
+  const auto beta = bench_bias(s);
+  const std::int64_t segments = s.batch * s.kv_heads;
+  std::vector<std::int32_t> death(static_cast<std::size_t>(segments * L));
+  auto build_mask = [&] {
+    parallel_for(segments, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t seg = begin; seg < end; ++seg) {
+        const auto one = dma_death_indices(std::span<const float>(beta.data() + seg * L, L), s.window);
+        std::copy(one.begin(), one.end(), death.begin() + seg * L);
+      }
+    });
+  };
+  AttentionProblem problem;
+  problem.batch = s.batch;
+  problem.q_heads = s.q_heads;
+  problem.kv_heads = problem.bias_heads = s.kv_heads;
+  problem.q_len = problem.key_len = L;
+  problem.head_dim = d;
+  problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
+  problem.q = q.data();
+  problem.k = k.data();
+  problem.v = v.data();
+  problem.beta = beta.data();
+  std::vector<float> out(q.size());
+  AttentionWork work;
+  const auto mask_times = time_cpu_ms(build_mask, s.warmup, s.repeats);
+  problem.death = death.data();
+  const auto dma_times = time_cpu_ms(
+      [&] {
+        build_mask();
+        work = attention_tiled(problem, TileShape{64, 64}, out.data());
+      },
+      s.warmup, s.repeats);
+  problem.death = nullptr;
+  problem.beta = nullptr;
+  const auto dense_times = time_cpu_ms([&] { attention_tiled(problem, TileShape{64, 64}, out.data()); }, s.warmup,
+                                       s.repeats);
+  result.mask_build_ms = median_of(mask_times);
+  result.dma_ms = median_of(dma_times);
+  result.dense_ms = median_of(dense_times);
+  result.dma_spread_ms = spread_of(dma_times);
+  result.dense_spread_ms = spread_of(dense_times);
+  double tiles_active = 0, tiles_causal = 0, kept = 0;
+  for (std::int64_t seg = 0; seg < segments; ++seg) {
+    const TileMap map = build_tile_map(death.data() + seg * L, L, L, TileShape{64, 64});
+    tiles_active += static_cast<double>(map.partial + map.full);
+    tiles_causal += static_cast<double>(map.causal_tiles);
+    kept += static_cast<double>(map.kept_entries);
+  }
+  const double group = static_cast<double>(s.q_heads / s.kv_heads);
+  result.tile_density = tiles_active / tiles_causal;
+  result.dense_pairs = causal_pairs(L, L) * static_cast<double>(s.batch * s.q_heads);
+  result.useful_pairs = kept * group;
+  result.token_density = result.useful_pairs / result.dense_pairs;
+  result.executed_pairs = static_cast<double>(work.score_entries);
+  return result;
+}
+
+nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
+  auto tflops = [&](double pairs, double ms) { return ms > 0 ? attention_flops(pairs, s.head_dim) / (ms * 1e9) : 0.0; };
+  nlohmann::json j = {{"backend", s.backend}, {"device", r.device}, {"len", s.length}, {"window", s.window},
+                      {"q_heads", s.q_heads}, {"kv_heads", s.kv_heads}, {"dim", s.head_dim}, {"batch", s.batch},
+                      {"bias", s.bias}, {"precision", s.backend == "cpu" ? "fp32" : s.precision},
+                      {"repeats", s.repeats}, {"dma_ms", r.dma_ms}, {"mask_build_ms", r.mask_build_ms},
+                      {"dense_ms", r.dense_ms}, {"dma_spread_ms", r.dma_spread_ms},
+                      {"dense_spread_ms", r.dense_spread_ms}, {"tile_density", r.tile_density},
+                      {"token_density", r.token_density}, {"speedup_vs_dense", r.dense_ms / r.dma_ms},
+                      {"ideal_speedup", 1.0 / r.token_density},
+                      {"dma_useful_tflops", tflops(r.useful_pairs, r.dma_ms)},
+                      {"dma_executed_tflops", tflops(r.executed_pairs, r.dma_ms)},
+                      {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
+  if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
+  return j;
+}
+
+}  // namespace dmascope::cli

@@ -1,0 +1,40 @@
+#include <fmt/core.h>
+
+#include "app/cli/cli_args.h"
+#include "app/cli/commands.h"
+#include "core/checkpoint_files.h"
+#include "core/doge_weights.h"
+#include "core/error.h"
+#include "core/rope.h"
+
+namespace dmascope::cli {
+
+int command_info(const std::vector<std::string>& argv) {
+  const Args args(argv, {}, {});
+  if (args.positional().size() != 1) fail("info takes one model directory, got {} arguments", args.positional().size());
+  const DogeModel model = DogeModel::load(args.positional()[0]);
+  const DogeConfig& c = model.config;
+  const DogeWeights& w = model.weights;
+  fmt::print("model             {}\n", model.dir.string());
+  fmt::print("layout            {}\n", weight_layout_name(w.layout));
+  fmt::print("parameters        {} ({:.2f}M){}\n", w.parameter_count, w.parameter_count / 1e6,
+             w.lm_head_tied ? ", lm_head tied to the embedding" : "");
+  std::string dtypes;
+  for (const auto& name : w.stored_dtypes) dtypes += (dtypes.empty() ? "" : ", ") + name;
+  fmt::print("stored dtypes     {} (computed in F32)\n", dtypes);
+  fmt::print("vocab             {}\n", c.vocab_size);
+  fmt::print("hidden / mlp      {} / {}{}\n", c.hidden_size, c.intermediate_size,
+             c.is_moe ? fmt::format(" + CDMoE ({} experts, {} per token)", c.num_experts, c.num_experts_per_tok) : "");
+  fmt::print("layers            {}\n", c.num_hidden_layers);
+  fmt::print("heads             {} query / {} kv / {} bias, head_dim {}\n", c.num_attention_heads,
+             c.num_key_value_heads, w.bias_heads, c.head_dim);
+  fmt::print("keep_window_size  {}\n", c.keep_window_size);
+  fmt::print("rope              {} theta {}{}; max_position_embeddings {}\n", rope_type_name(c.rope.type), c.rope.theta,
+             c.rope.type == RopeType::Default ? "" : fmt::format(" factor {}", c.rope.factor),
+             c.max_position_embeddings);
+  fmt::print("rms_norm_eps      {}\n", c.rms_norm_eps);
+  fmt::print("tokenizer         {}\n", model.has_tokenizer ? "tokenizer.json" : "none");
+  return 0;
+}
+
+}  // namespace dmascope::cli

@@ -1,0 +1,327 @@
+// Forward attention with mma.sync (sm_80+), FlashAttention-2 style, over either
+//   - gathered keys (DMA): for query tile m, the keys lists[m][0..count) that some row of the tile keeps, at most
+//     w + 64 of them; per element the DMA rule keep(p, j) ⇔ j ≤ p < death[j] still applies, or
+//   - the causal prefix (dense): keys 0..p_last, rule j ≤ p.
+// Scores are q·k·scale + β[j] (β optional), softmax in fp32 (exp2 with log2 e), P rounded to the input precision for
+// P·V, fp32 accumulation.
+//
+// Grid (q_tiles, Hq / Heads, B), the heaviest query tiles first; 128·Heads threads: 4 warps per query head, each
+// owning 16 query rows. With Heads = 2 the two query heads of a GQA group that share a kv head (and so a bias head and
+// a gather list) share every K/V tile too: half the loads per FLOP.
+// Shared memory: Q [Heads·64][d+8] once, then K and V [2 stages][64][d+8] plus each key's index, β·log2 e and death,
+// filled by cp.async one block ahead of the block being computed. Rows are padded by 8 elements (16 bytes) so that the
+// 32-bit fragment loads of Q and K and the ldmatrix.trans loads of V hit 32 distinct banks.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <climits>
+
+#include "kernels/attention_fwd.cuh"
+#include "kernels/cuda_check.h"
+
+namespace dmascope::cuda::detail {
+
+namespace {
+
+constexpr int kWarpsPerHead = 4;
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <class T> struct Mma;
+template <> struct Mma<__nv_bfloat16> {
+  static __device__ void run(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+  static __device__ unsigned pack(float lo, float hi) {
+    __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<unsigned*>(&pair);
+  }
+  static __device__ __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
+};
+template <> struct Mma<__half> {
+  static __device__ void run(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+  static __device__ unsigned pack(float lo, float hi) {
+    __half2 pair = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<unsigned*>(&pair);
+  }
+  static __device__ __half from_float(float x) { return __float2half_rn(x); }
+};
+
+__device__ inline unsigned shared_address(const void* pointer) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
+}
+
+// 16-byte asynchronous copy; src_bytes = 0 writes zeros (rows past the end).
+__device__ inline void copy_16_async(void* shared, const void* global, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
+               "r"(src_bytes));
+}
+__device__ inline void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending> __device__ inline void wait_copies() { asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending)); }
+
+__device__ inline void load_matrix_x2_transposed(unsigned (&b)[2], const void* shared) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(b[0]), "=r"(b[1])
+               : "r"(shared_address(shared)));
+}
+
+__device__ inline unsigned long long global_nanoseconds() {
+  unsigned long long now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  return now;
+}
+
+template <class T, int D, int Heads>
+struct SharedTiles {
+  static constexpr int kStride = D + 8;  // elements per padded row
+  T q[Heads * kTileRows * kStride];
+  T k[2][kTileKeys * kStride];
+  T v[2][kTileKeys * kStride];
+  int key_index[2][kTileKeys];
+  float key_beta[2][kTileKeys];
+  int key_death[2][kTileKeys];
+};
+
+template <class T, int D, bool Gathered, int Heads>
+__global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) attention_forward_kernel(ForwardParams p) {
+  constexpr int kThreads = Heads * kWarpsPerHead * 32;
+  using Tiles = SharedTiles<T, D, Heads>;
+  constexpr int kStride = Tiles::kStride;
+  constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  Tiles& s = *reinterpret_cast<Tiles*>(shared_bytes);
+
+  const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
+  const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int head_slot = warp / kWarpsPerHead;
+  const int first_head = blockIdx.y * Heads, h = first_head + head_slot, b = blockIdx.z;
+  const int group = p.q_heads / p.kv_heads;
+  const int kv_head = first_head / group;  // the same for every head of the CTA (Heads divides the group)
+  const int bias_head = p.bias_heads == p.q_heads ? first_head : first_head / (p.q_heads / p.bias_heads);
+  const int offset = p.key_len - p.q_len;
+  const int r0 = qt * kTileRows;
+  const int p0 = offset + r0;
+  const int p_last = offset + min(p.q_len, r0 + kTileRows) - 1;
+  const long long segment = static_cast<long long>(b) * p.bias_heads + bias_head;
+
+  const T* q = static_cast<const T*>(p.q) + ((static_cast<long long>(b) * p.q_heads + first_head) * p.q_len + r0) * D;
+  const T* k = static_cast<const T*>(p.k) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
+  const T* v = static_cast<const T*>(p.v) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
+  const float* beta = p.beta ? p.beta + segment * p.key_len : nullptr;
+  const int* death = p.death ? p.death + segment * p.key_len : nullptr;
+  const int* list = Gathered ? p.lists + (segment * p.q_tiles + qt) * p.capacity : nullptr;
+  const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
+  const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
+
+  // Q tiles of the CTA's heads → shared (rows past q_len are zeros).
+  for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
+    const int slot = c / (kTileRows * kChunks), row = (c / kChunks) % kTileRows, chunk = c % kChunks;
+    const bool valid = r0 + row < p.q_len;
+    const T* source = q + static_cast<long long>(slot) * p.q_len * D + row * D + chunk * 8;
+    copy_16_async(&s.q[(slot * kTileRows + row) * kStride + chunk * 8], valid ? source : q, valid ? 16 : 0);
+  }
+  auto load_keys = [&](int block, int stage) {
+    for (int c = threadIdx.x; c < kTileKeys * kChunks; c += kThreads) {
+      const int row = c / kChunks, chunk = c % kChunks;
+      const int t = block * kTileKeys + row;
+      const bool valid = t < key_count;
+      const int j = valid ? (Gathered ? __ldg(list + t) : t) : 0;
+      copy_16_async(&s.k[stage][row * kStride + chunk * 8], k + static_cast<long long>(j) * D + chunk * 8, valid ? 16 : 0);
+      copy_16_async(&s.v[stage][row * kStride + chunk * 8], v + static_cast<long long>(j) * D + chunk * 8, valid ? 16 : 0);
+      if (chunk == 0) {
+        s.key_index[stage][row] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
+        s.key_beta[stage][row] = valid && beta ? __ldg(beta + j) * kLog2e : 0.0f;
+        s.key_death[stage][row] = valid && death ? __ldg(death + j) : INT_MAX;
+      }
+    }
+  };
+  if (blocks > 0) load_keys(0, 0);
+  commit_copies();
+
+  const int quad_row = lane / 4, quad_col = (lane % 4) * 2;
+  const int row_a = (warp % kWarpsPerHead) * 16 + quad_row;  // this thread's two rows of its head: row_a, row_a + 8
+  const int q_row_a = head_slot * kTileRows + row_a;         // the same row in the shared Q tiles
+  const float scale_log2 = p.scale * kLog2e;
+  const int position_a = p0 + row_a, position_b = position_a + 8;
+
+  unsigned q_fragments[D / 16][4];
+  float o[D / 8][4];
+  for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+  bool q_loaded = false;
+
+  for (int block = 0; block < blocks; ++block) {
+    const int stage = block & 1;
+    if (block + 1 < blocks) {
+      load_keys(block + 1, stage ^ 1);
+      commit_copies();
+      wait_copies<1>();
+    } else {
+      wait_copies<0>();
+    }
+    __syncthreads();
+    if (!q_loaded) {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        const T* base = &s.q[q_row_a * kStride + kk * 16 + quad_col];
+        q_fragments[kk][0] = *reinterpret_cast<const unsigned*>(base);
+        q_fragments[kk][1] = *reinterpret_cast<const unsigned*>(base + 8 * kStride);
+        q_fragments[kk][2] = *reinterpret_cast<const unsigned*>(base + 8);
+        q_fragments[kk][3] = *reinterpret_cast<const unsigned*>(base + 8 * kStride + 8);
+      }
+      q_loaded = true;
+    }
+
+    // S = Q Kᵀ for this warp's 16 rows × 64 keys.
+    float scores[kTileKeys / 8][4];
+#pragma unroll
+    for (int n = 0; n < kTileKeys / 8; ++n) {
+      scores[n][0] = scores[n][1] = scores[n][2] = scores[n][3] = 0.0f;
+      const T* key_row = &s.k[stage][(n * 8 + quad_row) * kStride + quad_col];
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        unsigned b_fragment[2];
+        b_fragment[0] = *reinterpret_cast<const unsigned*>(key_row + kk * 16);
+        b_fragment[1] = *reinterpret_cast<const unsigned*>(key_row + kk * 16 + 8);
+        Mma<T>::run(scores[n], q_fragments[kk], b_fragment);
+      }
+    }
+
+    // Mask, bias and the online softmax (in log2 units).
+    float block_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kTileKeys / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int column = n * 8 + quad_col + (e & 1);
+        const int position = e < 2 ? position_a : position_b;
+        const int j = s.key_index[stage][column];
+        const bool kept = j <= position && position < s.key_death[stage][column];
+        const float value = fmaf(scores[n][e], scale_log2, s.key_beta[stage][column]);  // (q·k·scale + β)·log2 e
+        scores[n][e] = kept ? value : -INFINITY;
+        block_max[e >> 1] = fmaxf(block_max[e >> 1], scores[n][e]);
+      }
+    float rescale[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 1));
+      block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
+      const float new_max = fmaxf(row_max[r], block_max[r]);
+      const float reference = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing kept yet stays empty
+      rescale[r] = exp2f(row_max[r] - reference);
+      row_max[r] = new_max;
+      block_max[r] = reference;
+      row_sum[r] *= rescale[r];
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      o[n][0] *= rescale[0];
+      o[n][1] *= rescale[0];
+      o[n][2] *= rescale[1];
+      o[n][3] *= rescale[1];
+    }
+#pragma unroll
+    for (int n = 0; n < kTileKeys / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        scores[n][e] = exp2f(scores[n][e] - block_max[e >> 1]);
+        row_sum[e >> 1] += scores[n][e];
+      }
+
+    // O += P V: P from the score registers (two 8-key tiles form one 16-key A fragment), V through ldmatrix.trans.
+#pragma unroll
+    for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+      unsigned p_fragment[4];
+      p_fragment[0] = Mma<T>::pack(scores[2 * kk][0], scores[2 * kk][1]);
+      p_fragment[1] = Mma<T>::pack(scores[2 * kk][2], scores[2 * kk][3]);
+      p_fragment[2] = Mma<T>::pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]);
+      p_fragment[3] = Mma<T>::pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3]);
+      const T* value_rows = &s.v[stage][(kk * 16 + (lane % 16)) * kStride];
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        unsigned b_fragment[2];
+        load_matrix_x2_transposed(b_fragment, value_rows + n * 8);
+        Mma<T>::run(o[n], p_fragment, b_fragment);
+      }
+    }
+    __syncthreads();  // the other stage is refilled next iteration
+  }
+
+  // Row sums over the quad, normalize, store.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 2);
+    row_sum[r] = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+  }
+  T* out = static_cast<T*>(p.out) + ((static_cast<long long>(b) * p.q_heads + h) * p.q_len + r0) * D;
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+    const int column = n * 8 + quad_col;
+    if (r0 + row_a < p.q_len) {
+      out[row_a * D + column] = Mma<T>::from_float(o[n][0] * row_sum[0]);
+      out[row_a * D + column + 1] = Mma<T>::from_float(o[n][1] * row_sum[0]);
+    }
+    if (r0 + row_a + 8 < p.q_len) {
+      out[(row_a + 8) * D + column] = Mma<T>::from_float(o[n][2] * row_sum[1]);
+      out[(row_a + 8) * D + column + 1] = Mma<T>::from_float(o[n][3] * row_sum[1]);
+    }
+  }
+  if (p.cta_nanoseconds && threadIdx.x % (kWarpsPerHead * 32) == 0)  // one entry per (head, tile), shared CTAs too
+    p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
+        static_cast<long long>(global_nanoseconds() - started);
+}
+
+template <class T, int D, bool Gathered, int Heads>
+void launch_typed(const ForwardParams& params, cudaStream_t stream) {
+  const auto kernel = attention_forward_kernel<T, D, Gathered, Heads>;
+  const int shared = static_cast<int>(sizeof(SharedTiles<T, D, Heads>));
+  DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
+  const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);
+  kernel<<<grid, Heads * kWarpsPerHead * 32, shared, stream>>>(params);
+  DMASCOPE_CUDA_CHECK_LAUNCH();
+}
+
+// Two query heads per CTA when they share everything but Q: an even GQA group and one bias per kv head.
+bool pair_heads(const ForwardParams& p) {
+  const int group = p.q_heads / p.kv_heads;
+  return p.heads_per_cta != 1 && group % 2 == 0 && p.bias_heads == p.kv_heads;
+}
+
+template <class T, int D>
+void launch_for_dim(const ForwardParams& params, bool gathered, cudaStream_t stream) {
+  if (pair_heads(params))
+    gathered ? launch_typed<T, D, true, 2>(params, stream) : launch_typed<T, D, false, 2>(params, stream);
+  else
+    gathered ? launch_typed<T, D, true, 1>(params, stream) : launch_typed<T, D, false, 1>(params, stream);
+}
+
+template <class T>
+void launch_for_type(const ForwardParams& params, bool gathered, cudaStream_t stream) {
+  if (params.head_dim == 64)
+    launch_for_dim<T, 64>(params, gathered, stream);
+  else if (params.head_dim == 128)
+    launch_for_dim<T, 128>(params, gathered, stream);
+  else
+    throw_kernel_error("attention forward: head_dim " + std::to_string(params.head_dim) + " is not supported (64 or 128)");
+}
+
+}  // namespace
+
+void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
+  if (params.q_tiles == 0) return;
+  if (params.f16)
+    launch_for_type<__half>(params, gathered, stream);
+  else
+    launch_for_type<__nv_bfloat16>(params, gathered, stream);
+}
+
+}  // namespace dmascope::cuda::detail

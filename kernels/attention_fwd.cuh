@@ -1,0 +1,33 @@
+// The forward attention kernel (kernels/attention_fwd.cu): one template for DMA (gathered keys) and dense causal
+// attention, bf16/fp16, head dims 64 and 128.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace dmascope::cuda::detail {
+
+struct ForwardParams {
+  const void* q;  // [B, Hq, Lq, d]
+  const void* k;  // [B, Hkv, Lk, d]
+  const void* v;  // [B, Hkv, Lk, d]
+  const float* beta;           // [B, Hb, Lk] or null
+  const std::int32_t* death;   // [B, Hb, Lk] or null (dense)
+  const std::int32_t* lists;   // [B·Hb, q_tiles, capacity] gathered key indices (DMA only)
+  const std::int32_t* counts;  // [B·Hb, q_tiles]
+  void* out;                   // [B, Hq, Lq, d]
+  long long* cta_nanoseconds;  // [B·Hq, q_tiles] or null: per-CTA durations (instrumentation)
+  int batch, q_heads, kv_heads, bias_heads, q_len, key_len, head_dim;
+  int q_tiles, capacity;
+  float scale;  // 1/√d
+  bool f16;     // inputs are fp16 (else bf16)
+  int heads_per_cta = 0;  // 0: automatic (2 when an even GQA group allows it); 1: force one head per CTA
+};
+
+constexpr int kTileRows = 64;
+constexpr int kTileKeys = 64;
+
+void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);
+
+}  // namespace dmascope::cuda::detail

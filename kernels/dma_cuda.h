@@ -1,0 +1,111 @@
+// The CUDA implementation of dmascope's compute interface. Plain C++ (no CUDA headers), so that the CLI, the app and
+// the tests can call it; every kernel here has a CPU twin in core/ with the same semantics:
+//   build_mask        ↔ dma_death_indices        (core/dma_mask.h)
+//   tile_map          ↔ build_tile_map           (core/attention_cpu.h)
+//   forward (DMA)     ↔ attention_tiled / attention_reference with a death array
+//   forward (dense)   ↔ the same with death == nullptr
+// Tensors live on the device; pointers are device pointers. Layouts match AttentionProblem in core/attention_cpu.h:
+//   q [B, Hq, Lq, d], k/v [B, Hkv, Lk, d] (bf16 or fp16), β [B, Hb, Lk] fp32, death [B, Hb, Lk] int32,
+//   out [B, Hq, Lq, d] in the input precision. Causal attention is bottom-right aligned when Lq < Lk.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dma_mask.h"
+
+namespace dmascope::cuda {
+
+struct DeviceInfo {
+  bool available = false;
+  std::string name;
+  int multiprocessors = 0;
+  int compute_capability = 0;  // 90 for an H100
+  std::size_t memory_total = 0, memory_free = 0;
+};
+DeviceInfo device_info();  // available == false when there is no usable GPU (never throws)
+
+enum class Precision { BF16, F16 };
+
+struct AttentionShape {
+  std::int64_t batch = 1, q_heads = 1, kv_heads = 1, bias_heads = 1;
+  std::int64_t q_len = 0, key_len = 0, head_dim = 64;
+  Precision precision = Precision::BF16;
+};
+
+// Supported? Returns an empty string, or why not (head dims 64 and 128; Hq a multiple of Hkv; Hb = Hkv or Hq;
+// Lq ≤ Lk; sizes that fit int32 indexing).
+std::string unsupported_reason(const AttentionShape& shape);
+
+// A device allocation, freed on destruction.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return pointer_; }
+  template <class T> T* as() const { return static_cast<T*>(pointer_); }
+  std::size_t bytes() const { return bytes_; }
+  void upload(const void* host, std::size_t bytes);
+  void download(void* host, std::size_t bytes) const;
+  void fill_bytes(int value);  // cudaMemset
+
+ private:
+  void* pointer_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// Per-(head, q-tile, k-tile) statuses and per-CTA times, recorded only when asked (off while timing).
+struct Instrumentation {
+  bool enabled = false;
+  std::vector<std::uint8_t> tile_status;    // [B·Hb, q_tiles, k_tiles] TileStatus values, from the mask state
+  std::vector<std::int32_t> keys_gathered;  // [B·Hb, q_tiles]: keys the forward gathered for each query tile
+  std::vector<double> cta_microseconds;     // [B·Hq, q_tiles]: each forward CTA's duration (globaltimer)
+  std::int64_t q_tiles = 0, k_tiles = 0;
+};
+
+// Runs DMA (mask build + gather + sparse forward) and the dense baseline for one shape. Owns its workspace, which is
+// O(L) for the mask and O(L/64 · (w + 64)) for the gather lists: no L×L tensor at any size.
+class DmaRunner {
+ public:
+  DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant);
+  ~DmaRunner();
+  DmaRunner(const DmaRunner&) = delete;
+  DmaRunner& operator=(const DmaRunner&) = delete;
+
+  // death [B, Hb, Lk] from β [B, Hb, Lk], both on the device.
+  void build_mask(const float* beta, std::int32_t* death);
+  // out = DMA attention; builds the gather lists from `death` first. instrumentation may be null.
+  void forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death, void* out,
+               Instrumentation* instrumentation = nullptr);
+  // Dense causal attention of the same kernel family; beta may be null (plain attention).
+  void dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out);
+  // Materialized baseline: cuBLAS QKᵀ → softmax (+β, causal) → PV, one head at a time; needs Lq·Lk·4 bytes.
+  void materialized_forward(const void* q, const void* k, const void* v, const float* beta, void* out);
+  static std::size_t materialized_workspace_bytes(const AttentionShape& shape);
+
+  // (query, key) pairs the last DMA forward computed, all query heads: 64 rows × the gathered keys of each tile,
+  // rounded up to whole 64-key blocks (what the kernel executes).
+  std::int64_t executed_pairs() const;
+  std::int64_t tile_rows() const { return 64; }
+
+  // Waits for all queued work (tests call this before reading results).
+  void synchronize();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Timing with CUDA events: `warmup` untimed runs, then `repeats` timed runs; returns each run's milliseconds.
+std::vector<double> time_ms(const std::function<void()>& work, int warmup, int repeats);
+
+}  // namespace dmascope::cuda

@@ -1,0 +1,274 @@
+// Host side of the CUDA backend: device queries, buffers, DmaRunner (mask build → gather lists → forward), the dense
+// and materialized baselines, and event timing.
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "kernels/attention_fwd.cuh"
+#include "kernels/cuda_check.h"
+#include "kernels/dma_cuda.h"
+#include "kernels/mask_build.cuh"
+#include "kernels/materialized_softmax.cuh"
+#include "core/error.h"
+
+namespace dmascope::cuda {
+
+DeviceInfo device_info() {
+  DeviceInfo info;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return info;
+  }
+  cudaDeviceProp properties{};
+  if (cudaGetDeviceProperties(&properties, 0) != cudaSuccess) return info;
+  info.available = properties.major >= 8;  // mma.sync bf16 needs sm_80
+  info.name = properties.name;
+  info.multiprocessors = properties.multiProcessorCount;
+  info.compute_capability = properties.major * 10 + properties.minor;
+  cudaMemGetInfo(&info.memory_free, &info.memory_total);
+  return info;
+}
+
+std::string unsupported_reason(const AttentionShape& s) {
+  if (s.head_dim != 64 && s.head_dim != 128) return fmt::format("head_dim {} (supported: 64, 128)", s.head_dim);
+  if (s.batch < 1 || s.q_heads < 1 || s.kv_heads < 1 || s.q_heads % s.kv_heads != 0)
+    return fmt::format("heads {}/{} (query heads must be a multiple of kv heads)", s.q_heads, s.kv_heads);
+  if (s.bias_heads != s.kv_heads && s.bias_heads != s.q_heads)
+    return fmt::format("{} bias heads (must equal the kv or the query heads)", s.bias_heads);
+  if (s.q_len < 1 || s.key_len < s.q_len) return fmt::format("q_len {} with key_len {}", s.q_len, s.key_len);
+  if (s.key_len >= (1LL << 30)) return fmt::format("key_len {} too long", s.key_len);
+  return {};
+}
+
+DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes) DMASCOPE_CUDA_CHECK(cudaMalloc(&pointer_, bytes));
+}
+DeviceBuffer::~DeviceBuffer() {
+  if (pointer_) cudaFree(pointer_);
+}
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept : pointer_(other.pointer_), bytes_(other.bytes_) {
+  other.pointer_ = nullptr;
+  other.bytes_ = 0;
+}
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  std::swap(pointer_, other.pointer_);
+  std::swap(bytes_, other.bytes_);
+  return *this;
+}
+void DeviceBuffer::upload(const void* host, std::size_t bytes) {
+  if (bytes > bytes_) fail("upload of {} bytes into a {}-byte device buffer", bytes, bytes_);
+  DMASCOPE_CUDA_CHECK(cudaMemcpy(pointer_, host, bytes, cudaMemcpyHostToDevice));
+}
+void DeviceBuffer::download(void* host, std::size_t bytes) const {
+  if (bytes > bytes_) fail("download of {} bytes from a {}-byte device buffer", bytes, bytes_);
+  DMASCOPE_CUDA_CHECK(cudaMemcpy(host, pointer_, bytes, cudaMemcpyDeviceToHost));
+}
+void DeviceBuffer::fill_bytes(int value) { DMASCOPE_CUDA_CHECK(cudaMemset(pointer_, value, bytes_)); }
+
+namespace {
+
+void check_cublas(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS error {} in {}", static_cast<int>(status), what);
+}
+
+}  // namespace
+
+struct DmaRunner::Impl {
+  AttentionShape shape;
+  std::int64_t window = 0;
+  MaskVariant variant = MaskVariant::PerRowTopK;
+  int q_tiles = 0, k_tiles = 0, capacity = 0, segments = 0;
+  bool all_kept = false;
+  detail::MaskBuildPlan plan;
+  DeviceBuffer mask_workspace, lists, counts, cta_times, tile_status;
+  DeviceBuffer scores, probabilities;  // materialized baseline only, allocated on first use
+  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr;
+
+  detail::ForwardParams params(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
+                               void* out) const {
+    detail::ForwardParams p{};
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.beta = beta;
+    p.death = death;
+    p.lists = lists.as<std::int32_t>();
+    p.counts = counts.as<std::int32_t>();
+    p.out = out;
+    p.batch = static_cast<int>(shape.batch);
+    p.q_heads = static_cast<int>(shape.q_heads);
+    p.kv_heads = static_cast<int>(shape.kv_heads);
+    p.bias_heads = static_cast<int>(shape.bias_heads);
+    p.q_len = static_cast<int>(shape.q_len);
+    p.key_len = static_cast<int>(shape.key_len);
+    p.head_dim = static_cast<int>(shape.head_dim);
+    p.q_tiles = q_tiles;
+    p.capacity = capacity;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+    p.f16 = shape.precision == Precision::F16;
+    // DMASCOPE_HEADS_PER_CTA=1 forces one query head per CTA (for measuring what pairing heads buys).
+    if (const char* forced = std::getenv("DMASCOPE_HEADS_PER_CTA")) p.heads_per_cta = std::atoi(forced);
+    return p;
+  }
+};
+
+DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant) : impl_(new Impl) {
+  if (auto reason = unsupported_reason(shape); !reason.empty()) fail("CUDA attention: unsupported shape: {}", reason);
+  if (window < 1) fail("CUDA attention: window must be at least 1, got {}", window);
+  Impl& m = *impl_;
+  m.shape = shape;
+  m.window = window;
+  m.variant = variant;
+  m.segments = static_cast<int>(shape.batch * shape.bias_heads);
+  m.q_tiles = static_cast<int>((shape.q_len + detail::kTileRows - 1) / detail::kTileRows);
+  m.k_tiles = static_cast<int>((shape.key_len + 63) / 64);
+  // With w ≥ Lk every causal key is kept: the forward takes the dense path (with β) and needs no gather lists.
+  m.all_kept = window >= shape.key_len;
+  m.capacity = m.all_kept ? 0 : static_cast<int>(std::min<std::int64_t>(shape.key_len, window + detail::kTileRows));
+  m.plan = detail::make_mask_build_plan(m.segments, static_cast<int>(shape.key_len),
+                                        static_cast<int>(std::min<std::int64_t>(window, shape.key_len)), variant);
+  m.mask_workspace = DeviceBuffer(detail::mask_build_workspace_bytes(m.plan));
+  m.lists = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * m.capacity * sizeof(std::int32_t));
+  m.counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * sizeof(std::int32_t));
+  // Work goes to the legacy default stream, so that events recorded by time_ms (and plain cudaMemcpy) order with it.
+  m.stream = nullptr;
+}
+
+DmaRunner::~DmaRunner() {
+  if (impl_->cublas) cublasDestroy(impl_->cublas);
+}
+
+void DmaRunner::build_mask(const float* beta, std::int32_t* death) {
+  detail::launch_mask_build(impl_->plan, beta, death, impl_->mask_workspace.get(), impl_->stream);
+}
+
+void DmaRunner::forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
+                        void* out, Instrumentation* instrumentation) {
+  Impl& m = *impl_;
+  const int q_len = static_cast<int>(m.shape.q_len), key_len = static_cast<int>(m.shape.key_len);
+  if (!m.all_kept)
+    detail::launch_gather_lists(death, m.segments, q_len, key_len, m.q_tiles, m.capacity, m.lists.as<std::int32_t>(),
+                                m.counts.as<std::int32_t>(), m.stream);
+  detail::ForwardParams p = m.params(q, k, v, beta, m.all_kept ? nullptr : death, out);
+  const bool instrumented = instrumentation && instrumentation->enabled;
+  if (instrumented) {
+    const std::size_t ctas = static_cast<std::size_t>(m.shape.batch * m.shape.q_heads) * m.q_tiles;
+    if (m.cta_times.bytes() < ctas * 8) m.cta_times = DeviceBuffer(ctas * 8);
+    p.cta_nanoseconds = m.cta_times.as<long long>();
+  }
+  detail::launch_attention_forward(p, !m.all_kept, m.stream);
+  if (!instrumented) return;
+  const std::size_t statuses = static_cast<std::size_t>(m.segments) * m.q_tiles * m.k_tiles;
+  if (m.tile_status.bytes() < statuses) m.tile_status = DeviceBuffer(statuses);
+  detail::launch_tile_status(death, m.segments, q_len, key_len, m.q_tiles, m.k_tiles, m.tile_status.as<std::uint8_t>(),
+                             m.stream);
+  synchronize();
+  instrumentation->q_tiles = m.q_tiles;
+  instrumentation->k_tiles = m.k_tiles;
+  instrumentation->tile_status.resize(statuses);
+  m.tile_status.download(instrumentation->tile_status.data(), statuses);
+  instrumentation->keys_gathered.resize(static_cast<std::size_t>(m.segments) * m.q_tiles);
+  if (m.all_kept) {  // the dense path reads each tile's causal prefix
+    for (int seg = 0; seg < m.segments; ++seg)
+      for (int t = 0; t < m.q_tiles; ++t)
+        instrumentation->keys_gathered[static_cast<std::size_t>(seg) * m.q_tiles + t] =
+            key_len - q_len + std::min(q_len, (t + 1) * detail::kTileRows);
+  } else {
+    m.counts.download(instrumentation->keys_gathered.data(), instrumentation->keys_gathered.size() * 4);
+  }
+  std::vector<long long> nanoseconds(static_cast<std::size_t>(m.shape.batch * m.shape.q_heads) * m.q_tiles);
+  m.cta_times.download(nanoseconds.data(), nanoseconds.size() * 8);
+  instrumentation->cta_microseconds.assign(nanoseconds.begin(), nanoseconds.end());
+  for (auto& value : instrumentation->cta_microseconds) value /= 1000.0;
+}
+
+void DmaRunner::dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out) {
+  detail::launch_attention_forward(impl_->params(q, k, v, beta, nullptr, out), false, impl_->stream);
+}
+
+std::size_t DmaRunner::materialized_workspace_bytes(const AttentionShape& s) {
+  return static_cast<std::size_t>(s.q_len) * s.key_len * (4 + 2);
+}
+
+void DmaRunner::materialized_forward(const void* q, const void* k, const void* v, const float* beta, void* out) {
+  Impl& m = *impl_;
+  const AttentionShape& s = m.shape;
+  const std::size_t score_elements = static_cast<std::size_t>(s.q_len) * s.key_len;
+  if (m.scores.bytes() < score_elements * 4) m.scores = DeviceBuffer(score_elements * 4);
+  if (m.probabilities.bytes() < score_elements * 2) m.probabilities = DeviceBuffer(score_elements * 2);
+  if (!m.cublas) {
+    check_cublas(cublasCreate(&m.cublas), "cublasCreate");
+    check_cublas(cublasSetStream(m.cublas, m.stream), "cublasSetStream");
+  }
+  const cudaDataType type = s.precision == Precision::F16 ? CUDA_R_16F : CUDA_R_16BF;
+  const int Lq = static_cast<int>(s.q_len), Lk = static_cast<int>(s.key_len), d = static_cast<int>(s.head_dim);
+  const float one = 1.0f, zero = 0.0f;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (std::int64_t b = 0; b < s.batch; ++b)
+    for (std::int64_t h = 0; h < s.q_heads; ++h) {
+      const std::int64_t g = h / (s.q_heads / s.kv_heads);
+      const std::int64_t hb = s.bias_heads == s.q_heads ? h : h / (s.q_heads / s.bias_heads);
+      const auto* qh = static_cast<const char*>(q) + ((b * s.q_heads + h) * Lq) * d * 2;
+      const auto* kh = static_cast<const char*>(k) + ((b * s.kv_heads + g) * Lk) * d * 2;
+      const auto* vh = static_cast<const char*>(v) + ((b * s.kv_heads + g) * Lk) * d * 2;
+      auto* oh = static_cast<char*>(out) + ((b * s.q_heads + h) * Lq) * d * 2;
+      // Column-major view: scoresᵀ [Lk, Lq] = K [Lk, d] · Qᵀ: row-major scores [Lq, Lk].
+      check_cublas(cublasGemmEx(m.cublas, CUBLAS_OP_T, CUBLAS_OP_N, Lk, Lq, d, &one, kh, type, d, qh, type, d, &zero,
+                                m.scores.get(), CUDA_R_32F, Lk, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "QKᵀ");
+      const float* head_beta = beta ? beta + (b * s.bias_heads + hb) * Lk : nullptr;
+      detail::launch_materialized_softmax(m.scores.as<float>(), head_beta, Lq, Lk, scale, m.probabilities.get(),
+                                          s.precision == Precision::F16, m.stream);
+      // outᵀ [d, Lq] = Vᵀ [d, Lk] · Pᵀ [Lk, Lq]: row-major out [Lq, d] = P V.
+      check_cublas(cublasGemmEx(m.cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, Lq, Lk, &one, vh, type, d, m.probabilities.get(),
+                                type, Lk, &zero, oh, type, d, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "PV");
+    }
+}
+
+std::int64_t DmaRunner::executed_pairs() const {
+  const Impl& m = *impl_;
+  const std::int64_t q_len = m.shape.q_len, key_len = m.shape.key_len, heads_per_segment = m.shape.q_heads / m.shape.bias_heads;
+  std::vector<std::int32_t> counts(static_cast<std::size_t>(m.segments) * m.q_tiles);
+  if (m.all_kept) {
+    for (int seg = 0; seg < m.segments; ++seg)
+      for (int t = 0; t < m.q_tiles; ++t)
+        counts[static_cast<std::size_t>(seg) * m.q_tiles + t] =
+            static_cast<std::int32_t>(key_len - q_len + std::min<std::int64_t>(q_len, (t + 1) * detail::kTileRows));
+  } else {
+    DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    m.counts.download(counts.data(), counts.size() * 4);
+  }
+  std::int64_t pairs = 0;  // the kernel computes whole 64-row × 64-key blocks
+  for (auto count : counts) pairs += detail::kTileRows * ((count + detail::kTileKeys - 1) / detail::kTileKeys * detail::kTileKeys);
+  return pairs * heads_per_segment;
+}
+
+void DmaRunner::synchronize() { DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(impl_->stream)); }
+
+std::vector<double> time_ms(const std::function<void()>& work, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) work();
+  DMASCOPE_CUDA_CHECK(cudaDeviceSynchronize());
+  cudaEvent_t start, stop;
+  DMASCOPE_CUDA_CHECK(cudaEventCreate(&start));
+  DMASCOPE_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    DMASCOPE_CUDA_CHECK(cudaEventRecord(start, nullptr));
+    work();
+    DMASCOPE_CUDA_CHECK(cudaEventRecord(stop, nullptr));
+    DMASCOPE_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return times;
+}
+
+}  // namespace dmascope::cuda

@@ -1,0 +1,40 @@
+// Device entry points of the mask build and the gather lists (kernels/mask_build.cu). Host-side use: DmaRunner.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dma_mask.h"
+
+namespace dmascope::cuda::detail {
+
+// Workspace for one (segments × key_len) mask build, sized by mask_build_workspace_bytes.
+struct MaskBuildPlan {
+  int segments = 0;     // batch · bias heads
+  int key_len = 0;
+  int window = 0;
+  MaskVariant variant = MaskVariant::PerRowTopK;
+  int value_buckets = 0;   // V: key-index buckets of the prefix-count table
+  int bucket_width = 0;    // S_v = ceil(L / V)
+  int rank_blocks = 0;     // T = ceil(L / 64): blocks of 64 consecutive ranks
+};
+
+MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant);
+std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan);
+
+// death[s·L + j] for every segment s and key j, from beta[s·L + j]. workspace: mask_build_workspace_bytes.
+void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_t* death, void* workspace,
+                       cudaStream_t stream);
+
+// For each (segment, query tile of 64 rows): the ascending indices of the keys that some row of the tile keeps.
+// lists [segments, q_tiles, capacity], counts [segments, q_tiles]; capacity ≥ min(L, w + 64).
+void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
+                         std::int32_t* lists, std::int32_t* counts, cudaStream_t stream);
+
+// Tile statuses (TileStatus values) [segments, q_tiles, k_tiles] with 64×64 tiles, as build_tile_map computes them.
+void launch_tile_status(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int k_tiles,
+                        std::uint8_t* status, cudaStream_t stream);
+
+}  // namespace dmascope::cuda::detail

@@ -1,0 +1,246 @@
+// The CUDA kernels against their CPU twins, on fresh random inputs. Skipped where there is no GPU (CI); run on the GPU
+// machine with the same ctest command. Outputs are poisoned (NaN) before every run, and NaN never passes.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "core/attention_cpu.h"
+#include "core/dma_mask.h"
+#include "core/tensor.h"
+#include "kernels/dma_cuda.h"
+
+namespace dmascope::cuda {
+namespace {
+
+// bf16 keeps 8 mantissa bits, fp16 11: P is rounded to the input precision before P·V, so the output error is a few
+// ulp of that precision relative to its norm. The bars are the issue's: 1e-2 (bf16), 2e-3 (fp16).
+constexpr double kRelativeToleranceBf16 = 1e-2;
+constexpr double kRelativeToleranceF16 = 2e-3;
+
+#define SKIP_WITHOUT_GPU()                                                   \
+  do {                                                                       \
+    if (!device_info().available) GTEST_SKIP() << "no CUDA GPU (sm_80+)";    \
+  } while (0)
+
+std::vector<float> random_beta(std::int64_t count, std::mt19937& rng, int distinct_values) {
+  std::vector<float> beta(static_cast<std::size_t>(count));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, std::max(1, distinct_values) - 1);
+  for (auto& value : beta)
+    value = distinct_values > 0 ? 0.5f + 0.25f * static_cast<float>(pick(rng)) : std::exp(normal(rng));
+  return beta;
+}
+
+std::vector<std::int32_t> gpu_death(const std::vector<float>& beta, int segments, std::int64_t key_len,
+                                    std::int64_t window, MaskVariant variant) {
+  AttentionShape shape;
+  shape.bias_heads = shape.kv_heads = shape.q_heads = 1;
+  shape.batch = segments;
+  shape.q_len = shape.key_len = key_len;
+  DmaRunner runner(shape, window, variant);
+  DeviceBuffer beta_device(beta.size() * 4), death_device(beta.size() * 4);
+  beta_device.upload(beta.data(), beta.size() * 4);
+  death_device.fill_bytes(0xFF);  // poison: -1 everywhere
+  runner.build_mask(beta_device.as<float>(), death_device.as<std::int32_t>());
+  runner.synchronize();
+  std::vector<std::int32_t> death(beta.size());
+  death_device.download(death.data(), death.size() * 4);
+  return death;
+}
+
+struct MaskCase {
+  std::int64_t key_len, window;
+  int segments, distinct_values;
+};
+
+class GpuMaskBuild : public ::testing::TestWithParam<MaskCase> {};
+
+TEST_P(GpuMaskBuild, DeathIndicesEqualTheCpuBitForBit) {
+  SKIP_WITHOUT_GPU();
+  const MaskCase c = GetParam();
+  std::mt19937 rng(static_cast<std::uint32_t>(c.key_len * 31 + c.window));
+  for (MaskVariant variant : {MaskVariant::PerRowTopK, MaskVariant::SharedTopK}) {
+    const auto beta = random_beta(c.segments * c.key_len, rng, c.distinct_values);
+    const auto death = gpu_death(beta, c.segments, c.key_len, c.window, variant);
+    for (int s = 0; s < c.segments; ++s) {
+      const auto expected = dma_death_indices(std::span<const float>(beta.data() + s * c.key_len, c.key_len), c.window,
+                                              variant);
+      const std::vector<std::int32_t> got(death.begin() + s * c.key_len, death.begin() + (s + 1) * c.key_len);
+      ASSERT_EQ(got, expected) << "segment " << s << " variant " << mask_variant_name(variant);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GpuMaskBuild,
+                         ::testing::Values(MaskCase{1, 1, 1, 0}, MaskCase{7, 3, 2, 0}, MaskCase{100, 1, 1, 0},
+                                           MaskCase{1000, 64, 3, 0}, MaskCase{1000, 64, 2, 4},
+                                           MaskCase{4097, 1024, 1, 0}, MaskCase{4097, 4096, 1, 0},
+                                           MaskCase{4097, 5000, 1, 0}, MaskCase{32768, 1024, 2, 0},
+                                           MaskCase{32768, 1024, 1, 7}, MaskCase{65536, 2048, 1, 0}));
+
+TEST(GpuMaskBuild, ScalesToOneMillionKeys) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(5);
+  const std::int64_t L = 1 << 20;
+  const auto beta = random_beta(L, rng, 0);
+  const auto death = gpu_death(beta, 1, L, 1024, MaskVariant::PerRowTopK);
+  EXPECT_EQ(death, dma_death_indices(beta, 1024));
+}
+
+// ---------------------------------------------------------------------------------------------------------- forward
+
+struct ForwardCase {
+  std::int64_t batch, q_heads, kv_heads, q_len, key_len, head_dim, window;
+  Precision precision;
+};
+
+std::string forward_case_name(const ::testing::TestParamInfo<ForwardCase>& info) {
+  const auto& c = info.param;
+  return fmt::format("B{}_H{}x{}_Lq{}_Lk{}_d{}_w{}_{}", c.batch, c.q_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim,
+                     c.window, c.precision == Precision::BF16 ? "bf16" : "f16");
+}
+
+struct HostInputs {
+  std::vector<std::uint16_t> q, k, v;  // bit patterns in the chosen precision
+  std::vector<float> q_f32, k_f32, v_f32, beta;
+};
+
+HostInputs random_inputs(const ForwardCase& c, std::mt19937& rng) {
+  HostInputs in;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](std::vector<std::uint16_t>& bits, std::vector<float>& values, std::int64_t count) {
+    bits.resize(static_cast<std::size_t>(count));
+    values.resize(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i) {
+      const float x = normal(rng);
+      if (c.precision == Precision::BF16) {
+        bits[i] = f32_to_bf16(x).bits;
+        values[i] = bf16_to_f32(bf16{bits[i]});
+      } else {
+        bits[i] = f32_to_f16(x).bits;
+        values[i] = f16_to_f32(f16{bits[i]});
+      }
+    }
+  };
+  fill(in.q, in.q_f32, c.batch * c.q_heads * c.q_len * c.head_dim);
+  fill(in.k, in.k_f32, c.batch * c.kv_heads * c.key_len * c.head_dim);
+  fill(in.v, in.v_f32, c.batch * c.kv_heads * c.key_len * c.head_dim);
+  in.beta = random_beta(c.batch * c.kv_heads * c.key_len, rng, 0);
+  return in;
+}
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;  // NaN never passes (also catches unwritten, poisoned outputs)
+    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    norm += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+std::vector<float> download_output(const DeviceBuffer& out, std::size_t count, Precision precision) {
+  std::vector<std::uint16_t> bits(count);
+  out.download(bits.data(), count * 2);
+  std::vector<float> values(count);
+  for (std::size_t i = 0; i < count; ++i)
+    values[i] = precision == Precision::BF16 ? bf16_to_f32(bf16{bits[i]}) : f16_to_f32(f16{bits[i]});
+  return values;
+}
+
+class GpuForward : public ::testing::TestWithParam<ForwardCase> {};
+
+TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
+  SKIP_WITHOUT_GPU();
+  const ForwardCase c = GetParam();
+  std::mt19937 rng(static_cast<std::uint32_t>(c.key_len * 7 + c.q_heads * 3 + c.head_dim + c.window));
+  const HostInputs in = random_inputs(c, rng);
+  AttentionShape shape{c.batch, c.q_heads, c.kv_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim, c.precision};
+  DmaRunner runner(shape, c.window, MaskVariant::PerRowTopK);
+  DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
+      death(in.beta.size() * 4), out(in.q.size() * 2);
+  q.upload(in.q.data(), in.q.size() * 2);
+  k.upload(in.k.data(), in.k.size() * 2);
+  v.upload(in.v.data(), in.v.size() * 2);
+  beta.upload(in.beta.data(), in.beta.size() * 4);
+  runner.build_mask(beta.as<float>(), death.as<std::int32_t>());
+  runner.synchronize();
+  std::vector<std::int32_t> death_host(in.beta.size());
+  death.download(death_host.data(), death_host.size() * 4);
+
+  AttentionProblem problem;
+  problem.batch = c.batch;
+  problem.q_heads = c.q_heads;
+  problem.kv_heads = problem.bias_heads = c.kv_heads;
+  problem.q_len = c.q_len;
+  problem.key_len = c.key_len;
+  problem.head_dim = c.head_dim;
+  problem.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  problem.q = in.q_f32.data();
+  problem.k = in.k_f32.data();
+  problem.v = in.v_f32.data();
+  problem.beta = in.beta.data();
+  for (std::int64_t s = 0; s < c.batch * c.kv_heads; ++s) {  // the mask the GPU built is the CPU's
+    const auto expected = dma_death_indices(std::span<const float>(in.beta.data() + s * c.key_len, c.key_len), c.window);
+    ASSERT_TRUE(std::equal(expected.begin(), expected.end(), death_host.begin() + s * c.key_len)) << "segment " << s;
+  }
+  problem.death = death_host.data();
+  std::vector<float> reference(in.q.size());
+  attention_reference(problem, reference.data(), nullptr, true);
+  problem.death = nullptr;
+  std::vector<float> dense_reference(in.q.size());
+  attention_reference(problem, dense_reference.data(), nullptr, true);
+
+  const double tolerance = c.precision == Precision::BF16 ? kRelativeToleranceBf16 : kRelativeToleranceF16;
+  Instrumentation instrumentation;
+  instrumentation.enabled = true;
+  out.fill_bytes(0xFF);  // NaN in both bf16 and fp16
+  runner.forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get(), &instrumentation);
+  runner.synchronize();
+  EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), reference), tolerance) << "DMA";
+
+  out.fill_bytes(0xFF);
+  runner.dense_forward(q.get(), k.get(), v.get(), beta.as<float>(), out.get());
+  runner.synchronize();
+  EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), dense_reference), tolerance) << "dense";
+
+  if (DmaRunner::materialized_workspace_bytes(shape) < (std::size_t{1} << 30)) {
+    out.fill_bytes(0xFF);
+    runner.materialized_forward(q.get(), k.get(), v.get(), beta.as<float>(), out.get());
+    runner.synchronize();
+    EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), dense_reference), tolerance)
+        << "materialized";
+  }
+
+  // Instrumentation: the kernel's tile statuses are the CPU tile map's; gathered keys stay within w + 64 per tile.
+  for (std::int64_t s = 0; s < c.batch * c.kv_heads; ++s) {
+    const TileMap map = build_tile_map(death_host.data() + s * c.key_len, c.key_len, c.q_len, TileShape{64, 64});
+    const std::size_t tiles = static_cast<std::size_t>(map.q_tiles * map.k_tiles);
+    ASSERT_EQ(instrumentation.q_tiles * instrumentation.k_tiles, static_cast<std::int64_t>(tiles));
+    const std::vector<std::uint8_t> gpu(instrumentation.tile_status.begin() + s * tiles,
+                                        instrumentation.tile_status.begin() + (s + 1) * tiles);
+    EXPECT_EQ(gpu, map.status) << "segment " << s;
+    for (std::int64_t t = 0; t < map.q_tiles; ++t)
+      EXPECT_LE(instrumentation.keys_gathered[s * map.q_tiles + t], std::min(c.key_len, c.window + 64));
+  }
+  for (double us : instrumentation.cta_microseconds) EXPECT_GT(us, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, GpuForward,
+    ::testing::Values(ForwardCase{1, 2, 1, 1023, 1023, 64, 128, Precision::BF16},   // odd L, GQA 2
+                      ForwardCase{1, 2, 1, 300, 300, 64, 1024, Precision::BF16},    // L < w: dense + bias
+                      ForwardCase{1, 4, 4, 257, 257, 128, 256, Precision::F16},     // L = w + 1, MHA, d128
+                      ForwardCase{1, 8, 2, 500, 500, 64, 1, Precision::BF16},       // w = 1, GQA 4
+                      ForwardCase{1, 8, 1, 777, 777, 128, 100, Precision::BF16},    // GQA 8, d128
+                      ForwardCase{2, 4, 2, 640, 640, 64, 200, Precision::F16},      // batch 2
+                      ForwardCase{1, 2, 1, 100, 1500, 64, 300, Precision::BF16},    // Lq < Lk, bottom-right
+                      ForwardCase{2, 4, 1, 65, 2049, 128, 512, Precision::F16},     // Lq < Lk, batch 2, d128
+                      ForwardCase{1, 2, 1, 4096, 4096, 128, 1024, Precision::BF16}),
+    forward_case_name);
+
+}  // namespace
+}  // namespace dmascope::cuda
