@@ -3,6 +3,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -87,6 +88,8 @@ struct DmaRunner::Impl {
   DeviceBuffer scores, probabilities;  // materialized baseline only, allocated on first use
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
+  cudaGraphExec_t graph = nullptr;               // mask build + gather + forward, captured once per set of buffers
+  std::array<const void*, 6> graph_buffers{};
 
   detail::ForwardParams params(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                                void* out) const {
@@ -134,12 +137,15 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
   m.mask_workspace = DeviceBuffer(detail::mask_build_workspace_bytes(m.plan));
   m.lists = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * m.capacity * sizeof(std::int32_t));
   m.counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * sizeof(std::int32_t));
-  // Work goes to the legacy default stream, so that events recorded by time_ms (and plain cudaMemcpy) order with it.
-  m.stream = nullptr;
+  // A blocking stream: it orders with the legacy default stream (where time_ms records its events and cudaMemcpy
+  // runs), and unlike the legacy stream it can be captured into a CUDA graph.
+  DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
 }
 
 DmaRunner::~DmaRunner() {
+  if (impl_->graph) cudaGraphExecDestroy(impl_->graph);
   if (impl_->cublas) cublasDestroy(impl_->cublas);
+  if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
 
 void DmaRunner::build_mask(const float* beta, std::int32_t* death) {
@@ -184,6 +190,34 @@ void DmaRunner::forward(const void* q, const void* k, const void* v, const float
   m.cta_times.download(nanoseconds.data(), nanoseconds.size() * 8);
   instrumentation->cta_microseconds.assign(nanoseconds.begin(), nanoseconds.end());
   for (auto& value : instrumentation->cta_microseconds) value /= 1000.0;
+}
+
+void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,
+                                 void* out) {
+  Impl& m = *impl_;
+  const std::array<const void*, 6> buffers{q, k, v, beta, death, out};
+  if (!m.graph || buffers != m.graph_buffers) {
+    if (m.graph) {
+      DMASCOPE_CUDA_CHECK(cudaGraphExecDestroy(m.graph));
+      m.graph = nullptr;
+    }
+    DMASCOPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t captured = nullptr;
+    try {
+      build_mask(beta, death);
+      forward(q, k, v, beta, death, out, nullptr);
+    } catch (...) {
+      cudaStreamEndCapture(m.stream, &captured);  // leave the stream usable, then report the first error
+      if (captured) cudaGraphDestroy(captured);
+      throw;
+    }
+    DMASCOPE_CUDA_CHECK(cudaStreamEndCapture(m.stream, &captured));
+    const cudaError_t instantiated = cudaGraphInstantiate(&m.graph, captured, 0);
+    cudaGraphDestroy(captured);
+    DMASCOPE_CUDA_CHECK(instantiated);
+    m.graph_buffers = buffers;
+  }
+  DMASCOPE_CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
 }
 
 void DmaRunner::dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out) {

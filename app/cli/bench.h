@@ -22,6 +22,7 @@ struct BenchSetting {
 struct BenchResult {
   std::string device;
   double mask_build_ms = 0, dma_ms = 0, dense_ms = 0, materialized_ms = -1;  // medians; -1 = not run
+  double dma_launched_ms = -1;  // CUDA: the DMA pipeline as separate launches (dma_ms replays it as one graph)
   double dma_spread_ms = 0, dense_spread_ms = 0;                            // max − min over the repeats
   double token_density = 0, tile_density = 0;
   double useful_pairs = 0, executed_pairs = 0, dense_pairs = 0;             // (query, key) pairs, all heads

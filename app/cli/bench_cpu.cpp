@@ -143,6 +143,7 @@ nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
                       {"dma_executed_tflops", tflops(r.executed_pairs, r.dma_ms)},
                       {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
   if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
+  if (r.dma_launched_ms >= 0) j["dma_launched_ms"] = r.dma_launched_ms;
   return j;
 }
 

@@ -202,6 +202,18 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   runner.synchronize();
   EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), reference), tolerance) << "DMA";
 
+  out.fill_bytes(0xFF);  // the same pipeline replayed as a CUDA graph, twice (capture, then replay)
+  DeviceBuffer graph_death(in.beta.size() * 4);
+  for (int replay = 0; replay < 2; ++replay) {
+    graph_death.fill_bytes(0xFF);
+    runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), graph_death.as<std::int32_t>(), out.get());
+    runner.synchronize();
+    std::vector<std::int32_t> graph_death_host(in.beta.size());
+    graph_death.download(graph_death_host.data(), graph_death_host.size() * 4);
+    EXPECT_EQ(graph_death_host, death_host) << "graph replay " << replay;
+    EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), reference), tolerance) << "DMA graph";
+  }
+
   out.fill_bytes(0xFF);
   runner.dense_forward(q.get(), k.get(), v.get(), beta.as<float>(), out.get());
   runner.synchronize();
