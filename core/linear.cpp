@@ -7,41 +7,34 @@
 
 namespace dmascope {
 
+namespace linear_kernels {
+namespace generic {
+void dot_rows(const float* x, std::int64_t rows, std::int64_t in_features, const float* w, std::int64_t out_begin,
+              std::int64_t out_end, const float* bias, float* y, std::int64_t y_stride);
+}
+namespace avx2 {
+void dot_rows(const float* x, std::int64_t rows, std::int64_t in_features, const float* w, std::int64_t out_begin,
+              std::int64_t out_end, const float* bias, float* y, std::int64_t y_stride);
+}
+}  // namespace linear_kernels
+
 namespace {
 
-constexpr int kLanes = 8;      // independent partial sums per dot product, so the compiler can vectorize
-constexpr int kRowBlock = 4;   // rows of x per micro-tile
-constexpr int kOutBlock = 4;   // rows of w per micro-tile
+constexpr int kRowBlock = 4;  // rows of x per micro-tile (as in linear_microkernel.inl)
 
-// A kRowBlock × kOutBlock tile of dot products (fewer at the edges). Each loaded vector of x and w is used
-// kOutBlock resp. kRowBlock times, which is what makes this faster than one dot product at a time.
-template <int Rows, int Outs>
-void dot_tile(const float* x, std::int64_t in_features, const float* w, float* y, std::int64_t y_stride,
-              const float* bias) {
-  float partial[Rows][Outs][kLanes] = {};
-  const std::int64_t vector_end = in_features - in_features % kLanes;
-  for (std::int64_t i = 0; i < vector_end; i += kLanes)
-    for (int r = 0; r < Rows; ++r)
-      for (int o = 0; o < Outs; ++o)
-        for (int lane = 0; lane < kLanes; ++lane)
-          partial[r][o][lane] += x[r * in_features + i + lane] * w[o * in_features + i + lane];
-  for (int r = 0; r < Rows; ++r)
-    for (int o = 0; o < Outs; ++o) {
-      float sum = 0.0f;
-      for (int lane = 0; lane < kLanes; ++lane) sum += partial[r][o][lane];
-      for (std::int64_t i = vector_end; i < in_features; ++i) sum += x[r * in_features + i] * w[o * in_features + i];
-      y[r * y_stride + o] = sum + (bias ? bias[o] : 0.0f);
-    }
+using DotRows = void (*)(const float*, std::int64_t, std::int64_t, const float*, std::int64_t, std::int64_t,
+                         const float*, float*, std::int64_t);
+
+// AVX2 + FMA when the CPU has them (about 2.5x on the Doge forward), the baseline build otherwise. Built only for
+// x86-64; DMASCOPE_NO_AVX2 (CMake) leaves the AVX2 copy out elsewhere.
+DotRows pick_dot_rows() {
+#if defined(__x86_64__) && !defined(DMASCOPE_NO_AVX2)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return linear_kernels::avx2::dot_rows;
+#endif
+  return linear_kernels::generic::dot_rows;
 }
 
-template <int Rows>
-void dot_row_block(const float* x, std::int64_t in_features, const float* w, std::int64_t out_begin,
-                   std::int64_t out_end, const float* bias, float* y, std::int64_t y_stride) {
-  std::int64_t o = out_begin;
-  for (; o + kOutBlock <= out_end; o += kOutBlock)
-    dot_tile<Rows, kOutBlock>(x, in_features, w + o * in_features, y + o, y_stride, bias ? bias + o : nullptr);
-  for (; o < out_end; ++o) dot_tile<Rows, 1>(x, in_features, w + o * in_features, y + o, y_stride, bias ? bias + o : nullptr);
-}
+const DotRows dot_rows = pick_dot_rows();
 
 }  // namespace
 
@@ -59,22 +52,17 @@ void linear_f32(const float* x, std::int64_t rows, std::int64_t in_features, con
       const std::int64_t o1 = std::min(out_features, o0 + kOutChunk);
       const float* x_rows = x + r0 * in_features;
       float* y_rows = y + r0 * out_features;
-      switch (std::min<std::int64_t>(kRowBlock, rows - r0)) {
-        case 4: dot_row_block<4>(x_rows, in_features, weight, o0, o1, bias, y_rows, out_features); break;
-        case 3: dot_row_block<3>(x_rows, in_features, weight, o0, o1, bias, y_rows, out_features); break;
-        case 2: dot_row_block<2>(x_rows, in_features, weight, o0, o1, bias, y_rows, out_features); break;
-        default: dot_row_block<1>(x_rows, in_features, weight, o0, o1, bias, y_rows, out_features); break;
-      }
+      dot_rows(x_rows, std::min<std::int64_t>(kRowBlock, rows - r0), in_features, weight, o0, o1, bias, y_rows,
+               out_features);
     }
   });
 }
 
 void matmul_nt_f32_serial(const float* a, std::int64_t rows, std::int64_t inner, const float* b, std::int64_t b_rows,
                           float* c) {
-  std::int64_t r0 = 0;
-  for (; r0 + kRowBlock <= rows; r0 += kRowBlock)
-    dot_row_block<kRowBlock>(a + r0 * inner, inner, b, 0, b_rows, nullptr, c + r0 * b_rows, b_rows);
-  for (; r0 < rows; ++r0) dot_row_block<1>(a + r0 * inner, inner, b, 0, b_rows, nullptr, c + r0 * b_rows, b_rows);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kRowBlock)
+    dot_rows(a + r0 * inner, std::min<std::int64_t>(kRowBlock, rows - r0), inner, b, 0, b_rows, nullptr, c + r0 * b_rows,
+             b_rows);
 }
 
 void rms_norm_f32(const float* x, std::int64_t rows, std::int64_t features, const float* weight, double eps,
