@@ -68,6 +68,11 @@ struct Shape {
   std::int64_t q_heads, kv_heads, bias_heads, q_len, key_len, d, window, batch;
 };
 
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "B" << s.batch << " H" << s.q_heads << "/" << s.kv_heads << "/" << s.bias_heads << " Lq" << s.q_len << " Lk"
+      << s.key_len << " d" << s.d << " w" << s.window;
+}
+
 class TiledMatchesReference : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(TiledMatchesReference, OnFreshRandomInputs) {

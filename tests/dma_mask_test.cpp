@@ -26,6 +26,10 @@ struct Case {
   int distinct_values;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "L" << c.length << " w" << c.window << " distinct" << c.distinct_values;
+}
+
 class CompactMaskAgreesWithDenseTopK : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CompactMaskAgreesWithDenseTopK, ExactlyOnEveryRowAndKey) {

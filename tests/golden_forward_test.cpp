@@ -26,6 +26,8 @@ struct GoldenCase {
   std::int64_t window;  // 0 = the config's
 };
 
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.model << "/" << c.golden << " w=" << c.window; }
+
 std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
   std::string name = std::string(info.param.model) + "_" + info.param.golden;
   for (auto& c : name)

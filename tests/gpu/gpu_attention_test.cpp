@@ -56,6 +56,10 @@ struct MaskCase {
   int segments, distinct_values;
 };
 
+void PrintTo(const MaskCase& c, std::ostream* os) {
+  *os << "L" << c.key_len << "_w" << c.window << "_segments" << c.segments << "_distinct" << c.distinct_values;
+}
+
 class GpuMaskBuild : public ::testing::TestWithParam<MaskCase> {};
 
 TEST_P(GpuMaskBuild, DeathIndicesEqualTheCpuBitForBit) {
@@ -79,7 +83,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GpuMaskBuild,
                                            MaskCase{1000, 64, 3, 0}, MaskCase{1000, 64, 2, 4},
                                            MaskCase{4097, 1024, 1, 0}, MaskCase{4097, 4096, 1, 0},
                                            MaskCase{4097, 5000, 1, 0}, MaskCase{32768, 1024, 2, 0},
-                                           MaskCase{32768, 1024, 1, 7}, MaskCase{65536, 2048, 1, 0}));
+                                           MaskCase{32768, 1024, 1, 7}, MaskCase{65536, 2048, 1, 0}),
+                         [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 TEST(GpuMaskBuild, ScalesToOneMillionKeys) {
   SKIP_WITHOUT_GPU();
@@ -96,6 +101,11 @@ struct ForwardCase {
   std::int64_t batch, q_heads, kv_heads, q_len, key_len, head_dim, window;
   Precision precision;
 };
+
+void PrintTo(const ForwardCase& c, std::ostream* os) {
+  *os << "B" << c.batch << " H" << c.q_heads << "/" << c.kv_heads << " Lq" << c.q_len << " Lk" << c.key_len << " d"
+      << c.head_dim << " w" << c.window;
+}
 
 std::string forward_case_name(const ::testing::TestParamInfo<ForwardCase>& info) {
   const auto& c = info.param;
