@@ -6,6 +6,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libfmt-dev nlohmann-json3-dev libpcre2-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan for the parser fuzz targets
+  # The desktop app: Dear ImGui 1.86 (its GLFW + OpenGL3 back ends are compiled into libimgui.a), GLFW 3.3, libepoxy
+  # (GL loader), stb (PNG files), DejaVu fonts (token display marks), and Xvfb + Mesa for headless screenshots and
+  # the gui.* tests.
+  libimgui-dev libglfw3-dev libepoxy-dev libstb-dev fonts-dejavu-core
+  xvfb xauth libgl1-mesa-dri mesa-utils
 )
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds dmascope and runs it on the bundled default model. Until the desktop app exists this is the CLI: the model's
-# summary, a tokenized text, and the DMA mask statistics and tile map of its forward pass over that text.
+# Builds dmascope and runs it on the bundled default model: first the CLI's summary of the model and its mask, then
+# the desktop app. Without a display the app renders its first view headless (Xvfb) into a PNG and says where it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -14,3 +14,19 @@ build/app/dmascope-cli tokenize "$model" "$text" | head -n 12
 echo "..."
 echo
 build/app/dmascope-cli forward --model "$model" --text "$text" --window 16 --tile 4 --map
+
+# The desktop app (built only when its packages are there: see tools/install-deps.sh).
+cmake --build build -j "$(nproc)" --target dmascope 2>/dev/null || true
+if [ ! -x build/app/dmascope ]; then
+  echo "dmascope (desktop app) was not built: its packages are missing (libimgui-dev libglfw3-dev libepoxy-dev libstb-dev)."
+  exit 1
+fi
+echo
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "Starting the desktop app on $model (F1 lists the shortcuts)."
+  exec build/app/dmascope --model "$model"
+fi
+shot="$PWD/build/dmascope-first-launch.png"
+echo "No display (DISPLAY is not set): rendering the app's first view headless under Xvfb instead."
+xvfb-run -a -s "-screen 0 1920x1200x24" build/app/dmascope --model "$model" --screenshot "$shot"
+echo "The screenshot is $shot (open it in any image viewer). Run tools/run.sh from a desktop session for the live app."

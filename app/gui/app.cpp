@@ -1,0 +1,75 @@
+#include "app/gui/app.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+
+#include "app/gui/gl_window.h"
+#include "app/gui/panels.h"
+
+namespace dmascope::gui {
+
+App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
+  state_.deterministic = options.deterministic;
+  state_.default_model = options.default_model;
+  state_.edit = options.session.settings;
+  if (state_.edit.model_dir.empty()) state_.edit.model_dir = options.default_model.string();
+  state_.pending_view = options.session.view;
+  state_.renderer = std::make_unique<GridRenderer>();
+  if (!options.deterministic) state_.cached_models = find_cached_models(huggingface_hub_dir());
+  state_.pipeline.set_settings(state_.edit);
+}
+
+void App::keep_view_in_range() {
+  const auto result = state_.pipeline.result();
+  if (!result) return;
+  ViewState& view = state_.view;
+  if (state_.pending_view && !state_.pipeline.result_is_stale()) {
+    view = *state_.pending_view;
+    state_.pending_view.reset();
+  }
+  view.layer = std::clamp<std::int64_t>(view.layer, 0, result->layers() - 1);
+  view.head = std::clamp<std::int64_t>(view.head, 0, result->q_heads() - 1);
+  if (!result->has_probs) view.quantity = HeatmapQuantity::Mask;
+  if (view.zoom_pan_length != result->length()) {  // a new length: start from the whole matrix
+    view.zoom_pan = whole_matrix(result->length());
+    view.zoom_pan_length = result->length();
+  }
+}
+
+void App::frame(std::vector<KeyPress> key_presses) {
+  state_.key_presses = std::move(key_presses);
+  state_.pipeline.poll();
+  state_.renderer->begin_frame();
+  keep_view_in_range();
+  if (!state_.deterministic) handle_shortcuts(state_);
+  keep_view_in_range();
+  draw_source_panel(state_);
+  draw_overview_panel(state_);
+  draw_heatmap_panel(state_);
+  draw_tile_map_panel(state_);
+  draw_timing_panel(state_);
+  draw_status_bar(state_);
+  draw_help_window(state_);
+  if (state_.edit_complete) {
+    state_.edit_complete = false;
+    state_.pipeline.set_settings(state_.edit);
+  }
+}
+
+bool App::settled() const {
+  const auto result = state_.pipeline.result();
+  return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale());
+}
+
+std::optional<std::filesystem::path> App::take_png_request() {
+  auto request = std::move(state_.png_request);
+  state_.png_request.reset();
+  return request;
+}
+
+void App::report(const std::string& message, bool is_error) {
+  (is_error ? state_.ui_error : state_.ui_message) = message;
+}
+
+}  // namespace dmascope::gui

@@ -1,0 +1,39 @@
+// The desktop app: one AppState (pipeline + view + renderer) and the per-frame drawing of its panels. GlWindow
+// (gl_window.h) owns the window and the ImGui context; main.cpp drives the loop and the screenshot mode.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "app/gui/app_state.h"
+#include "app/gui/session_file.h"
+
+namespace dmascope::gui {
+
+struct AppOptions {
+  Session session;              // initial settings and view
+  bool deterministic = false;   // screenshot mode
+  std::filesystem::path default_model;
+};
+
+class App {
+ public:
+  explicit App(const AppOptions& options);  // needs the GL context (GlWindow) to exist
+  // Between GlWindow::begin_frame() and end_frame(); key_presses: GlWindow::take_key_presses().
+  void frame(std::vector<KeyPress> key_presses = {});
+
+  // The pipeline has nothing left to do for the current settings and the views show its result.
+  bool settled() const;
+  std::string pipeline_error() const { return state_.pipeline.status().error; }
+  Session session() const { return Session{state_.pipeline.settings(), state_.view}; }
+  const FrameLayout& layout() const { return state_.layout; }
+  std::optional<std::filesystem::path> take_png_request();
+  bool quit_requested() const { return state_.quit_requested; }
+  void report(const std::string& message, bool is_error);  // into the status bar
+
+ private:
+  void keep_view_in_range();
+  AppState state_;
+};
+
+}  // namespace dmascope::gui

@@ -1,0 +1,89 @@
+// Everything the panels share: the pipeline (source + settings → results), the settings being edited, the view state,
+// the renderer and each panel's cached textures. Panels are free functions over this (panels.h); app.h owns it.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/gui/gl_window.h"
+#include "app/gui/grid_renderer.h"
+#include "app/gui/model_discovery.h"
+#include "app/gui/pipeline.h"
+#include "app/gui/view_state.h"
+
+namespace dmascope::gui {
+
+// Where the last frame drew the heatmap and the tile map, in framebuffer pixels, and which part of the matrix they
+// show: written by the panels, read by `--layout-json` (screenshot tests) and nothing else.
+struct FrameLayout {
+  bool heatmap_drawn = false, tiles_drawn = false;
+  float heatmap_x = 0, heatmap_y = 0, heatmap_side = 0;
+  float tiles_x = 0, tiles_y = 0, tiles_side = 0;
+  MatrixWindow window;
+  std::int64_t length = 0, layer = 0, head = 0, bias_head = 0;
+};
+
+// The key of a reduced grid: when it changes, the grid is reduced and uploaded again.
+struct GridKey {
+  std::uint64_t generation = 0;
+  std::int64_t layer = -1, head = -1;
+  int quantity = 0, reduce = 0;
+  double row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
+  std::int64_t width = 0, height = 0;
+  bool operator==(const GridKey&) const = default;
+};
+
+struct HeatmapPanelState {
+  GridTexture matrix, beta_strip, colorbar;
+  GridKey matrix_key, beta_key;
+  float matrix_high = 1.0f;               // largest value of the reduced matrix (probabilities)
+  float beta_low = 0.0f, beta_high = 1.0f;
+  std::vector<float> matrix_values;       // the reduced grid, for the tooltip's pixel value
+};
+
+struct TileMapPanelState {
+  GridTexture tiles;
+  GridKey key;
+};
+
+struct OverviewPanelState {
+  std::vector<std::unique_ptr<GridTexture>> thumbnails;  // [layer · Hb + bias head]
+  std::uint64_t generation = 0;
+};
+
+struct AppState {
+  explicit AppState(std::function<void()> wake) : pipeline(std::move(wake)) {}
+
+  Pipeline pipeline;
+  PipelineSettings edit;        // what the Source panel shows; handed to the pipeline when an edit completes
+  bool edit_complete = false;   // set by a widget when its edit is done (slider released, combo picked, ...)
+  ViewState view;
+  // A view loaded with a session: applied when the first result of the session's settings arrives, so that the
+  // previous result (still shown meanwhile) is never looked at with a layer, head or zoom it does not have.
+  std::optional<ViewState> pending_view;
+  std::unique_ptr<GridRenderer> renderer;
+  bool deterministic = false;   // screenshot mode: no timings, no wall-clock numbers in the picture
+
+  std::filesystem::path default_model;
+  std::vector<CachedModel> cached_models;
+  std::string session_path = "dmascope-session.json";
+  std::string png_path = "dmascope.png";
+  std::optional<std::filesystem::path> png_request;  // "save the window as PNG" after this frame
+  std::string ui_message;       // the outcome of the last user action (saved, loaded, ...)
+  std::string ui_error;         // an error from a user action (not from the pipeline)
+  std::string ids_text;         // the ids box of SourceKind::Ids
+  bool show_help = false;
+  bool quit_requested = false;
+  std::vector<KeyPress> key_presses;  // this frame's, for the shortcuts
+
+  HeatmapPanelState heatmap;
+  TileMapPanelState tiles;
+  OverviewPanelState overview;
+  FrameLayout layout;
+};
+
+}  // namespace dmascope::gui

@@ -1,0 +1,70 @@
+// The window, its OpenGL 3.3 core context and Dear ImGui on top (the GLFW and OpenGL3 back ends from Debian's
+// libimgui-dev): opening with a clear error when there is no display, hi-DPI scale from the monitor's content scale,
+// fonts, imgui.ini persistence, frame begin/end and reading back the rendered image.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct GLFWwindow;
+
+namespace dmascope::gui {
+
+// Thrown when no window can be opened (no X11/Wayland display): the caller says how to run headless.
+struct NoDisplayError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct WindowOptions {
+  int width = 1600, height = 1000;   // in screen coordinates, before the content scale
+  bool deterministic = false;        // screenshots: scale 1, fixed size, no imgui.ini, no mouse
+  std::string ini_path;              // imgui.ini location (empty: none)
+};
+
+// A key press (or auto-repeat) seen by GLFW. Kept in a queue because a quick tap can be pressed and released within
+// one wait for events, which ImGui 1.86's key-down state would miss.
+struct KeyPress {
+  int key = 0;  // GLFW_KEY_*
+  bool ctrl = false;
+};
+
+struct RgbaImage {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> pixels;  // row-major, top row first, 4 bytes per pixel
+};
+
+class GlWindow {
+ public:
+  explicit GlWindow(const WindowOptions& options);  // throws NoDisplayError or dmascope::Error
+  ~GlWindow();
+  GlWindow(const GlWindow&) = delete;
+  GlWindow& operator=(const GlWindow&) = delete;
+
+  bool should_close() const;
+  void request_close();
+  void wait_events(double timeout_seconds);  // sleeps until input, a post_empty_event() or the timeout
+  static void post_empty_event();            // thread-safe: wakes wait_events()
+
+  void begin_frame();
+  void end_frame();               // renders ImGui's draw data into the back buffer (no swap)
+  RgbaImage read_back_buffer();   // what end_frame() drew
+  void present();                 // swaps
+
+  std::vector<KeyPress> take_key_presses();  // since the last call
+  float ui_scale() const { return ui_scale_; }
+  GLFWwindow* handle() const { return window_; }
+
+ private:
+  static void on_key(GLFWwindow* window, int key, int scancode, int action, int mods);
+
+  GLFWwindow* window_ = nullptr;
+  std::vector<KeyPress> key_presses_;
+  float ui_scale_ = 1.0f;
+  bool deterministic_ = false;
+  std::string ini_path_;
+};
+
+}  // namespace dmascope::gui

@@ -1,0 +1,183 @@
+// dmascope: the desktop app. Interactive by default; with --screenshot it renders the first-launch view (or the
+// session's), waits until the computation has finished, writes the window as a PNG and exits.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "app/gui/app.h"
+#include "app/gui/gl_window.h"
+#include "app/gui/model_discovery.h"
+#include "app/gui/png_export.h"
+#include "core/atomic_write.h"
+#include "core/error.h"
+
+namespace {
+
+using namespace dmascope;
+using namespace dmascope::gui;
+
+constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR] [--screenshot OUT.png]
+
+  --session FILE      open a saved session (settings and view)
+  --model DIR         a Doge model folder (config.json + safetensors); default: the bundled tiny random model
+  --screenshot OUT    render the window once the computation has finished, write OUT (PNG) and exit
+  --size WxH          window size (default 1600x1000)
+  --save-session FILE with --screenshot: also write the session that was rendered
+  --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
+
+Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
+)";
+
+constexpr int kExitUsage = 2, kExitNoDisplay = 3;
+constexpr double kScreenshotTimeoutSeconds = 600.0;
+constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and layouts settle
+
+struct Arguments {
+  std::string session, model, screenshot, save_session, layout_json;
+  int width = 1600, height = 1000;
+};
+
+Arguments parse_arguments(int argc, char** argv) {
+  Arguments args;
+  std::vector<std::string> list(argv + 1, argv + argc);
+  for (std::size_t n = 0; n < list.size(); ++n) {
+    const std::string& flag = list[n];
+    auto value = [&]() -> std::string {
+      if (n + 1 >= list.size()) fail("argument {} needs a value", flag);
+      return list[++n];
+    };
+    if (flag == "--session") args.session = value();
+    else if (flag == "--model") args.model = value();
+    else if (flag == "--screenshot") args.screenshot = value();
+    else if (flag == "--save-session") args.save_session = value();
+    else if (flag == "--layout-json") args.layout_json = value();
+    else if (flag == "--size") {
+      const std::string size = value();
+      if (std::sscanf(size.c_str(), "%dx%d", &args.width, &args.height) != 2 || args.width < 320 || args.height < 240)
+        fail("argument --size: expected WxH of at least 320x240, got '{}'", size);
+    } else fail("unknown argument '{}'", flag);
+  }
+  return args;
+}
+
+std::string imgui_ini_path() {
+  const char* config = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path dir = config && *config ? std::filesystem::path(config) / "dmascope"
+                                    : home            ? std::filesystem::path(home) / ".config/dmascope"
+                                                      : std::filesystem::path();
+  if (dir.empty()) return {};
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  return error ? std::string() : (dir / "imgui.ini").string();
+}
+
+void write_layout_json(const std::string& path, const FrameLayout& layout, const RgbaImage& image) {
+  const nlohmann::json document = {
+      {"image", {{"width", image.width}, {"height", image.height}}},
+      {"heatmap", {{"drawn", layout.heatmap_drawn}, {"x", layout.heatmap_x}, {"y", layout.heatmap_y},
+                   {"side", layout.heatmap_side}}},
+      {"tiles", {{"drawn", layout.tiles_drawn}, {"x", layout.tiles_x}, {"y", layout.tiles_y},
+                 {"side", layout.tiles_side}}},
+      {"window", {{"row_begin", layout.window.row_begin}, {"row_end", layout.window.row_end},
+                  {"col_begin", layout.window.col_begin}, {"col_end", layout.window.col_end}}},
+      {"length", layout.length}, {"layer", layout.layer}, {"head", layout.head}, {"bias_head", layout.bias_head}};
+  write_file_atomically(path, document.dump(2) + "\n");
+}
+
+int run(const Arguments& args) {
+  AppOptions options;
+  options.default_model = bundled_default_model();
+  if (!args.session.empty()) options.session = load_session(args.session);
+  if (!args.model.empty()) options.session.settings.model_dir = args.model;
+  const bool screenshot = !args.screenshot.empty();
+  options.deterministic = screenshot;
+
+  WindowOptions window_options;
+  window_options.width = args.width;
+  window_options.height = args.height;
+  window_options.deterministic = screenshot;
+  if (!screenshot) window_options.ini_path = imgui_ini_path();
+  GlWindow window(window_options);
+  App app(options);
+
+  const auto start = std::chrono::steady_clock::now();
+  int settled_frames = 0;
+  while (!window.should_close()) {
+    // Asleep until input or the worker's wake-up; a short tick while computing keeps the progress bar moving.
+    // (Screenshots sleep briefly too, so that the UI thread leaves the cores to the worker.)
+    window.wait_events(app.settled() ? (screenshot ? 0.0 : 0.5) : (screenshot ? 0.01 : 0.05));
+    window.begin_frame();
+    app.frame(window.take_key_presses());
+    if (app.quit_requested()) window.request_close();
+    window.end_frame();
+    if (auto request = app.take_png_request()) {
+      try {
+        write_png(*request, window.read_back_buffer());
+        app.report(fmt::format("saved {}", request->string()), false);
+      } catch (const std::exception& error) {
+        app.report(error.what(), true);
+      }
+    }
+    if (screenshot) {
+      settled_frames = app.settled() ? settled_frames + 1 : 0;
+      if (settled_frames > kSettledFramesBeforeCapture) {
+        const RgbaImage image = window.read_back_buffer();
+        write_png(args.screenshot, image);
+        if (!args.layout_json.empty()) write_layout_json(args.layout_json, app.layout(), image);
+        if (!args.save_session.empty()) save_session(args.save_session, app.session());
+        if (const std::string error = app.pipeline_error(); !error.empty()) {
+          fmt::print(stderr, "dmascope: the computation failed: {}\n(screenshot written to {})\n", error,
+                     args.screenshot);
+          return 1;
+        }
+        fmt::print("dmascope: wrote {}\n", args.screenshot);
+        return 0;
+      }
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > kScreenshotTimeoutSeconds)
+        fail("--screenshot: the computation did not finish within {:.0f} s", kScreenshotTimeoutSeconds);
+    }
+    window.present();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> list(argv + 1, argv + argc);
+  if (!list.empty() && (list[0] == "--help" || list[0] == "-h")) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  Arguments arguments;
+  try {
+    arguments = parse_arguments(argc, argv);
+  } catch (const Error& error) {
+    fmt::print(stderr, "dmascope: {}\n\n{}", error.what(), kUsage);
+    return kExitUsage;
+  }
+  try {
+    return run(arguments);
+  } catch (const NoDisplayError& error) {
+    fmt::print(stderr,
+               "dmascope: cannot open a window: {}.\n"
+               "dmascope is a desktop app and needs a display. Headless, render a screenshot instead:\n"
+               "  xvfb-run -a dmascope --screenshot out.png\n",
+               error.what());
+    return kExitNoDisplay;
+  } catch (const Error& error) {
+    fmt::print(stderr, "dmascope: error: {}\n", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "dmascope: unexpected error: {}\n", error.what());
+    return 1;
+  }
+}

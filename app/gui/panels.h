@@ -1,0 +1,26 @@
+// The panels: each draws from AppState and writes settings or view state back. One file each.
+#pragma once
+
+#include "app/gui/app_state.h"
+
+namespace dmascope::gui {
+
+void draw_source_panel(AppState& state);    // source_panel.cpp: model, sequence, compute settings, session, PNG
+void draw_overview_panel(AppState& state);  // overview_panel.cpp: layer × head thumbnails
+void draw_heatmap_panel(AppState& state);   // heatmap_panel.cpp: one head's mask or probabilities, β strip
+void draw_tile_map_panel(AppState& state);  // tile_map_panel.cpp: skipped / partial / full tiles
+void draw_timing_panel(AppState& state);    // timing_panel.cpp: DMA vs dense for the current layer
+void draw_status_bar(AppState& state);      // status_bar.cpp: backend, model, L, compute time, progress, errors
+void draw_help_window(AppState& state);     // shortcuts.cpp
+void handle_shortcuts(AppState& state);     // shortcuts.cpp
+
+// Default window placement (first launch, and always in screenshots): fractions of the display.
+enum class PanelSlot { Source, Overview, Heatmap, TileMap, Timing };
+void place_panel(PanelSlot slot);
+float status_bar_height();
+
+// Session actions shared by the Source panel and the shortcuts; they report into ui_message / ui_error.
+void save_session_action(AppState& state);
+void load_session_action(AppState& state);
+
+}  // namespace dmascope::gui

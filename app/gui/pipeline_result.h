@@ -1,0 +1,72 @@
+// What one pipeline run produced, with the settings it came from. Immutable once published: views hold a
+// shared_ptr<const PipelineResult> and read it on the UI thread while the worker builds the next one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "app/gui/pipeline_settings.h"
+#include "core/doge_forward.h"
+#include "core/tokenizer.h"
+
+namespace dmascope::gui {
+
+struct LoadedModel {
+  std::filesystem::path dir;
+  DogeModel model;
+  std::optional<Tokenizer> tokenizer;
+  std::string name() const { return dir.filename().string(); }
+};
+
+// Overview thumbnails: each (layer, bias head) mask reduced to kThumbnailPixels² (kept fraction per pixel).
+inline constexpr std::int64_t kThumbnailPixels = 64;
+
+struct PipelineResult {
+  PipelineSettings settings;   // what this was computed from
+  std::uint64_t generation = 0;  // increases with every published result
+  std::shared_ptr<const LoadedModel> model;
+  std::vector<std::int32_t> ids;
+  ForwardResult forward;
+  bool has_probs = false;      // attention probabilities captured (small L only)
+  double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
+  std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
+
+  std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
+  std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }
+  std::int64_t q_heads() const { return model->model.config.num_attention_heads; }
+  std::int64_t bias_heads() const { return model->model.weights.bias_heads; }
+  std::int64_t bias_head_of(std::int64_t q_head) const {
+    return bias_heads() == q_heads() ? q_head : q_head / (q_heads() / bias_heads());
+  }
+  std::span<const std::int32_t> death(std::int64_t layer, std::int64_t bias_head) const;
+  std::span<const float> beta(std::int64_t layer, std::int64_t bias_head) const;
+  const TileMap& tile_map(std::int64_t layer, std::int64_t bias_head) const;
+  std::span<const float> probs(std::int64_t layer, std::int64_t q_head) const;  // [L, L]; empty without probs
+  const std::vector<float>& thumbnail(std::int64_t layer, std::int64_t bias_head) const;
+  std::string token_label(std::int64_t position) const;  // the token's display string, or its id without a tokenizer
+};
+
+// CPU (or CUDA) timing of one layer's attention for one result, with what was timed.
+struct LayerTiming {
+  std::uint64_t generation = 0;  // of the result it timed
+  std::int64_t layer = 0;
+  std::string device;            // "CPU, 2 threads, fp32" or the GPU's name
+  bool on_gpu = false;
+  int repeats = 0;
+  double mask_build_ms = 0;      // medians
+  double dma_ms = 0;             // masked attention (tiled kernel with the death array)
+  double dense_ms = 0;           // the same kernel, death == nullptr
+  double dma_spread_ms = 0, dense_spread_ms = 0;  // max − min over the repeats
+  double token_density = 0;      // kept / causal pairs, all heads of the layer
+  double tile_density = 0;       // active / causal tiles
+  double executed_pairs = 0, useful_pairs = 0, dense_pairs = 0;  // (query, key) pairs, all heads
+  double speedup() const { return dma_ms + mask_build_ms > 0 ? dense_ms / (dma_ms + mask_build_ms) : 0; }
+  double ideal_speedup() const { return token_density > 0 ? 1.0 / token_density : 0; }
+};
+
+}  // namespace dmascope::gui

@@ -1,0 +1,227 @@
+// The Source panel: which model (path, bundled default, Hugging Face cache), which tokens (toy sequence, text, ids),
+// the compute settings (w, mask variant, tile size, backend), and the session/PNG files. Edits go to state.edit and
+// reach the pipeline when they are complete (a slider released, a combo picked, Enter in a text box).
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <sstream>
+
+#include "app/gui/layer_timing.h"
+#include "app/gui/panels.h"
+#include "core/error.h"
+
+namespace dmascope::gui {
+
+namespace {
+
+void mark_complete(AppState& state, bool complete) { state.edit_complete |= complete; }
+
+std::vector<std::int32_t> parse_ids(const std::string& text) {
+  std::vector<std::int32_t> ids;
+  std::string token;
+  std::istringstream stream(text);
+  while (std::getline(stream, token, ',')) {
+    const auto begin = token.find_first_not_of(" \t\n"), end = token.find_last_not_of(" \t\n");
+    if (begin == std::string::npos) continue;
+    std::int32_t id = 0;
+    const char* first = token.data() + begin;
+    const char* last = token.data() + end + 1;
+    const auto [stop, error] = std::from_chars(first, last, id);
+    if (error != std::errc() || stop != last) fail("'{}' is not a token id", std::string(first, last));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string join_ids(const std::vector<std::int32_t>& ids) {
+  std::string text;
+  for (std::size_t n = 0; n < ids.size(); ++n) {
+    if (n) text += ',';
+    text += std::to_string(ids[n]);
+  }
+  return text;
+}
+
+void model_section(AppState& state) {
+  PipelineSettings& edit = state.edit;
+  ImGui::TextDisabled("Model");
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
+  ImGui::InputText("##model", &edit.model_dir, ImGuiInputTextFlags_EnterReturnsTrue);
+  mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  ImGui::SameLine();
+  if (ImGui::Button("load")) state.edit_complete = true;
+  if (ImGui::Button("bundled default")) {
+    edit.model_dir = state.default_model.string();
+    state.edit_complete = true;
+  }
+  ImGui::SameLine();
+  const char* preview = state.cached_models.empty() ? "(no Hugging Face models cached)" : "Hugging Face cache…";
+  ImGui::SetNextItemWidth(-1);
+  if (ImGui::BeginCombo("##hf", preview)) {
+    for (const CachedModel& model : state.cached_models)
+      if (ImGui::Selectable(model.label.c_str(), edit.model_dir == model.dir.string())) {
+        edit.model_dir = model.dir.string();
+        state.edit_complete = true;
+      }
+    if (ImGui::Selectable("rescan the cache")) state.cached_models = find_cached_models(huggingface_hub_dir());
+    ImGui::EndCombo();
+  }
+}
+
+void tokens_section(AppState& state, const PipelineResult* result) {
+  PipelineSettings& edit = state.edit;
+  ImGui::Separator();
+  ImGui::TextDisabled("Tokens");
+  int source = static_cast<int>(edit.source);
+  const bool has_tokenizer = result && result->model->tokenizer && result->settings.model_dir == edit.model_dir;
+  mark_complete(state, ImGui::RadioButton("toy sequence", &source, 0));
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!has_tokenizer && edit.source != SourceKind::Text);
+  mark_complete(state, ImGui::RadioButton("text", &source, 1));
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  mark_complete(state, ImGui::RadioButton("ids", &source, 2));
+  edit.source = static_cast<SourceKind>(source);
+
+  if (edit.source == SourceKind::Toy) {
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+    if (ImGui::BeginCombo("kind", std::string(toy_sequence_name(edit.toy)).c_str())) {
+      for (ToySequenceKind kind : kToySequenceKinds)
+        if (ImGui::Selectable(std::string(toy_sequence_name(kind)).c_str(), kind == edit.toy)) {
+          edit.toy = kind;
+          state.edit_complete = true;
+        }
+      ImGui::EndCombo();
+    }
+    ImGui::TextWrapped("%s", std::string(toy_sequence_description(edit.toy)).c_str());
+    ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
+    ImGui::SliderScalar("length", ImGuiDataType_S64, &edit.length, &kMinLength, &kMaxLength, "%lld tokens",
+                        ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
+    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    int seed = static_cast<int>(edit.seed);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+    if (ImGui::InputInt("seed", &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
+    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  } else if (edit.source == SourceKind::Text) {
+    if (!has_tokenizer) ImGui::TextDisabled("(this model has no tokenizer.json)");
+    ImGui::InputTextMultiline("##text", &edit.text, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
+    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    ImGui::TextDisabled("applied when the box loses focus");
+  } else {
+    if (state.ids_text.empty() && !edit.ids.empty()) state.ids_text = join_ids(edit.ids);
+    ImGui::InputTextMultiline("##ids", &state.ids_text, ImVec2(-1, ImGui::GetTextLineHeight() * 3));
+    if (ImGui::IsItemDeactivatedAfterEdit()) {
+      try {
+        edit.ids = parse_ids(state.ids_text);
+        state.edit_complete = true;
+        state.ui_error.clear();
+      } catch (const Error& error) {
+        state.ui_error = fmt::format("ids: {}", error.what());
+      }
+    }
+    ImGui::TextDisabled("comma-separated token ids");
+  }
+}
+
+void compute_section(AppState& state, const PipelineResult* result) {
+  PipelineSettings& edit = state.edit;
+  ImGui::Separator();
+  ImGui::TextDisabled("Mask and kernel");
+  bool model_window = edit.window == 0;
+  if (ImGui::Checkbox("model's w", &model_window)) {
+    edit.window = model_window ? 0 : (result ? result->forward.window : 16);
+    state.edit_complete = true;
+  }
+  ImGui::SameLine();
+  ImGui::BeginDisabled(model_window);
+  std::int64_t shown = model_window && result ? result->forward.window : std::max<std::int64_t>(edit.window, 1);
+  const std::int64_t min_window = 1, max_window = kMaxLength;
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 2);
+  if (ImGui::SliderScalar("w", ImGuiDataType_S64, &shown, &min_window, &max_window, "%lld keys per row",
+                          ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp))
+    edit.window = shown;
+  mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  ImGui::EndDisabled();
+
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  if (ImGui::BeginCombo("mask variant", std::string(mask_variant_name(edit.mask_variant)).c_str())) {
+    for (MaskVariant variant : {MaskVariant::PerRowTopK, MaskVariant::SharedTopK})
+      if (ImGui::Selectable(std::string(mask_variant_name(variant)).c_str(), variant == edit.mask_variant)) {
+        edit.mask_variant = variant;
+        state.edit_complete = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  if (ImGui::BeginCombo("tile size", fmt::format("{}x{}", edit.tile_size, edit.tile_size).c_str())) {
+    for (std::int64_t size : {8, 16, 32, 64, 128})
+      if (ImGui::Selectable(fmt::format("{}x{}", size, size).c_str(), size == edit.tile_size)) {
+        edit.tile_size = size;
+        state.edit_complete = true;
+      }
+    ImGui::EndCombo();
+  }
+  std::string why_not;
+  const bool cuda_available = cuda_backend_available(&why_not);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  if (ImGui::BeginCombo("backend", edit.backend == Backend::Cpu ? "CPU" : "CUDA")) {
+    if (ImGui::Selectable("CPU", edit.backend == Backend::Cpu)) {
+      edit.backend = Backend::Cpu;
+      state.edit_complete = true;
+    }
+    ImGui::BeginDisabled(!cuda_available);
+    if (ImGui::Selectable("CUDA", edit.backend == Backend::Cuda)) {
+      edit.backend = Backend::Cuda;
+      state.edit_complete = true;
+    }
+    ImGui::EndDisabled();
+    if (!cuda_available && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("%s", why_not.c_str());
+    ImGui::EndCombo();
+  }
+  ImGui::TextDisabled("the mask always comes from the CPU forward (fp32);\nthe backend decides what Timing measures");
+}
+
+void files_section(AppState& state) {
+  ImGui::Separator();
+  ImGui::TextDisabled("Session and export");
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 7);
+  ImGui::InputText("##session", &state.session_path);
+  ImGui::SameLine();
+  if (ImGui::Button("save")) save_session_action(state);
+  ImGui::SameLine();
+  if (ImGui::Button("open")) load_session_action(state);
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 7);
+  ImGui::InputText("##png", &state.png_path);
+  ImGui::SameLine();
+  if (ImGui::Button("save PNG")) state.png_request = state.png_path;
+}
+
+}  // namespace
+
+void draw_source_panel(AppState& state) {
+  place_panel(PanelSlot::Source);
+  if (!ImGui::Begin("Source")) {
+    ImGui::End();
+    return;
+  }
+  const auto result = state.pipeline.result();
+  model_section(state);
+  tokens_section(state, result.get());
+  compute_section(state, result.get());
+  files_section(state);
+  ImGui::Separator();
+  if (ImGui::Button("recompute (F5)")) state.pipeline.retry();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!state.pipeline.status().running);
+  if (ImGui::Button("cancel (Esc)")) state.pipeline.cancel();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  if (ImGui::Button("help (F1)")) state.show_help = !state.show_help;
+  ImGui::End();
+}
+
+}  // namespace dmascope::gui

@@ -1,0 +1,302 @@
+// Screenshot tests of the desktop app under Xvfb + Mesa, and the session file round trip. Each screenshot test runs
+// `xvfb-run -a dmascope --session S --screenshot OUT.png --layout-json LAYOUT` and checks pixels of OUT against what
+// it computes itself from core: the mask from β (doge_layer_bias, a separate code path from the forward's captures)
+// through the dense top-k reference (dma_dense_keep_reference, sort per row), and the tile map from build_tile_map.
+#include <gtest/gtest.h>
+
+#include <stb_image.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+#include "app/gui/colormaps.h"
+#include "app/gui/session_file.h"
+#include "core/attention_cpu.h"
+#include "core/dma_mask.h"
+#include "core/doge_forward.h"
+#include "core/error.h"
+#include "core/toy_sequences.h"
+
+namespace dmascope::gui {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Colours are compared exactly up to this many units per channel: the grid shader writes lookup-table bytes
+// unblended, so Mesa's llvmpipe reproduces them exactly; 2 units leave room for a driver that dithers.
+constexpr int kColorTolerance = 2;
+
+fs::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::temp_directory_path() / "dmascope-gui-tests" / info->name();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+int run_command(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buffer;
+  std::size_t got;
+  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), got);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> rgb;
+  Rgb at(int x, int y) const {
+    const std::size_t p = (static_cast<std::size_t>(y) * width + x) * 3;
+    return {rgb[p], rgb[p + 1], rgb[p + 2]};
+  }
+};
+
+Image read_png(const fs::path& path) {
+  Image image;
+  int channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &image.width, &image.height, &channels, 3),
+                                                   stbi_image_free);
+  if (!pixels) throw std::runtime_error("cannot read PNG " + path.string());
+  image.rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(image.width) * image.height * 3);
+  return image;
+}
+
+bool close_to(const Rgb& a, const Rgb& b) {
+  for (int c = 0; c < 3; ++c)
+    if (std::abs(int(a[c]) - int(b[c])) > kColorTolerance) return false;
+  return true;
+}
+
+std::string rgb_text(const Rgb& c) {
+  return "(" + std::to_string(c[0]) + "," + std::to_string(c[1]) + "," + std::to_string(c[2]) + ")";
+}
+
+struct Screenshot {
+  Image image;
+  nlohmann::json layout;
+  fs::path png;
+};
+
+// Runs the app headless. An empty session path renders the first-launch view.
+Screenshot take_screenshot(const fs::path& dir, const std::string& name, const fs::path& session,
+                           const std::string& extra_arguments = {}) {
+  Screenshot shot;
+  shot.png = dir / (name + ".png");
+  const fs::path layout = dir / (name + ".layout.json");
+  std::string command = std::string(DMASCOPE_XVFB_RUN) + " -a -s '-screen 0 1920x1200x24' '" + DMASCOPE_GUI_PATH +
+                        "' --screenshot '" + shot.png.string() + "' --layout-json '" + layout.string() + "'";
+  if (!session.empty()) command += " --session '" + session.string() + "'";
+  command += " " + extra_arguments;
+  std::string output;
+  const int status = run_command(command, output);
+  if (status != 0) throw std::runtime_error("dmascope exited with " + std::to_string(status) + ": " + output);
+  shot.image = read_png(shot.png);
+  std::ifstream(layout) >> shot.layout;
+  return shot;
+}
+
+// A small, fully determined case: 32 tokens, so that each cell is ~15 px on screen, layer 1 and head 2 (bias head 1
+// of the transformers layout), w = the model's 16, 4×4 tiles, the grey map (kept = white, dropped = black).
+Session small_session() {
+  Session session;
+  session.settings.model_dir = DMASCOPE_DEFAULT_MODEL_DIR;
+  session.settings.source = SourceKind::Toy;
+  session.settings.toy = ToySequenceKind::Random;
+  session.settings.length = 32;
+  session.settings.seed = 7;
+  session.settings.window = 0;
+  session.settings.tile_size = 4;
+  session.view.layer = 1;
+  session.view.head = 2;
+  session.view.colormap = Colormap::Grey;
+  return session;
+}
+
+struct IndependentMask {
+  std::int64_t length = 0;
+  std::vector<std::uint8_t> keep;  // [L, L]
+  TileMap tiles;
+};
+
+IndependentMask independent_mask(const Session& session, std::int64_t bias_head) {
+  const DogeModel model = DogeModel::load(session.settings.model_dir);
+  const auto ids =
+      make_toy_sequence(session.settings.toy, session.settings.length, model.config.vocab_size, session.settings.seed).ids;
+  const std::int64_t L = static_cast<std::int64_t>(ids.size());
+  const auto beta_all = doge_layer_bias(model, ids, session.view.layer);  // [Hb, L]
+  const std::span<const float> beta(beta_all.data() + bias_head * L, static_cast<std::size_t>(L));
+  const std::int64_t window = session.settings.window ? session.settings.window : model.config.keep_window_size;
+  IndependentMask mask;
+  mask.length = L;
+  mask.keep = dma_dense_keep_reference(beta, L, window, session.settings.mask_variant);
+  const auto death = dma_death_indices(beta, window, session.settings.mask_variant);
+  mask.tiles = build_tile_map(death.data(), L, L, {session.settings.tile_size, session.settings.tile_size});
+  return mask;
+}
+
+TEST(GuiScreenshot, FirstLaunchImageIsNotBlankAndDrawsTheHeatmapAndTileMap) {
+  const Screenshot shot = take_screenshot(scratch_dir(), "first", {});
+  EXPECT_EQ(shot.image.width, 1600);
+  EXPECT_EQ(shot.image.height, 1000);
+  std::set<std::uint32_t> colours;
+  for (int y = 0; y < shot.image.height; y += 3)
+    for (int x = 0; x < shot.image.width; x += 3) {
+      const Rgb c = shot.image.at(x, y);
+      colours.insert(c[0] << 16 | c[1] << 8 | c[2]);
+    }
+  EXPECT_GE(colours.size(), 20u) << "the window looks blank";
+  EXPECT_TRUE(shot.layout["heatmap"]["drawn"].get<bool>());
+  EXPECT_TRUE(shot.layout["tiles"]["drawn"].get<bool>());
+  EXPECT_EQ(shot.layout["layer"], 0);
+  EXPECT_EQ(shot.layout["head"], 0);
+  // The heatmap itself holds kept and dropped cells (the two ends of viridis).
+  const auto& table = colormap_table(Colormap::Viridis);
+  int kept = 0, dropped = 0;
+  const int x0 = shot.layout["heatmap"]["x"], y0 = shot.layout["heatmap"]["y"], side = shot.layout["heatmap"]["side"];
+  for (int y = y0; y < y0 + side; y += 2)
+    for (int x = x0; x < x0 + side; x += 2) {
+      kept += close_to(shot.image.at(x, y), table[255]);
+      dropped += close_to(shot.image.at(x, y), table[0]);
+    }
+  EXPECT_GT(kept, 100);
+  EXPECT_GT(dropped, 100);
+}
+
+TEST(GuiScreenshot, HeatmapPixelsMatchAMaskComputedIndependentlyFromCore) {
+  const fs::path dir = scratch_dir();
+  const Session session = small_session();
+  save_session(dir / "small.json", session);
+  const Screenshot shot = take_screenshot(dir, "small", dir / "small.json");
+  ASSERT_TRUE(shot.layout["heatmap"]["drawn"].get<bool>());
+  ASSERT_EQ(shot.layout["bias_head"], 1);
+  const IndependentMask mask = independent_mask(session, 1);
+  const std::int64_t L = mask.length;
+  ASSERT_EQ(shot.layout["length"], L);
+  const double x0 = shot.layout["heatmap"]["x"], y0 = shot.layout["heatmap"]["y"], side = shot.layout["heatmap"]["side"];
+  ASSERT_GE(side / L, 8.0) << "cells must be many pixels wide for this test";
+  const auto& grey = colormap_table(Colormap::Grey);
+  int checked = 0, kept = 0;
+  for (std::int64_t i = 0; i < L; ++i)
+    for (std::int64_t j = 0; j < L; ++j) {
+      const int x = static_cast<int>(x0 + (j + 0.5) * side / L), y = static_cast<int>(y0 + (i + 0.5) * side / L);
+      const Rgb expected = j > i ? kAboveDiagonalColor : mask.keep[i * L + j] ? grey[255] : grey[0];
+      const Rgb got = shot.image.at(x, y);
+      ASSERT_TRUE(close_to(got, expected)) << "cell (query " << i << ", key " << j << ") at pixel " << x << "," << y
+                                           << ": got " << rgb_text(got) << ", expected " << rgb_text(expected);
+      ++checked;
+      kept += j <= i && mask.keep[i * L + j];
+    }
+  EXPECT_EQ(checked, L * L);
+  EXPECT_GT(kept, L) << "a degenerate mask would prove little";
+  EXPECT_LT(kept, L * (L + 1) / 2);
+}
+
+TEST(GuiScreenshot, TileMapColorsMatchTheCpuTileMap) {
+  const fs::path dir = scratch_dir();
+  const Session session = small_session();
+  save_session(dir / "small.json", session);
+  const Screenshot shot = take_screenshot(dir, "small", dir / "small.json");
+  ASSERT_TRUE(shot.layout["tiles"]["drawn"].get<bool>());
+  const IndependentMask mask = independent_mask(session, 1);
+  const TileMap& tiles = mask.tiles;
+  const std::int64_t L = mask.length, tile = session.settings.tile_size;
+  const double x0 = shot.layout["tiles"]["x"], y0 = shot.layout["tiles"]["y"], side = shot.layout["tiles"]["side"];
+  std::set<int> statuses_seen;
+  for (std::int64_t qt = 0; qt < tiles.q_tiles; ++qt)
+    for (std::int64_t kt = 0; kt < tiles.k_tiles; ++kt) {
+      const int x = static_cast<int>(x0 + (kt + 0.5) * tile * side / L);
+      const int y = static_cast<int>(y0 + (qt + 0.5) * tile * side / L);
+      const bool causal = kt * tile <= std::min((qt + 1) * tile, L) - 1;
+      const auto status = static_cast<TileStatus>(tiles.status[qt * tiles.k_tiles + kt]);
+      const Rgb expected = !causal                          ? kAboveDiagonalColor
+                           : status == TileStatus::Skipped  ? kTileSkippedColor
+                           : status == TileStatus::Partial ? kTilePartialColor
+                                                            : kTileFullColor;
+      if (causal) statuses_seen.insert(static_cast<int>(status));
+      const Rgb got = shot.image.at(x, y);
+      ASSERT_TRUE(close_to(got, expected)) << "tile (" << qt << ", " << kt << ") " << tile_status_name(status)
+                                           << ": got " << rgb_text(got) << ", expected " << rgb_text(expected);
+    }
+  EXPECT_GE(statuses_seen.size(), 2u) << "the case should show more than one tile status";
+}
+
+TEST(GuiScreenshot, SessionFileRoundTripsToTheSameImage) {
+  const fs::path dir = scratch_dir();
+  Session session;
+  session.settings.model_dir = DMASCOPE_DEFAULT_MODEL_DIR;
+  session.settings.toy = ToySequenceKind::Needle;
+  session.settings.length = 96;
+  session.settings.window = 8;
+  session.settings.tile_size = 8;
+  session.view.layer = 1;
+  session.view.head = 1;
+  session.view.colormap = Colormap::Magma;
+  session.view.scale = ColorScale::Log;
+  session.view.reduce = ReduceMode::Max;
+  session.view.zoom_pan = {2.5, 60.0, 30.0};
+  session.view.zoom_pan_length = 96;
+  save_session(dir / "first.json", session);
+  const Screenshot first = take_screenshot(dir, "first", dir / "first.json",
+                                           "--save-session '" + (dir / "saved.json").string() + "'");
+  const Session saved = load_session(dir / "saved.json");
+  EXPECT_EQ(saved.settings, session.settings);
+  EXPECT_EQ(saved.view, session.view);
+  const Screenshot second = take_screenshot(dir, "second", dir / "saved.json");
+  ASSERT_EQ(first.image.width, second.image.width);
+  ASSERT_EQ(first.image.height, second.image.height);
+  std::size_t differing = 0;
+  for (std::size_t p = 0; p < first.image.rgb.size(); ++p) differing += first.image.rgb[p] != second.image.rgb[p];
+  EXPECT_EQ(differing, 0u) << "the session's second rendering differs from the first";
+  EXPECT_DOUBLE_EQ(first.layout["window"]["col_begin"].get<double>(), second.layout["window"]["col_begin"].get<double>());
+}
+
+TEST(GuiScreenshot, WithoutADisplayTheAppSaysSoAndFails) {
+  std::string output;
+  const int status = run_command(std::string("env -u DISPLAY -u WAYLAND_DISPLAY '") + DMASCOPE_GUI_PATH +
+                                     "' --screenshot '" + (scratch_dir() / "none.png").string() + "'",
+                                 output);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("no display"), std::string::npos) << output;
+  EXPECT_NE(output.find("xvfb-run"), std::string::npos) << output;
+}
+
+TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {
+  Session session = small_session();
+  session.settings.source = SourceKind::Ids;
+  session.settings.ids = {1, 2, 3};
+  session.settings.text = "héllo";
+  session.settings.mask_variant = MaskVariant::SharedTopK;
+  session.settings.backend = Backend::Cuda;
+  session.view.quantity = HeatmapQuantity::Probabilities;
+  session.view.zoom_pan = {3.0, 10.5, 7.25};
+  session.view.zoom_pan_length = 32;
+  const Session back = session_from_json(session_to_json(session), "test");
+  EXPECT_EQ(back.settings, session.settings);
+  EXPECT_EQ(back.view, session.view);
+}
+
+TEST(GuiSessionFile, BadValuesAreRefusedNamingTheKey) {
+  try {
+    session_from_json(R"({"dmascope_session": 1, "view": {"colormap": "rainbow"}})", "s.json");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("view.colormap"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(session_from_json(R"({"dmascope_session": 1, "settings": {"length": "long"}})", "s.json"), Error);
+  EXPECT_THROW(session_from_json(R"({"settings": {}})", "s.json"), Error);
+  EXPECT_THROW(session_from_json("not json", "s.json"), Error);
+}
+
+}  // namespace
+}  // namespace dmascope::gui
