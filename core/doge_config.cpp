@@ -162,7 +162,7 @@ DogeConfig DogeConfig::parse(std::string_view json_text, std::string_view source
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, and out_of_range for numbers too large (found by fuzzing)
     fail("{}: not valid JSON ({})", source, error.what());
   }
   if (!root.is_object()) fail("{}: expected a JSON object at the top level, got {}", source, json_type(root));

@@ -90,6 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadConfig{"NotJson", "{\"vocab_size\": 1,", {"not valid JSON"}},
         BadConfig{"NotAnObject", "[1, 2]", {"JSON object"}},
+        BadConfig{"NumberOutOfRange", "{\"vocab_size\": 1e999}", {"not valid JSON"}},
         BadConfig{"MissingHiddenSize", R"({"vocab_size": 100)" + kTail, {"'hidden_size'", "missing"}},
         BadConfig{"HiddenSizeIsString", R"({"vocab_size": 100, "hidden_size": "64")" + kTail,
                   {"'hidden_size'", "integer", "string"}},
