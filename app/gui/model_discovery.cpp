@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <system_error>
 
 namespace dmascope::gui {
@@ -35,14 +36,21 @@ std::vector<CachedModel> find_cached_models(const fs::path& hub_dir) {
   for (fs::directory_iterator repo(hub_dir, error), end; !error && repo != end; repo.increment(error)) {
     const std::string name = repo->path().filename().string();
     if (name.rfind("models--", 0) != 0) continue;
-    std::string label = name.substr(8);
-    if (const auto split = label.find("--"); split != std::string::npos) label.replace(split, 2, "/");
+    // models--ORG--NAME → ORG/NAME (built by appends: GCC 12 warns falsely, -Wrestrict, on replace() here)
+    std::string label;
+    const std::string_view repo_id = std::string_view(name).substr(8);
+    if (const auto split = repo_id.find("--"); split != std::string_view::npos)
+      label.append(repo_id.substr(0, split)).append("/").append(repo_id.substr(split + 2));
+    else
+      label.append(repo_id);
     std::error_code snapshot_error;
     for (fs::directory_iterator snapshot(repo->path() / "snapshots", snapshot_error), last;
          !snapshot_error && snapshot != last; snapshot.increment(snapshot_error)) {
       std::error_code exists_error;
       if (!fs::exists(snapshot->path() / "config.json", exists_error)) continue;
-      found.push_back({label + " @ " + snapshot->path().filename().string().substr(0, 8), snapshot->path()});
+      std::string shown = label;
+      shown.append(" @ ").append(snapshot->path().filename().string().substr(0, 8));
+      found.push_back({std::move(shown), snapshot->path()});
     }
   }
   std::sort(found.begin(), found.end(), [](const CachedModel& a, const CachedModel& b) { return a.label < b.label; });
