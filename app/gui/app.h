@@ -30,6 +30,7 @@ class App {
   std::optional<std::filesystem::path> take_png_request();
   bool quit_requested() const { return state_.quit_requested; }
   void report(const std::string& message, bool is_error);  // into the status bar
+  AppState& state() { return state_; }  // for drivers that move the view themselves (FrameBenchmark)
 
  private:
   void keep_view_in_range();

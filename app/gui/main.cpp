@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/gui/app.h"
+#include "app/gui/frame_benchmark.h"
 #include "app/gui/gl_window.h"
 #include "app/gui/model_discovery.h"
 #include "app/gui/png_export.h"
@@ -30,6 +31,8 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
   --size WxH          window size (default 1600x1000)
   --save-session FILE with --screenshot: also write the session that was rendered
   --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
+  --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
+                      moves (vsync off), write OUT.json and exit (app/gui/frame_benchmark.h says what is timed)
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
 )";
@@ -39,7 +42,7 @@ constexpr double kScreenshotTimeoutSeconds = 600.0;
 constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and layouts settle
 
 struct Arguments {
-  std::string session, model, screenshot, save_session, layout_json;
+  std::string session, model, screenshot, save_session, layout_json, measure;
   int width = 1600, height = 1000;
 };
 
@@ -57,6 +60,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--screenshot") args.screenshot = value();
     else if (flag == "--save-session") args.save_session = value();
     else if (flag == "--layout-json") args.layout_json = value();
+    else if (flag == "--measure") args.measure = value();
     else if (flag == "--size") {
       const std::string size = value();
       if (std::sscanf(size.c_str(), "%dx%d", &args.width, &args.height) != 2 || args.width < 320 || args.height < 240)
@@ -102,14 +106,35 @@ int run(const Arguments& args) {
   WindowOptions window_options;
   window_options.width = args.width;
   window_options.height = args.height;
-  window_options.deterministic = screenshot;
-  if (!screenshot) window_options.ini_path = imgui_ini_path();
+  const bool measure = !args.measure.empty();
+  window_options.deterministic = screenshot || measure;  // measure: fixed size, no imgui.ini, vsync off
+  if (!screenshot && !measure) window_options.ini_path = imgui_ini_path();
   GlWindow window(window_options);
   App app(options);
 
   const auto start = std::chrono::steady_clock::now();
   int settled_frames = 0;
+  FrameBenchmark benchmark;
   while (!window.should_close()) {
+    if (measure) {
+      window.wait_events(0.0);
+      benchmark.before_frame(app.state());
+      if (const std::string error = app.pipeline_error(); !error.empty())
+        fail("--measure: the computation failed: {}", error);
+      if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(kScreenshotTimeoutSeconds))
+        fail("--measure: not done within {:.0f} s", kScreenshotTimeoutSeconds);
+      if (benchmark.done()) {
+        const char* device = std::getenv("DMASCOPE_MEASURE_DEVICE");
+        write_file_atomically(args.measure, benchmark.report_json(app.state(), device ? device : ""));
+        fmt::print("dmascope: wrote {}\n", args.measure);
+        return app.pipeline_error().empty() ? 0 : 1;
+      }
+      window.begin_frame();
+      app.frame(window.take_key_presses());
+      window.end_frame();
+      window.present();
+      continue;
+    }
     // Asleep until input or the worker's wake-up; a short tick while computing keeps the progress bar moving.
     // (Screenshots sleep briefly too, so that the UI thread leaves the cores to the worker.)
     window.wait_events(app.settled() ? (screenshot ? 0.0 : 0.5) : (screenshot ? 0.01 : 0.05));
