@@ -27,6 +27,8 @@ std::string last_glfw_error() {
 
 constexpr float kBaseFontPixels = 15.0f;
 
+}  // namespace
+
 // DejaVu Sans (Debian's fonts-dejavu-core) covers the token display marks (␣ ↵ ⇥), β and the arrows; without it the
 // built-in font is used and those show as '?'.
 void load_fonts(float scale) {
@@ -49,8 +51,6 @@ void load_fonts(float scale) {
   config.SizePixels = 13.0f * scale;
   io.Fonts->AddFontDefault(&config);
 }
-
-}  // namespace
 
 GlWindow::GlWindow(const WindowOptions& options) : deterministic_(options.deterministic), ini_path_(options.ini_path) {
   const char* display = std::getenv("DISPLAY");

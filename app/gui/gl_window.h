@@ -36,6 +36,9 @@ struct RgbaImage {
   std::vector<std::uint8_t> pixels;  // row-major, top row first, 4 bytes per pixel
 };
 
+// The app's fonts at a UI scale, into the current ImGui context (GlWindow and HeadlessWindow both call it).
+void load_fonts(float scale);
+
 class GlWindow {
  public:
   explicit GlWindow(const WindowOptions& options);  // throws NoDisplayError or dmascope::Error

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "app/gui/app.h"
 #include "app/gui/frame_benchmark.h"
+#include "app/gui/headless_window.h"
 #include "app/gui/gl_window.h"
 #include "app/gui/model_discovery.h"
 #include "app/gui/png_export.h"
@@ -32,7 +34,9 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
   --save-session FILE with --screenshot: also write the session that was rendered
   --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
   --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
-                      moves (vsync off), write OUT.json and exit (app/gui/frame_benchmark.h says what is timed)
+                      moves (vsync off), write OUT.json and exit (app/gui/frame_benchmark.h says what is timed);
+                      with --screenshot, also the last frame measured
+  --headless          with --measure: render offscreen on a GPU through EGL (no display needed)
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
 )";
@@ -43,6 +47,7 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
+  bool headless = false;
   int width = 1600, height = 1000;
 };
 
@@ -61,6 +66,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--save-session") args.save_session = value();
     else if (flag == "--layout-json") args.layout_json = value();
     else if (flag == "--measure") args.measure = value();
+    else if (flag == "--headless") args.headless = true;
     else if (flag == "--size") {
       const std::string size = value();
       if (std::sscanf(size.c_str(), "%dx%d", &args.width, &args.height) != 2 || args.width < 320 || args.height < 240)
@@ -95,46 +101,63 @@ void write_layout_json(const std::string& path, const FrameLayout& layout, const
   write_file_atomically(path, document.dump(2) + "\n");
 }
 
+// --measure: the FrameBenchmark drives the view and the settings; frames run back to back (no waiting for events).
+template <class Window>
+int measure_loop(Window& window, App& app, const Arguments& args, const std::string& renderer) {
+  const auto start = std::chrono::steady_clock::now();
+  FrameBenchmark benchmark;
+  for (;;) {
+    if constexpr (std::is_same_v<Window, GlWindow>) window.wait_events(0.0);
+    benchmark.before_frame(app.state());
+    if (const std::string error = app.pipeline_error(); !error.empty())
+      fail("--measure: the computation failed: {}", error);
+    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(kScreenshotTimeoutSeconds))
+      fail("--measure: not done within {:.0f} s", kScreenshotTimeoutSeconds);
+    window.begin_frame();
+    app.frame(std::vector<KeyPress>{});
+    window.end_frame();
+    if (benchmark.done()) {
+      if (!args.screenshot.empty()) write_png(args.screenshot, window.read_back_buffer());
+      const char* device = std::getenv("DMASCOPE_MEASURE_DEVICE");
+      std::string label = device ? device : "";
+      if (!renderer.empty()) label += (label.empty() ? "" : ", ") + std::string("GL renderer: ") + renderer;
+      write_file_atomically(args.measure, benchmark.report_json(app.state(), label));
+      fmt::print("dmascope: wrote {}\n", args.measure);
+      return 0;
+    }
+    window.present();
+  }
+}
+
+int run_headless(const Arguments& args, AppOptions options) {
+  if (args.measure.empty()) fail("--headless needs --measure (an offscreen run has nobody to look at it)");
+  HeadlessWindow window(args.width, args.height);
+  App app(options);
+  return measure_loop(window, app, args, window.renderer());
+}
+
 int run(const Arguments& args) {
   AppOptions options;
   options.default_model = bundled_default_model();
   if (!args.session.empty()) options.session = load_session(args.session);
   if (!args.model.empty()) options.session.settings.model_dir = args.model;
-  const bool screenshot = !args.screenshot.empty();
+  const bool measure = !args.measure.empty();
+  const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
+  if (args.headless) return run_headless(args, options);
 
   WindowOptions window_options;
   window_options.width = args.width;
   window_options.height = args.height;
-  const bool measure = !args.measure.empty();
   window_options.deterministic = screenshot || measure;  // measure: fixed size, no imgui.ini, vsync off
   if (!screenshot && !measure) window_options.ini_path = imgui_ini_path();
   GlWindow window(window_options);
   App app(options);
 
   const auto start = std::chrono::steady_clock::now();
+  if (measure) return measure_loop(window, app, args, "");
   int settled_frames = 0;
-  FrameBenchmark benchmark;
   while (!window.should_close()) {
-    if (measure) {
-      window.wait_events(0.0);
-      benchmark.before_frame(app.state());
-      if (const std::string error = app.pipeline_error(); !error.empty())
-        fail("--measure: the computation failed: {}", error);
-      if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(kScreenshotTimeoutSeconds))
-        fail("--measure: not done within {:.0f} s", kScreenshotTimeoutSeconds);
-      if (benchmark.done()) {
-        const char* device = std::getenv("DMASCOPE_MEASURE_DEVICE");
-        write_file_atomically(args.measure, benchmark.report_json(app.state(), device ? device : ""));
-        fmt::print("dmascope: wrote {}\n", args.measure);
-        return app.pipeline_error().empty() ? 0 : 1;
-      }
-      window.begin_frame();
-      app.frame(window.take_key_presses());
-      window.end_frame();
-      window.present();
-      continue;
-    }
     // Asleep until input or the worker's wake-up; a short tick while computing keeps the progress bar moving.
     // (Screenshots sleep briefly too, so that the UI thread leaves the cores to the worker.)
     window.wait_events(app.settled() ? (screenshot ? 0.0 : 0.5) : (screenshot ? 0.01 : 0.05));
