@@ -31,17 +31,24 @@ The generator below is the definition of the format: pure Python on a splitmix64
 that dmascope's C++ port (core/toy_tasks.cpp) produces the very same sequences from the same seed. Training draws from
 it too (in DataLoader worker processes), so the models see exactly this format.
 
+MQAR training uses a curriculum over the number of pairs (4..8 first, growing to 4..48 as the training accuracy
+allows and by half of the run at the latest; see "MQAR curriculum" in train_one); the run tag "+flat" trains without
+it, as an ablation. Every 1000 steps a probe logs how far the previous-token and lookup heads have formed and what β
+looks like.
+
 Usage (on the GPU machine):
-  python3 tools/train_toy_doge.py --out out/toy-recall --pack "$OUT"     # the bundled models' run: 4 runs at once,
-                                                                         # eval, export, tar (about 4 minutes)
+  python3 tools/train_toy_doge.py --out out/toy-recall --pack "$OUT"     # the bundled models' run: 5 runs at once
+                                                                         # (the 4 + dma-mqar+flat), eval, export, tar
+                                                                         # (about 7 minutes)
   ... --runs dma-mqar,dense-mqar,swa-mqar,dma-mix,dense-mix,swa-mix --jobs 6   # all six (variant × task)
-  python3 tools/train_toy_doge.py --smoke --steps 30 --budget 20 --out /tmp/smoke   # the pipeline end to end
+  python3 tools/train_toy_doge.py --smoke --steps 120 --budget 20 --out /tmp/smoke   # the pipeline end to end
   python3 tools/train_toy_doge.py --selftest                              # generator + tokenizer checks, no torch
   python3 tools/train_toy_doge.py --print-example mqar 32 7 0             # one sequence as text, no torch
 
 Outputs under --out: runs/<run>/{model/, log.txt, result.json}; results.json, results.md (the table for
 bench/toy-recall/README.md); bundle/<asset name>/ (config.json, model.safetensors, tokenizer.json,
-eval_examples.json, sample.txt) for the DMA runs, to be copied to assets/models/. --pack DIR tars these into DIR.
+eval_examples.json, sample.txt) for the DMA runs (a tagged run's name ends in -TAG), to be copied to assets/models/.
+--pack DIR tars these into DIR.
 """
 import argparse
 import json
@@ -310,7 +317,10 @@ def selftest():
 # ----------------------------------------------------------------------------------------------------- runs
 VARIANTS = ("dma", "dense", "swa")
 TRAIN_TASKS = ("mqar", "mix")
-BUNDLE_NAMES = {"dma-mqar": "doge-toy-mqar", "dma-mix": "doge-toy-mix"}
+BUNDLE_NAMES = {"mqar": "doge-toy-mqar", "mix": "doge-toy-mix"}  # the DMA run of each task is exported
+# A run is VARIANT-TASK or VARIANT-TASK+TAG; a tag names a change of the training recipe, for ablations. Its bundle (a
+# DMA run's) is the task's name with "-TAG" appended, so that only the untagged runs replace the bundled models.
+RECIPE_TAGS = {"": {}, "flat": {"curriculum_start": 0}}  # flat: MQAR pairs 4-48 from the first step, no curriculum
 # Held-out evaluation sets: (name, task, settings overrides, seed). Seeds differ from the training seed, so every
 # held-out sequence is new (a repeat would need a 64-bit state collision).
 EVAL_SETS = [
@@ -327,6 +337,23 @@ EXAMPLES_OF_TASK = {"mqar": [("mqar16", 3), ("mqar32", 4), ("mqar48", 3)],
 DISTANCE_BUCKETS = [(1, 64), (65, 128), (129, 256), (257, 100000)]
 
 
+def split_run(run):
+    """"dma-mqar+flat" -> ("dma", "mqar", "flat")."""
+    base, _, tag = run.partition("+")
+    variant, _, task = base.partition("-")
+    if variant not in VARIANTS or task not in TRAIN_TASKS or tag not in RECIPE_TAGS:
+        raise SystemExit(f"run {run!r}: expected VARIANT-TASK[+TAG], VARIANT in {VARIANTS}, TASK in {TRAIN_TASKS}, "
+                         f"TAG in {[t for t in RECIPE_TAGS if t]}")
+    return variant, task, tag
+
+
+def bundle_name(run):
+    variant, task, tag = split_run(run)
+    if variant != "dma":
+        return None
+    return BUNDLE_NAMES[task] + (f"-{tag}" if tag else "")
+
+
 def run_settings(args):
     return dict(DEFAULT_TASK_SETTINGS, length=args.length)
 
@@ -334,17 +361,18 @@ def run_settings(args):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="out/toy-recall")
-    p.add_argument("--runs", default="dma-mqar,dense-mqar,swa-mqar,dma-mix",
-                   help="comma list of VARIANT-TASK, VARIANT in dma/dense/swa, TASK in mqar/mix")
-    p.add_argument("--jobs", type=int, default=4, help="runs trained at once on the one GPU")
+    p.add_argument("--runs", default="dma-mqar,dense-mqar,swa-mqar,dma-mix,dma-mqar+flat",
+                   help="comma list of VARIANT-TASK[+TAG], VARIANT in dma/dense/swa, TASK in mqar/mix, TAG in "
+                        "flat (no MQAR curriculum)")
+    p.add_argument("--jobs", type=int, default=5, help="runs trained at once on the one GPU")
     p.add_argument("--length", type=int, default=256)
     p.add_argument("--window", type=int, default=64, help="DMA keep_window_size and the sliding window")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--budget", type=float, default=215.0, help="seconds of training per run at most (wall clock)")
+    p.add_argument("--steps", type=int, default=40000)
+    p.add_argument("--budget", type=float, default=360.0, help="seconds of training per run at most (wall clock)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=300)
@@ -353,7 +381,14 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1234, help="initial weights (the same for every variant)")
     p.add_argument("--data-seed", type=int, default=1, help="training stream (the same for every variant)")
     p.add_argument("--eval-examples", type=int, default=256, help="held-out sequences per evaluation set")
-    p.add_argument("--deadline", type=float, default=285.0, help="seconds for the whole orchestration")
+    p.add_argument("--deadline", type=float, default=410.0, help="seconds for the whole orchestration")
+    p.add_argument("--curriculum-start", type=int, default=8,
+                   help="MQAR training pairs start at 4..this and grow to 4..48 (0: 4..48 from the first step)")
+    p.add_argument("--curriculum-step", type=int, default=8, help="pairs added to the maximum at each advance")
+    p.add_argument("--curriculum-threshold", type=float, default=0.8,
+                   help="MQAR training accuracy over 50 steps at which the curriculum advances")
+    p.add_argument("--curriculum-full-at", type=float, default=0.5,
+                   help="share of the run by which the maximum reaches 48 whatever the accuracy")
     p.add_argument("--pack", default=None, help="directory to write the result tarballs into")
     p.add_argument("--smoke", action="store_true", help="small evaluation sets: with --steps, a test of the pipeline")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)  # internal: train one run in this process
@@ -393,8 +428,9 @@ def train_one(a):
     import transformers.models.doge.modeling_doge as MD
     from transformers import DogeConfig, DogeForCausalLM
 
-    variant, task = a.run.split("-")
-    assert variant in VARIANTS and task in TRAIN_TASKS, a.run
+    variant, task, tag = split_run(a.run)
+    for key, value in RECIPE_TAGS[tag].items():
+        setattr(a, key, value)
     run_dir = os.path.join(a.out, "runs", a.run)
     os.makedirs(run_dir, exist_ok=True)
     log_file = open(os.path.join(run_dir, "log.txt"), "a")
@@ -480,13 +516,28 @@ def train_one(a):
         raise SystemExit(f"{a.run}: the attention mask is not the one this variant claims")
 
     # ---- data: the generator above, in worker processes (fork: they inherit it and never touch CUDA)
+    # MQAR curriculum. With N pairs in context a lookup head starts out giving the asked value about 1/N of its
+    # attention, so the gradient that builds the previous-token + lookup circuit shrinks like 1/N, while a head that
+    # spreads over all values already scores by elimination. Drawing N from 4..48 from the first step, the earlier runs
+    # stayed on that plateau. So training starts at 4..curriculum_start pairs and the maximum grows by curriculum_step
+    # whenever the MQAR training accuracy over 50 steps reaches curriculum_threshold, and at the latest linearly by
+    # progress so that it is 48 at curriculum_full_at of the run. The maximum lives in shared memory: the fork-started
+    # data workers read it for every batch they make (they run a dozen batches ahead). Only the number of pairs
+    # changes; the format and the held-out sets do not.
+    import multiprocessing
+    full_pairs = settings["mqar_pairs_max"]
+    curriculum = settings["mqar_pairs_min"] <= a.curriculum_start < full_pairs
+    pairs_max = multiprocessing.get_context("fork").RawValue("i", a.curriculum_start if curriculum else full_pairs)
+    curriculum_events = []
+
     class Stream(torch.utils.data.IterableDataset):
         def __iter__(self):
             info = torch.utils.data.get_worker_info()
             wid, nw = (info.id, info.num_workers) if info else (0, 1)
             b = wid
             while True:  # batch b holds examples b·B .. b·B+B-1; the loader returns workers' batches in turn
-                ids, tg = batch_lists(task, settings, a.data_seed, b * a.batch, a.batch)
+                s = dict(settings, mqar_pairs_max=pairs_max.value)
+                ids, tg = batch_lists(task, s, a.data_seed, b * a.batch, a.batch)
                 yield torch.tensor(ids, dtype=torch.long), torch.tensor(tg, dtype=torch.long)
                 b += nw
 
@@ -503,11 +554,62 @@ def train_one(a):
     def lr_at(step, progress):  # linear warm-up, cosine to 10%; progress = max(step share, time share)
         return a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
+    # ---- probe: how far the MQAR circuit has formed (a diagnostic only; it never changes training)
+    probe_settings = dict(settings, mqar_pairs_min=16, mqar_pairs_max=16)
+    probe_examples = [make_example("mqar", probe_settings, 778, i) for i in range(8)]
+    probe_failed = []
+
+    def probe(m):
+        """On 8 held-out MQAR-16 sequences, per layer, the best head's mean attention (a) from each kv-block value
+        to the key right before it (a previous-token head; layer 0 must have one) and (b) from each query key to the
+        value it asks for (the lookup; layer 1 must have one); and the median β of filler, key and value tokens per
+        layer and kv head (β = exp(A·softplus(dt)) is added to every kept score: if it varies by much more than the
+        q·k scores do, it decides the attention alone)."""
+        if probe_failed:
+            return None
+        ids = torch.tensor([e["ids"] for e in probe_examples], device=dev)
+        betas, orig = {}, MD.DogeAttention.prepare_dynamic_mask
+
+        def capture(self, hidden_states, dt_states, keep_window_size=2048, attention_mask=None):
+            betas[self.layer_idx] = dt_states.detach().float()
+            return orig(self, hidden_states, dt_states, keep_window_size, attention_mask)
+
+        was_training = m.training
+        try:
+            MD.DogeAttention.prepare_dynamic_mask = capture
+            m.eval()
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                attentions = m(input_ids=ids, use_cache=False, output_attentions=True).attentions
+            bv = torch.tensor([b for b, e in enumerate(probe_examples) for _ in e["sources"]], device=dev)
+            src = torch.tensor([s for e in probe_examples for s in e["sources"]], device=dev)
+            ask = torch.tensor([p for e in probe_examples for p in e["answer_positions"]], device=dev)
+            out = {"prev_token": [], "lookup": [], "beta_median": []}
+            for li, att in enumerate(attentions):  # [B, H, L, L]
+                att = att.float()
+                out["prev_token"].append(round(att[bv, :, src, src - 1].mean(0).max().item(), 3))  # [n, H] -> best H
+                out["lookup"].append(round(att[bv, :, ask, src].mean(0).max().item(), 3))
+                beta = betas[li]  # [B, Hkv, L]
+                kinds = {"filler": ids >= FIRST_FILLER, "key": (ids >= FIRST_KEY) & (ids < FIRST_VALUE),
+                         "value": (ids >= FIRST_VALUE) & (ids < FIRST_FILLER)}
+                out["beta_median"].append({k: [round(beta[:, h][sel].median().item(), 3) for h in range(beta.shape[1])]
+                                           for k, sel in kinds.items()})
+            return out
+        except Exception as err:  # noqa: BLE001 - a diagnostic must not end a run
+            probe_failed.append(f"{type(err).__name__}: {err}")
+            log(f"probe failed, not probing again: {probe_failed[0]}")
+            return None
+        finally:
+            MD.DogeAttention.prepare_dynamic_mask = orig
+            m.train(was_training)
+
     model.train()
-    curve = []
+    curve, probes = [], []
     step, t0 = 0, time.time()
     it = iter(loader)
     data_wait = 0.0
+    mqar_hits = torch.zeros((), device=dev)  # MQAR answers right / seen since the last curriculum check, on the GPU
+    mqar_seen = torch.zeros((), device=dev)  # (read every 50 steps only: a read waits for the GPU)
+    last_advance = 0
     while step < a.steps:
         elapsed = time.time() - t0
         if elapsed >= a.budget:
@@ -516,7 +618,8 @@ def train_one(a):
         ids, tgt = next(it)
         data_wait += time.time() - tw
         ids, tgt = ids.to(dev, non_blocking=True), tgt.to(dev, non_blocking=True)
-        lr = lr_at(step, max(step / a.steps, elapsed / a.budget))
+        progress = max(step / a.steps, elapsed / a.budget)
+        lr = lr_at(step, progress)
         for group in opt.param_groups:
             group["lr"] = lr
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -527,19 +630,52 @@ def train_one(a):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
+        if curriculum and pairs_max.value < full_pairs:
+            with torch.no_grad():
+                scored = (tgt != -100) & (ids[:, 1:2] == MQAR)
+                mqar_hits += ((logits.argmax(-1) == tgt) & scored).sum()
+                mqar_seen += scored.sum()
+            if step % 50 == 0:
+                window_accuracy = (mqar_hits / mqar_seen.clamp(min=1)).item()
+                mqar_hits.zero_()
+                mqar_seen.zero_()
+                ramp = min(max((progress - 0.1) / max(a.curriculum_full_at - 0.1, 1e-9), 0.0), 1.0)
+                floor = a.curriculum_start + int(ramp * (full_pairs - a.curriculum_start))
+                new = pairs_max.value
+                why = None
+                # the first window after an advance still holds batches made before it (the workers run ahead)
+                if window_accuracy >= a.curriculum_threshold and step - last_advance >= 100:
+                    new, why = new + a.curriculum_step, f"accuracy {window_accuracy:.3f}"
+                if floor > new:
+                    new, why = floor, f"schedule (accuracy {window_accuracy:.3f})"
+                new = min(new, full_pairs)
+                if new != pairs_max.value:
+                    pairs_max.value = new
+                    last_advance = step
+                    curriculum_events.append({"step": step, "pairs_max": new, "why": why})
+                    log(f"curriculum: MQAR pairs 4..{new} from step {step}, by {why}")
         if step % 100 == 0 or step == a.steps:
             sel = tgt != -100
             acc = (logits.argmax(-1)[sel] == tgt[sel]).float().mean().item()
             curve.append({"step": step, "seconds": round(time.time() - t0, 2), "loss": round(loss.item(), 4),
-                          "train_accuracy": round(acc, 4), "lr": lr})
+                          "train_accuracy": round(acc, 4), "lr": lr, "mqar_pairs_max": pairs_max.value})
             if step % 500 == 0 or step == 100:
-                log(f"step {step} loss {loss.item():.4f} acc {acc:.3f} lr {lr:.2e} {time.time() - t0:.0f}s "
-                    f"(data wait {data_wait:.1f}s)")
+                log(f"step {step} loss {loss.item():.4f} acc {acc:.3f} lr {lr:.2e} pairs 4..{pairs_max.value} "
+                    f"{time.time() - t0:.0f}s (data wait {data_wait:.1f}s)")
+        if step % 1000 == 0:
+            pr = probe(model)
+            if pr is not None:
+                probes.append(dict(step=step, **pr))
+                log(f"probe: previous-token {pr['prev_token']}, lookup {pr['lookup']}, β medians {pr['beta_median']}")
     torch.cuda.synchronize()
     train_seconds = time.time() - t0
     del it, loader
     log(f"trained {step} steps in {train_seconds:.1f}s ({step / max(train_seconds, 1e-9):.1f} steps/s, "
         f"data wait {data_wait:.1f}s)")
+    probe_final = probe(model)
+    if probe_final is not None:
+        log(f"probe at the end: previous-token {probe_final['prev_token']}, lookup {probe_final['lookup']}, "
+            f"β medians {probe_final['beta_median']}")
 
     # ---- save what we ship, reload it, evaluate it in fp32 (TF32 off: the C++ forward is fp32)
     model_dir = os.path.join(run_dir, "model")
@@ -628,12 +764,16 @@ def train_one(a):
               "final_loss": curve[-1]["loss"] if curve else None, "eval": results, "eval_dma_model_dense": dense_eval,
               "steps_per_second": round(step / max(train_seconds, 1e-9), 2), "curve": curve,
               "config": model_config_kwargs(a, variant), "lr": a.lr, "data_wait_seconds": round(data_wait, 1),
-              "concurrent_runs": a.jobs}
+              "concurrent_runs": a.jobs, "recipe_tag": tag,
+              "curriculum": {"on": curriculum, "start_pairs_max": a.curriculum_start if curriculum else full_pairs,
+                             "step_pairs": a.curriculum_step, "threshold": a.curriculum_threshold,
+                             "full_at": a.curriculum_full_at, "events": curriculum_events},
+              "probes": probes, "probe_final": probe_final}
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
 
-    if a.run in BUNDLE_NAMES:
-        export_bundle(a, model_dir, BUNDLE_NAMES[a.run], result, examples_out, settings)
+    if bundle_name(a.run):
+        export_bundle(a, model_dir, bundle_name(a.run), result, examples_out, settings)
     log("done")
 
 
@@ -764,9 +904,10 @@ def summarize(a, runs, wall):
 
     lines = [f"date {meta['date']} · {gpu} · torch {versions.get('torch', '?')} · transformers "
              f"{versions.get('transformers', '?')} · {a.jobs} runs at a time on the one GPU · wall {wall:.0f} s", "",
-             "| run | attention | params | steps | train s | final loss | MQAR-16 | MQAR-32 | MQAR-48 | needle | copy |"
-             " MQAR-32 by distance ≤64 / 65-128 / 129-256 / >256 | same weights, w = L (MQAR-32) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| run | attention | params | MQAR pairs in training | steps | train s | final loss | MQAR-16 | MQAR-32 |"
+             " MQAR-48 | needle | copy | MQAR-32 by distance ≤64 / 65-128 / 129-256 / >256 |"
+             " same weights, w = L (MQAR-32) | probe: L0 previous-token / L1 lookup |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     names = {"dma": f"DMA top-{a.window}", "dense": "dense (w ≥ L)", "swa": f"sliding window {a.window}"}
     for r in results:
         ev = r["eval"]
@@ -774,9 +915,17 @@ def summarize(a, runs, wall):
         bd = ev.get("mqar32", {}).get("by_distance", {})
         dist = " / ".join(pct(v) for v in bd.values()) if bd else "–"
         same = pct(r["eval_dma_model_dense"].get("mqar32")) if r["eval_dma_model_dense"] else "–"
-        lines.append(f"| {r['run']} | {names[r['variant']]} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
+        cur = r.get("curriculum", {})
+        if cur.get("on"):
+            full = [e["step"] for e in cur["events"] if e["pairs_max"] >= 48]
+            pairs = f"4–{cur['start_pairs_max']} → 4–48 " + (f"at step {full[0]}" if full else "(not reached)")
+        else:
+            pairs = "4–48"
+        pf = r.get("probe_final")
+        probe_cell = f"{pf['prev_token'][0]:.2f} / {pf['lookup'][-1]:.2f}" if pf else "–"
+        lines.append(f"| {r['run']} | {names[r['variant']]} | {r['params'] / 1e6:.2f} M | {pairs} | {r['steps']} | "
                      f"{r['train_seconds']:.0f} | {r['final_loss']} | {acc('mqar16')} | {acc('mqar32')} | "
-                     f"{acc('mqar48')} | {acc('needle')} | {acc('copy')} | {dist} | {same} |")
+                     f"{acc('mqar48')} | {acc('needle')} | {acc('copy')} | {dist} | {same} | {probe_cell} |")
     missing = [r for r in runs if r not in {x["run"] for x in results}]
     if missing:
         lines.append("")
