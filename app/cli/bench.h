@@ -29,6 +29,7 @@ struct BenchResult {
 };
 
 std::vector<float> bench_bias(const BenchSetting& setting);  // [B·Hkv, L]
+std::string bias_model_tokens(const std::string& model_dir);  // what --bias model feeds the model: "toy task examples" or "random tokens"
 BenchResult run_bench_cpu(const BenchSetting& setting);
 BenchResult run_bench_cuda(const BenchSetting& setting, double cached_dense_ms);  // cached < 0: time dense too
 bool cuda_backend_built();

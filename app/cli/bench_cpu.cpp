@@ -10,6 +10,7 @@
 #include "core/doge_forward.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/toy_tasks.h"
 
 namespace dmascope::cli {
 
@@ -39,22 +40,58 @@ std::vector<double> time_cpu_ms(Work&& work, int warmup, int repeats) {
 
 }  // namespace
 
+namespace {
+
+// A document of `length` tokens for a model's bias: for the bundled toy models (their vocabulary), training-format
+// task examples (mqar, needle, copy in turn) laid end to end, so that β is what the model computes on the kind of
+// text it learned; for any other model, uniform random tokens.
+std::vector<std::int32_t> bias_document(const DogeModel& model, std::int64_t length, std::uint64_t seed) {
+  std::vector<std::int32_t> ids;
+  ids.reserve(static_cast<std::size_t>(length));
+  if (model.config.vocab_size == toy_vocab::kSize) {
+    ToyTaskSettings settings;
+    settings.length = 256;
+    const ToyTask tasks[] = {ToyTask::Mqar, ToyTask::Needle, ToyTask::Copy};
+    for (std::uint64_t index = 0; static_cast<std::int64_t>(ids.size()) < length; ++index) {
+      const ToyExample example = make_toy_example(tasks[index % 3], settings, seed, index);
+      const std::size_t take = std::min(example.ids.size(), static_cast<std::size_t>(length) - ids.size());
+      ids.insert(ids.end(), example.ids.begin(), example.ids.begin() + static_cast<std::ptrdiff_t>(take));
+    }
+    return ids;
+  }
+  std::mt19937 rng(static_cast<std::uint32_t>(seed));
+  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
+  for (std::int64_t p = 0; p < length; ++p) ids.push_back(token(rng));
+  return ids;
+}
+
+}  // namespace
+
+std::string bias_model_tokens(const std::string& model_dir) {
+  return DogeConfig::load(std::filesystem::path(model_dir) / "config.json").vocab_size == toy_vocab::kSize
+             ? "toy task examples"
+             : "random tokens";
+}
+
+// β of layer 0 of a real model. Segment (b, h) — batch b, kv head h — is the model's bias head h mod Hb on document
+// b·⌈Hkv/Hb⌉ + h div Hb: every segment is a β the model computed, and a shape with more kv heads than the model has
+// bias heads reads more documents instead of repeating one.
 std::vector<float> bench_bias(const BenchSetting& s) {
   const std::int64_t segments = s.batch * s.kv_heads;
   if (s.bias != "model") return make_bias(bias_pattern_from_name(s.bias), segments, s.length, s.seed);
   if (s.bias_model.empty()) fail("bench: --bias model needs --bias-model DIR");
   const DogeModel model = DogeModel::load(s.bias_model);
-  if (model.weights.bias_heads < s.kv_heads)
-    fail("bench: {} has {} bias heads, the shape needs {}", s.bias_model, model.weights.bias_heads, s.kv_heads);
+  const std::int64_t model_heads = model.weights.bias_heads;
+  const std::int64_t documents_per_batch = (s.kv_heads + model_heads - 1) / model_heads;
   std::vector<float> beta;
-  std::mt19937 rng(static_cast<std::uint32_t>(s.seed));
-  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    std::vector<std::int32_t> ids(static_cast<std::size_t>(s.length));
-    for (auto& id : ids) id = token(rng);
-    const auto layer_beta = doge_layer_bias(model, ids, 0);  // [Hb, L]; the first kv_heads bias heads are used
-    beta.insert(beta.end(), layer_beta.begin(), layer_beta.begin() + s.kv_heads * s.length);
-  }
+  beta.reserve(static_cast<std::size_t>(segments * s.length));
+  for (std::int64_t b = 0; b < s.batch; ++b)
+    for (std::int64_t document = 0; document < documents_per_batch; ++document) {
+      const auto ids = bias_document(model, s.length, s.seed + static_cast<std::uint64_t>(b * documents_per_batch + document));
+      const auto layer_beta = doge_layer_bias(model, ids, 0);  // [Hb, L]
+      for (std::int64_t head = 0; head < model_heads && document * model_heads + head < s.kv_heads; ++head)
+        beta.insert(beta.end(), layer_beta.begin() + head * s.length, layer_beta.begin() + (head + 1) * s.length);
+    }
   return beta;
 }
 
@@ -144,6 +181,8 @@ nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
                       {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
   if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
   if (r.dma_launched_ms >= 0) j["dma_launched_ms"] = r.dma_launched_ms;
+  if (s.bias == "model")
+    j["bias_source"] = fmt::format("layer 0 of {} on {}", s.bias_model, bias_model_tokens(s.bias_model));
   return j;
 }
 

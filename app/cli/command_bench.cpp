@@ -78,8 +78,10 @@ int command_bench(const std::vector<std::string>& argv) {
   std::vector<BenchSetting> settings;
   if (args.flag("--matrix")) {  // issue #3's matrix; --max-len trims it for smaller machines
     const std::int64_t max_len = args.integer("--max-len", 131072);
+    // Every bias pattern, or only the one --bias names (e.g. --bias model for the rows of a real model's β).
     std::vector<std::string> biases = {"random", "clustered"};
     if (!base.bias_model.empty()) biases.push_back("model");
+    if (args.value("--bias")) biases = {base.bias};
     for (auto [hq, hkv, dim] : {std::tuple{2, 1, 64}, std::tuple{32, 8, 64}, std::tuple{32, 8, 128}})
       for (std::int64_t length : {4096, 8192, 16384, 32768, 65536, 131072}) {
         if (length > max_len) continue;
