@@ -32,14 +32,14 @@ that dmascope's C++ port (core/toy_tasks.cpp) produces the very same sequences f
 it too (in DataLoader worker processes), so the models see exactly this format.
 
 MQAR training uses a curriculum over the number of pairs (4..8 first, growing to 4..48 as the training accuracy
-allows and by half of the run at the latest; see "MQAR curriculum" in train_one); the run tag "+flat" trains without
-it, as an ablation. Every 1000 steps a probe logs how far the previous-token and lookup heads have formed and what β
+allows and by half of the run at the latest; see "MQAR curriculum" in train_one), and an MQAR run first trains on the
+copy task until the induction heads exist (see "Copy warm-up"). The run tags "+flat" and "+nowarmup" train without
+them, as ablations. Every 1000 steps a probe logs how far the previous-token and lookup heads have formed and what β
 looks like.
 
 Usage (on the GPU machine):
-  python3 tools/train_toy_doge.py --out out/toy-recall --pack "$OUT"     # the bundled models' run: 5 runs at once
-                                                                         # (the 4 + dma-mqar+flat), eval, export, tar
-                                                                         # (about 7 minutes)
+  python3 tools/train_toy_doge.py --out out/toy-recall --pack "$OUT"     # the 4 runs of the bundled models at once,
+                                                                         # eval, export, tar (about 7 minutes)
   ... --runs dma-mqar,dense-mqar,swa-mqar,dma-mix,dense-mix,swa-mix --jobs 6   # all six (variant × task)
   python3 tools/train_toy_doge.py --smoke --steps 120 --budget 20 --out /tmp/smoke   # the pipeline end to end
   python3 tools/train_toy_doge.py --selftest                              # generator + tokenizer checks, no torch
@@ -320,7 +320,9 @@ TRAIN_TASKS = ("mqar", "mix")
 BUNDLE_NAMES = {"mqar": "doge-toy-mqar", "mix": "doge-toy-mix"}  # the DMA run of each task is exported
 # A run is VARIANT-TASK or VARIANT-TASK+TAG; a tag names a change of the training recipe, for ablations. Its bundle (a
 # DMA run's) is the task's name with "-TAG" appended, so that only the untagged runs replace the bundled models.
-RECIPE_TAGS = {"": {}, "flat": {"curriculum_start": 0}}  # flat: MQAR pairs 4-48 from the first step, no curriculum
+RECIPE_TAGS = {"": {},
+               "flat": {"curriculum_start": 0},  # MQAR pairs 4-48 from the first step, no curriculum
+               "nowarmup": {"induction_warmup": 0.0}}  # an MQAR run without the copy warm-up
 # Held-out evaluation sets: (name, task, settings overrides, seed). Seeds differ from the training seed, so every
 # held-out sequence is new (a repeat would need a 64-bit state collision).
 EVAL_SETS = [
@@ -361,10 +363,10 @@ def run_settings(args):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="out/toy-recall")
-    p.add_argument("--runs", default="dma-mqar,dense-mqar,swa-mqar,dma-mix,dma-mqar+flat",
+    p.add_argument("--runs", default="dma-mqar,dense-mqar,swa-mqar,dma-mix",
                    help="comma list of VARIANT-TASK[+TAG], VARIANT in dma/dense/swa, TASK in mqar/mix, TAG in "
-                        "flat (no MQAR curriculum)")
-    p.add_argument("--jobs", type=int, default=5, help="runs trained at once on the one GPU")
+                        "flat (no MQAR curriculum), nowarmup (no copy warm-up)")
+    p.add_argument("--jobs", type=int, default=4, help="runs trained at once on the one GPU")
     p.add_argument("--length", type=int, default=256)
     p.add_argument("--window", type=int, default=64, help="DMA keep_window_size and the sliding window")
     p.add_argument("--hidden", type=int, default=256)
@@ -388,7 +390,10 @@ def parse_args(argv):
     p.add_argument("--curriculum-threshold", type=float, default=0.8,
                    help="MQAR training accuracy over 50 steps at which the curriculum advances")
     p.add_argument("--curriculum-full-at", type=float, default=0.5,
-                   help="share of the run by which the maximum reaches 48 whatever the accuracy")
+                   help="share of the (MQAR part of the) run by which the maximum reaches 48 whatever the accuracy")
+    p.add_argument("--induction-warmup", type=float, default=0.35,
+                   help="MQAR runs train on the copy task first, until its training accuracy over 50 steps reaches "
+                        "0.9 or this share of the run has passed (0: no warm-up)")
     p.add_argument("--pack", default=None, help="directory to write the result tarballs into")
     p.add_argument("--smoke", action="store_true", help="small evaluation sets: with --steps, a test of the pipeline")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)  # internal: train one run in this process
@@ -524,11 +529,21 @@ def train_one(a):
     # progress so that it is 48 at curriculum_full_at of the run. The maximum lives in shared memory: the fork-started
     # data workers read it for every batch they make (they run a dozen batches ahead). Only the number of pairs
     # changes; the format and the held-out sets do not.
+    #
+    # Copy warm-up (MQAR runs). The first run with the curriculum showed that MQAR alone, at any N, never built the
+    # circuit within 12 k steps (the layer-0 previous-token head stayed at ~5 % attention), while the mix run built it
+    # from its copy third at about step 4 k and then solved MQAR too: copy (induction) needs the same two heads and
+    # gives a signal at every position of the repeat. So an MQAR run first trains on copy until the heads exist
+    # (copy training accuracy 0.9 over 50 steps) or induction_warmup of the run has passed, then on MQAR only, with
+    # the pairs curriculum from there.
     import multiprocessing
     full_pairs = settings["mqar_pairs_max"]
     curriculum = settings["mqar_pairs_min"] <= a.curriculum_start < full_pairs
     pairs_max = multiprocessing.get_context("fork").RawValue("i", a.curriculum_start if curriculum else full_pairs)
     curriculum_events = []
+    warmup = task == "mqar" and a.induction_warmup > 0
+    on_own_task = multiprocessing.get_context("fork").RawValue("i", 0 if warmup else 1)  # 0: the copy warm-up
+    warmup_end = {"step": 0, "progress": 0.0, "why": None}
 
     class Stream(torch.utils.data.IterableDataset):
         def __iter__(self):
@@ -537,7 +552,7 @@ def train_one(a):
             b = wid
             while True:  # batch b holds examples b·B .. b·B+B-1; the loader returns workers' batches in turn
                 s = dict(settings, mqar_pairs_max=pairs_max.value)
-                ids, tg = batch_lists(task, s, a.data_seed, b * a.batch, a.batch)
+                ids, tg = batch_lists(task if on_own_task.value else "copy", s, a.data_seed, b * a.batch, a.batch)
                 yield torch.tensor(ids, dtype=torch.long), torch.tensor(tg, dtype=torch.long)
                 b += nw
 
@@ -609,6 +624,8 @@ def train_one(a):
     data_wait = 0.0
     mqar_hits = torch.zeros((), device=dev)  # MQAR answers right / seen since the last curriculum check, on the GPU
     mqar_seen = torch.zeros((), device=dev)  # (read every 50 steps only: a read waits for the GPU)
+    copy_hits = torch.zeros((), device=dev)  # the same for copy during the warm-up
+    copy_seen = torch.zeros((), device=dev)
     last_advance = 0
     while step < a.steps:
         elapsed = time.time() - t0
@@ -630,7 +647,23 @@ def train_one(a):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        if curriculum and pairs_max.value < full_pairs:
+        if not on_own_task.value:
+            with torch.no_grad():
+                scored = (tgt != -100) & (ids[:, 1:2] == COPY)
+                copy_hits += ((logits.argmax(-1) == tgt) & scored).sum()
+                copy_seen += scored.sum()
+            if step % 50 == 0:
+                window_accuracy = (copy_hits / copy_seen.clamp(min=1)).item()
+                copy_hits.zero_()
+                copy_seen.zero_()
+                why = (f"copy accuracy {window_accuracy:.3f}" if window_accuracy >= 0.9 else
+                       f"time (copy accuracy {window_accuracy:.3f})" if progress >= a.induction_warmup else None)
+                if why:
+                    on_own_task.value = 1
+                    warmup_end.update(step=step, progress=progress, why=why)
+                    last_advance = step  # the first MQAR window still holds copy batches (scored: none)
+                    log(f"copy warm-up over at step {step}, by {why}; {task} from here")
+        elif curriculum and pairs_max.value < full_pairs:
             with torch.no_grad():
                 scored = (tgt != -100) & (ids[:, 1:2] == MQAR)
                 mqar_hits += ((logits.argmax(-1) == tgt) & scored).sum()
@@ -639,7 +672,8 @@ def train_one(a):
                 window_accuracy = (mqar_hits / mqar_seen.clamp(min=1)).item()
                 mqar_hits.zero_()
                 mqar_seen.zero_()
-                ramp = min(max((progress - 0.1) / max(a.curriculum_full_at - 0.1, 1e-9), 0.0), 1.0)
+                own_progress = (progress - warmup_end["progress"]) / max(1.0 - warmup_end["progress"], 1e-9)
+                ramp = min(max((own_progress - 0.1) / max(a.curriculum_full_at - 0.1, 1e-9), 0.0), 1.0)
                 floor = a.curriculum_start + int(ramp * (full_pairs - a.curriculum_start))
                 new = pairs_max.value
                 why = None
@@ -658,9 +692,11 @@ def train_one(a):
             sel = tgt != -100
             acc = (logits.argmax(-1)[sel] == tgt[sel]).float().mean().item()
             curve.append({"step": step, "seconds": round(time.time() - t0, 2), "loss": round(loss.item(), 4),
-                          "train_accuracy": round(acc, 4), "lr": lr, "mqar_pairs_max": pairs_max.value})
+                          "train_accuracy": round(acc, 4), "lr": lr, "mqar_pairs_max": pairs_max.value,
+                          "task": task if on_own_task.value else "copy"})
             if step % 500 == 0 or step == 100:
-                log(f"step {step} loss {loss.item():.4f} acc {acc:.3f} lr {lr:.2e} pairs 4..{pairs_max.value} "
+                log(f"step {step} loss {loss.item():.4f} acc {acc:.3f} lr {lr:.2e} "
+                    f"{f'pairs 4..{pairs_max.value}' if on_own_task.value else 'copy warm-up'} "
                     f"{time.time() - t0:.0f}s (data wait {data_wait:.1f}s)")
         if step % 1000 == 0:
             pr = probe(model)
@@ -768,6 +804,7 @@ def train_one(a):
               "curriculum": {"on": curriculum, "start_pairs_max": a.curriculum_start if curriculum else full_pairs,
                              "step_pairs": a.curriculum_step, "threshold": a.curriculum_threshold,
                              "full_at": a.curriculum_full_at, "events": curriculum_events},
+              "copy_warmup": dict(warmup_end, on=warmup, cap=a.induction_warmup) if warmup else None,
               "probes": probes, "probe_final": probe_final}
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -921,6 +958,9 @@ def summarize(a, runs, wall):
             pairs = f"4–{cur['start_pairs_max']} → 4–48 " + (f"at step {full[0]}" if full else "(not reached)")
         else:
             pairs = "4–48"
+        wu = r.get("copy_warmup")
+        if wu:
+            pairs = f"copy to step {wu['step']}, then " + pairs
         pf = r.get("probe_final")
         probe_cell = f"{pf['prev_token'][0]:.2f} / {pf['lookup'][-1]:.2f}" if pf else "–"
         lines.append(f"| {r['run']} | {names[r['variant']]} | {r['params'] / 1e6:.2f} M | {pairs} | {r['steps']} | "
