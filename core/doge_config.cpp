@@ -6,22 +6,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_kind.h"
 
 namespace dmascope {
 
 namespace {
 
 using nlohmann::json;
-
-std::string_view json_type(const json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_number_integer()) return "an integer";
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_array()) return "an array";
-  return "an object";
-}
 
 // Typed readers: each names the file and the key in its error.
 class ConfigReader {
@@ -59,24 +50,24 @@ class ConfigReader {
   bool bool_or(std::string_view key, bool fallback) const {
     const json* value = find(key);
     if (!value || value->is_null()) return fallback;
-    if (!value->is_boolean()) fail("{}: key '{}' must be a boolean, got {}", source_, key, json_type(*value));
+    if (!value->is_boolean()) fail("{}: key '{}' must be a boolean, got {}", source_, key, json_kind(*value));
     return value->get<bool>();
   }
 
   std::string string_or(std::string_view key, std::string fallback) const {
     const json* value = find(key);
     if (!value || value->is_null()) return fallback;
-    if (!value->is_string()) fail("{}: key '{}' must be a string, got {}", source_, key, json_type(*value));
+    if (!value->is_string()) fail("{}: key '{}' must be a string, got {}", source_, key, json_kind(*value));
     return value->get<std::string>();
   }
 
   std::int64_t as_int(const json& value, std::string_view key) const {
-    if (!value.is_number_integer()) fail("{}: key '{}' must be an integer, got {}", source_, key, json_type(value));
+    if (!value.is_number_integer()) fail("{}: key '{}' must be an integer, got {}", source_, key, json_kind(value));
     return value.get<std::int64_t>();
   }
 
   double as_number(const json& value, std::string_view key) const {
-    if (!value.is_number()) fail("{}: key '{}' must be a number, got {}", source_, key, json_type(value));
+    if (!value.is_number()) fail("{}: key '{}' must be a number, got {}", source_, key, json_kind(value));
     return value.get<double>();
   }
 
@@ -104,7 +95,7 @@ RopeSettings parse_rope(const ConfigReader& reader) {
   std::string_view scaling_key;
   if (parameters && !parameters->is_null()) {
     if (!parameters->is_object())
-      fail("{}: key 'rope_parameters' must be an object, got {}", source, json_type(*parameters));
+      fail("{}: key 'rope_parameters' must be an object, got {}", source, json_kind(*parameters));
     scaling = parameters;
     scaling_key = "rope_parameters";
     if (auto it = parameters->find("rope_theta"); it != parameters->end())
@@ -113,7 +104,7 @@ RopeSettings parse_rope(const ConfigReader& reader) {
     rope.theta = reader.number_or("rope_theta", 10000.0);
     if (legacy_scaling && !legacy_scaling->is_null()) {
       if (!legacy_scaling->is_object())
-        fail("{}: key 'rope_scaling' must be an object or null, got {}", source, json_type(*legacy_scaling));
+        fail("{}: key 'rope_scaling' must be an object or null, got {}", source, json_kind(*legacy_scaling));
       scaling = legacy_scaling;
       scaling_key = "rope_scaling";
     }
@@ -124,7 +115,7 @@ RopeSettings parse_rope(const ConfigReader& reader) {
     if (type_it == scaling->end()) type_it = scaling->find("type");
     if (type_it != scaling->end()) {
       if (!type_it->is_string())
-        fail("{}: key '{}' must be a string, got {}", source, type_key, json_type(*type_it));
+        fail("{}: key '{}' must be a string, got {}", source, type_key, json_kind(*type_it));
       rope.type = parse_rope_type(type_it->get<std::string>(), source, type_key);
     }
     if (rope.type != RopeType::Default) {
@@ -165,7 +156,7 @@ DogeConfig DogeConfig::parse(std::string_view json_text, std::string_view source
   } catch (const json::exception& error) {  // parse_error, and out_of_range for numbers too large (found by fuzzing)
     fail("{}: not valid JSON ({})", source, error.what());
   }
-  if (!root.is_object()) fail("{}: expected a JSON object at the top level, got {}", source, json_type(root));
+  if (!root.is_object()) fail("{}: expected a JSON object at the top level, got {}", source, json_kind(root));
   ConfigReader reader(root, source);
 
   const std::string model_type = reader.string_or("model_type", "doge");

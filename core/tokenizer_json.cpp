@@ -6,16 +6,6 @@ namespace dmascope::tokenizer_detail {
 
 using nlohmann::json;
 
-std::string_view json_kind(const json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_number_integer()) return "an integer";
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_array()) return "an array";
-  return "an object";
-}
-
 void JsonField::require_shallow_nesting() const {
   constexpr std::size_t kMaxDepth = 64;
   if (depth_ > kMaxDepth) fail_here("components are nested more than {} levels deep", kMaxDepth);

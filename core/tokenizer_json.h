@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/json_kind.h"
 
 namespace dmascope::tokenizer_detail {
 
@@ -64,6 +65,6 @@ class JsonField {
   std::size_t depth_ = 0;  // members and elements between the top level and this value
 };
 
-std::string_view json_kind(const nlohmann::json& value);  // "a string", "an object", ... for messages
+using dmascope::json_kind;  // core/json_kind.h: "a string", "an object", ... for messages
 
 }  // namespace dmascope::tokenizer_detail

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ BenchResult run_bench_cpu(const BenchSetting& setting);
 BenchResult run_bench_cuda(const BenchSetting& setting, double cached_dense_ms);  // cached < 0: time dense too
 bool cuda_backend_built();
 
+// Token and 64×64-tile densities and the pair counts of a built mask (death [B·Hkv, L] on the host).
+void add_mask_densities(const BenchSetting& setting, std::span<const std::int32_t> death, BenchResult& result);
 nlohmann::json bench_json(const BenchSetting& setting, const BenchResult& result);
 double median_of(std::vector<double> values);
 

@@ -150,20 +150,24 @@ BenchResult run_bench_cpu(const BenchSetting& s) {
   result.dense_ms = median_of(dense_times);
   result.dma_spread_ms = spread_of(dma_times);
   result.dense_spread_ms = spread_of(dense_times);
+  add_mask_densities(s, death, result);
+  result.executed_pairs = static_cast<double>(work.score_entries);
+  return result;
+}
+
+void add_mask_densities(const BenchSetting& s, std::span<const std::int32_t> death, BenchResult& result) {
+  const std::int64_t L = s.length;
   double tiles_active = 0, tiles_causal = 0, kept = 0;
-  for (std::int64_t seg = 0; seg < segments; ++seg) {
+  for (std::int64_t seg = 0; seg < s.batch * s.kv_heads; ++seg) {
     const TileMap map = build_tile_map(death.data() + seg * L, L, L, TileShape{64, 64});
     tiles_active += static_cast<double>(map.partial + map.full);
     tiles_causal += static_cast<double>(map.causal_tiles);
     kept += static_cast<double>(map.kept_entries);
   }
-  const double group = static_cast<double>(s.q_heads / s.kv_heads);
   result.tile_density = tiles_active / tiles_causal;
   result.dense_pairs = causal_pairs(L, L) * static_cast<double>(s.batch * s.q_heads);
-  result.useful_pairs = kept * group;
+  result.useful_pairs = kept * static_cast<double>(s.q_heads / s.kv_heads);  // each query head of a kv head's group
   result.token_density = result.useful_pairs / result.dense_pairs;
-  result.executed_pairs = static_cast<double>(work.score_entries);
-  return result;
 }
 
 nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {

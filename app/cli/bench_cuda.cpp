@@ -57,7 +57,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   shape.head_dim = s.head_dim;
   if (s.precision != "bf16" && s.precision != "fp16") fail("bench: --precision must be bf16 or fp16");
   shape.precision = s.precision == "bf16" ? cuda::Precision::BF16 : cuda::Precision::F16;
-  const std::int64_t L = s.length, segments = s.batch * s.kv_heads;
+  const std::int64_t L = s.length;
   std::mt19937 rng(static_cast<std::uint32_t>(s.seed + 1));
   auto q = random_device_tensor(s.batch * s.q_heads * L * s.head_dim, shape.precision, rng);
   auto k = random_device_tensor(s.batch * s.kv_heads * L * s.head_dim, shape.precision, rng);
@@ -99,17 +99,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   std::vector<std::int32_t> death_host(beta_host.size());
   runner.synchronize();
   death.download(death_host.data(), death_host.size() * 4);
-  double tiles_active = 0, tiles_causal = 0, kept = 0;
-  for (std::int64_t seg = 0; seg < segments; ++seg) {
-    const TileMap map = build_tile_map(death_host.data() + seg * L, L, L, TileShape{64, 64});
-    tiles_active += static_cast<double>(map.partial + map.full);
-    tiles_causal += static_cast<double>(map.causal_tiles);
-    kept += static_cast<double>(map.kept_entries);
-  }
-  result.tile_density = tiles_active / tiles_causal;
-  result.dense_pairs = causal_pairs(L, L) * static_cast<double>(s.batch * s.q_heads);
-  result.useful_pairs = kept * static_cast<double>(s.q_heads / s.kv_heads);
-  result.token_density = result.useful_pairs / result.dense_pairs;
+  add_mask_densities(s, death_host, result);
   return result;
 }
 
