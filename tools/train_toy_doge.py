@@ -627,6 +627,7 @@ def train_one(a):
     copy_hits = torch.zeros((), device=dev)  # the same for copy during the warm-up
     copy_seen = torch.zeros((), device=dev)
     last_advance = 0
+    diverged_at = None
     while step < a.steps:
         elapsed = time.time() - t0
         if elapsed >= a.budget:
@@ -698,6 +699,11 @@ def train_one(a):
                 log(f"step {step} loss {loss.item():.4f} acc {acc:.3f} lr {lr:.2e} "
                     f"{f'pairs 4..{pairs_max.value}' if on_own_task.value else 'copy warm-up'} "
                     f"{time.time() - t0:.0f}s (data wait {data_wait:.1f}s)")
+            if not math.isfinite(curve[-1]["loss"]):  # nothing more to learn; the GPU goes to the other runs
+                diverged_at = step
+                log(f"stopped: the loss is not finite at step {step} (in the runs that did this, β = exp(A·softplus(dt)) "
+                    f"had grown to 1e17..1e20 and overflowed; see the probes)")
+                break
         if step % 1000 == 0:
             pr = probe(model)
             if pr is not None:
@@ -805,7 +811,7 @@ def train_one(a):
                              "step_pairs": a.curriculum_step, "threshold": a.curriculum_threshold,
                              "full_at": a.curriculum_full_at, "events": curriculum_events},
               "copy_warmup": dict(warmup_end, on=warmup, cap=a.induction_warmup) if warmup else None,
-              "probes": probes, "probe_final": probe_final}
+              "probes": probes, "probe_final": probe_final, "diverged_at_step": diverged_at}
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
 
@@ -963,8 +969,9 @@ def summarize(a, runs, wall):
             pairs = f"copy to step {wu['step']}, then " + pairs
         pf = r.get("probe_final")
         probe_cell = f"{pf['prev_token'][0]:.2f} / {pf['lookup'][-1]:.2f}" if pf else "–"
+        loss = (f"not finite from step ≤ {r['diverged_at_step']}" if r.get("diverged_at_step") else r["final_loss"])
         lines.append(f"| {r['run']} | {names[r['variant']]} | {r['params'] / 1e6:.2f} M | {pairs} | {r['steps']} | "
-                     f"{r['train_seconds']:.0f} | {r['final_loss']} | {acc('mqar16')} | {acc('mqar32')} | "
+                     f"{r['train_seconds']:.0f} | {loss} | {acc('mqar16')} | {acc('mqar32')} | "
                      f"{acc('mqar48')} | {acc('needle')} | {acc('copy')} | {dist} | {same} | {probe_cell} |")
     missing = [r for r in runs if r not in {x["run"] for x in results}]
     if missing:
