@@ -8,7 +8,8 @@ uniform vec2 u_origin;             // the grid's top-left corner in window coord
 uniform vec2 u_texels_per_pixel;   // grid size / on-screen size in framebuffer pixels (1 when they match)
 uniform int u_mode;                // 0 linear, 1 log10, 2 categorical (the value is the table index)
 uniform vec2 u_range;              // linear: values mapped to entries 0 and 255; log: their log10
-uniform vec4 u_above_diagonal;     // for values < 0: pixels with no causally allowed cell
+uniform vec4 u_above_diagonal;     // for values in [-1.5, 0): pixels with no causally allowed cell
+uniform vec4 u_masked;             // for values < -1.5: allowed cells, none kept (logits view), hatched with the above
 
 out vec4 o_color;
 
@@ -17,6 +18,10 @@ void main() {
   vec2 offset = vec2(gl_FragCoord.x - u_origin.x, u_origin.y - gl_FragCoord.y);
   ivec2 texel = clamp(ivec2(floor(offset * u_texels_per_pixel)), ivec2(0), size - ivec2(1));
   float value = texelFetch(u_values, texel, 0).r;
+  if (value < -1.5) {  // 4-pixel diagonal stripes: unlike any colormap entry, so "masked" never reads as a value
+    o_color = (int(floor(gl_FragCoord.x + gl_FragCoord.y)) / 4) % 2 == 0 ? u_masked : u_above_diagonal;
+    return;
+  }
   if (value < 0.0) {
     o_color = u_above_diagonal;
     return;

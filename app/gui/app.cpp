@@ -16,7 +16,11 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
   if (state_.edit.model_dir.empty()) state_.edit.model_dir = options.default_model.string();
   state_.pending_view = options.session.view;
   state_.renderer = std::make_unique<GridRenderer>();
-  if (!options.deterministic) state_.cached_models = find_cached_models(huggingface_hub_dir());
+  if (!options.deterministic) {  // screenshots neither read nor write the user's lists
+    state_.cached_models = find_cached_models(huggingface_hub_dir());
+    state_.recent_models_path = recent_models_file();
+    state_.recent_models = load_recent_models(state_.recent_models_path);
+  }
   state_.pipeline.set_settings(state_.edit);
 }
 
@@ -30,7 +34,7 @@ void App::keep_view_in_range() {
   }
   view.layer = std::clamp<std::int64_t>(view.layer, 0, result->layers() - 1);
   view.head = std::clamp<std::int64_t>(view.head, 0, result->q_heads() - 1);
-  if (!result->has_probs) view.quantity = HeatmapQuantity::Mask;
+  if (!result->has_probs && view.quantity == HeatmapQuantity::Probabilities) view.quantity = HeatmapQuantity::Mask;
   if (view.zoom_pan_length != result->length()) {  // a new length: start from the whole matrix
     view.zoom_pan = whole_matrix(result->length());
     view.zoom_pan_length = result->length();

@@ -10,9 +10,12 @@
 #include <vector>
 
 #include "app/gui/gl_window.h"
+#include "app/gui/grid_key.h"
 #include "app/gui/grid_renderer.h"
+#include "app/gui/logit_grid_job.h"
 #include "app/gui/model_discovery.h"
 #include "app/gui/pipeline.h"
+#include "app/gui/recent_models.h"
 #include "app/gui/view_state.h"
 
 namespace dmascope::gui {
@@ -25,16 +28,7 @@ struct FrameLayout {
   float tiles_x = 0, tiles_y = 0, tiles_side = 0;
   MatrixWindow window;
   std::int64_t length = 0, layer = 0, head = 0, bias_head = 0;
-};
-
-// The key of a reduced grid: when it changes, the grid is reduced and uploaded again.
-struct GridKey {
-  std::uint64_t generation = 0;
-  std::int64_t layer = -1, head = -1;
-  int quantity = 0, reduce = 0;
-  double row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
-  std::int64_t width = 0, height = 0;
-  bool operator==(const GridKey&) const = default;
+  float font_pixels = 0;  // the UI font's size in framebuffer pixels (hi-DPI tests)
 };
 
 struct HeatmapPanelState {
@@ -43,6 +37,13 @@ struct HeatmapPanelState {
   float matrix_high = 1.0f;               // largest value of the reduced matrix (probabilities)
   float beta_low = 0.0f, beta_high = 1.0f;
   std::vector<float> matrix_values;       // the reduced grid, for the tooltip's pixel value
+  // Logits view: the grid on screen (its key may lag the view while the worker reduces the newest one).
+  GridTexture logit_texture;
+  std::unique_ptr<LogitGridJob> logit_job;  // started on first use
+  GridKey logit_key, logit_wanted;
+  LogitGrid logits;
+  ColorScale logit_scale = ColorScale::Linear;  // the mapping the texture's display values were made for
+  std::string logit_error;
 };
 
 struct TileMapPanelState {
@@ -56,9 +57,10 @@ struct OverviewPanelState {
 };
 
 struct AppState {
-  explicit AppState(std::function<void()> wake) : pipeline(std::move(wake)) {}
+  explicit AppState(std::function<void()> wake) : pipeline(wake), wake(wake) {}
 
   Pipeline pipeline;
+  std::function<void()> wake;   // wakes the UI thread from a worker (the pipeline's, the logits job's)
   PipelineSettings edit;        // what the Source panel shows; handed to the pipeline when an edit completes
   bool edit_complete = false;   // set by a widget when its edit is done (slider released, combo picked, ...)
   ViewState view;
@@ -70,8 +72,12 @@ struct AppState {
 
   std::filesystem::path default_model;
   std::vector<CachedModel> cached_models;
+  RecentModels recent_models;        // the Source panel's recent list (recent_models.h); empty in screenshots
+  std::filesystem::path recent_models_path;  // where it is kept; empty: not remembered (screenshots, no HOME)
+  std::filesystem::path recent_recorded;     // the model folder of the last result added to the list
   std::string session_path = "dmascope-session.json";
   std::string png_path = "dmascope.png";
+  std::string masks_path = "dmascope-masks.safetensors";  // "export masks" (Ctrl+E)
   std::optional<std::filesystem::path> png_request;  // "save the window as PNG" after this frame
   std::string ui_message;       // the outcome of the last user action (saved, loaded, ...)
   std::string ui_error;         // an error from a user action (not from the pipeline)

@@ -25,7 +25,12 @@ inline constexpr Rgb kTileFullColor = {0, 114, 178};
 // A table whose entries 0, 1, 2 are the tile colours (the rest unused), for the shader's categorical mode.
 const ColormapTable& tile_status_table();
 
-// Pixels with no causally allowed cell (above the diagonal): neither kept nor dropped.
+// Pixels with no causally allowed cell (above the diagonal): neither kept nor dropped. Grid value kNoCausalCell (-1).
 inline constexpr Rgb kAboveDiagonalColor = {38, 38, 46};
+// Logits view: pixels whose allowed cells are all masked (the softmax sees -inf). Grid value kMaskedGridValue; drawn
+// as 4-pixel diagonal stripes of this colour and kAboveDiagonalColor (stripe index ⌊x + y⌋ / 4 even: this colour,
+// in GL window coordinates).
+inline constexpr Rgb kMaskedColor = {150, 150, 165};
+inline constexpr float kMaskedGridValue = -2.0f;
 
 }  // namespace dmascope::gui

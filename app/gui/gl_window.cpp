@@ -8,6 +8,7 @@
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cstdlib>
 #include <filesystem>
@@ -39,7 +40,7 @@ void load_fonts(float scale) {
   if (ranges.empty()) {
     ImFontGlyphRangesBuilder builder;
     builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
-    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓\uFFFD");  // U+FFFD: bytes that are not UTF-8 on their own
+    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞\uFFFD");  // U+FFFD: bytes that are not UTF-8 on their own
     builder.BuildRanges(&ranges);
   }
   for (const char* path : candidates)
@@ -52,7 +53,31 @@ void load_fonts(float scale) {
   io.Fonts->AddFontDefault(&config);
 }
 
-GlWindow::GlWindow(const WindowOptions& options) : deterministic_(options.deterministic), ini_path_(options.ini_path) {
+float ui_scale_for(float override_scale, float content_scale, float framebuffer_ratio) {
+  if (override_scale > 0.0f) return override_scale;
+  const float ratio = framebuffer_ratio > 0.0f ? framebuffer_ratio : 1.0f;
+  return std::max(1.0f, content_scale / ratio);
+}
+
+namespace {
+
+float content_scale_of(GLFWwindow* window) {
+  float x_scale = 1.0f, y_scale = 1.0f;
+  glfwGetWindowContentScale(window, &x_scale, &y_scale);
+  return std::max(x_scale, y_scale);
+}
+
+float framebuffer_ratio_of(GLFWwindow* window) {
+  int window_width = 0, window_height = 0, framebuffer_width = 0, framebuffer_height = 0;
+  glfwGetWindowSize(window, &window_width, &window_height);
+  glfwGetFramebufferSize(window, &framebuffer_width, &framebuffer_height);
+  return window_width > 0 ? static_cast<float>(framebuffer_width) / static_cast<float>(window_width) : 1.0f;
+}
+
+}  // namespace
+
+GlWindow::GlWindow(const WindowOptions& options)
+    : deterministic_(options.deterministic), override_scale_(options.ui_scale), ini_path_(options.ini_path) {
   const char* display = std::getenv("DISPLAY");
   const char* wayland = std::getenv("WAYLAND_DISPLAY");
   if ((!display || !*display) && (!wayland || !*wayland))
@@ -74,26 +99,22 @@ GlWindow::GlWindow(const WindowOptions& options) : deterministic_(options.determ
   glfwMakeContextCurrent(window_);
   glfwSwapInterval(options.deterministic ? 0 : 1);
 
-  if (!options.deterministic) {
-    float x_scale = 1.0f, y_scale = 1.0f;
-    glfwGetWindowContentScale(window_, &x_scale, &y_scale);
-    ui_scale_ = std::max(1.0f, std::max(x_scale, y_scale));
-  }
+  // Screenshots are drawn at scale 1 whatever the display says, unless --ui-scale asks for another.
+  ui_scale_ = options.deterministic && override_scale_ == 0.0f
+                  ? 1.0f
+                  : ui_scale_for(override_scale_, content_scale_of(window_), framebuffer_ratio_of(window_));
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = ini_path_.empty() ? nullptr : ini_path_.c_str();
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   if (options.deterministic) io.ConfigFlags |= ImGuiConfigFlags_NoMouse | ImGuiConfigFlags_NoMouseCursorChange;
-  ImGui::StyleColorsDark();
-  ImGuiStyle& style = ImGui::GetStyle();
-  style.WindowRounding = 2.0f;
-  style.FrameRounding = 2.0f;
-  style.ScaleAllSizes(ui_scale_);
-  load_fonts(ui_scale_);
+  apply_ui_scale();
   // Installed before ImGui's back end, which chains to it.
   glfwSetWindowUserPointer(window_, this);
   glfwSetKeyCallback(window_, &GlWindow::on_key);
+  if (override_scale_ < 0.0f || (!options.deterministic && override_scale_ == 0.0f))
+    glfwSetWindowContentScaleCallback(window_, &GlWindow::on_content_scale);
   ImGui_ImplGlfw_InitForOpenGL(window_, true);
   ImGui_ImplOpenGL3_Init("#version 330 core");
 }
@@ -112,6 +133,23 @@ void GlWindow::on_key(GLFWwindow* window, int key, int, int action, int mods) {
   if (self) self->key_presses_.push_back({key, (mods & GLFW_MOD_CONTROL) != 0});
 }
 
+void GlWindow::on_content_scale(GLFWwindow* window, float, float) {
+  auto* self = static_cast<GlWindow*>(glfwGetWindowUserPointer(window));
+  if (self) self->scale_changed_ = true;  // applied between frames (the font atlas must not change within one)
+}
+
+// A fresh style scaled from the defaults (ScaleAllSizes twice would compound), and the fonts rasterised at the scale.
+void GlWindow::apply_ui_scale() {
+  ImGuiStyle style;
+  ImGui::StyleColorsDark(&style);
+  style.WindowRounding = 2.0f;
+  style.FrameRounding = 2.0f;
+  style.ScaleAllSizes(ui_scale_);
+  ImGui::GetStyle() = style;
+  ImGui::GetIO().Fonts->Clear();
+  load_fonts(ui_scale_);
+}
+
 std::vector<KeyPress> GlWindow::take_key_presses() {
   std::vector<KeyPress> presses;
   presses.swap(key_presses_);
@@ -127,6 +165,16 @@ void GlWindow::wait_events(double timeout_seconds) {
 void GlWindow::post_empty_event() { glfwPostEmptyEvent(); }
 
 void GlWindow::begin_frame() {
+  if (scale_changed_) {
+    scale_changed_ = false;
+    const float scale = ui_scale_for(override_scale_, content_scale_of(window_), framebuffer_ratio_of(window_));
+    if (scale != ui_scale_) {
+      ui_scale_ = scale;
+      apply_ui_scale();
+      ImGui_ImplOpenGL3_DestroyFontsTexture();  // 1.86's NewFrame() only builds missing shaders: upload it here
+      ImGui_ImplOpenGL3_CreateFontsTexture();
+    }
+  }
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   if (deterministic_) {

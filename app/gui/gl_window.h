@@ -22,7 +22,15 @@ struct WindowOptions {
   int width = 1600, height = 1000;   // in screen coordinates, before the content scale
   bool deterministic = false;        // screenshots: scale 1, fixed size, no imgui.ini, no mouse
   std::string ini_path;              // imgui.ini location (empty: none)
+  // --ui-scale: fonts and sizes × this when > 0; 0: follow the monitor, but 1 in screenshots; < 0 ("auto"): follow
+  // the monitor even in screenshots (to test the content-scale path).
+  float ui_scale = 0.0f;
 };
+
+// The UI scale for a window: `override_scale` when > 0, else the monitor's content scale (the DPI setting: Xft.dpi on
+// X11, the output scale on Wayland) divided by the framebuffer-to-window ratio (where the compositor already
+// scales the framebuffer, as Wayland and macOS do, ImGui's DisplayFramebufferScale covers that part), at least 1.
+float ui_scale_for(float override_scale, float content_scale, float framebuffer_ratio);
 
 // A key press (or auto-repeat) seen by GLFW. Kept in a queue because a quick tap can be pressed and released within
 // one wait for events, which ImGui 1.86's key-down state would miss.
@@ -62,11 +70,15 @@ class GlWindow {
 
  private:
   static void on_key(GLFWwindow* window, int key, int scancode, int action, int mods);
+  static void on_content_scale(GLFWwindow* window, float x_scale, float y_scale);
+  void apply_ui_scale();  // fonts (rebuilt at the new size, so text stays sharp) and style sizes
 
   GLFWwindow* window_ = nullptr;
   std::vector<KeyPress> key_presses_;
   float ui_scale_ = 1.0f;
   bool deterministic_ = false;
+  float override_scale_ = 0.0f;       // WindowOptions::ui_scale
+  bool scale_changed_ = false;        // the window moved to a monitor of another content scale
   std::string ini_path_;
 };
 

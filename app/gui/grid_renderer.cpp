@@ -81,6 +81,7 @@ GridRenderer::GridRenderer() {
   u_mode_ = glGetUniformLocation(program_, "u_mode");
   u_range_ = glGetUniformLocation(program_, "u_range");
   u_above_diagonal_ = glGetUniformLocation(program_, "u_above_diagonal");
+  u_masked_ = glGetUniformLocation(program_, "u_masked");
   u_values_ = glGetUniformLocation(program_, "u_values");
   u_lut_ = glGetUniformLocation(program_, "u_lut");
   glGenVertexArrays(1, &empty_vao_);
@@ -162,6 +163,7 @@ void GridRenderer::render_callback(const ImDrawList*, const ImDrawCmd* command) 
     glUniform2f(self.u_range_, style.low, style.high);
   glUniform4f(self.u_above_diagonal_, kAboveDiagonalColor[0] / 255.0f, kAboveDiagonalColor[1] / 255.0f,
               kAboveDiagonalColor[2] / 255.0f, 1.0f);
+  glUniform4f(self.u_masked_, kMaskedColor[0] / 255.0f, kMaskedColor[1] / 255.0f, kMaskedColor[2] / 255.0f, 1.0f);
   glUniform1i(self.u_values_, 0);
   glUniform1i(self.u_lut_, 1);
   glActiveTexture(GL_TEXTURE1);

@@ -31,6 +31,8 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
   --model DIR         a Doge model folder (config.json + safetensors); default: the bundled tiny random model
   --screenshot OUT    render the window once the computation has finished, write OUT (PNG) and exit
   --size WxH          window size (default 1600x1000)
+  --ui-scale S        fonts and widget sizes × S (0.5 to 4); default: the monitor's content scale (1 in screenshots);
+                      "auto": the monitor's, in screenshots too
   --save-session FILE with --screenshot: also write the session that was rendered
   --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
   --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
@@ -49,6 +51,7 @@ struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
   bool headless = false;
   int width = 1600, height = 1000;
+  float ui_scale = 0.0f;  // --ui-scale; 0: the monitor's (1 in screenshots); -1: "auto"
 };
 
 Arguments parse_arguments(int argc, char** argv) {
@@ -67,7 +70,15 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--layout-json") args.layout_json = value();
     else if (flag == "--measure") args.measure = value();
     else if (flag == "--headless") args.headless = true;
-    else if (flag == "--size") {
+    else if (flag == "--ui-scale") {
+      const std::string scale = value();
+      char rest = 0;
+      if (scale == "auto")
+        args.ui_scale = -1.0f;  // WindowOptions::ui_scale's "follow the monitor, screenshots too"
+      else if (std::sscanf(scale.c_str(), "%f%c", &args.ui_scale, &rest) != 1 ||
+               !(args.ui_scale >= 0.5f && args.ui_scale <= 4.0f))
+        fail("argument --ui-scale: expected a number from 0.5 to 4 or 'auto', got '{}'", scale);
+    } else if (flag == "--size") {
       const std::string size = value();
       if (std::sscanf(size.c_str(), "%dx%d", &args.width, &args.height) != 2 || args.width < 320 || args.height < 240)
         fail("argument --size: expected WxH of at least 320x240, got '{}'", size);
@@ -97,7 +108,8 @@ void write_layout_json(const std::string& path, const FrameLayout& layout, const
                  {"side", layout.tiles_side}}},
       {"window", {{"row_begin", layout.window.row_begin}, {"row_end", layout.window.row_end},
                   {"col_begin", layout.window.col_begin}, {"col_end", layout.window.col_end}}},
-      {"length", layout.length}, {"layer", layout.layer}, {"head", layout.head}, {"bias_head", layout.bias_head}};
+      {"length", layout.length}, {"layer", layout.layer}, {"head", layout.head}, {"bias_head", layout.bias_head},
+      {"font_pixels", layout.font_pixels}};
   write_file_atomically(path, document.dump(2) + "\n");
 }
 
@@ -150,6 +162,7 @@ int run(const Arguments& args) {
   window_options.width = args.width;
   window_options.height = args.height;
   window_options.deterministic = screenshot || measure;  // measure: fixed size, no imgui.ini, vsync off
+  window_options.ui_scale = args.ui_scale;
   if (!screenshot && !measure) window_options.ini_path = imgui_ini_path();
   GlWindow window(window_options);
   App app(options);

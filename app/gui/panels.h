@@ -22,5 +22,6 @@ float status_bar_height();
 // Session actions shared by the Source panel and the shortcuts; they report into ui_message / ui_error.
 void save_session_action(AppState& state);
 void load_session_action(AppState& state);
+void export_masks_action(AppState& state);  // mask_export_action.cpp: the result's masks as safetensors
 
 }  // namespace dmascope::gui

@@ -22,7 +22,7 @@ constexpr Shortcut kShortcuts[] = {
     {"0, Home, double-click", "whole matrix"},
     {"PageUp / PageDown", "previous / next layer"},
     {"[ / ]", "previous / next head"},
-    {"M", "mask / probabilities"},
+    {"M", "mask / probabilities / logits"},
     {"C", "next colormap"},
     {"L", "linear / log scale"},
     {"R", "mean / max reduction"},
@@ -30,6 +30,7 @@ constexpr Shortcut kShortcuts[] = {
     {"Esc", "cancel the running computation"},
     {"Ctrl+S / Ctrl+O", "save / load the session file"},
     {"Ctrl+P", "save the window as PNG"},
+    {"Ctrl+E", "export the masks (safetensors)"},
     {"F1", "this help"},
     {"Ctrl+Q", "quit (the layout is kept in imgui.ini)"},
 };
@@ -64,9 +65,10 @@ void handle_shortcuts(AppState& state) {
     if (pressed(state, GLFW_KEY_PAGE_DOWN)) view.layer = std::min(result->layers() - 1, view.layer + 1);
     if (pressed(state, GLFW_KEY_LEFT_BRACKET)) view.head = std::max<std::int64_t>(0, view.head - 1);
     if (pressed(state, GLFW_KEY_RIGHT_BRACKET)) view.head = std::min(result->q_heads() - 1, view.head + 1);
-    if (pressed(state, GLFW_KEY_M))
+    if (pressed(state, GLFW_KEY_M))  // mask → probs (when captured) → logits → mask
       view.quantity = view.quantity == HeatmapQuantity::Mask && result->has_probs ? HeatmapQuantity::Probabilities
-                                                                                  : HeatmapQuantity::Mask;
+                      : view.quantity == HeatmapQuantity::Logits                  ? HeatmapQuantity::Mask
+                                                                                  : HeatmapQuantity::Logits;
   }
   if (pressed(state, GLFW_KEY_C))
     view.colormap = kColormaps[(static_cast<int>(view.colormap) + 1) % std::size(kColormaps)];
@@ -80,6 +82,7 @@ void handle_shortcuts(AppState& state) {
   if (pressed(state, GLFW_KEY_S, true)) save_session_action(state);
   if (pressed(state, GLFW_KEY_O, true)) load_session_action(state);
   if (pressed(state, GLFW_KEY_P, true)) state.png_request = state.png_path;
+  if (pressed(state, GLFW_KEY_E, true)) export_masks_action(state);
   if (pressed(state, GLFW_KEY_Q, true)) state.quit_requested = true;
 }
 

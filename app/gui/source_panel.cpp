@@ -1,4 +1,4 @@
-// The Source panel: which model (path, bundled default, Hugging Face cache), which tokens (toy sequence, text, ids),
+// The Source panel: which model (path, bundled default, Hugging Face cache, recent folders), which tokens (toy sequence, text, ids),
 // the compute settings (w, mask variant, tile size, backend), and the session/PNG files. Edits go to state.edit and
 // reach the pipeline when they are complete (a slider released, a combo picked, Enter in a text box).
 #include <imgui.h>
@@ -11,6 +11,7 @@
 
 #include "app/gui/layer_timing.h"
 #include "app/gui/panels.h"
+#include "app/gui/recent_models.h"
 #include "core/error.h"
 
 namespace dmascope::gui {
@@ -45,8 +46,49 @@ std::string join_ids(const std::vector<std::int32_t>& ids) {
   return text;
 }
 
-void model_section(AppState& state) {
+// A result whose model loaded goes to the front of the recent list (and the file), once per model folder.
+void record_recent_model(AppState& state, const PipelineResult* result) {
+  if (!result || state.recent_models_path.empty() || result->model->dir == state.recent_recorded) return;
+  state.recent_recorded = result->model->dir;
+  add_recent_model(state.recent_models, result->model->dir);
+  if (const std::string problem = save_recent_models(state.recent_models_path, state.recent_models); !problem.empty())
+    state.recent_models.problem = "the recent list was not saved: " + problem;
+}
+
+// The recent folders, most recent first; one that is gone (or lost its config.json) is greyed with the reason.
+void recent_models_combo(AppState& state) {
   PipelineSettings& edit = state.edit;
+  const RecentModels& recent = state.recent_models;
+  const std::string preview = recent.dirs.empty() ? std::string("(no recent model folders)")
+                                                 : fmt::format("recent folders ({})…", recent.dirs.size());
+  ImGui::SetNextItemWidth(-1);
+  if (!ImGui::BeginCombo("##recent", preview.c_str())) {
+    if (!recent.problem.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", recent.problem.c_str());
+    return;
+  }
+  for (std::size_t n = 0; n < recent.dirs.size(); ++n) {
+    const std::filesystem::path& dir = recent.dirs[n];
+    const std::string problem = recent_model_problem(dir);  // a few stat calls, only while the list is open
+    ImGui::PushID(static_cast<int>(n));
+    ImGui::BeginDisabled(!problem.empty());
+    const std::string label = problem.empty() ? dir.string() : fmt::format("{}  ({})", dir.string(), problem);
+    if (ImGui::Selectable(label.c_str(), edit.model_dir == dir.string())) {
+      edit.model_dir = dir.string();
+      state.edit_complete = true;
+    }
+    ImGui::EndDisabled();
+    ImGui::PopID();
+  }
+  if (!recent.problem.empty()) ImGui::TextDisabled("%s", recent.problem.c_str());
+  if (recent.dirs.empty() && recent.problem.empty())
+    ImGui::TextDisabled(state.recent_models_path.empty() ? "not remembered (no config folder)"
+                                                         : "models you open are listed here");
+  ImGui::EndCombo();
+}
+
+void model_section(AppState& state, const PipelineResult* result) {
+  PipelineSettings& edit = state.edit;
+  record_recent_model(state, result);
   ImGui::TextDisabled("Model");
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
   ImGui::InputText("##model", &edit.model_dir, ImGuiInputTextFlags_EnterReturnsTrue);
@@ -69,6 +111,7 @@ void model_section(AppState& state) {
     if (ImGui::Selectable("rescan the cache")) state.cached_models = find_cached_models(huggingface_hub_dir());
     ImGui::EndCombo();
   }
+  recent_models_combo(state);
 }
 
 void tokens_section(AppState& state, const PipelineResult* result) {
@@ -198,6 +241,13 @@ void files_section(AppState& state) {
   ImGui::InputText("##png", &state.png_path);
   ImGui::SameLine();
   if (ImGui::Button("save PNG")) state.png_request = state.png_path;
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 7);
+  ImGui::InputText("##masks", &state.masks_path);
+  ImGui::SameLine();
+  if (ImGui::Button("export masks")) export_masks_action(state);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Ctrl+E: per layer death [Hb, L] int32 and dyn_bias [Hb, L] fp32, the token ids and the\n"
+                      "settings, as safetensors");
 }
 
 }  // namespace
@@ -209,7 +259,7 @@ void draw_source_panel(AppState& state) {
     return;
   }
   const auto result = state.pipeline.result();
-  model_section(state);
+  model_section(state, result.get());
   tokens_section(state, result.get());
   compute_section(state, result.get());
   files_section(state);

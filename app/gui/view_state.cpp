@@ -29,13 +29,19 @@ ColorScale color_scale_from_name(std::string_view name) {
 }
 
 std::string_view heatmap_quantity_name(HeatmapQuantity quantity) {
-  return quantity == HeatmapQuantity::Mask ? "mask" : "probs";
+  switch (quantity) {
+    case HeatmapQuantity::Mask: return "mask";
+    case HeatmapQuantity::Probabilities: return "probs";
+    case HeatmapQuantity::Logits: return "logits";
+  }
+  return "?";
 }
 
 HeatmapQuantity heatmap_quantity_from_name(std::string_view name) {
   if (name == "mask") return HeatmapQuantity::Mask;
   if (name == "probs") return HeatmapQuantity::Probabilities;
-  fail("unknown heatmap quantity '{}' (expected mask or probs)", name);
+  if (name == "logits") return HeatmapQuantity::Logits;
+  fail("unknown heatmap quantity '{}' (expected mask, probs or logits)", name);
 }
 
 bool ViewState::operator==(const ViewState& o) const {

@@ -19,9 +19,10 @@ enum class ColorScale { Linear, Log };
 std::string_view color_scale_name(ColorScale scale);  // "linear" | "log"
 ColorScale color_scale_from_name(std::string_view name);
 
-// Kept mask (always there) or the attention probabilities (captured only at small L).
-enum class HeatmapQuantity { Mask, Probabilities };
-std::string_view heatmap_quantity_name(HeatmapQuantity quantity);  // "mask" | "probs"
+// Kept mask (always there), the attention probabilities (captured only at small L) or the logits the softmax sees
+// (q·k/√d + β on kept entries, computed from the q/k captures when the forward kept them).
+enum class HeatmapQuantity { Mask, Probabilities, Logits };
+std::string_view heatmap_quantity_name(HeatmapQuantity quantity);  // "mask" | "probs" | "logits"
 HeatmapQuantity heatmap_quantity_from_name(std::string_view name);
 
 struct ViewState {

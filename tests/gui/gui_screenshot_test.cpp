@@ -7,6 +7,7 @@
 #include <stb_image.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -269,6 +270,100 @@ TEST(GuiScreenshot, WithoutADisplayTheAppSaysSoAndFails) {
   EXPECT_NE(status, 0);
   EXPECT_NE(output.find("no display"), std::string::npos) << output;
   EXPECT_NE(output.find("xvfb-run"), std::string::npos) << output;
+}
+
+// The logits view at one pixel per cell region: every kept cell shows q·k/√d + β (computed here in double from a
+// forward's q/k captures, normalised by the min and max over the kept cells, through the grey map), every masked
+// cell the hatch (4-px diagonal stripes of kMaskedColor and kAboveDiagonalColor, phase from GL window coordinates).
+TEST(GuiScreenshot, LogitsViewPixelsMatchLogitsComputedInTheTestAndMaskedCellsAreHatched) {
+  const fs::path dir = scratch_dir();
+  Session session = small_session();
+  session.view.quantity = HeatmapQuantity::Logits;
+  save_session(dir / "logits.json", session);
+  const Screenshot shot = take_screenshot(dir, "logits", dir / "logits.json");
+  ASSERT_TRUE(shot.layout["heatmap"]["drawn"].get<bool>());
+
+  const DogeModel model = DogeModel::load(session.settings.model_dir);
+  const auto ids =
+      make_toy_sequence(session.settings.toy, session.settings.length, model.config.vocab_size, session.settings.seed).ids;
+  const auto L = static_cast<std::int64_t>(ids.size());
+  ForwardOptions options;
+  options.window = session.settings.window;
+  const ForwardResult forward = doge_forward(model, ids, options);
+  const LayerCapture& layer = forward.layers[session.view.layer];
+  const std::int64_t H = model.config.num_attention_heads, Hkv = model.config.num_key_value_heads;
+  const std::int64_t d = model.config.head_dim, head = session.view.head, Hb = model.weights.bias_heads;
+  const std::int64_t kv_head = head / (H / Hkv), bias_head = Hb == H ? head : head / (H / Hb);
+  const float* q = layer.q_rope.data<float>() + head * L * d;
+  const float* k = layer.k_rope.data<float>() + kv_head * L * d;
+  const float* beta = layer.dyn_bias.data<float>() + bias_head * L;
+  const std::int32_t* death = layer.death.data<std::int32_t>() + bias_head * L;
+  std::vector<double> logits(static_cast<std::size_t>(L * L), 0.0);
+  double low = 1e300, high = -1e300;
+  for (std::int64_t i = 0; i < L; ++i)
+    for (std::int64_t j = 0; j <= i && j < L; ++j) {
+      if (i >= death[j]) continue;
+      double dot = 0.0;
+      for (std::int64_t c = 0; c < d; ++c) dot += static_cast<double>(q[i * d + c]) * k[j * d + c];
+      logits[i * L + j] = dot / std::sqrt(static_cast<double>(d)) + beta[j];
+      low = std::min(low, logits[i * L + j]);
+      high = std::max(high, logits[i * L + j]);
+    }
+
+  const double x0 = shot.layout["heatmap"]["x"], y0 = shot.layout["heatmap"]["y"], side = shot.layout["heatmap"]["side"];
+  const int image_height = shot.image.height;
+  const auto& grey = colormap_table(Colormap::Grey);
+  int kept = 0, masked = 0;
+  for (std::int64_t i = 0; i < L; ++i)
+    for (std::int64_t j = 0; j < L; ++j) {
+      const int x = static_cast<int>(x0 + (j + 0.5) * side / L), y = static_cast<int>(y0 + (i + 0.5) * side / L);
+      const Rgb got = shot.image.at(x, y);
+      Rgb expected = kAboveDiagonalColor;
+      if (j <= i && i < death[j]) {
+        expected = grey[colormap_index(static_cast<float>((logits[i * L + j] - low) / (high - low)))];
+        ++kept;
+      } else if (j <= i) {
+        const bool stripe = ((x + image_height - y) / 4) % 2 == 0;
+        expected = stripe ? kMaskedColor : kAboveDiagonalColor;
+        masked += stripe;
+      }
+      ASSERT_TRUE(close_to(got, expected)) << "cell (query " << i << ", key " << j << ") at pixel " << x << "," << y
+                                           << ": got " << rgb_text(got) << ", expected " << rgb_text(expected);
+    }
+  EXPECT_GT(kept, L) << "a degenerate mask would prove little";
+  EXPECT_GT(masked, 10) << "the case should show masked cells";
+}
+
+// --ui-scale 2 rasterises the font at twice the size and the layout still places the heatmap.
+TEST(GuiScreenshot, UiScaleTwoDoublesTheFontAndTheHeatmapIsStillDrawn) {
+  const fs::path dir = scratch_dir();
+  const Session session = small_session();
+  save_session(dir / "small.json", session);
+  const Screenshot normal = take_screenshot(dir, "normal", dir / "small.json");
+  const Screenshot large = take_screenshot(dir, "large", dir / "small.json", "--ui-scale 2");
+  ASSERT_TRUE(large.layout["heatmap"]["drawn"].get<bool>());
+  EXPECT_DOUBLE_EQ(large.layout["font_pixels"].get<double>(), 2 * normal.layout["font_pixels"].get<double>());
+  EXPECT_GE(large.layout["heatmap"]["side"].get<double>(), 200.0) << "the heatmap should keep a usable size";
+  EXPECT_EQ(large.image.width, normal.image.width);
+}
+
+// The monitor's content scale: an X server whose Xft.dpi is 192 (twice the 96 of scale 1) gives a font twice as large
+// with --ui-scale auto (which follows the monitor in screenshots too). -noreset keeps the root window's resources
+// after xprop disconnects.
+TEST(GuiScreenshot, ContentScaleOfTheMonitorScalesTheFont) {
+  std::string output;
+  if (run_command("command -v xprop", output) != 0) GTEST_SKIP() << "xprop (x11-utils) is needed to set Xft.dpi";
+  const fs::path dir = scratch_dir();
+  const std::string command = std::string(DMASCOPE_XVFB_RUN) +
+                              " -a -s '-screen 0 1920x1200x24 -noreset' sh -c \"xprop -root -f RESOURCE_MANAGER 8s "
+                              "-set RESOURCE_MANAGER 'Xft.dpi: 192' && '" +
+                              DMASCOPE_GUI_PATH + "' --ui-scale auto --screenshot '" + (dir / "dpi.png").string() +
+                              "' --layout-json '" + (dir / "dpi.json").string() + "'\"";
+  ASSERT_EQ(run_command(command, output), 0) << output;
+  nlohmann::json layout;
+  std::ifstream(dir / "dpi.json") >> layout;
+  EXPECT_DOUBLE_EQ(layout["font_pixels"].get<double>(), 30.0) << "15 px × content scale 2";
+  EXPECT_TRUE(layout["heatmap"]["drawn"].get<bool>());
 }
 
 TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {

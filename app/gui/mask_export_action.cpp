@@ -1,0 +1,39 @@
+// "Export masks" (Source panel button, Ctrl+E): the current result's masks as safetensors (core/mask_export.h), with
+// the settings that made them in the metadata, so that a file found later says what it holds.
+#include <fmt/format.h>
+
+#include "app/gui/panels.h"
+#include "app/gui/session_file.h"
+#include "core/mask_export.h"
+
+namespace dmascope::gui {
+
+void export_masks_action(AppState& state) {
+  const auto result = state.pipeline.result();
+  if (!result) {
+    state.ui_error = "export masks: there is no result yet";
+    return;
+  }
+  const PipelineSettings& settings = result->settings;
+  std::map<std::string, std::string> metadata = {
+      {"window", std::to_string(result->forward.window)},
+      {"mask_variant", std::string(mask_variant_name(settings.mask_variant))},
+      {"model", result->model->dir.string()},
+      {"source", std::string(source_kind_name(settings.source))},
+      {"settings", session_to_json(Session{settings, ViewState{}})},
+  };
+  if (settings.source == SourceKind::Toy) {
+    metadata["toy_sequence"] = toy_sequence_name(settings.toy);
+    metadata["seed"] = std::to_string(settings.seed);
+  }
+  try {
+    write_mask_export(state.masks_path, result->forward, result->ids, metadata);
+    state.ui_message = fmt::format("exported the masks of {} layers × {} tokens to {}", result->layers(),
+                                   result->length(), state.masks_path);
+    state.ui_error.clear();
+  } catch (const std::exception& error) {
+    state.ui_error = error.what();
+  }
+}
+
+}  // namespace dmascope::gui
