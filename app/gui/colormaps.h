@@ -30,7 +30,7 @@ inline constexpr Rgb kAboveDiagonalColor = {38, 38, 46};
 // Logits view: pixels whose allowed cells are all masked (the softmax sees -inf). Grid value kMaskedGridValue; drawn
 // as 4-pixel diagonal stripes of this colour and kAboveDiagonalColor (stripe index ⌊x + y⌋ / 4 even: this colour,
 // in GL window coordinates).
-inline constexpr Rgb kMaskedColor = {150, 150, 165};
+inline constexpr Rgb kMaskedColor = {84, 84, 100};  // subdued: kept values must stand out
 inline constexpr float kMaskedGridValue = -2.0f;
 
 }  // namespace dmascope::gui

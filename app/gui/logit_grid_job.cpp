@@ -4,6 +4,15 @@
 
 namespace dmascope::gui {
 
+namespace {
+
+bool same_view_but_window(const GridKey& a, const GridKey& b) {
+  return a.generation == b.generation && a.layer == b.layer && a.head == b.head && a.quantity == b.quantity &&
+         a.reduce == b.reduce && a.width == b.width && a.height == b.height;
+}
+
+}  // namespace
+
 LogitGridJob::LogitGridJob(std::function<void()> wake) : wake_(std::move(wake)), worker_([this] { run(); }) {}
 
 LogitGridJob::~LogitGridJob() {
@@ -20,7 +29,9 @@ void LogitGridJob::request(LogitGridRequest request) {
   {
     std::lock_guard lock(mutex_);
     if ((running_ && *running_ == request.key) || (queued_ && queued_->key == request.key)) return;
-    if (running_) cancel_ = true;  // superseded: the worker drops it and takes this one
+    // A grid of another result, head or grid size is useless: drop it. One that only shows another window (a pan or
+    // zoom in progress) runs to its end, so that a long drag still updates the picture at the worker's pace.
+    if (running_ && !same_view_but_window(*running_, request.key)) cancel_ = true;
     queued_ = std::move(request);
   }
   changed_.notify_all();

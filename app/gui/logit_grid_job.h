@@ -1,6 +1,7 @@
 // The logits view's reduction on a worker thread: zoomed out on a long sequence a grid costs up to tens of millions
-// of dot products, which must not stall a frame. The heatmap asks for the grid of the current view every frame; a
-// request for another view cancels the running one (core checks its flag per pixel row) and only the newest waits.
+// of dot products, which must not stall a frame. The heatmap asks for the grid of the current view every frame; only
+// the newest request waits. A request for another result, head, reduction or grid size cancels the running grid
+// (core checks the flag per pixel row); one for another window of the same view lets it finish (see request()).
 // The request holds the result it reads from (shared_ptr), so the captures outlive the reduction.
 #pragma once
 
