@@ -139,14 +139,22 @@ void PrintTo(const LogitCase& c, std::ostream* os) {
       << c.zoom;
 }
 
+// The case's zoom and centre on a view of `width` pixels (the zoom limit depends on it), checked to have applied.
+MatrixWindow view_of(const LogitCase& c) {
+  const MatrixWindow window =
+      visible_window(clamp_zoom_pan({c.zoom, c.center_row, c.center_col}, c.length, static_cast<double>(c.width)),
+                     c.length);
+  EXPECT_NEAR(window.cols(), static_cast<double>(c.length) / c.zoom, 1e-9) << "the case's zoom was clamped";
+  return window;
+}
+
 class LogitReductionMatchesBruteForce : public ::testing::TestWithParam<LogitCase> {};
 
 TEST_P(LogitReductionMatchesBruteForce, ExactModeOnEveryPixel) {
   const LogitCase c = GetParam();
   for (std::uint32_t seed = 0; seed < 2; ++seed) {
     const Inputs in = random_inputs(c.length, c.head_dim, c.window, seed);
-    const MatrixWindow window =
-        visible_window(clamp_zoom_pan({c.zoom, c.center_row, c.center_col}, c.length, 1e9), c.length);
+    const MatrixWindow window = view_of(c);
     for (ReduceMode mode : {ReduceMode::Mean, ReduceMode::Max}) {
       const LogitGrid grid = reduce_logits_to_grid(in.source(), window, c.width, c.height, mode);
       EXPECT_FALSE(grid.sampled);
@@ -158,8 +166,7 @@ TEST_P(LogitReductionMatchesBruteForce, ExactModeOnEveryPixel) {
 TEST_P(LogitReductionMatchesBruteForce, SampledModeFollowsTheStrideRule) {
   const LogitCase c = GetParam();
   const Inputs in = random_inputs(c.length, c.head_dim, c.window, 5);
-  const MatrixWindow window =
-      visible_window(clamp_zoom_pan({c.zoom, c.center_row, c.center_col}, c.length, 1e9), c.length);
+  const MatrixWindow window = view_of(c);
   LogitGridOptions options;
   options.exact_max_entries = 0;  // force sampling
   for (std::int64_t samples : {1, 3, 7}) {

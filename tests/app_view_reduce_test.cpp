@@ -51,6 +51,15 @@ void PrintTo(const GridCase& c, std::ostream* os) {
   *os << "L" << c.length << " w" << c.window << " grid" << c.width << "x" << c.height << " zoom" << c.zoom;
 }
 
+// The case's zoom and centre on a view of `width` pixels (the zoom limit depends on it), checked to have applied.
+MatrixWindow view_of(const GridCase& c) {
+  const MatrixWindow window =
+      visible_window(clamp_zoom_pan({c.zoom, c.center_row, c.center_col}, c.length, static_cast<double>(c.width)),
+                     c.length);
+  EXPECT_NEAR(window.cols(), static_cast<double>(c.length) / c.zoom, 1e-9) << "the case's zoom was clamped";
+  return window;
+}
+
 class MaskReductionMatchesBruteForce : public ::testing::TestWithParam<GridCase> {};
 
 TEST_P(MaskReductionMatchesBruteForce, OnEveryPixelInBothModes) {
@@ -58,8 +67,7 @@ TEST_P(MaskReductionMatchesBruteForce, OnEveryPixelInBothModes) {
   for (std::uint32_t seed = 0; seed < 3; ++seed) {
     const auto death = dma_death_indices(random_beta(c.length, seed), c.window);
     const auto keep = dma_expand_keep(death, c.length);
-    const MatrixWindow window =
-        visible_window(clamp_zoom_pan({c.zoom, c.center_row, c.center_col}, c.length, 1e9), c.length);
+    const MatrixWindow window = view_of(c);
     for (ReduceMode mode : {ReduceMode::Mean, ReduceMode::Max}) {
       const auto grid = reduce_mask_to_grid(death, window, c.width, c.height, mode);
       const auto expected = brute_force_mask_grid(keep, c.length, window, c.width, c.height, mode);
