@@ -489,8 +489,8 @@ void draw_heatmap_panel(AppState& state) {
   std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
   if (logits_view) {
     const LogitGrid& grid = panel.logits;
-    what = fmt::format("logit q·k/√d + β ({}{})", reduce_mode_name(view.reduce),
-                       grid.sampled ? fmt::format(", sampled ≤ {}/px", logit_samples_per_pixel(texels * texels))
+    what = fmt::format("logit q·k/√d+β ({}{})", reduce_mode_name(view.reduce),
+                       grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels))
                                     : std::string());
     low = fmt::format("{:.3g}", grid.low);
     high = fmt::format("{:.3g}", grid.high);
@@ -510,9 +510,14 @@ void draw_heatmap_panel(AppState& state) {
                          IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255), 3.0f);
     draw_list->AddText(ImVec2(at.x + swatch + 4, label_y), faint, masked);
   }
-  const std::string title = fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
-                                        view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
-                                        result->bias_head_of(view.head), view.zoom_pan.zoom);
+  // The logits title leaves out the bias head (the tooltip has it): with "sampled" it would not fit the picture.
+  const std::string title =
+      logits_view ? fmt::format("{} · {} · layer {} head {} · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                view.zoom_pan.zoom)
+                  : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                result->bias_head_of(view.head), view.zoom_pan.zoom);
   draw_list->AddText(ImVec2(bar_origin.x, label_y + line + 2), ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
 
   if (logits_view && logits && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0) {

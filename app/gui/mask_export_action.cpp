@@ -2,6 +2,8 @@
 // the settings that made them in the metadata, so that a file found later says what it holds.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "app/gui/panels.h"
 #include "app/gui/session_file.h"
 #include "core/mask_export.h"
@@ -20,7 +22,8 @@ void export_masks_action(AppState& state) {
       {"mask_variant", std::string(mask_variant_name(settings.mask_variant))},
       {"model", result->model->dir.string()},
       {"source", std::string(source_kind_name(settings.source))},
-      {"settings", session_to_json(Session{settings, ViewState{}})},
+      // The pipeline settings as a session file writes them (the view part is left out: it made no mask).
+      {"settings", nlohmann::json::parse(session_to_json(Session{settings, ViewState{}}))["settings"].dump()},
   };
   if (settings.source == SourceKind::Toy) {
     metadata["toy_sequence"] = toy_sequence_name(settings.toy);
