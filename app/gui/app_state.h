@@ -15,6 +15,7 @@
 #include "app/gui/logit_grid_job.h"
 #include "app/gui/model_discovery.h"
 #include "app/gui/pipeline.h"
+#include "app/gui/timing_panel_state.h"
 #include "app/gui/recent_models.h"
 #include "app/gui/view_state.h"
 
@@ -88,6 +89,9 @@ struct AppState {
 
   HeatmapPanelState heatmap;
   TileMapPanelState tiles;
+  KernelTilePanelState kernel_tiles;  // the tile map's second picture: the CUDA kernel's own tiles
+  TimingPanelState timing_panel;
+  GpuStatusCache gpu_status;          // the status bar's GPU line
   OverviewPanelState overview;
   FrameLayout layout;
 };

@@ -1,112 +1,109 @@
+// The CPU side of the Timing view: the tiled kernel (fp32) with and without the mask, and the reference that writes
+// the whole [Hq, L, L] probability tensor as the materialized baseline. Wall-clock (steady_clock) timing: one warm-up
+// run, then repeats until about cpu_budget_ms are spent (at least one, at most cpu_max_repeats).
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <functional>
 
 #include <fmt/format.h>
 
 #include "app/gui/layer_timing.h"
-#include "core/bias_patterns.h"
+#include "app/gui/timing_math.h"
 #include "core/parallel.h"
 
 namespace dmascope::gui {
 
 namespace {
 
-constexpr double kTimingBudgetMs = 2000.0;  // per variant, after the warm-up
-constexpr int kMaxRepeats = 9;
-
-struct Samples {
-  double median = 0, spread = 0;
-  int count = 0;
-};
-
-Samples time_repeated(const std::function<void()>& work, const std::atomic<bool>& cancel) {
+TimedVariant time_repeated(const std::function<void()>& work, const TimingOptions& options,
+                           const std::atomic<bool>& cancel, int* repeats_done) {
   using Clock = std::chrono::steady_clock;
   auto timed = [&] {
     const auto start = Clock::now();
     work();
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   };
+  if (cancel.load()) throw ForwardCancelled{};
   const double warmup_ms = timed();
-  const int repeats = std::clamp(static_cast<int>(kTimingBudgetMs / std::max(warmup_ms, 1e-3)), 1, kMaxRepeats);
+  const int repeats =
+      std::clamp(static_cast<int>(options.cpu_budget_ms / std::max(warmup_ms, 1e-3)), 1, options.cpu_max_repeats);
   std::vector<double> times;
   for (int r = 0; r < repeats; ++r) {
     if (cancel.load()) throw ForwardCancelled{};
     times.push_back(timed());
   }
   std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.back() - times.front(), repeats};
+  if (repeats_done) *repeats_done = repeats;
+  TimedVariant variant;
+  variant.measured = true;
+  variant.median_ms = times[times.size() / 2];
+  variant.spread_ms = times.back() - times.front();
+  return variant;
 }
 
 }  // namespace
 
-LayerTiming time_layer_cpu(const PipelineResult& result, std::int64_t layer, const std::atomic<bool>& cancel) {
-  const LayerCapture& capture = result.forward.layers.at(static_cast<std::size_t>(layer));
-  const DogeConfig& config = result.model->model.config;
-  const std::int64_t L = result.length(), H = config.num_attention_heads, Hkv = config.num_key_value_heads;
-  const std::int64_t d = config.head_dim, Hb = result.bias_heads();
-
-  // The captured v is [L, Hkv·d]; the kernel wants [Hkv, L, d].
-  const float* v_tokens = capture.v.data<float>();
-  std::vector<float> v_heads(static_cast<std::size_t>(Hkv * L * d));
-  for (std::int64_t p = 0; p < L; ++p)
-    for (std::int64_t g = 0; g < Hkv; ++g)
-      std::copy_n(v_tokens + (p * Hkv + g) * d, d, v_heads.begin() + (g * L + p) * d);
-  const std::vector<float> beta = capture.dyn_bias.to_f32_vector();
-  std::vector<std::int32_t> death(static_cast<std::size_t>(Hb * L));
-
+LayerTiming time_attention_cpu(const AttentionInputs& in, const TimingOptions& options, const std::atomic<bool>& cancel) {
+  const std::int64_t L = in.length, H = in.q_heads, Hb = in.bias_heads, d = in.head_dim;
   AttentionProblem problem;
   problem.q_heads = H;
-  problem.kv_heads = Hkv;
+  problem.kv_heads = in.kv_heads;
   problem.bias_heads = Hb;
   problem.q_len = problem.key_len = L;
   problem.head_dim = d;
   problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
-  problem.q = capture.q_rope.data<float>();
-  problem.k = capture.k_rope.data<float>();
-  problem.v = v_heads.data();
-  problem.beta = beta.data();
+  problem.q = in.q.data();
+  problem.k = in.k.data();
+  problem.v = in.v.data();
+  problem.beta = in.beta.data();
   std::vector<float> out(static_cast<std::size_t>(H * L * d));
-  const TileShape tiles{result.settings.tile_size, result.settings.tile_size};
+  std::vector<std::int32_t> death(static_cast<std::size_t>(Hb * L));
 
   LayerTiming timing;
-  timing.generation = result.generation;
-  timing.layer = layer;
   timing.device = fmt::format("CPU, {} threads, fp32", worker_count());
-  const Samples mask = time_repeated(
+  timing.length = L;
+  timing.window = in.window;
+  timing.head_dim = d;
+  timing.q_heads = H;
+  timing.mask_build = time_repeated(
       [&] {
         for (std::int64_t b = 0; b < Hb; ++b) {
-          const auto one = dma_death_indices(std::span<const float>(beta.data() + b * L, L), result.forward.window,
-                                             result.settings.mask_variant);
+          const auto one = dma_death_indices(std::span<const float>(in.beta.data() + b * L, L), in.window, in.variant);
           std::copy(one.begin(), one.end(), death.begin() + b * L);
         }
       },
-      cancel);
+      options, cancel, nullptr);
   problem.death = death.data();
   AttentionWork work;
-  const Samples dma = time_repeated([&] { work = attention_tiled(problem, tiles, out.data()); }, cancel);
-  problem.death = nullptr;
-  const Samples dense = time_repeated([&] { attention_tiled(problem, tiles, out.data()); }, cancel);
+  timing.dma = time_repeated([&] { work = attention_tiled(problem, options.cpu_tiles, out.data()); }, options, cancel,
+                             &timing.repeats);
+  timing.dma.executed_pairs = static_cast<double>(work.score_entries);
+  timing.dma.useful_pairs = static_cast<double>(work.kept_entries);
+  const double causal = causal_pairs(L, L) * static_cast<double>(H);
+  timing.token_density = causal > 0 ? timing.dma.useful_pairs / causal : 0;
+  if (!options.baselines) return timing;
 
-  timing.repeats = dma.count;
-  timing.mask_build_ms = mask.median;
-  timing.dma_ms = dma.median;
-  timing.dma_spread_ms = dma.spread;
-  timing.dense_ms = dense.median;
-  timing.dense_spread_ms = dense.spread;
-  double kept = 0, active_tiles = 0, causal_tiles = 0;
-  for (std::int64_t b = 0; b < Hb; ++b) {
-    const TileMap& map = result.tile_map(layer, b);
-    kept += static_cast<double>(map.kept_entries);
-    active_tiles += static_cast<double>(map.partial + map.full);
-    causal_tiles += static_cast<double>(map.causal_tiles);
+  problem.death = nullptr;
+  timing.dense = time_repeated([&] { work = attention_tiled(problem, options.cpu_tiles, out.data()); }, options,
+                               cancel, nullptr);
+  timing.dense.executed_pairs = static_cast<double>(work.score_entries);
+  timing.dense.useful_pairs = causal;
+
+  const std::size_t probs_bytes = cpu_materialized_bytes(H, L);
+  if (probs_bytes > options.cpu_materialized_max_bytes) {
+    timing.materialized.skipped_why =
+        fmt::format("the [Hq, L, L] fp32 probabilities need {:.1f} GiB, more than the {:.1f} GiB allowed on the CPU",
+                    static_cast<double>(probs_bytes) / (1 << 30),
+                    static_cast<double>(options.cpu_materialized_max_bytes) / (1 << 30));
+  } else {
+    std::vector<float> probs(probs_bytes / 4);
+    // fp32 dot products (not double), so that it does the same arithmetic as the kernels it is compared with.
+    timing.materialized = time_repeated([&] { attention_reference(problem, out.data(), probs.data(), false); },
+                                        options, cancel, nullptr);
+    timing.materialized.executed_pairs = causal;  // the reference skips pairs above the diagonal
+    timing.materialized.useful_pairs = causal;
   }
-  timing.dense_pairs = causal_pairs(L, L) * static_cast<double>(H);
-  timing.useful_pairs = kept * static_cast<double>(H / Hb);
-  timing.executed_pairs = static_cast<double>(work.score_entries);
-  timing.token_density = timing.dense_pairs > 0 ? timing.useful_pairs / timing.dense_pairs : 0;
-  timing.tile_density = causal_tiles > 0 ? active_tiles / causal_tiles : 0;
   return timing;
 }
 

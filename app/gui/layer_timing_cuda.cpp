@@ -1,10 +1,11 @@
-// The CUDA side of the Timing view (a stub that says why not in a build without the kernels).
+// The CUDA side of the Timing view and of the kernel tile map (stubs that say why not in a build without kernels).
+// Inputs are rounded to the chosen dtype on the host and uploaded once; the timed work is the DmaRunner calls alone.
 #include <algorithm>
 
 #include <fmt/format.h>
 
 #include "app/gui/layer_timing.h"
-#include "core/bias_patterns.h"
+#include "app/gui/timing_math.h"
 #include "core/error.h"
 
 #ifdef DMASCOPE_HAS_CUDA
@@ -21,89 +22,163 @@ bool cuda_backend_available(std::string* why_not) {
   return info.available;
 }
 
+GpuStatus query_gpu_status() {
+  const cuda::DeviceInfo info = cuda::device_info();
+  GpuStatus status;
+  status.available = info.available;
+  status.name = info.name;
+  status.memory_total = info.memory_total;
+  status.memory_used = info.memory_total > info.memory_free ? info.memory_total - info.memory_free : 0;
+  return status;
+}
+
 namespace {
 
-constexpr int kWarmup = 3, kRepeats = 20;
+// The materialized baseline may use this share of the free memory (the rest is the allocator's and other apps').
+constexpr double kMaterializedFreeShare = 0.85;
 
-cuda::DeviceBuffer upload_bf16(const float* values, std::int64_t count) {
-  std::vector<std::uint16_t> bits(static_cast<std::size_t>(count));
-  for (std::int64_t n = 0; n < count; ++n) bits[n] = f32_to_bf16(values[n]).bits;
+cuda::DeviceBuffer upload_half(const std::vector<float>& values, TimingDtype dtype) {
+  std::vector<std::uint16_t> bits(values.size());
+  for (std::size_t n = 0; n < values.size(); ++n)
+    bits[n] = dtype == TimingDtype::BF16 ? f32_to_bf16(values[n]).bits : f32_to_f16(values[n]).bits;
   cuda::DeviceBuffer buffer(bits.size() * 2);
   buffer.upload(bits.data(), bits.size() * 2);
   return buffer;
 }
 
-double median(std::vector<double> times) {
+TimedVariant summarize(std::vector<double> times) {
   std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  TimedVariant variant;
+  variant.measured = true;
+  variant.median_ms = times[times.size() / 2];
+  variant.spread_ms = times.back() - times.front();
+  return variant;
 }
 
-double spread(const std::vector<double>& times) {
-  return *std::max_element(times.begin(), times.end()) - *std::min_element(times.begin(), times.end());
+cuda::AttentionShape shape_of(const AttentionInputs& in, TimingDtype dtype) {
+  cuda::AttentionShape shape;
+  shape.q_heads = in.q_heads;
+  shape.kv_heads = in.kv_heads;
+  shape.bias_heads = in.bias_heads;
+  shape.q_len = shape.key_len = in.length;
+  shape.head_dim = in.head_dim;
+  shape.precision = dtype == TimingDtype::BF16 ? cuda::Precision::BF16 : cuda::Precision::F16;
+  if (const std::string reason = cuda::unsupported_reason(shape); !reason.empty())
+    fail("CUDA timing: this shape is not supported by the kernels: {}", reason);
+  return shape;
 }
+
+// Device copies of one problem's inputs and the buffers the runner writes.
+struct DeviceProblem {
+  cuda::DeviceBuffer q, k, v, beta, death, out;
+  DeviceProblem(const AttentionInputs& in, TimingDtype dtype)
+      : q(upload_half(in.q, dtype)), k(upload_half(in.k, dtype)), v(upload_half(in.v, dtype)),
+        beta(in.beta.size() * 4), death(in.beta.size() * 4), out(in.q.size() * 2) {
+    beta.upload(in.beta.data(), in.beta.size() * 4);
+  }
+};
 
 }  // namespace
 
-LayerTiming time_layer_cuda(const PipelineResult& result, std::int64_t layer, const std::atomic<bool>& cancel) {
+LayerTiming time_attention_cuda(const AttentionInputs& in, const TimingOptions& options,
+                                const std::atomic<bool>& cancel) {
   std::string why;
   if (!cuda_backend_available(&why)) fail("CUDA timing: {}", why);
-  const LayerCapture& capture = result.forward.layers.at(static_cast<std::size_t>(layer));
-  const DogeConfig& config = result.model->model.config;
-  cuda::AttentionShape shape;
-  shape.q_heads = config.num_attention_heads;
-  shape.kv_heads = config.num_key_value_heads;
-  shape.bias_heads = result.bias_heads();
-  shape.q_len = shape.key_len = result.length();
-  shape.head_dim = config.head_dim;
-  shape.precision = cuda::Precision::BF16;
-  if (const std::string reason = cuda::unsupported_reason(shape); !reason.empty())
-    fail("CUDA timing: this shape is not supported by the kernels: {}", reason);
-  const std::int64_t L = result.length(), d = shape.head_dim, Hkv = shape.kv_heads;
-  std::vector<float> v_heads(static_cast<std::size_t>(Hkv * L * d));
-  const float* v_tokens = capture.v.data<float>();
-  for (std::int64_t p = 0; p < L; ++p)
-    for (std::int64_t g = 0; g < Hkv; ++g)
-      std::copy_n(v_tokens + (p * Hkv + g) * d, d, v_heads.begin() + (g * L + p) * d);
-  auto q = upload_bf16(capture.q_rope.data<float>(), capture.q_rope.numel());
-  auto k = upload_bf16(capture.k_rope.data<float>(), capture.k_rope.numel());
-  auto v = upload_bf16(v_heads.data(), static_cast<std::int64_t>(v_heads.size()));
-  cuda::DeviceBuffer beta(capture.dyn_bias.nbytes()), death(capture.death.nbytes()), out(q.bytes());
-  beta.upload(capture.dyn_bias.data<float>(), capture.dyn_bias.nbytes());
-  cuda::DmaRunner runner(shape, result.forward.window, result.settings.mask_variant);
-  if (cancel.load()) throw ForwardCancelled{};
-  const auto mask_times =
-      cuda::time_ms([&] { runner.build_mask(beta.as<float>(), death.as<std::int32_t>()); }, kWarmup, kRepeats);
-  const auto dma_times = cuda::time_ms(
-      [&] { runner.forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get()); },
-      kWarmup, kRepeats);
-  if (cancel.load()) throw ForwardCancelled{};
-  const auto dense_times =
-      cuda::time_ms([&] { runner.dense_forward(q.get(), k.get(), v.get(), beta.as<float>(), out.get()); }, kWarmup,
-                    kRepeats);
+  const cuda::AttentionShape shape = shape_of(in, options.dtype);
+  const std::int64_t L = in.length, H = in.q_heads;
+  DeviceProblem device(in, options.dtype);
+  cuda::DmaRunner runner(shape, in.window, in.variant);
+  const int warmup = options.cuda_warmup, repeats = options.cuda_repeats;
+  auto check_cancel = [&] {
+    if (cancel.load()) throw ForwardCancelled{};
+  };
+
   LayerTiming timing;
-  timing.generation = result.generation;
-  timing.layer = layer;
-  timing.device = fmt::format("{} (CUDA, bf16)", cuda::device_info().name);
+  timing.device = fmt::format("{} (CUDA, {})", cuda::device_info().name, timing_dtype_name(options.dtype));
   timing.on_gpu = true;
-  timing.repeats = kRepeats;
-  timing.mask_build_ms = median(mask_times);
-  timing.dma_ms = median(dma_times);
-  timing.dma_spread_ms = spread(dma_times);
-  timing.dense_ms = median(dense_times);
-  timing.dense_spread_ms = spread(dense_times);
-  double kept = 0, active_tiles = 0, causal_tiles = 0;
-  for (std::int64_t b = 0; b < shape.bias_heads; ++b) {
-    const TileMap& map = result.tile_map(layer, b);
-    kept += static_cast<double>(map.kept_entries);
-    active_tiles += static_cast<double>(map.partial + map.full);
-    causal_tiles += static_cast<double>(map.causal_tiles);
+  timing.repeats = repeats;
+  timing.length = L;
+  timing.window = in.window;
+  timing.head_dim = in.head_dim;
+  timing.q_heads = H;
+  check_cancel();
+  timing.mask_build = summarize(cuda::time_ms(
+      [&] { runner.build_mask(device.beta.as<float>(), device.death.as<std::int32_t>()); }, warmup, repeats));
+  check_cancel();
+  timing.dma = summarize(cuda::time_ms(
+      [&] {
+        runner.forward(device.q.get(), device.k.get(), device.v.get(), device.beta.as<float>(),
+                       device.death.as<std::int32_t>(), device.out.get());
+      },
+      warmup, repeats));
+  timing.dma.executed_pairs = static_cast<double>(runner.executed_pairs());
+  // Useful pairs from the GPU's own death array (equal to the CPU's bit for bit: tests/gpu).
+  std::vector<std::int32_t> death(in.beta.size());
+  device.death.download(death.data(), death.size() * 4);
+  double kept = 0;
+  for (std::int64_t b = 0; b < in.bias_heads; ++b)
+    kept += kept_pairs(std::span<const std::int32_t>(death.data() + b * L, static_cast<std::size_t>(L)), L);
+  timing.dma.useful_pairs = kept * static_cast<double>(H / in.bias_heads);
+  const double causal = causal_pairs(L, L) * static_cast<double>(H);
+  timing.token_density = causal > 0 ? timing.dma.useful_pairs / causal : 0;
+  if (!options.baselines) return timing;
+
+  check_cancel();
+  timing.dense = summarize(cuda::time_ms(
+      [&] {
+        runner.dense_forward(device.q.get(), device.k.get(), device.v.get(), device.beta.as<float>(), device.out.get());
+      },
+      warmup, repeats));
+  timing.dense.executed_pairs = tiled_causal_pairs(L, L, runner.tile_rows(), 64) * static_cast<double>(H);
+  timing.dense.useful_pairs = causal;
+
+  check_cancel();
+  const std::size_t needed = cuda::DmaRunner::materialized_workspace_bytes(shape);
+  const std::size_t free_bytes = cuda::device_info().memory_free;
+  if (static_cast<double>(needed) > kMaterializedFreeShare * static_cast<double>(free_bytes)) {
+    timing.materialized.skipped_why =
+        fmt::format("the L×L scores and probabilities need {:.1f} GiB, {:.1f} GiB of GPU memory are free",
+                    static_cast<double>(needed) / (1 << 30), static_cast<double>(free_bytes) / (1 << 30));
+  } else {
+    timing.materialized = summarize(cuda::time_ms(
+        [&] {
+          runner.materialized_forward(device.q.get(), device.k.get(), device.v.get(), device.beta.as<float>(),
+                                      device.out.get());
+        },
+        warmup, repeats));
+    timing.materialized.executed_pairs = full_pairs(L, L) * static_cast<double>(H);
+    timing.materialized.useful_pairs = causal;
   }
-  timing.dense_pairs = causal_pairs(L, L) * static_cast<double>(shape.q_heads);
-  timing.useful_pairs = kept * static_cast<double>(shape.q_heads / shape.bias_heads);
-  timing.executed_pairs = static_cast<double>(runner.executed_pairs());
-  timing.token_density = timing.dense_pairs > 0 ? timing.useful_pairs / timing.dense_pairs : 0;
-  timing.tile_density = causal_tiles > 0 ? active_tiles / causal_tiles : 0;
   return timing;
+}
+
+KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t layer, TimingDtype dtype) {
+  std::string why;
+  if (!cuda_backend_available(&why)) fail("kernel tile map: {}", why);
+  const AttentionInputs in = layer_attention_inputs(result, layer, result.forward.window);
+  const cuda::AttentionShape shape = shape_of(in, dtype);
+  DeviceProblem device(in, dtype);
+  cuda::DmaRunner runner(shape, in.window, in.variant);
+  runner.build_mask(device.beta.as<float>(), device.death.as<std::int32_t>());
+  cuda::Instrumentation instrumentation;
+  instrumentation.enabled = true;
+  runner.forward(device.q.get(), device.k.get(), device.v.get(), device.beta.as<float>(),
+                 device.death.as<std::int32_t>(), device.out.get(), &instrumentation);
+  runner.synchronize();
+  KernelTileMap map;
+  map.generation = result.generation;
+  map.layer = layer;
+  map.device = fmt::format("{} (CUDA, {})", cuda::device_info().name, timing_dtype_name(dtype));
+  map.bias_heads = in.bias_heads;
+  map.q_heads = in.q_heads;
+  map.q_tiles = instrumentation.q_tiles;
+  map.k_tiles = instrumentation.k_tiles;
+  map.tile_rows = runner.tile_rows();
+  map.tile_cols = 64;
+  map.status = std::move(instrumentation.tile_status);
+  map.cta_microseconds = std::move(instrumentation.cta_microseconds);
+  map.keys_gathered = std::move(instrumentation.keys_gathered);
+  return map;
 }
 
 #else
@@ -113,8 +188,14 @@ bool cuda_backend_available(std::string* why_not) {
   return false;
 }
 
-LayerTiming time_layer_cuda(const PipelineResult&, std::int64_t, const std::atomic<bool>&) {
+GpuStatus query_gpu_status() { return {}; }
+
+LayerTiming time_attention_cuda(const AttentionInputs&, const TimingOptions&, const std::atomic<bool>&) {
   fail("CUDA timing: this build has no CUDA kernels");
+}
+
+KernelTileMap instrument_layer_cuda(const PipelineResult&, std::int64_t, TimingDtype) {
+  fail("kernel tile map: this build has no CUDA kernels");
 }
 
 #endif

@@ -3,7 +3,9 @@
 //   set_settings()  → the running job (if any) is cancelled and the new settings are computed next;
 //   poll()          → called once per frame: collects a finished job and starts the next one;
 //   result()        → the newest finished result, with the settings it came from (stale while those differ);
-//   timing(layer)   → the layer's timing for the current result, computed on request after the result.
+//   timing(layer)   → the layer's timing for the current result, computed on request after the result;
+//   sweep(kind)     → a timing sweep over L or w for the current result, on request (a button), with progress;
+//   kernel_tiles(l) → the CUDA kernel's own tile statuses and per-CTA times for a layer (an untimed run).
 // Errors never escape: they are kept as text for the UI, and the failed settings are not retried until they change
 // (or retry() is called). cancel() stops the running job the same way.
 #pragma once
@@ -17,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "app/gui/pipeline_compute.h"
 #include "app/gui/pipeline_result.h"
@@ -58,6 +61,19 @@ class Pipeline {
   std::string timing_error(std::int64_t layer) const;
   bool timing_running(std::int64_t layer) const;
 
+  // Sweeps (layer_timing.h): one per kind for the current result; a new request replaces the old sweep.
+  void request_sweep(SweepKind kind, std::int64_t layer, std::vector<std::int64_t> points);
+  std::shared_ptr<const TimingSweep> sweep(SweepKind kind) const;
+  std::string sweep_error(SweepKind kind) const;
+  bool sweep_running(SweepKind kind) const;
+  bool sweep_pending(SweepKind kind) const;
+
+  // The kernel's tile map of one layer (CUDA backend only); requested once, then cached per result.
+  void request_kernel_tiles(std::int64_t layer);
+  std::shared_ptr<const KernelTileMap> kernel_tiles(std::int64_t layer) const;
+  std::string kernel_tiles_error(std::int64_t layer) const;
+  bool kernel_tiles_running(std::int64_t layer) const;
+
  private:
   struct Job;
   void start_next_job();
@@ -74,6 +90,17 @@ class Pipeline {
   std::map<std::int64_t, std::shared_ptr<const LayerTiming>> timings_;  // for result_, by layer
   std::map<std::int64_t, std::string> timing_errors_;
   std::optional<std::int64_t> timing_wanted_;
+  struct SweepRequest {
+    SweepKind kind;
+    std::int64_t layer;
+    std::vector<std::int64_t> points;
+  };
+  std::optional<SweepRequest> sweep_wanted_;
+  std::map<SweepKind, std::shared_ptr<const TimingSweep>> sweeps_;
+  std::map<SweepKind, std::string> sweep_errors_;
+  std::map<std::int64_t, std::shared_ptr<const KernelTileMap>> kernel_tiles_;
+  std::map<std::int64_t, std::string> kernel_tiles_errors_;
+  std::optional<std::int64_t> kernel_tiles_wanted_;
 
   ModelCache models_;  // only touched by the worker; jobs never overlap
   ComputeProgress progress_;

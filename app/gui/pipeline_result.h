@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/gui/pipeline_settings.h"
+#include "app/gui/timing_results.h"  // LayerTiming, what the pipeline times for a result
 #include "core/doge_forward.h"
 #include "core/tokenizer.h"
 
@@ -51,22 +52,5 @@ struct PipelineResult {
   std::string token_label(std::int64_t position) const;  // the token's display string, or its id without a tokenizer
 };
 
-// CPU (or CUDA) timing of one layer's attention for one result, with what was timed.
-struct LayerTiming {
-  std::uint64_t generation = 0;  // of the result it timed
-  std::int64_t layer = 0;
-  std::string device;            // "CPU, 2 threads, fp32" or the GPU's name
-  bool on_gpu = false;
-  int repeats = 0;
-  double mask_build_ms = 0;      // medians
-  double dma_ms = 0;             // masked attention (tiled kernel with the death array)
-  double dense_ms = 0;           // the same kernel, death == nullptr
-  double dma_spread_ms = 0, dense_spread_ms = 0;  // max − min over the repeats
-  double token_density = 0;      // kept / causal pairs, all heads of the layer
-  double tile_density = 0;       // active / causal tiles
-  double executed_pairs = 0, useful_pairs = 0, dense_pairs = 0;  // (query, key) pairs, all heads
-  double speedup() const { return dma_ms + mask_build_ms > 0 ? dense_ms / (dma_ms + mask_build_ms) : 0; }
-  double ideal_speedup() const { return token_density > 0 ? 1.0 / token_density : 0; }
-};
 
 }  // namespace dmascope::gui

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/gui/timing_results.h"
 #include "core/dma_mask.h"
 #include "core/toy_sequences.h"
 
@@ -36,6 +37,7 @@ struct PipelineSettings {
   MaskVariant mask_variant = MaskVariant::PerRowTopK;
   std::int64_t tile_size = 16;  // square tiles of the reported tile maps and the timed CPU kernel
   Backend backend = Backend::Cpu;
+  TimingDtype timing_dtype = TimingDtype::BF16;  // what the CUDA timing runs in; the CPU kernels are fp32
 
   bool operator==(const PipelineSettings&) const = default;
 };

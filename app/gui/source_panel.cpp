@@ -225,6 +225,21 @@ void compute_section(AppState& state, const PipelineResult* result) {
       ImGui::SetTooltip("%s", why_not.c_str());
     ImGui::EndCombo();
   }
+  // The dtype of the CUDA timing (bf16 or fp16); the CPU kernels are fp32 whatever this says.
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  ImGui::BeginDisabled(edit.backend != Backend::Cuda);
+  if (ImGui::BeginCombo("dtype", edit.backend == Backend::Cuda ? std::string(timing_dtype_name(edit.timing_dtype)).c_str()
+                                                                : "fp32 (CPU)")) {
+    for (TimingDtype dtype : {TimingDtype::BF16, TimingDtype::F16})
+      if (ImGui::Selectable(std::string(timing_dtype_name(dtype)).c_str(), dtype == edit.timing_dtype)) {
+        edit.timing_dtype = dtype;
+        state.edit_complete = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::EndDisabled();
+  if (edit.backend != Backend::Cuda && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("the CPU kernels compute in fp32; bf16 / fp16 is the CUDA timing's dtype");
   ImGui::TextDisabled("the mask always comes from the CPU forward (fp32);\nthe backend decides what Timing measures");
 }
 

@@ -11,6 +11,32 @@
 
 namespace dmascope::gui {
 
+namespace {
+
+constexpr double kGpuStatusPeriodSeconds = 1.0;  // a driver query: at most once a second, not every frame
+
+std::string gib(std::size_t bytes) { return fmt::format("{:.1f}", static_cast<double>(bytes) / (1 << 30)); }
+
+// Backend, and on CUDA the GPU's name and memory in use / total (refreshed at most once a second).
+std::string backend_label(AppState& state, bool cuda) {
+  if (!cuda) return fmt::format("CPU backend · fp32 · {} threads", worker_count());
+  GpuStatusCache& cache = state.gpu_status;
+  const double now = ImGui::GetTime();
+  if (now - cache.queried_at_s >= kGpuStatusPeriodSeconds || now < cache.queried_at_s) {
+    cache.status = query_gpu_status();
+    cache.queried_at_s = now;
+  }
+  const GpuStatus& gpu = cache.status;
+  if (!gpu.available) return "CUDA backend · no GPU found";
+  return fmt::format("CUDA backend ({}) · {} · {} / {} GiB in use", timing_dtype_name(state.pipeline.settings().timing_dtype),
+                     gpu.name, gib(gpu.memory_used), gib(gpu.memory_total));
+}
+
+// Which device computed the mask shown: the forward pass that produced the result (pipeline_compute.cpp).
+std::string mask_device_label(const PipelineResult&) { return "mask: CPU forward, fp32"; }
+
+}  // namespace
+
 void draw_status_bar(AppState& state) {
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const float height = status_bar_height();
@@ -22,8 +48,7 @@ void draw_status_bar(AppState& state) {
   const auto result = state.pipeline.result();
   const PipelineStatus status = state.pipeline.status();
   const bool cuda = state.pipeline.settings().backend == Backend::Cuda;
-  ImGui::Text("%s", cuda ? "CUDA backend (timing) · CPU forward fp32"
-                         : fmt::format("CPU backend · fp32 · {} threads", worker_count()).c_str());
+  ImGui::TextUnformatted(backend_label(state, cuda).c_str());
   if (result) {
     ImGui::SameLine();
     ImGui::TextDisabled("|");
@@ -35,7 +60,8 @@ void draw_status_bar(AppState& state) {
     ImGui::SameLine();
     ImGui::TextDisabled("|");
     ImGui::SameLine();
-    ImGui::Text("computed in %s", state.deterministic ? "— (hidden in screenshots)" : format_ms(result->compute_ms).c_str());
+    ImGui::Text("%s · computed in %s", mask_device_label(*result).c_str(),
+                state.deterministic ? "— (hidden in screenshots)" : format_ms(result->compute_ms).c_str());
     if (state.pipeline.result_is_stale()) {
       ImGui::SameLine();
       ImGui::TextColored(ImVec4(1.0f, 0.65f, 0.2f, 1.0f), "stale");
@@ -44,7 +70,8 @@ void draw_status_bar(AppState& state) {
   if (status.running) {
     ImGui::SameLine();
     const float fraction = status.steps_total > 0 ? static_cast<float>(status.steps_done) / status.steps_total : 0.0f;
-    const std::string label = status.steps_total > 0 && status.phase == ComputePhase::Forward
+    const std::string label = status.steps_total > 0 && (status.phase == ComputePhase::Forward ||
+                                                         status.phase == ComputePhase::Timing)
                                   ? fmt::format("{} {}/{}", compute_phase_label(status.phase), status.steps_done,
                                                 status.steps_total)
                                   : std::string(compute_phase_label(status.phase));

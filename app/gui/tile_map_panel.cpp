@@ -8,8 +8,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include <filesystem>
+
+#include "app/gui/kernel_tile_view.h"
 #include "app/gui/number_format.h"
 #include "app/gui/panels.h"
+#include "app/gui/timing_csv.h"
+#include "core/atomic_write.h"
 #include "core/view_reduce.h"
 
 namespace dmascope::gui {
@@ -43,6 +48,24 @@ void draw_tile_grid(ImDrawList* draw_list, const TileMap& map, const MatrixWindo
     const float y = std::floor(origin.y + static_cast<float>((qt * map.shape.rows - window.row_begin) * pixels_per_token));
     if (y >= origin.y + side) break;
     if (y > origin.y) draw_list->AddLine(ImVec2(origin.x, y), ImVec2(origin.x + side, y), color);
+  }
+}
+
+// CSV of the layer's CPU tile maps (all heads), and of the kernel's tiles with each CTA's µs when there is one.
+void export_tile_csv(AppState& state, const PipelineResult& result, std::int64_t layer) {
+  try {
+    const std::string cpu_path = fmt::format("dmascope-tiles-layer{}.csv", layer);
+    write_file_atomically(cpu_path, cpu_tile_map_csv(result.forward.layers.at(static_cast<std::size_t>(layer)).tile_maps,
+                                                     result.q_heads(), result.length()));
+    state.ui_message = fmt::format("wrote {}", std::filesystem::absolute(cpu_path).string());
+    if (const auto kernel = state.pipeline.kernel_tiles(layer)) {
+      const std::string kernel_path = fmt::format("dmascope-kernel-tiles-layer{}.csv", layer);
+      write_file_atomically(kernel_path, kernel_tile_map_csv(*kernel, result.length()));
+      state.ui_message += fmt::format(" and {}", kernel_path);
+    }
+    state.ui_error.clear();
+  } catch (const std::exception& error) {
+    state.ui_error = fmt::format("tile map CSV: {}", error.what());
   }
 }
 
@@ -80,14 +103,29 @@ void draw_tile_map_panel(AppState& state) {
   ImGui::Text("token density %s · tile density %s (of %lld causal tiles)", format_percent(map.token_density()).c_str(),
               format_percent(map.tile_density()).c_str(), static_cast<long long>(map.causal_tiles));
 
+  draw_kernel_tile_controls(state, *result);
+  if (ImGui::SmallButton("export CSV")) export_tile_csv(state, *result, view.layer);
+
   const std::int64_t L = result->length();
+  // On CUDA the kernel's own 64×64 tiles stand beside the CPU map, at the same size and over the same tokens.
+  const bool kernel_beside = result->settings.backend == Backend::Cuda;
+  constexpr float kGap = 12;
+  if (kernel_beside) ImGui::TextDisabled("CPU tile map, %lldx%lld tiles", static_cast<long long>(map.shape.rows),
+                                         static_cast<long long>(map.shape.cols));
   const ImVec2 cursor = ImGui::GetCursorScreenPos(), available = ImGui::GetContentRegionAvail();
-  const float side = std::floor(std::min(available.x - 8, available.y - 8));
+  const float side = std::floor(kernel_beside ? std::min((available.x - 8 - kGap) / 2, available.y - 8)
+                                              : std::min(available.x - 8, available.y - 8));
   if (side < 16) {
     ImGui::End();
     return;
   }
   const ImVec2 origin(std::floor(cursor.x + 4), std::floor(cursor.y + 4));
+  if (kernel_beside)
+    ImGui::GetWindowDrawList()->AddText(ImVec2(origin.x + side + kGap, cursor.y - ImGui::GetTextLineHeightWithSpacing()),
+                                        ImGui::GetColorU32(ImGuiCol_TextDisabled),
+                                        state.kernel_tiles.layer == KernelTileLayer::CtaTime
+                                            ? "CUDA kernel: µs of each CTA (a row band per query tile)"
+                                            : "CUDA kernel's own tiles, 64x64");
   // The heatmap's part of the matrix, so that both pictures show the same tokens (the heatmap draws first).
   const MatrixWindow window = state.layout.heatmap_drawn && state.layout.length == L
                                   ? state.layout.window
@@ -125,6 +163,7 @@ void draw_tile_map_panel(AppState& state) {
                             : std::string(tile_status_name(status)).c_str());
     }
   }
+  if (kernel_beside) draw_kernel_tile_view(state, *result, window, ImVec2(origin.x + side + kGap, origin.y), side);
   const ImVec2 framebuffer_scale = ImGui::GetIO().DisplayFramebufferScale;
   state.layout.tiles_drawn = true;
   state.layout.tiles_x = origin.x * framebuffer_scale.x;

@@ -96,8 +96,8 @@ TEST(GuiPipeline, TimingOfALayerComesAfterTheResultAndDescribesTheCpuRun) {
   EXPECT_EQ(timing->layer, 1);
   EXPECT_FALSE(timing->on_gpu);
   EXPECT_NE(timing->device.find("CPU"), std::string::npos);
-  EXPECT_GT(timing->dense_ms, 0);
-  EXPECT_GT(timing->dma_ms, 0);
+  EXPECT_GT(timing->dense.median_ms, 0);
+  EXPECT_GT(timing->dma.median_ms, 0);
   EXPECT_GT(timing->token_density, 0);
   EXPECT_LE(timing->token_density, 1);
   EXPECT_NEAR(timing->ideal_speedup(), 1 / timing->token_density, 1e-9);
@@ -124,11 +124,11 @@ TEST(GuiPipeline, CudaTimingRunsOnTheGpuWhenThereIsOne) {
   const auto timing = pipeline.timing(0);
   ASSERT_TRUE(timing) << pipeline.timing_error(0);
   EXPECT_TRUE(timing->on_gpu);
-  EXPECT_GT(timing->dma_ms, 0);
-  EXPECT_GT(timing->dense_ms, 0);
-  EXPECT_GT(timing->executed_pairs, 0);
+  EXPECT_GT(timing->dma.median_ms, 0);
+  EXPECT_GT(timing->dense.median_ms, 0);
+  EXPECT_GT(timing->dma.executed_pairs, 0);
   std::printf("CUDA timing on %s: mask %.3f ms, DMA %.3f ms, dense %.3f ms, token density %.3f\n",
-              timing->device.c_str(), timing->mask_build_ms, timing->dma_ms, timing->dense_ms, timing->token_density);
+              timing->device.c_str(), timing->mask_build.median_ms, timing->dma.median_ms, timing->dense.median_ms, timing->token_density);
 }
 
 }  // namespace

@@ -373,6 +373,7 @@ TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {
   session.settings.text = "héllo";
   session.settings.mask_variant = MaskVariant::SharedTopK;
   session.settings.backend = Backend::Cuda;
+  session.settings.timing_dtype = TimingDtype::F16;
   session.view.quantity = HeatmapQuantity::Probabilities;
   session.view.zoom_pan = {3.0, 10.5, 7.25};
   session.view.zoom_pan_length = 32;
@@ -389,6 +390,12 @@ TEST(GuiSessionFile, BadValuesAreRefusedNamingTheKey) {
     EXPECT_NE(std::string(error.what()).find("view.colormap"), std::string::npos) << error.what();
   }
   EXPECT_THROW(session_from_json(R"({"dmascope_session": 1, "settings": {"length": "long"}})", "s.json"), Error);
+  try {
+    session_from_json(R"({"dmascope_session": 1, "settings": {"dtype": "fp8"}})", "s.json");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("settings.dtype"), std::string::npos) << error.what();
+  }
   EXPECT_THROW(session_from_json(R"({"settings": {}})", "s.json"), Error);
   EXPECT_THROW(session_from_json("not json", "s.json"), Error);
 }
