@@ -423,7 +423,21 @@ void draw_heatmap_panel(AppState& state) {
     ImGui::TextUnformatted(logits_missing.c_str());
     ImGui::PopTextWrapPos();
   } else if (logits_view) {
-    state.renderer->draw(draw_list, panel.logit_texture, origin, ImVec2(side, side), logit_style(state));
+    // The grid is drawn where its own window lies in this view: while the worker reduces the window of a pan or zoom,
+    // the previous grid moves with the content (uncovered parts stay blank) instead of sliding under the axes.
+    const GridKey& shown = panel.logit_key;
+    const double x_scale = side / window.cols(), y_scale = side / window.rows();
+    const ImVec2 at(origin.x + static_cast<float>((shown.col_begin - window.col_begin) * x_scale),
+                    origin.y + static_cast<float>((shown.row_begin - window.row_begin) * y_scale));
+    const ImVec2 size(static_cast<float>((shown.col_end - shown.col_begin) * x_scale),
+                      static_cast<float>((shown.row_end - shown.row_begin) * y_scale));
+    const ImVec2 corner(origin.x + side, origin.y + side);
+    draw_list->PushClipRect(origin, corner, true);
+    if (shown != panel.logit_wanted)
+      draw_list->AddRectFilled(origin, corner,
+                               IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255));
+    state.renderer->draw(draw_list, panel.logit_texture, at, size, logit_style(state));
+    draw_list->PopClipRect();
   } else {
     state.renderer->draw(draw_list, panel.matrix, origin, ImVec2(side, side),
                          value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f));
