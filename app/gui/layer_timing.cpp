@@ -64,27 +64,37 @@ TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::
         layer, result.length(), mask_variant_name(layer_inputs.variant), dtype);
   }
   TimedVariant dense, materialized;  // the w sweep's baselines, from its first point
-  for (std::size_t n = 0; n < points.size(); ++n) {
+  auto time_point = [&](std::size_t n) {
     if (cancel.load()) throw ForwardCancelled{};
     TimingOptions point_options = options;
-    LayerTiming timing;
     if (kind == SweepKind::Length) {
       const AttentionInputs inputs =
           synthetic_attention_inputs(layer_inputs, points[n], BiasPattern::Random, static_cast<std::uint64_t>(points[n]));
-      timing = time_inputs(inputs, point_options, cancel);
+      return time_inputs(inputs, point_options, cancel);
+    }
+    AttentionInputs inputs = layer_inputs;
+    inputs.window = points[n];
+    point_options.baselines = n == 0;
+    LayerTiming timing = time_inputs(inputs, point_options, cancel);
+    if (n == 0) {
+      dense = timing.dense;
+      materialized = timing.materialized;
     } else {
-      AttentionInputs inputs = layer_inputs;
-      inputs.window = points[n];
-      point_options.baselines = n == 0;
-      timing = time_inputs(inputs, point_options, cancel);
-      if (n == 0) {
-        dense = timing.dense;
-        materialized = timing.materialized;
-      } else {
-        timing.dense = dense;
-        timing.materialized = materialized;
-      }
-      timing.layer = layer;
+      timing.dense = dense;
+      timing.materialized = materialized;
+    }
+    timing.layer = layer;
+    return timing;
+  };
+  for (std::size_t n = 0; n < points.size(); ++n) {
+    LayerTiming timing;
+    try {
+      timing = time_point(n);
+    } catch (const ForwardCancelled&) {
+      // The points done so far are kept (a long sweep is worth its first points); none done: a plain cancel.
+      if (sweep.timings.empty()) throw;
+      sweep.cancelled = true;
+      break;
     }
     timing.generation = result.generation;
     if (sweep.device.empty()) sweep.device = timing.device;

@@ -59,7 +59,8 @@ LayerTiming time_layer(const PipelineResult& result, std::int64_t layer, const T
                        const std::atomic<bool>& cancel);
 
 // A sweep over L (synthetic inputs with the model's head shape, the result's w, random β) or over w (the layer's
-// captured q/k/v/β). `progress(done, total)` is called after each point.
+// captured q/k/v/β). `progress(done, total)` is called after each point. A cancel after some points returns those
+// (TimingSweep::cancelled); before the first one it throws ForwardCancelled.
 using SweepProgress = std::function<void(std::int64_t done, std::int64_t total)>;
 TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::int64_t layer,
                              const TimingOptions& options, const std::vector<std::int64_t>& points,

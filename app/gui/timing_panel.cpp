@@ -91,6 +91,8 @@ void draw_timing_table(AppState& state, const LayerTiming& timing) {
                 speedup(timing.materialized));
     ImGui::EndTable();
   }
+  if (!timing.materialized.measured && !timing.materialized.skipped_why.empty())
+    ImGui::TextWrapped("materialized skipped: %s", timing.materialized.skipped_why.c_str());
   ImGui::Text("ideal speedup %s (1 / token density %s) · tile density %s", format_ratio(timing.ideal_speedup()).c_str(),
               format_percent(timing.token_density).c_str(), format_percent(timing.tile_density).c_str());
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
@@ -176,8 +178,11 @@ void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, s
   ImGui::Checkbox("log ms axis", &state.timing_panel.log_ms);
   if (!error.empty()) ImGui::TextColored(kErrorColor, "sweep: %s", error.c_str());
   if (!sweep) return;
-  ImGui::TextDisabled("%s · %s", sweep->device.c_str(),
-                      kind == SweepKind::Window ? fmt::format("layer {}", sweep->layer).c_str() : "synthetic");
+  ImGui::TextDisabled("%s · %s%s", sweep->device.c_str(),
+                      kind == SweepKind::Window ? fmt::format("layer {}", sweep->layer).c_str() : "synthetic",
+                      sweep->cancelled ? fmt::format(" · cancelled after {} of {} points", sweep->timings.size(),
+                                                     sweep->points.size()).c_str()
+                                       : "");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", sweep->what_timed.c_str());
   const std::vector<ChartSeries> series = sweep_series(*sweep);
   LineChartOptions options;

@@ -68,6 +68,7 @@ struct TimingSweep {
   std::string device;
   std::vector<std::int64_t> points;  // L or w, ascending
   std::vector<LayerTiming> timings;  // one per point (fewer when cancelled)
+  bool cancelled = false;            // stopped by the user after timings.size() points
 };
 
 // The CUDA kernel's own view of one layer (DmaRunner::forward with Instrumentation on, in a separate untimed run):

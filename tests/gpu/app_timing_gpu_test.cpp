@@ -105,7 +105,7 @@ TEST(AppTimingCpu, MaterializedIsSkippedWithAReasonWhenItDoesNotFit) {
   EXPECT_NE(layer_timing_csv(t).find("materialized,0,"), std::string::npos);
 }
 
-TEST(AppTimingCpu, SweepOverWReportsProgressAndTimesTheBaselinesOnce) {
+TEST(AppTimingCpu, SweepOverWReportsProgressTimesTheBaselinesOnceAndKeepsPointsDoneBeforeACancel) {
   const auto result = compute(tiny_random_dir(), 256, Backend::Cpu);
   TimingOptions options = timing_options_for(result->settings);
   options.cpu_budget_ms = 10;
@@ -126,6 +126,13 @@ TEST(AppTimingCpu, SweepOverWReportsProgressAndTimesTheBaselinesOnce) {
     EXPECT_GE(sweep.timings[n].dma.useful_pairs, sweep.timings[n - 1].dma.useful_pairs);
   cancel = true;
   EXPECT_THROW(run_timing_sweep(*result, SweepKind::Window, 0, options, points, {}, cancel), ForwardCancelled);
+  // A cancel after two points keeps them.
+  std::atomic<bool> stop{false};
+  const TimingSweep partial = run_timing_sweep(
+      *result, SweepKind::Window, 0, options, points, [&](std::int64_t done, std::int64_t) { stop = done == 2; }, stop);
+  EXPECT_TRUE(partial.cancelled);
+  ASSERT_EQ(partial.timings.size(), 2u);
+  EXPECT_EQ(partial.timings[1].window, points[1]);
 }
 
 #define SKIP_WITHOUT_GPU()                                    \
