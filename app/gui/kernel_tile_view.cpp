@@ -58,7 +58,7 @@ void draw_kernel_tile_controls(AppState& state, const PipelineResult& result) {
   const auto map = state.pipeline.kernel_tiles(map_layer);
   const std::string error = state.pipeline.kernel_tiles_error(map_layer);
   if (!error.empty()) {
-    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "kernel tile map: %s", error.c_str());
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "%s", error.c_str());
     return;
   }
   if (!map) {

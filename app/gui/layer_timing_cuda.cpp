@@ -55,7 +55,8 @@ TimedVariant summarize(std::vector<double> times) {
   return variant;
 }
 
-cuda::AttentionShape shape_of(const AttentionInputs& in, TimingDtype dtype) {
+// `what` names the caller in the error ("CUDA timing", "kernel tile map").
+cuda::AttentionShape shape_of(const AttentionInputs& in, TimingDtype dtype, const char* what) {
   cuda::AttentionShape shape;
   shape.q_heads = in.q_heads;
   shape.kv_heads = in.kv_heads;
@@ -64,7 +65,7 @@ cuda::AttentionShape shape_of(const AttentionInputs& in, TimingDtype dtype) {
   shape.head_dim = in.head_dim;
   shape.precision = dtype == TimingDtype::BF16 ? cuda::Precision::BF16 : cuda::Precision::F16;
   if (const std::string reason = cuda::unsupported_reason(shape); !reason.empty())
-    fail("CUDA timing: this shape is not supported by the kernels: {}", reason);
+    fail("{}: this shape is not supported by the CUDA kernels: {}", what, reason);
   return shape;
 }
 
@@ -84,7 +85,7 @@ LayerTiming time_attention_cuda(const AttentionInputs& in, const TimingOptions& 
                                 const std::atomic<bool>& cancel) {
   std::string why;
   if (!cuda_backend_available(&why)) fail("CUDA timing: {}", why);
-  const cuda::AttentionShape shape = shape_of(in, options.dtype);
+  const cuda::AttentionShape shape = shape_of(in, options.dtype, "CUDA timing");
   const std::int64_t L = in.length, H = in.q_heads;
   DeviceProblem device(in, options.dtype);
   cuda::DmaRunner runner(shape, in.window, in.variant);
@@ -156,7 +157,7 @@ KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t l
   std::string why;
   if (!cuda_backend_available(&why)) fail("kernel tile map: {}", why);
   const AttentionInputs in = layer_attention_inputs(result, layer, result.forward.window);
-  const cuda::AttentionShape shape = shape_of(in, dtype);
+  const cuda::AttentionShape shape = shape_of(in, dtype, "kernel tile map");
   DeviceProblem device(in, dtype);
   cuda::DmaRunner runner(shape, in.window, in.variant);
   runner.build_mask(device.beta.as<float>(), device.death.as<std::int32_t>());
