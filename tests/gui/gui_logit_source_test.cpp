@@ -1,11 +1,17 @@
 // The logits view's source (app/gui/logit_source.h) on a real forward of the bundled tiny model: the head mapping
 // (query head → kv head for k, → bias head for β and the mask) gives the logits computed here from the captures, and
 // a result without q/k captures (or with captures of the wrong dtype) gives no source and a reason, never a crash.
+// And its worker (app/gui/logit_grid_job.h): it delivers the grid core computes, wakes the UI, and a request for
+// another head supersedes a running one.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <thread>
 
+#include "app/gui/logit_grid_job.h"
 #include "app/gui/logit_source.h"
 #include "core/toy_sequences.h"
 
@@ -65,6 +71,71 @@ TEST(GuiLogitSource, WithoutQkCapturesThereIsNoSourceAndTheReasonSaysSo) {
   EXPECT_NE(why_not.find("BF16"), std::string::npos) << why_not;
   EXPECT_FALSE(logit_source(*result, 5, 0, &why_not));
   EXPECT_NE(why_not.find("outside the result"), std::string::npos) << why_not;
+}
+
+std::optional<FinishedLogitGrid> wait_for_grid(LogitGridJob& job, double timeout_seconds = 60) {
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_seconds) {
+    if (auto finished = job.take_finished()) return finished;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return std::nullopt;
+}
+
+LogitGridRequest request_for(const std::shared_ptr<PipelineResult>& result, std::int64_t head, std::int64_t pixels) {
+  std::string why_not;
+  LogitGridRequest request;
+  request.key = GridKey{1, 0, head, 2, 0, 0, 24, 0, 24, pixels, pixels};
+  request.result = result;
+  request.source = *logit_source(*result, 0, head, &why_not);
+  request.window = visible_window(whole_matrix(result->length()), result->length());
+  request.width = request.height = pixels;
+  return request;
+}
+
+TEST(GuiLogitGridJob, DeliversTheGridCoreComputesAndWakesTheUi) {
+  const auto result = small_result();
+  std::atomic<int> wakes{0};
+  LogitGridJob job([&] { ++wakes; });
+  const LogitGridRequest request = request_for(result, 1, 12);
+  job.request(request);
+  const auto finished = wait_for_grid(job);
+  ASSERT_TRUE(finished);
+  EXPECT_TRUE(finished->error.empty()) << finished->error;
+  EXPECT_EQ(finished->key, request.key);
+  const LogitGrid direct = reduce_logits_to_grid(request.source, request.window, 12, 12, ReduceMode::Mean);
+  EXPECT_EQ(finished->grid.values, direct.values);
+  EXPECT_EQ(finished->grid.coverage, direct.coverage);
+  for (int n = 0; n < 1000 && wakes.load() == 0; ++n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(wakes.load(), 1) << "the worker wakes the UI once per grid (right after handing it over)";
+  EXPECT_FALSE(job.busy());
+  EXPECT_FALSE(job.take_finished()) << "a grid is handed out once";
+}
+
+TEST(GuiLogitGridJob, TheNewestRequestWinsAndBadCapturesComeBackAsAnError) {
+  const auto result = small_result();
+  LogitGridJob job(nullptr);
+  // Many requests back to back (another head each time): whatever ran before, the last one is what is delivered.
+  for (std::int64_t head = 0; head < 4; ++head) job.request(request_for(result, head % 4, 16));
+  const LogitGridRequest last = request_for(result, 2, 20);
+  job.request(last);
+  std::optional<FinishedLogitGrid> finished;
+  for (int n = 0; n < 10 && (!finished || !(finished->key == last.key)); ++n) finished = wait_for_grid(job);
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->key, last.key);
+  EXPECT_EQ(finished->grid.width, 20);
+  // A source whose spans do not fit: the reduction's error is delivered, the worker keeps running.
+  LogitGridRequest bad = request_for(result, 0, 8);
+  bad.key.head = 9;
+  bad.source.query = bad.source.query.first(5);
+  job.request(bad);
+  const auto error = wait_for_grid(job);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->error.find("q has 5"), std::string::npos) << error->error;
+  job.request(request_for(result, 3, 8));
+  const auto after = wait_for_grid(job);
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->error.empty());
 }
 
 }  // namespace
