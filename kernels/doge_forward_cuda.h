@@ -1,0 +1,93 @@
+// The Doge forward pass on the GPU in float32 (batch 1): the twin of core's doge_forward (core/doge_forward.h), step
+// for step, so that the app's CUDA backend computes the masks it shows on the device that shows them as computed.
+// Plain C++ (no CUDA headers): the app, the CLI and the tests include it.
+//
+//   step                        GPU                                  CPU twin (core/)
+//   embedding                   embed_rows kernel                    doge_forward's gather / embed_rows_f32
+//   RMSNorm (x, q/k per head)   rms_norm kernel                      rms_norm_f32 (core/linear.h)
+//   projections, MLP, lm_head   cuBLAS SGEMM, TF32 off               linear_f32
+//   RoPE + heads-first layout   rope_heads_first kernel              apply_rope (core/rope.h) + a transpose
+//   dt → β (exp | linear)       dynamic_bias kernel                  doge_dynamic_bias (core/doge_forward.h)
+//   DMA mask (death indices)    mask_build.cu (launch_mask_build)    dma_death_indices (core/dma_mask.h)
+//   attention over kept keys    attention_f32 kernel (gather lists)  attention_reference (core/attention_cpu.h)
+//   residuals, SiLU gate        residual / silu_gate kernels         core/forward_elementwise.h
+//   tile maps (any tile shape)  tile_map kernel                      build_tile_map (core/attention_cpu.h)
+// CDMoE (is_moe) is not implemented here: such a model is refused with its name (use the CPU forward).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/doge_forward.h"
+
+namespace dmascope::cuda {
+
+// Which rows of the logits come back: all [1, L, V] (as the CPU forward), only the last position's [1, 1, V] (the
+// app: L·V floats are 4 GiB for Doge-20M at 32K and nothing shows them), or none.
+enum class LogitRows { All, Last, None };
+
+struct GpuForwardOutputs {
+  bool attention_inputs = true;  // per layer q_rope [1,H,L,d], k_rope [1,Hkv,L,d], v [1,L,Hkv·d] (logits view, timing)
+  bool tile_maps = true;         // per layer and bias head, in the options' tile shape
+  bool tile_maps_on_gpu = true;  // false: built on the CPU from the downloaded death arrays (build_tile_map)
+  LogitRows logits = LogitRows::All;
+  bool poison_activations = false;  // tests: fill the device activations with NaN first, so a skipped element shows
+};
+
+struct GpuForwardResult {
+  ForwardResult forward;     // window, layers (dyn_bias, death, and what `outputs` asked for), logits, elapsed_ms
+  double gpu_ms = 0.0;       // device time of the whole forward (CUDA events), downloads excluded
+  double download_ms = 0.0;  // wall time of the device→host copies of the captures
+  double tile_map_ms = 0.0;  // tile maps: GPU kernel time + download of the statuses, or the CPU's wall time
+};
+
+// Why this model cannot run on the GPU forward, or an empty string.
+std::string gpu_forward_unsupported_reason(const DogeModel& model);
+
+// Owns a model's fp32 weights on the device (uploaded once, in the constructor) and the activations of the last run
+// (grown as needed, reused across runs). Not thread-safe: one run at a time.
+class DogeForwardCuda {
+ public:
+  explicit DogeForwardCuda(const DogeModel& model);  // throws with the model's folder when unsupported
+  ~DogeForwardCuda();
+  DogeForwardCuda(const DogeForwardCuda&) = delete;
+  DogeForwardCuda& operator=(const DogeForwardCuda&) = delete;
+
+  // options: window, mask_variant, bias_formula, tiles (of the tile maps), cancel and on_progress (checked and called
+  // after each layer, which synchronizes the device once per layer) are honoured; capture_probs is refused (the GPU
+  // never materializes probabilities). Throws ForwardCancelled on cancel.
+  GpuForwardResult run(std::span<const std::int32_t> ids, const ForwardOptions& options,
+                       const GpuForwardOutputs& outputs = {});
+
+  std::size_t weight_bytes() const;  // device memory the weights take
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Single kernels on host vectors (upload, one launch, download): for the tests that compare each kernel with its CPU
+// twin. Layouts are the CPU twins'.
+namespace kernel_check {
+std::vector<float> rms_norm(const std::vector<float>& x, std::int64_t rows, std::int64_t features,
+                            const std::vector<float>& weight, double eps);
+// x [L, heads, d] token-major → rotated, heads-first [heads, L, d].
+std::vector<float> rope_heads_first(const std::vector<float>& x, std::int64_t length, std::int64_t heads,
+                                    std::int64_t head_dim, const std::vector<float>& inverse_frequencies);
+// dt [L, Hb] → β [Hb, L].
+std::vector<float> dynamic_bias(const std::vector<float>& dt, std::int64_t length, std::int64_t bias_heads,
+                                const std::vector<float>& A, BiasFormula formula);
+// x[p, c] = residual[c] · x[p, c] + update[p, c]
+std::vector<float> residual(const std::vector<float>& x, const std::vector<float>& residual_weight,
+                            const std::vector<float>& update, std::int64_t rows, std::int64_t features);
+std::vector<float> silu_gate(const std::vector<float>& gate, const std::vector<float>& up);
+// DMA attention in fp32 over the kept keys, q [H, L, d], k/v [Hkv, L, d] heads-first, β/death [Hb, L] → [H, L, d].
+std::vector<float> attention(const AttentionProblem& problem, std::int64_t window);
+// The tile map of one death array [L] (q_len == key_len).
+TileMap tile_map(const std::vector<std::int32_t>& death, TileShape shape);
+}  // namespace kernel_check
+
+}  // namespace dmascope::cuda
