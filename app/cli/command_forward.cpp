@@ -1,5 +1,6 @@
-// `dmascope-cli forward`: runs the CPU forward pass on a model and prints what the mask did, layer by layer and head
-// by head (token density, tile density, skipped tiles), the speed, and optionally a coarse text picture of one tile map.
+// `dmascope-cli forward`: runs the forward pass (the CPU's, or with --backend cuda the GPU's fp32 twin) on a model
+// and prints what the mask did, layer by layer and head by head (token density, tile density, skipped tiles), the
+// speed, and optionally a coarse text picture of one tile map.
 #include <fmt/core.h>
 
 #include <random>
@@ -10,6 +11,10 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/tokenizer.h"
+#ifdef DMASCOPE_HAS_CUDA
+#include "kernels/dma_cuda.h"
+#include "kernels/doge_forward_cuda.h"
+#endif
 
 namespace dmascope::cli {
 
@@ -40,7 +45,7 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
 
 int command_forward(const std::vector<std::string>& argv) {
   const Args args(argv, {"--model", "--ids", "--text", "--random", "--seed", "--window", "--tile", "--threads",
-                         "--mask-variant", "--map-layer", "--map-head", "--repeat"},
+                         "--mask-variant", "--map-layer", "--map-head", "--repeat", "--backend", "--tile-maps"},
                   {"--map", "--quiet"});
   if (!args.positional().empty()) fail("forward: unexpected argument '{}'", args.positional()[0]);
   const DogeModel model = DogeModel::load(args.required("--model"));
@@ -72,19 +77,55 @@ int command_forward(const std::vector<std::string>& argv) {
   const std::int64_t repeats = args.integer("--repeat", 1);
   if (repeats < 1) fail("argument --repeat must be positive, got {}", repeats);
 
+  const std::string backend = args.value("--backend").value_or("cpu");
+  if (backend != "cpu" && backend != "cuda") fail("argument --backend: expected cpu or cuda, got '{}'", backend);
   ForwardResult result;
-  std::vector<double> elapsed;
-  for (std::int64_t r = 0; r < repeats; ++r) {
-    result = doge_forward(model, ids, options);
-    elapsed.push_back(result.elapsed_ms);
+  std::vector<double> elapsed, gpu_elapsed;
+  std::string gpu_line;
+  if (backend == "cpu") {
+    for (std::int64_t r = 0; r < repeats; ++r) {
+      result = doge_forward(model, ids, options);
+      elapsed.push_back(result.elapsed_ms);
+    }
+  } else {
+#ifdef DMASCOPE_HAS_CUDA
+    // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
+    // summary does not print logits); q/k/v stay on the device. Tile maps are built on the CPU from the masks.
+    cuda::DogeForwardCuda gpu_forward(model);
+    cuda::GpuForwardOutputs outputs;
+    outputs.attention_inputs = false;
+    outputs.logits = cuda::LogitRows::Last;
+    const std::string tile_maps = args.value("--tile-maps").value_or("gpu");
+    if (tile_maps != "gpu" && tile_maps != "cpu") fail("argument --tile-maps: expected gpu or cpu, got '{}'", tile_maps);
+    outputs.tile_maps_on_gpu = tile_maps == "gpu";
+    cuda::GpuForwardResult gpu;
+    for (std::int64_t r = 0; r < repeats; ++r) {
+      gpu = gpu_forward.run(ids, options, outputs);
+      elapsed.push_back(gpu.forward.elapsed_ms);
+      gpu_elapsed.push_back(gpu.gpu_ms);
+    }
+    std::sort(gpu_elapsed.begin(), gpu_elapsed.end());
+    gpu_line = fmt::format("GPU {:.2f} ms median of {} (device time, CUDA events; min {:.2f}, max {:.2f}), downloads "
+                           "{:.2f} ms, tile maps ({}) {:.2f} ms, weights {:.1f} MB on {}\n",
+                           gpu_elapsed[gpu_elapsed.size() / 2], repeats, gpu_elapsed.front(), gpu_elapsed.back(),
+                           gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward.weight_bytes() / 1e6,
+                           cuda::device_info().name);
+    result = std::move(gpu.forward);
+#else
+    fail("argument --backend cuda: this dmascope-cli was built without CUDA");
+#endif
   }
   std::sort(elapsed.begin(), elapsed.end());
   const double median_ms = elapsed[elapsed.size() / 2];
   const auto L = static_cast<std::int64_t>(ids.size());
-  fmt::print("{} tokens, window {}, {} mask, {} threads (CPU, fp32)\n", L, result.window,
-             mask_variant_name(options.mask_variant), worker_count());
+  if (backend == "cpu")
+    fmt::print("{} tokens, window {}, {} mask, {} threads (CPU, fp32)\n", L, result.window,
+               mask_variant_name(options.mask_variant), worker_count());
+  else
+    fmt::print("{} tokens, window {}, {} mask (CUDA, fp32)\n", L, result.window, mask_variant_name(options.mask_variant));
   fmt::print("forward {:.1f} ms median of {} ({:.0f} tokens/s), attention {:.1f} ms of the last run\n", median_ms,
              repeats, L / (median_ms / 1000.0), result.attention_ms);
+  fmt::print("{}", gpu_line);
   if (!args.flag("--quiet")) {
     fmt::print("{:>5} {:>4} {:>14} {:>13} {:>9} {:>9} {:>9}\n", "layer", "head", "token density", "tile density",
                "skipped", "partial", "full");

@@ -20,7 +20,9 @@ commands:
                                 run the CPU forward pass and write every captured tensor (fp32) to a safetensors file
   forward --model DIR (--ids 1,2,3 | --text "..." | --random N [--seed S]) [--window N] [--tile T]
        [--mask-variant per-row|shared] [--threads N] [--repeat R] [--map [--map-layer I] [--map-head H]] [--quiet]
-                                run the CPU forward pass; print speed and, per layer and head, what the mask kept
+       [--backend cpu|cuda [--tile-maps gpu|cpu]]
+                                run the forward pass (CPU, or the GPU's fp32 twin); print speed and, per layer and
+                                head, what the mask kept
   bench [--backend cpu|cuda] [--len L] [--window W] [--heads Hq/Hkv] [--dim d] [--batch B]
        [--bias random|clustered|model [--bias-model DIR]] [--precision bf16|fp16] [--repeats N] [--json] [--matrix]
                                 time DMA (mask build included) against our dense kernel on one shape or the matrix
