@@ -6,6 +6,7 @@
 
 #include "app/gui/gl_window.h"
 #include "app/gui/panels.h"
+#include "app/gui/presenter.h"
 
 namespace dmascope::gui {
 
@@ -21,6 +22,8 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
     state_.recent_models_path = recent_models_file();
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }
+  state_.about.open = options.show_about;
+  if (options.tour) start_presenter(state_, *options.tour, options.tour_step);  // its step's settings win
   state_.pipeline.set_settings(state_.edit);
 }
 
@@ -46,15 +49,21 @@ void App::frame(std::vector<KeyPress> key_presses) {
   state_.pipeline.poll();
   state_.renderer->begin_frame();
   keep_view_in_range();
-  if (!state_.deterministic) handle_shortcuts(state_);
+  if (!state_.deterministic) {
+    handle_presenter_keys(state_);  // first: it takes the keys it uses (arrows, Esc) while presenting
+    handle_shortcuts(state_);
+  }
   keep_view_in_range();
-  draw_source_panel(state_);
+  begin_presenter_frame(state_);  // presenting: large font, fixed layout, no Source panel
+  if (!state_.presenter.active) draw_source_panel(state_);
   draw_overview_panel(state_);
   draw_heatmap_panel(state_);
   draw_tile_map_panel(state_);
   draw_timing_panel(state_);
   draw_status_bar(state_);
   draw_help_window(state_);
+  draw_about_window(state_);
+  end_presenter_frame(state_);  // the caption bar
   if (state_.edit_complete) {
     state_.edit_complete = false;
     state_.pipeline.set_settings(state_.edit);

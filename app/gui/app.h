@@ -7,6 +7,7 @@
 
 #include "app/gui/app_state.h"
 #include "app/gui/session_file.h"
+#include "app/gui/tour_file.h"
 
 namespace dmascope::gui {
 
@@ -14,6 +15,9 @@ struct AppOptions {
   Session session;              // initial settings and view
   bool deterministic = false;   // screenshot mode
   std::filesystem::path default_model;
+  std::optional<Tour> tour;     // start in presenter mode on this tour (--present)
+  std::size_t tour_step = 0;    // at this step, 0-based (--step K is 1-based)
+  bool show_about = false;      // open the About / Tour window (--about)
 };
 
 class App {

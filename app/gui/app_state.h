@@ -17,6 +17,7 @@
 #include "app/gui/pipeline.h"
 #include "app/gui/timing_panel_state.h"
 #include "app/gui/recent_models.h"
+#include "app/gui/presenter_state.h"
 #include "app/gui/view_state.h"
 
 namespace dmascope::gui {
@@ -84,6 +85,8 @@ struct AppState {
   std::string ui_error;         // an error from a user action (not from the pipeline)
   std::string ids_text;         // the ids box of SourceKind::Ids
   bool show_help = false;
+  PresenterState presenter;     // presenter mode: the tour and its step (presenter.h)
+  AboutWindowState about;       // the About / Tour window (about_window.cpp)
   bool quit_requested = false;
   std::vector<KeyPress> key_presses;  // this frame's, for the shortcuts
 

@@ -43,14 +43,18 @@ void load_fonts(float scale) {
     builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞\uFFFD");  // U+FFFD: bytes that are not UTF-8 on their own
     builder.BuildRanges(&ranges);
   }
+  // Fonts[0] is the UI's; Fonts[1] the presenter mode's, rasterised at its size rather than scaled up (sharp text).
   for (const char* path : candidates)
     if (std::filesystem::exists(path)) {
-      io.Fonts->AddFontFromFileTTF(path, kBaseFontPixels * scale, nullptr, ranges.Data);
+      for (const float size : {kBaseFontPixels * scale, kBaseFontPixels * scale * kPresenterFontScale})
+        io.Fonts->AddFontFromFileTTF(path, size, nullptr, ranges.Data);
       return;
     }
-  ImFontConfig config;
-  config.SizePixels = 13.0f * scale;
-  io.Fonts->AddFontDefault(&config);
+  for (const float size : {13.0f * scale, 13.0f * scale * kPresenterFontScale}) {
+    ImFontConfig config;
+    config.SizePixels = size;
+    io.Fonts->AddFontDefault(&config);
+  }
 }
 
 float ui_scale_for(float override_scale, float content_scale, float framebuffer_ratio) {

@@ -44,7 +44,9 @@ struct RgbaImage {
   std::vector<std::uint8_t> pixels;  // row-major, top row first, 4 bytes per pixel
 };
 
-// The app's fonts at a UI scale, into the current ImGui context (GlWindow and HeadlessWindow both call it).
+// The app's fonts at a UI scale, into the current ImGui context (GlWindow and HeadlessWindow both call it): the UI
+// font, then the presenter mode's large one, kPresenterFontScale times its size.
+inline constexpr float kPresenterFontScale = 1.75f;
 void load_fonts(float scale);
 
 class GlWindow {

@@ -12,11 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "app/gui/app.h"
+#include "app/gui/bundled_assets.h"
+#include "app/gui/fullscreen_switch.h"
 #include "app/gui/frame_benchmark.h"
 #include "app/gui/headless_window.h"
 #include "app/gui/gl_window.h"
 #include "app/gui/model_discovery.h"
 #include "app/gui/png_export.h"
+#include "app/gui/tour_file.h"
 #include "core/atomic_write.h"
 #include "core/error.h"
 
@@ -25,10 +28,15 @@ namespace {
 using namespace dmascope;
 using namespace dmascope::gui;
 
-constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR] [--screenshot OUT.png]
+constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR] [--present [TOUR]] [--screenshot OUT.png]
 
   --session FILE      open a saved session (settings and view)
-  --model DIR         a Doge model folder (config.json + safetensors); default: the bundled tiny random model
+  --model DIR         a Doge model folder (config.json + safetensors); without --session and --model the app opens
+                      the bundled trained toy model (assets/models/doge-toy-mix) on its sample sequence
+  --present [TOUR]    presenter mode: full screen, large fonts, a tour of sessions with captions (default: the
+                      bundled tour assets/tours/dma-intro.json); ← → Space PgUp PgDn step, Esc leaves, F11 toggles
+  --step K            with --present: start at step K (1-based); with --screenshot, render that step
+  --about             open the About / Tour window (bundled models, recall table)
   --screenshot OUT    render the window once the computation has finished, write OUT (PNG) and exit
   --size WxH          window size (default 1600x1000)
   --ui-scale S        fonts and widget sizes × S (0.5 to 4); default: the monitor's content scale (1 in screenshots);
@@ -49,7 +57,10 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
-  bool headless = false;
+  bool headless = false, present = false, about = false;
+  std::string tour;   // --present's file; empty: the bundled tour
+  int step = 1;       // --step, 1-based
+  bool step_given = false;
   int width = 1600, height = 1000;
   float ui_scale = 0.0f;  // --ui-scale; 0: the monitor's (1 in screenshots); -1: "auto"
 };
@@ -70,6 +81,17 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--layout-json") args.layout_json = value();
     else if (flag == "--measure") args.measure = value();
     else if (flag == "--headless") args.headless = true;
+    else if (flag == "--about") args.about = true;
+    else if (flag == "--present") {
+      args.present = true;
+      if (n + 1 < list.size() && list[n + 1].rfind("--", 0) != 0) args.tour = list[++n];  // the TOUR is optional
+    } else if (flag == "--step") {
+      const std::string step = value();
+      char rest = 0;
+      if (std::sscanf(step.c_str(), "%d%c", &args.step, &rest) != 1 || args.step < 1)
+        fail("argument --step: expected a step number from 1, got '{}'", step);
+      args.step_given = true;
+    }
     else if (flag == "--ui-scale") {
       const std::string scale = value();
       char rest = 0;
@@ -84,6 +106,7 @@ Arguments parse_arguments(int argc, char** argv) {
         fail("argument --size: expected WxH of at least 320x240, got '{}'", size);
     } else fail("unknown argument '{}'", flag);
   }
+  if (args.step_given && !args.present) fail("argument --step needs --present");
   return args;
 }
 
@@ -99,8 +122,9 @@ std::string imgui_ini_path() {
   return error ? std::string() : (dir / "imgui.ini").string();
 }
 
-void write_layout_json(const std::string& path, const FrameLayout& layout, const RgbaImage& image) {
-  const nlohmann::json document = {
+void write_layout_json(const std::string& path, const AppState& state, const RgbaImage& image) {
+  const FrameLayout& layout = state.layout;
+  nlohmann::json document = {
       {"image", {{"width", image.width}, {"height", image.height}}},
       {"heatmap", {{"drawn", layout.heatmap_drawn}, {"x", layout.heatmap_x}, {"y", layout.heatmap_y},
                    {"side", layout.heatmap_side}}},
@@ -110,6 +134,18 @@ void write_layout_json(const std::string& path, const FrameLayout& layout, const
                   {"col_begin", layout.window.col_begin}, {"col_end", layout.window.col_end}}},
       {"length", layout.length}, {"layer", layout.layer}, {"head", layout.head}, {"bias_head", layout.bias_head},
       {"font_pixels", layout.font_pixels}};
+  const PresenterState& presenter = state.presenter;
+  const bool presenting = presenter.active && presenter.tour;
+  document["presenter"] = {
+      {"active", presenting}, {"step", presenting ? presenter.step + 1 : 0},
+      {"steps", presenting ? presenter.tour->steps.size() : 0},
+      {"title", presenting ? presenter.tour->steps[presenter.step].title : ""},
+      {"caption", presenting ? presenter.tour->steps[presenter.step].caption : ""},
+      {"caption_bar", {{"drawn", presenter.caption_drawn}, {"x", presenter.caption_rect.x},
+                       {"y", presenter.caption_rect.y}, {"width", presenter.caption_rect.z},
+                       {"height", presenter.caption_rect.w}}}};
+  document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
+                       {"models", state.about.models.size()}};
   write_file_atomically(path, document.dump(2) + "\n");
 }
 
@@ -151,9 +187,22 @@ int run_headless(const Arguments& args, AppOptions options) {
 int run(const Arguments& args) {
   AppOptions options;
   options.default_model = bundled_default_model();
+  const bool measure = !args.measure.empty();
+  // First launch shows a model trained with DMA on a sequence of its task (a random model's mask shows little);
+  // --measure keeps the default settings it always measured, and $DMASCOPE_DEFAULT_MODEL keeps its meaning.
+  const char* default_override = std::getenv("DMASCOPE_DEFAULT_MODEL");
+  if (args.session.empty() && args.model.empty() && !measure && !(default_override && *default_override))
+    options.session = first_launch_session(options.default_model);
   if (!args.session.empty()) options.session = load_session(args.session);
   if (!args.model.empty()) options.session.settings.model_dir = args.model;
-  const bool measure = !args.measure.empty();
+  if (args.present) {
+    const Tour tour = load_tour(args.tour.empty() ? bundled_tour() : std::filesystem::path(args.tour));
+    if (static_cast<std::size_t>(args.step) > tour.steps.size())
+      fail("argument --step: {} has {} steps, asked for step {}", tour.file.string(), tour.steps.size(), args.step);
+    options.tour = tour;
+    options.tour_step = static_cast<std::size_t>(args.step - 1);
+  }
+  options.show_about = args.about;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
   if (args.headless) return run_headless(args, options);
@@ -170,6 +219,7 @@ int run(const Arguments& args) {
   const auto start = std::chrono::steady_clock::now();
   if (measure) return measure_loop(window, app, args, "");
   int settled_frames = 0;
+  FullscreenSwitch fullscreen;  // presenter mode is full screen, except in screenshots (their size is fixed)
   while (!window.should_close()) {
     // Asleep until input or the worker's wake-up; a short tick while computing keeps the progress bar moving.
     // (Screenshots sleep briefly too, so that the UI thread leaves the cores to the worker.)
@@ -177,6 +227,7 @@ int run(const Arguments& args) {
     window.begin_frame();
     app.frame(window.take_key_presses());
     if (app.quit_requested()) window.request_close();
+    if (!screenshot) fullscreen.follow(window.handle(), app.state().presenter.active);
     window.end_frame();
     if (auto request = app.take_png_request()) {
       try {
@@ -191,7 +242,7 @@ int run(const Arguments& args) {
       if (settled_frames > kSettledFramesBeforeCapture) {
         const RgbaImage image = window.read_back_buffer();
         write_png(args.screenshot, image);
-        if (!args.layout_json.empty()) write_layout_json(args.layout_json, app.layout(), image);
+        if (!args.layout_json.empty()) write_layout_json(args.layout_json, app.state(), image);
         if (!args.save_session.empty()) save_session(args.save_session, app.session());
         if (const std::string error = app.pipeline_error(); !error.empty()) {
           fmt::print(stderr, "dmascope: the computation failed: {}\n(screenshot written to {})\n", error,

@@ -32,6 +32,8 @@ constexpr Shortcut kShortcuts[] = {
     {"Ctrl+P", "save the window as PNG"},
     {"Ctrl+E", "export the masks (safetensors)"},
     {"F1", "this help"},
+    {"F2", "about dmascope: bundled models, recall table, the tour"},
+    {"F11", "presenter mode: the guided tour (← → Space step, Esc leaves)"},
     {"Ctrl+Q", "quit (the layout is kept in imgui.ini)"},
 };
 
@@ -79,6 +81,7 @@ void handle_shortcuts(AppState& state) {
   if (pressed(state, GLFW_KEY_F5)) state.pipeline.retry();
   if (pressed(state, GLFW_KEY_ESCAPE)) state.pipeline.cancel();
   if (pressed(state, GLFW_KEY_F1)) state.show_help = !state.show_help;
+  if (pressed(state, GLFW_KEY_F2)) state.about.open = !state.about.open;
   if (pressed(state, GLFW_KEY_S, true)) save_session_action(state);
   if (pressed(state, GLFW_KEY_O, true)) load_session_action(state);
   if (pressed(state, GLFW_KEY_P, true)) state.png_request = state.png_path;

@@ -1,0 +1,95 @@
+#include "app/gui/bundled_assets.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+
+#include "core/doge_config.h"
+
+namespace dmascope::gui {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool read_file(const fs::path& path, std::string& text) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return false;
+  std::ostringstream stream;
+  stream << file.rdbuf();
+  text = stream.str();
+  return true;
+}
+
+}  // namespace
+
+fs::path bundled_assets_dir() {
+  const fs::path in_source_tree = fs::path(DMASCOPE_SOURCE_DIR) / "assets";
+  std::error_code error;
+  if (fs::is_directory(in_source_tree / "models", error)) return in_source_tree;
+  const fs::path executable = fs::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const fs::path installed = executable.parent_path().parent_path() / "share/dmascope";
+    if (fs::is_directory(installed / "models", error)) return installed;
+  }
+  return in_source_tree;  // errors will name this path
+}
+
+fs::path bundled_tour() { return bundled_assets_dir() / "tours/dma-intro.json"; }
+fs::path bundled_recall_table() { return bundled_assets_dir() / "models/recall-table.json"; }
+fs::path first_launch_model() { return bundled_assets_dir() / "models/doge-toy-mix"; }
+
+Session first_launch_session(const fs::path& fallback_model) {
+  Session session;
+  const fs::path model = first_launch_model();
+  std::string sample;
+  std::error_code error;
+  if (!fs::exists(model / "config.json", error) || !read_file(model / "sample.txt", sample)) {
+    session.settings.model_dir = fallback_model.string();
+    return session;
+  }
+  while (!sample.empty() && (sample.back() == '\n' || sample.back() == '\r')) sample.pop_back();
+  session.settings.model_dir = model.string();
+  session.settings.source = SourceKind::Text;
+  session.settings.text = sample;
+  session.settings.window = 0;  // the model's keep_window_size, the budget it was trained with
+  session.settings.tile_size = 16;
+  return session;
+}
+
+std::vector<BundledModel> find_bundled_models() {
+  std::vector<BundledModel> models;
+  std::error_code error;
+  const fs::path models_dir = bundled_assets_dir() / "models";
+  for (fs::directory_iterator entry(models_dir, error), end; !error && entry != end; entry.increment(error)) {
+    std::error_code exists_error;
+    if (!fs::exists(entry->path() / "config.json", exists_error)) continue;
+    BundledModel model;
+    model.name = entry->path().filename().string();
+    model.dir = entry->path();
+    try {
+      const DogeConfig config = DogeConfig::load(model.dir / "config.json");
+      model.shape = fmt::format("{} layers, {} heads ({} kv), hidden {}, window {}, vocabulary {}",
+                                config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads,
+                                config.hidden_size, config.keep_window_size, config.vocab_size);
+      std::string text;
+      if (read_file(model.dir / "eval_examples.json", text)) {
+        const nlohmann::json examples = nlohmann::json::parse(text);
+        model.run = examples.value("run", "");
+        if (const auto accuracy = examples.find("heldout_accuracy"); accuracy != examples.end())
+          for (const auto& item : accuracy->items()) model.heldout_accuracy.emplace_back(item.key(), item.value().get<double>());
+      }
+    } catch (const std::exception& failure) {
+      model.error = failure.what();
+    }
+    models.push_back(std::move(model));
+  }
+  std::sort(models.begin(), models.end(), [](const BundledModel& a, const BundledModel& b) { return a.name < b.name; });
+  return models;
+}
+
+}  // namespace dmascope::gui

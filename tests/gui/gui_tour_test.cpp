@@ -1,0 +1,297 @@
+// Tour files (strict parsing, errors that name the file and the step, relative paths), the bundled tour and recall
+// table, and presenter-mode screenshots under Xvfb: a tour step renders a picture with its caption bar, the About
+// window renders the recall table, and the first launch opens the trained toy model.
+#include <gtest/gtest.h>
+
+#include <stb_image.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <sys/wait.h>
+
+#include "app/gui/bundled_assets.h"
+#include "app/gui/recall_table.h"
+#include "app/gui/session_file.h"
+#include "app/gui/tour_file.h"
+#include "core/error.h"
+
+namespace dmascope::gui {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::temp_directory_path() / "dmascope-gui-tests" / (std::string("tour-") + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// The error a parse raises, or "" when it parses.
+std::string tour_error(const std::string& json_text, const fs::path& file = "/tours/t.json") {
+  try {
+    tour_from_json(json_text, file);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return {};
+}
+
+constexpr const char* kTwoSteps = R"({
+  "dmascope_tour": 1, "title": "T",
+  "base_session": {"settings": {"model_dir": "../models/m", "source": "toy", "length": 64, "tile_size": 8},
+                   "view": {"colormap": "magma"}},
+  "steps": [
+    {"title": "One", "caption": "The first step. It has two sentences.", "session": {}},
+    {"title": "Two", "caption": "β of 1.5 stays one sentence", "session": {"view": {"layer": 1, "head": 3}}}
+  ]})";
+
+TEST(GuiTourFile, InlineStepsMergeOverTheBaseSessionAndResolvePathsAgainstTheTourFile) {
+  const Tour tour = tour_from_json(kTwoSteps, "/data/tours/t.json");
+  EXPECT_EQ(tour.title, "T");
+  ASSERT_EQ(tour.steps.size(), 2u);
+  EXPECT_EQ(tour.steps[0].title, "One");
+  EXPECT_EQ(tour.steps[0].session.settings.model_dir, "/data/models/m");
+  EXPECT_EQ(tour.steps[0].session.settings.length, 64);
+  EXPECT_EQ(tour.steps[0].session.view.colormap, Colormap::Magma);
+  EXPECT_EQ(tour.steps[0].session.view.layer, 0);
+  EXPECT_EQ(tour.steps[1].session.settings.tile_size, 8);  // from the base
+  EXPECT_EQ(tour.steps[1].session.view.layer, 1);
+  EXPECT_EQ(tour.steps[1].session.view.head, 3);
+  EXPECT_EQ(tour.steps[1].session.view.colormap, Colormap::Magma);
+}
+
+TEST(GuiTourFile, TextFileAndSessionPathsAreReadRelativeToTheTour) {
+  const fs::path dir = scratch_dir();
+  fs::create_directories(dir / "sessions");
+  write_text(dir / "sample.txt", "<mqar> k1 v2\n");
+  Session saved;
+  saved.settings.model_dir = "model-next-to-the-session";
+  saved.settings.length = 48;
+  saved.view.head = 2;
+  save_session(dir / "sessions/s.json", saved);
+  write_text(dir / "t.json", R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "Text", "caption": "Read from a file.", "session": {"settings": {"source": "text", "text_file": "sample.txt"}}},
+      {"title": "File", "caption": "A session file.", "session": "sessions/s.json"}]})");
+  const Tour tour = load_tour(dir / "t.json");
+  EXPECT_EQ(tour.steps[0].session.settings.source, SourceKind::Text);
+  EXPECT_EQ(tour.steps[0].session.settings.text, "<mqar> k1 v2");  // the final newline dropped, as $(cat) does
+  EXPECT_EQ(tour.steps[1].session.settings.length, 48);
+  EXPECT_EQ(tour.steps[1].session.view.head, 2);
+  EXPECT_EQ(fs::path(tour.steps[1].session.settings.model_dir), (dir / "sessions/model-next-to-the-session"));
+}
+
+TEST(GuiTourFile, ErrorsNameTheFileTheStepAndWhatIsWrong) {
+  const std::string unknown = tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "Fine.", "session": {}},
+      {"title": "B", "caption": "Fine.", "sesion": {}}]})");
+  EXPECT_NE(unknown.find("/tours/t.json"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("step 2"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("sesion"), std::string::npos) << unknown;
+
+  const std::string view_key = tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "Fine.", "session": {"view": {"layr": 1}}}]})");
+  EXPECT_NE(view_key.find("step 1 (\"A\")"), std::string::npos) << view_key;
+  EXPECT_NE(view_key.find("layr"), std::string::npos) << view_key;
+
+  const std::string bad_value = tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "Fine.", "session": {"view": {"colormap": "rainbow"}}}]})");
+  EXPECT_NE(bad_value.find("step 1"), std::string::npos) << bad_value;
+  EXPECT_NE(bad_value.find("view.colormap"), std::string::npos) << bad_value;
+
+  const std::string long_caption = tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "One. Two. Three. Four.", "session": {}}]})");
+  EXPECT_NE(long_caption.find("1 to 3 sentences, it has 4"), std::string::npos) << long_caption;
+
+  const std::string missing_file = tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "Fine.", "session": "nowhere.json"}]})");
+  EXPECT_NE(missing_file.find("step 1"), std::string::npos) << missing_file;
+  EXPECT_NE(missing_file.find("nowhere.json"), std::string::npos) << missing_file;
+
+  EXPECT_NE(tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": []})").find("non-empty"), std::string::npos);
+  EXPECT_NE(tour_error(R"({"title": "T", "steps": []})").find("dmascope_tour"), std::string::npos);
+  EXPECT_NE(tour_error(R"({"dmascope_tour": 2, "title": "T", "steps": []})").find("version"), std::string::npos);
+  EXPECT_NE(tour_error("{not json").find("not a JSON tour"), std::string::npos);
+  EXPECT_NE(tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [{"caption": "x.", "session": {}}]})")
+                .find("\"title\" must be a string"),
+            std::string::npos);
+  EXPECT_NE(tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [{"title": "A", "caption": "x.",
+                          "session": 3}]})").find("must be an object or a path"),
+            std::string::npos);
+}
+
+TEST(GuiTourFile, SentencesAreCountedAtEndMarksFollowedBySpaceOrTheEnd) {
+  EXPECT_EQ(caption_sentence_count(""), 0);
+  EXPECT_EQ(caption_sentence_count("   "), 0);
+  EXPECT_EQ(caption_sentence_count("One sentence"), 1);
+  EXPECT_EQ(caption_sentence_count("One sentence."), 1);
+  EXPECT_EQ(caption_sentence_count("β = 1.5 keeps arXiv 2508.02124 in one."), 1);
+  EXPECT_EQ(caption_sentence_count("One. Two? Three!"), 3);
+  EXPECT_EQ(caption_sentence_count("One... Two"), 2);
+}
+
+TEST(GuiTourFile, TheBundledTourLoadsAndEveryStepOpensABundledModel) {
+  const Tour tour = load_tour(bundled_tour());
+  EXPECT_GE(tour.steps.size(), 6u);
+  EXPECT_LE(tour.steps.size(), 8u);
+  for (const TourStep& step : tour.steps) {
+    EXPECT_TRUE(fs::exists(fs::path(step.session.settings.model_dir) / "config.json")) << step.title;
+    EXPECT_LE(caption_sentence_count(step.caption), kMaxCaptionSentences) << step.title;
+  }
+}
+
+TEST(GuiRecallTable, TheBundledTableHasEveryRowFullAndTheBundledRuns) {
+  const RecallTable table = load_recall_table(bundled_recall_table());
+  ASSERT_GE(table.columns.size(), 5u);
+  std::set<std::string> runs;
+  for (const auto& row : table.rows) {
+    ASSERT_EQ(row.size(), table.columns.size());
+    runs.insert(row[0]);
+  }
+  EXPECT_TRUE(runs.count("dma-mix"));
+  EXPECT_TRUE(runs.count("dma-mqar"));
+  EXPECT_FALSE(table.note.empty());
+}
+
+TEST(GuiRecallTable, ShortRowsAndWrongTypesAreRefusedNamingTheRow) {
+  try {
+    recall_table_from_json(R"({"dmascope_recall_table": 1, "title": "t", "note": "n", "source": "s",
+                               "columns": ["a", "b"], "rows": [["1", "2"], ["3"]]})",
+                           "r.json");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("r.json: row 2 has 1 cells"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(recall_table_from_json(R"({"dmascope_recall_table": 1, "title": "t", "note": "n", "source": "s",
+                                          "columns": ["a"], "rows": [[1]]})", "r.json"), Error);
+  EXPECT_THROW(recall_table_from_json(R"({"title": "t"})", "r.json"), Error);
+}
+
+TEST(GuiBundledAssets, FirstLaunchIsTheTrainedToyModelOnItsSampleWithTiles16) {
+  const Session session = first_launch_session("/fallback");
+  EXPECT_EQ(fs::path(session.settings.model_dir).filename(), "doge-toy-mix");
+  EXPECT_EQ(session.settings.source, SourceKind::Text);
+  EXPECT_EQ(session.settings.text.rfind("<mqar>", 0), 0u) << "the model's sample.txt";
+  EXPECT_EQ(session.settings.window, 0) << "the model's own window";
+  EXPECT_EQ(session.settings.tile_size, 16);
+}
+
+// ---- Screenshots under Xvfb ----------------------------------------------------------------------------------------
+
+int run_command(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buffer;
+  std::size_t got;
+  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), got);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Shot {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> rgb;
+  nlohmann::json layout;
+  std::array<int, 3> at(int x, int y) const {
+    const std::size_t p = (static_cast<std::size_t>(y) * width + x) * 3;
+    return {rgb[p], rgb[p + 1], rgb[p + 2]};
+  }
+};
+
+Shot screenshot(const fs::path& dir, const std::string& arguments) {
+  const fs::path png = dir / "shot.png", layout = dir / "shot.layout.json";
+  const std::string command = std::string(DMASCOPE_XVFB_RUN) + " -a -s '-screen 0 1920x1200x24' '" +
+                              DMASCOPE_GUI_PATH + "' --screenshot '" + png.string() + "' --layout-json '" +
+                              layout.string() + "' " + arguments;
+  std::string output;
+  const int status = run_command(command, output);
+  if (status != 0) throw std::runtime_error("dmascope exited with " + std::to_string(status) + ": " + output);
+  Shot shot;
+  int channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(png.c_str(), &shot.width, &shot.height, &channels, 3),
+                                                   stbi_image_free);
+  if (!pixels) throw std::runtime_error("cannot read " + png.string());
+  shot.rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(shot.width) * shot.height * 3);
+  std::ifstream(layout) >> shot.layout;
+  return shot;
+}
+
+std::size_t distinct_colours(const Shot& shot, int x0, int y0, int x1, int y1, int stride) {
+  std::set<std::uint32_t> colours;
+  for (int y = y0; y < y1; y += stride)
+    for (int x = x0; x < x1; x += stride) {
+      const auto c = shot.at(x, y);
+      colours.insert(static_cast<std::uint32_t>(c[0] << 16 | c[1] << 8 | c[2]));
+    }
+  return colours.size();
+}
+
+TEST(GuiPresenter, ATourStepRendersTheHeatmapAndACaptionBarWithText) {
+  const Tour tour = load_tour(bundled_tour());
+  const std::size_t step = 3;  // 1-based, as --step takes it
+  const Shot shot = screenshot(scratch_dir(), "--size 1920x1080 --present --step " + std::to_string(step));
+  ASSERT_EQ(shot.width, 1920);
+  EXPECT_GE(distinct_colours(shot, 0, 0, shot.width, shot.height, 3), 20u) << "the window looks blank";
+  const auto& presenter = shot.layout["presenter"];
+  EXPECT_TRUE(presenter["active"].get<bool>());
+  EXPECT_EQ(presenter["step"], step);
+  EXPECT_EQ(presenter["steps"], tour.steps.size());
+  EXPECT_EQ(presenter["title"], tour.steps[step - 1].title);
+  EXPECT_EQ(presenter["caption"], tour.steps[step - 1].caption);
+  EXPECT_TRUE(shot.layout["heatmap"]["drawn"].get<bool>());
+  EXPECT_EQ(shot.layout["layer"], tour.steps[step - 1].session.view.layer);
+  EXPECT_EQ(shot.layout["head"], tour.steps[step - 1].session.view.head);
+  // The caption bar: drawn across the window near the bottom, in its own colour, with text (many more colours
+  // than a plain bar: anti-aliased glyphs) in the upper and the lower half (the title line and the caption).
+  const auto& bar = presenter["caption_bar"];
+  ASSERT_TRUE(bar["drawn"].get<bool>());
+  const int x = bar["x"], y = bar["y"], width = bar["width"], height = bar["height"];
+  EXPECT_EQ(width, shot.width);
+  EXPECT_GT(y, shot.height / 2);
+  EXPECT_GE(height, 100) << "large fonts: a title line and several caption lines";
+  const auto background = shot.at(x + width / 2, y + 2);
+  EXPECT_EQ(background, (std::array<int, 3>{33, 41, 61})) << "the caption bar's colour";
+  EXPECT_GE(distinct_colours(shot, x, y, x + width, y + height / 2, 1), 10u) << "no title text";
+  EXPECT_GE(distinct_colours(shot, x, y + height / 2, x + width, y + height, 1), 10u) << "no caption text";
+}
+
+TEST(GuiPresenter, AStepPastTheEndIsAnErrorThatNamesTheTour) {
+  std::string output;
+  const int status = run_command(std::string(DMASCOPE_XVFB_RUN) + " -a '" + DMASCOPE_GUI_PATH +
+                                     "' --present --step 99 --screenshot '" + (scratch_dir() / "x.png").string() + "'",
+                                 output);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("dma-intro.json"), std::string::npos) << output;
+  EXPECT_NE(output.find("step 99"), std::string::npos) << output;
+}
+
+TEST(GuiPresenter, TheAboutWindowRendersEveryRowOfTheRecallTable) {
+  const RecallTable table = load_recall_table(bundled_recall_table());
+  const Shot shot = screenshot(scratch_dir(), "--about");
+  EXPECT_TRUE(shot.layout["about"]["drawn"].get<bool>());
+  EXPECT_EQ(shot.layout["about"]["recall_rows"], table.rows.size());
+  EXPECT_GE(shot.layout["about"]["models"].get<int>(), 3);
+}
+
+TEST(GuiPresenter, FirstLaunchOpensTheTrainedToyModel) {
+  const fs::path dir = scratch_dir();
+  const Shot shot = screenshot(dir, "--save-session '" + (dir / "first.json").string() + "'");
+  const Session session = load_session(dir / "first.json");
+  EXPECT_EQ(fs::path(session.settings.model_dir).filename(), "doge-toy-mix");
+  EXPECT_EQ(session.settings.tile_size, 16);
+  EXPECT_EQ(shot.layout["length"], 256) << "the sample is one training-length sequence";
+  EXPECT_TRUE(shot.layout["heatmap"]["drawn"].get<bool>());
+}
+
+}  // namespace
+}  // namespace dmascope::gui
