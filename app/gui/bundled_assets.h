@@ -29,7 +29,7 @@ struct BundledModel {
   std::filesystem::path dir;
   std::string shape;                // "2 layers, 4 heads (2 kv), hidden 256, window 64, vocabulary 329"
   std::string run;                  // the training run it came from ("dma-mix"), empty when untrained
-  std::vector<std::pair<std::string, double>> heldout_accuracy;  // ("copy", 0.70), in the file's order
+  std::vector<std::pair<std::string, double>> heldout_accuracy;  // ("copy", 0.70), sorted by task name
   std::string error;                // why the folder could not be described (shown instead of the rest)
 };
 std::vector<BundledModel> find_bundled_models();  // sorted by name; never throws
