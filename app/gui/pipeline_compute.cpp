@@ -1,9 +1,18 @@
 #include "app/gui/pipeline_compute.h"
 
 #include <chrono>
+#include <cmath>
 
+#include <fmt/format.h>
+
+#include "app/gui/layer_timing.h"  // cuda_backend_available
 #include "core/error.h"
+#include "core/forward_elementwise.h"
 #include "core/view_reduce.h"
+#ifdef DMASCOPE_HAS_CUDA
+#include "kernels/dma_cuda.h"
+#include "kernels/doge_forward_cuda.h"
+#endif
 
 namespace dmascope::gui {
 
@@ -26,7 +35,8 @@ bool should_capture_probs(const DogeModel& model, std::int64_t length) {
 
 std::shared_ptr<const LoadedModel> ModelCache::get(const std::filesystem::path& dir) {
   if (model_ && model_->dir == dir) return model_;
-  model_.reset();  // free the old weights before loading the new ones
+  gpu_forward.reset();  // the old model's device weights go with it
+  model_.reset();       // free the old weights before loading the new ones
   auto loaded = std::make_shared<LoadedModel>();
   loaded->dir = dir;
   loaded->model = DogeModel::load(dir);
@@ -57,6 +67,86 @@ std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const Lo
       fail("token id {} at position {} is outside the vocabulary of {} ([0, {}))", ids[p], p, model.dir.string(), vocab);
   return ids;
 }
+
+namespace {
+
+#ifdef DMASCOPE_HAS_CUDA
+// Probabilities [1, H, L, L] per layer from a result's captured q/k (after RoPE), v, β and death arrays: the CPU
+// reference attention over the mask the captures carry. With the CUDA backend this makes the heatmap's probabilities
+// those of the GPU's mask (the CPU forward's mask could differ where β has a near-tie).
+void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& cancel) {
+  const DogeConfig& config = result.model->model.config;
+  const std::int64_t L = result.length(), H = config.num_attention_heads, Hkv = config.num_key_value_heads;
+  const std::int64_t d = config.head_dim;
+  for (LayerCapture& capture : result.forward.layers) {
+    if (cancel.load()) throw ForwardCancelled{};
+    std::vector<float> v_heads(static_cast<std::size_t>(Hkv * L * d)), context(static_cast<std::size_t>(H * L * d));
+    heads_first_f32(capture.v.data<float>(), L, Hkv, d, v_heads.data());
+    AttentionProblem problem;
+    problem.q_heads = H;
+    problem.kv_heads = Hkv;
+    problem.bias_heads = result.bias_heads();
+    problem.q_len = problem.key_len = L;
+    problem.head_dim = d;
+    problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
+    problem.q = capture.q_rope.data<float>();
+    problem.k = capture.k_rope.data<float>();
+    problem.v = v_heads.data();
+    problem.beta = capture.dyn_bias.data<float>();
+    problem.death = capture.death.data<std::int32_t>();
+    capture.attn_probs = Tensor::zeros(DType::F32, {1, H, L, L});
+    attention_reference(problem, context.data(), capture.attn_probs.mutable_data<float>(), false);
+  }
+  result.has_probs = true;
+}
+#endif
+
+// The CUDA backend's forward: masks, β, tile maps and q/k/v from the GPU (weights cached in `models`), only the last
+// position's logits (nothing shows them; all of them are L·V floats), probabilities at small L from the GPU's tensors.
+// Returns false, leaving `result` to the CPU forward, when this build or machine has no usable GPU or the model is not
+// supported; a failing GPU run also falls back, and the status bar says why.
+bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options,
+                        const std::atomic<bool>& cancel) {
+  std::string why_not;
+  if (!cuda_backend_available(&why_not)) {
+    result.mask_device = fmt::format("CPU forward, fp32 (CUDA: {})", why_not);
+    return false;
+  }
+#ifdef DMASCOPE_HAS_CUDA
+  const DogeModel& model = result.model->model;
+  if (why_not = cuda::gpu_forward_unsupported_reason(model); !why_not.empty()) {
+    result.mask_device = fmt::format("CPU forward, fp32 ({})", why_not);
+    return false;
+  }
+  try {
+    if (!models.gpu_forward) models.gpu_forward = std::make_shared<cuda::DogeForwardCuda>(model);
+    auto& gpu = *static_cast<cuda::DogeForwardCuda*>(models.gpu_forward.get());
+    ForwardOptions gpu_options = options;
+    gpu_options.capture_probs = false;
+    cuda::GpuForwardOutputs outputs;
+    outputs.logits = cuda::LogitRows::Last;
+    cuda::GpuForwardResult run = gpu.run(result.ids, gpu_options, outputs);
+    result.forward = std::move(run.forward);
+    result.gpu_forward_ms = run.gpu_ms;
+    result.mask_device = fmt::format("GPU forward on {}, fp32", cuda::device_info().name);
+  } catch (const ForwardCancelled&) {
+    throw;
+  } catch (const std::exception& error) {
+    models.gpu_forward.reset();  // a device in a bad state gets a fresh upload next time
+    result.mask_device = fmt::format("CPU forward, fp32 (the GPU forward failed: {})", error.what());
+    return false;
+  }
+  if (options.capture_probs) add_probs_from_captures(result, cancel);
+  return true;
+#else
+  (void)models;
+  (void)options;
+  (void)cancel;
+  return false;
+#endif
+}
+
+}  // namespace
 
 std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& settings, ModelCache& models,
                                                         ComputeProgress& progress, const std::atomic<bool>& cancel) {
@@ -89,8 +179,10 @@ std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& 
     progress.steps_done = done;
     progress.steps_total = total;
   };
-  result->forward = doge_forward(model, result->ids, options);
-  result->has_probs = options.capture_probs;
+  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, cancel))) {
+    result->forward = doge_forward(model, result->ids, options);
+    result->has_probs = options.capture_probs;
+  }
 
   progress.phase = ComputePhase::Summaries;
   const MatrixWindow whole = visible_window(whole_matrix(L), L);

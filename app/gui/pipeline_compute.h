@@ -1,6 +1,6 @@
-// The work of one pipeline run, free of threads: load (or reuse) the model, resolve the token ids, run the CPU forward
-// pass with captures, and reduce every head's mask to an overview thumbnail. Pipeline (pipeline.h) runs this on its
-// worker thread; tests and tools can call it directly.
+// The work of one pipeline run, free of threads: load (or reuse) the model, resolve the token ids, run the forward
+// pass with captures (the CPU's, or with the CUDA backend the GPU's), and reduce every head's mask to an overview
+// thumbnail. Pipeline (pipeline.h) runs this on its worker thread; tests and tools can call it directly.
 #pragma once
 
 #include <atomic>
@@ -31,6 +31,10 @@ bool should_capture_probs(const DogeModel& model, std::int64_t length);
 class ModelCache {
  public:
   std::shared_ptr<const LoadedModel> get(const std::filesystem::path& dir);
+
+  // The GPU forward holding the current model's weights on the device (a cuda::DogeForwardCuda, opaque here so that a
+  // build without CUDA compiles): made on the first CUDA run, reused by the next ones, dropped with the model.
+  std::shared_ptr<void> gpu_forward;
 
  private:
   std::shared_ptr<const LoadedModel> model_;

@@ -34,6 +34,10 @@ struct PipelineResult {
   std::vector<std::int32_t> ids;
   ForwardResult forward;
   bool has_probs = false;      // attention probabilities captured (small L only)
+  // Where the masks, β, tile maps and q/k/v came from: "CPU forward, fp32" or "GPU forward on <device>, fp32" (the
+  // CUDA backend; then the probabilities, at small L, are computed on the CPU from the GPU's tensors and masks).
+  std::string mask_device = "CPU forward, fp32";
+  double gpu_forward_ms = 0.0;  // device time of the GPU forward (CUDA events); 0 when the CPU computed the mask
   double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
   std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
 

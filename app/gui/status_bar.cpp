@@ -33,7 +33,7 @@ std::string backend_label(AppState& state, bool cuda) {
 }
 
 // Which device computed the mask shown: the forward pass that produced the result (pipeline_compute.cpp).
-std::string mask_device_label(const PipelineResult&) { return "mask: CPU forward, fp32"; }
+std::string mask_device_label(const PipelineResult& result) { return "mask: " + result.mask_device; }
 
 }  // namespace
 
