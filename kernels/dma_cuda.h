@@ -81,8 +81,11 @@ class DmaRunner {
   DmaRunner(const DmaRunner&) = delete;
   DmaRunner& operator=(const DmaRunner&) = delete;
 
-  // death [B, Hb, Lk] from β [B, Hb, Lk], both on the device.
+  // death [B, Hb, Lk] from β [B, Hb, Lk], both on the device. Only the mask state: the gather lists are built by
+  // build_gather_lists (which forward calls).
   void build_mask(const float* beta, std::int32_t* death);
+  // The forward's gather lists (per 64-row query tile, the keys some row keeps) from a device death array.
+  void build_gather_lists(const std::int32_t* death);
   // out = DMA attention; builds the gather lists from `death` first. instrumentation may be null.
   void forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death, void* out,
                Instrumentation* instrumentation = nullptr);

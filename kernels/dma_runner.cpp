@@ -152,13 +152,18 @@ void DmaRunner::build_mask(const float* beta, std::int32_t* death) {
   detail::launch_mask_build(impl_->plan, beta, death, impl_->mask_workspace.get(), impl_->stream);
 }
 
+void DmaRunner::build_gather_lists(const std::int32_t* death) {
+  Impl& m = *impl_;
+  if (m.all_kept) return;  // the dense path reads each tile's causal prefix, no lists
+  detail::launch_gather_lists(death, m.segments, static_cast<int>(m.shape.q_len), static_cast<int>(m.shape.key_len),
+                              m.q_tiles, m.capacity, m.lists.as<std::int32_t>(), m.counts.as<std::int32_t>(), m.stream);
+}
+
 void DmaRunner::forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                         void* out, Instrumentation* instrumentation) {
   Impl& m = *impl_;
   const int q_len = static_cast<int>(m.shape.q_len), key_len = static_cast<int>(m.shape.key_len);
-  if (!m.all_kept)
-    detail::launch_gather_lists(death, m.segments, q_len, key_len, m.q_tiles, m.capacity, m.lists.as<std::int32_t>(),
-                                m.counts.as<std::int32_t>(), m.stream);
+  build_gather_lists(death);
   detail::ForwardParams p = m.params(q, k, v, beta, m.all_kept ? nullptr : death, out);
   const bool instrumented = instrumentation && instrumentation->enabled;
   if (instrumented) {

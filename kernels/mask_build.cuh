@@ -10,12 +10,23 @@
 
 namespace dmascope::cuda::detail {
 
+// How launch_mask_build computes the death indices (both give the CPU's dma_death_indices bit for bit):
+//   SortedPrefixStatistics: CUB radix sort of all keys, a prefix-count table and one thread per key (any L, any w);
+//   Chunked: one launch, one CTA per chunk of 1024 keys that selects the w keys alive at its first row from the
+//            prefix and solves its chunk in shared memory (per-row top-k, w < L ≤ kChunkedMaxKeys, w ≤
+//            kChunkedMaxWindow). Chosen automatically where it applies; the environment variable
+//            DMASCOPE_MASK_BUILD=sort forces the general path (for before/after timings in one run).
+enum class MaskBuildMethod { AllKept, SortedPrefixStatistics, Chunked };
+constexpr int kChunkedMaxKeys = 65536;
+constexpr int kChunkedMaxWindow = 4096;
+
 // Workspace for one (segments × key_len) mask build, sized by mask_build_workspace_bytes.
 struct MaskBuildPlan {
   int segments = 0;     // batch · bias heads
   int key_len = 0;
   int window = 0;
   MaskVariant variant = MaskVariant::PerRowTopK;
+  MaskBuildMethod method = MaskBuildMethod::SortedPrefixStatistics;
   int value_buckets = 0;   // V: key-index buckets of the prefix-count table
   int bucket_width = 0;    // S_v = ceil(L / V)
   int rank_blocks = 0;     // T = ceil(L / 64): blocks of 64 consecutive ranks
@@ -30,8 +41,17 @@ void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_
 
 // For each (segment, query tile of 64 rows): the ascending indices of the keys that some row of the tile keeps.
 // lists [segments, q_tiles, capacity], counts [segments, q_tiles]; capacity ≥ min(L, w + 64).
+// Two kernels with identical output for a death array of a top-w mask (at most w keys alive on any row):
+//   Scan:    one CTA per tile tests every key up to the tile's last row (O(L) per tile, any capacity);
+//   Chunked: one CTA per 16 tiles collects the keys alive at its first row once (≤ w of them), then each warp tests
+//            only those and the keys born inside the chunk: O(L + 16·(w + 1024)) per 16 tiles
+//            (capacity ≤ kChunkedGatherMaxCapacity).
+// Auto picks Chunked where it applies; DMASCOPE_GATHER_LISTS=scan forces Scan.
+enum class GatherMethod { Auto, Scan, Chunked };
+constexpr int kChunkedGatherMaxCapacity = kChunkedMaxWindow + 64;
 void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
-                         std::int32_t* lists, std::int32_t* counts, cudaStream_t stream);
+                         std::int32_t* lists, std::int32_t* counts, cudaStream_t stream,
+                         GatherMethod method = GatherMethod::Auto);
 
 // Tile statuses (TileStatus values) [segments, q_tiles, k_tiles] with 64×64 tiles, as build_tile_map computes them.
 void launch_tile_status(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int k_tiles,

@@ -261,7 +261,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ForwardCase{2, 4, 2, 640, 640, 64, 200, Precision::F16},      // batch 2
                       ForwardCase{1, 2, 1, 100, 1500, 64, 300, Precision::BF16},    // Lq < Lk, bottom-right
                       ForwardCase{2, 4, 1, 65, 2049, 128, 512, Precision::F16},     // Lq < Lk, batch 2, d128
-                      ForwardCase{1, 2, 1, 4096, 4096, 128, 1024, Precision::BF16}),
+                      ForwardCase{1, 2, 1, 4096, 4096, 128, 1024, Precision::BF16},
+                      ForwardCase{1, 2, 1, 1500, 5000, 64, 700, Precision::BF16},   // Lq < Lk, offset not ≡ 0 mod 64
+                      ForwardCase{1, 4, 2, 3000, 3000, 64, 2000, Precision::F16}),  // the larger chunked layout
     forward_case_name);
 
 }  // namespace
