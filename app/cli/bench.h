@@ -22,7 +22,10 @@ struct BenchSetting {
 
 struct BenchResult {
   std::string device;
-  double mask_build_ms = 0, dma_ms = 0, dense_ms = 0, materialized_ms = -1;  // medians; -1 = not run
+  // Medians; -1 = not run. mask_build_ms times the mask state alone (death indices from β, as launched, no gather
+  // lists); dma_ms includes the mask build, the gather lists and the forward.
+  double mask_build_ms = 0, dma_ms = 0, dense_ms = 0, materialized_ms = -1;
+  double mask_and_gather_ms = -1;  // CUDA: mask build + the forward's gather lists (what precedes the attention kernel)
   double dma_launched_ms = -1;  // CUDA: the DMA pipeline as separate launches (dma_ms replays it as one graph)
   double dma_spread_ms = 0, dense_spread_ms = 0;                            // max − min over the repeats
   double token_density = 0, tile_density = 0;

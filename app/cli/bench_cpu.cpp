@@ -185,6 +185,7 @@ nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
                       {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
   if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
   if (r.dma_launched_ms >= 0) j["dma_launched_ms"] = r.dma_launched_ms;
+  if (r.mask_and_gather_ms >= 0) j["mask_and_gather_ms"] = r.mask_and_gather_ms;
   if (s.bias == "model")
     j["bias_source"] = fmt::format("layer 0 of {} on {}", s.bias_model, bias_model_tokens(s.bias_model));
   return j;

@@ -69,6 +69,12 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
 
   const auto mask_times = cuda::time_ms([&] { runner.build_mask(beta.as<float>(), death.as<std::int32_t>()); },
                                         s.warmup, s.repeats);
+  const auto mask_and_gather_times = cuda::time_ms(
+      [&] {
+        runner.build_mask(beta.as<float>(), death.as<std::int32_t>());
+        runner.build_gather_lists(death.as<std::int32_t>());
+      },
+      s.warmup, s.repeats);
   const auto launched_times = cuda::time_ms(
       [&] {
         runner.build_mask(beta.as<float>(), death.as<std::int32_t>());
@@ -80,6 +86,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
       s.warmup, s.repeats);
   result.dma_launched_ms = median_of(launched_times);
   result.mask_build_ms = median_of(mask_times);
+  result.mask_and_gather_ms = median_of(mask_and_gather_times);
   result.dma_ms = median_of(dma_times);
   result.dma_spread_ms = spread_of(dma_times);
   result.executed_pairs = static_cast<double>(runner.executed_pairs()) * static_cast<double>(s.batch);

@@ -33,7 +33,7 @@ void print_row_header() {
              "w", "Hq/Hkv", "d", "bias", "mask ms", "DMA ms", "dense ms", "speedup", "ideal", "tokens", "tiles",
              "useful", "exec", "dense");
   fmt::print("{:>7} {:>6} {:>6} {:>4} {:>9} | {:>9} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} | {:>7} {:>7} {:>7}\n", "", "",
-             "", "", "", "(incl.)", "", "", "", "", "density", "density", "TFLOP/s", "TFLOP/s", "TFLOP/s");
+             "", "", "", "(only)", "(incl.)", "", "", "", "density", "density", "TFLOP/s", "TFLOP/s", "TFLOP/s");
 }
 
 void print_row(const nlohmann::json& j) {
