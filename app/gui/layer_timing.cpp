@@ -1,6 +1,8 @@
 // Backend-neutral parts of the Timing view: one layer of a result, and sweeps over L or w.
 #include <fmt/format.h>
 
+#include <new>
+
 #include "app/gui/layer_timing.h"
 #include "app/gui/sweep_points.h"
 #include "core/error.h"
@@ -41,8 +43,10 @@ LayerTiming time_layer(const PipelineResult& result, std::int64_t layer, const T
 
 TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::int64_t layer,
                              const TimingOptions& options, const std::vector<std::int64_t>& points,
-                             const SweepProgress& progress, const std::atomic<bool>& cancel) {
+                             const SweepProgress& progress, const std::atomic<bool>& cancel,
+                             const AttentionTimer& timer) {
   if (points.empty()) fail("timing sweep over {}: no points", sweep_kind_name(kind));
+  const AttentionTimer time_problem = timer ? timer : AttentionTimer(&time_inputs);
   TimingSweep sweep;
   sweep.kind = kind;
   sweep.generation = result.generation;
@@ -63,27 +67,42 @@ TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::
         "and are timed once",
         layer, result.length(), mask_variant_name(layer_inputs.variant), dtype);
   }
-  TimedVariant dense, materialized;  // the w sweep's baselines, from its first point
+  // The w sweep's baselines, from its first point that succeeds (dense and materialized ignore w).
+  bool have_baselines = false;
+  TimedVariant dense, materialized;
   auto time_point = [&](std::size_t n) {
     if (cancel.load()) throw ForwardCancelled{};
     TimingOptions point_options = options;
     if (kind == SweepKind::Length) {
       const AttentionInputs inputs =
           synthetic_attention_inputs(layer_inputs, points[n], BiasPattern::Random, static_cast<std::uint64_t>(points[n]));
-      return time_inputs(inputs, point_options, cancel);
+      return time_problem(inputs, point_options, cancel);
     }
     AttentionInputs inputs = layer_inputs;
     inputs.window = points[n];
-    point_options.baselines = n == 0;
-    LayerTiming timing = time_inputs(inputs, point_options, cancel);
-    if (n == 0) {
+    point_options.baselines = !have_baselines;
+    LayerTiming timing = time_problem(inputs, point_options, cancel);
+    if (!have_baselines) {
       dense = timing.dense;
       materialized = timing.materialized;
+      have_baselines = true;
     } else {
       timing.dense = dense;
       timing.materialized = materialized;
     }
     timing.layer = layer;
+    return timing;
+  };
+  // What a failed point still says: which problem it was.
+  auto failed_point = [&](std::size_t n, std::string why) {
+    LayerTiming timing;
+    timing.layer = layer;
+    timing.on_gpu = options.backend == Backend::Cuda;
+    timing.head_dim = layer_inputs.head_dim;
+    timing.q_heads = layer_inputs.q_heads;
+    timing.length = kind == SweepKind::Length ? points[n] : layer_inputs.length;
+    timing.window = kind == SweepKind::Window ? points[n] : layer_inputs.window;
+    timing.failed_why = why.empty() ? std::string("failed without a message") : std::move(why);
     return timing;
   };
   for (std::size_t n = 0; n < points.size(); ++n) {
@@ -95,12 +114,18 @@ TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::
       if (sweep.timings.empty()) throw;
       sweep.cancelled = true;
       break;
+    } catch (const std::bad_alloc&) {
+      timing = failed_point(n, "out of host memory (std::bad_alloc)");
+    } catch (const std::exception& error) {
+      timing = failed_point(n, error.what());
     }
     timing.generation = result.generation;
     if (sweep.device.empty()) sweep.device = timing.device;
     sweep.timings.push_back(std::move(timing));
     if (progress) progress(static_cast<std::int64_t>(n + 1), static_cast<std::int64_t>(points.size()));
   }
+  for (LayerTiming& timing : sweep.timings)  // a failed point was attempted on the sweep's device
+    if (timing.failed() && timing.device.empty()) timing.device = sweep.device;
   return sweep;
 }
 

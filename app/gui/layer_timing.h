@@ -58,13 +58,20 @@ LayerTiming time_attention_cuda(const AttentionInputs& inputs, const TimingOptio
 LayerTiming time_layer(const PipelineResult& result, std::int64_t layer, const TimingOptions& options,
                        const std::atomic<bool>& cancel);
 
+// Times one attention problem: time_attention_cpu or time_attention_cuda (tests pass a stand-in that fails on cue).
+using AttentionTimer =
+    std::function<LayerTiming(const AttentionInputs&, const TimingOptions&, const std::atomic<bool>&)>;
+
 // A sweep over L (synthetic inputs with the model's head shape, the result's w, random β) or over w (the layer's
-// captured q/k/v/β). `progress(done, total)` is called after each point. A cancel after some points returns those
-// (TimingSweep::cancelled); before the first one it throws ForwardCancelled.
+// captured q/k/v/β). `progress(done, total)` is called after each point. A point whose timing throws (CUDA out of
+// memory, a length the backend refuses) is recorded as failed with the error's text and the sweep goes on; a w sweep
+// times its baselines at the first point that succeeds. A cancel after some points returns those
+// (TimingSweep::cancelled); before the first one it throws ForwardCancelled. `timer` empty: the options' backend.
 using SweepProgress = std::function<void(std::int64_t done, std::int64_t total)>;
 TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::int64_t layer,
                              const TimingOptions& options, const std::vector<std::int64_t>& points,
-                             const SweepProgress& progress, const std::atomic<bool>& cancel);
+                             const SweepProgress& progress, const std::atomic<bool>& cancel,
+                             const AttentionTimer& timer = {});
 
 // The CUDA backend (kernels/dma_cuda.h) when this build has it and a GPU is present.
 bool cuda_backend_available(std::string* why_not);

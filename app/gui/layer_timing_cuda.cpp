@@ -9,6 +9,8 @@
 #include "core/error.h"
 
 #ifdef DMASCOPE_HAS_CUDA
+#include <cuda_runtime_api.h>
+
 #include "kernels/dma_cuda.h"
 #endif
 
@@ -79,10 +81,8 @@ struct DeviceProblem {
   }
 };
 
-}  // namespace
-
-LayerTiming time_attention_cuda(const AttentionInputs& in, const TimingOptions& options,
-                                const std::atomic<bool>& cancel) {
+LayerTiming time_attention_cuda_once(const AttentionInputs& in, const TimingOptions& options,
+                                     const std::atomic<bool>& cancel) {
   std::string why;
   if (!cuda_backend_available(&why)) fail("CUDA timing: {}", why);
   const cuda::AttentionShape shape = shape_of(in, options.dtype, "CUDA timing");
@@ -151,6 +151,21 @@ LayerTiming time_attention_cuda(const AttentionInputs& in, const TimingOptions& 
     timing.materialized.useful_pairs = causal;
   }
   return timing;
+}
+
+}  // namespace
+
+LayerTiming time_attention_cuda(const AttentionInputs& in, const TimingOptions& options,
+                                const std::atomic<bool>& cancel) {
+  try {
+    return time_attention_cuda_once(in, options, cancel);
+  } catch (...) {
+    // A failed cudaMalloc (out of memory at a large L) stays behind as the runtime's last error, which the next
+    // launch check would report as its own: clear it, so that a sweep's next point starts clean. Sticky errors
+    // (a kernel fault) cannot be cleared; they fail the next point too, with their own message.
+    cudaGetLastError();
+    throw;
+  }
 }
 
 KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t layer, TimingDtype dtype) {

@@ -15,6 +15,7 @@ namespace {
 constexpr ImU32 kFrameColor = IM_COL32(140, 140, 150, 255);
 constexpr ImU32 kGridColor = IM_COL32(90, 90, 100, 90);
 constexpr ImU32 kTextColor = IM_COL32(210, 210, 215, 255);
+constexpr ImU32 kFailedColor = IM_COL32(255, 115, 90, 255);
 
 bool present(double value) { return std::isfinite(value) && value > 0; }
 
@@ -26,6 +27,12 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
   double x_low = std::numeric_limits<double>::infinity(), x_high = 0;
   double y_low = std::numeric_limits<double>::infinity(), y_high = 0;
   std::vector<double> x_points;
+  for (const ChartFailedPoint& failed : options.failed_points)
+    if (present(failed.x) && std::find(x_points.begin(), x_points.end(), failed.x) == x_points.end()) {
+      x_points.push_back(failed.x);
+      x_low = std::min(x_low, failed.x);
+      x_high = std::max(x_high, failed.x);
+    }
   for (const ChartSeries& s : series)
     for (std::size_t n = 0; n < s.x.size() && n < s.y.size(); ++n) {
       if (!present(s.x[n])) continue;
@@ -38,7 +45,7 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
     }
   std::sort(x_points.begin(), x_points.end());
   if (x_points.empty() || !(y_high > 0)) {
-    ImGui::TextDisabled("(nothing measured yet)");
+    ImGui::TextDisabled(options.failed_points.empty() ? "(nothing measured yet)" : "(no point could be measured)");
     ImGui::PopID();
     return;
   }
@@ -119,6 +126,13 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
     }
     flush();
   }
+  // Failed points: the series break there; an × on the x axis says the gap is a failure, not a missing run.
+  for (const ChartFailedPoint& failed : options.failed_points) {
+    if (!present(failed.x)) continue;
+    const float x = to_screen(failed.x, y_range.low).x, r = line * 0.3f, y = plot_max.y - r - 3;
+    draw->AddLine(ImVec2(x - r, y - r), ImVec2(x + r, y + r), kFailedColor, 2.0f);
+    draw->AddLine(ImVec2(x - r, y + r), ImVec2(x + r, y - r), kFailedColor, 2.0f);
+  }
   draw->PopClipRect();
 
   // Hover: the nearest point's values of every series.
@@ -133,6 +147,8 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
     const float x = to_screen(nearest, y_range.low).x;
     draw->AddLine(ImVec2(x, plot_min.y), ImVec2(x, plot_max.y), IM_COL32(255, 255, 255, 120));
     std::string text = fmt::format("{} = {}", options.x_title, point_ticks({nearest}).front().label);
+    for (const ChartFailedPoint& failed : options.failed_points)
+      if (failed.x == nearest) text += fmt::format("\nfailed: {}", failed.why);
     for (const ChartSeries& s : series)
       for (std::size_t n = 0; n < s.x.size() && n < s.y.size(); ++n)
         if (s.x[n] == nearest)

@@ -18,11 +18,19 @@ struct ChartSeries {
   std::vector<double> x, y;  // same length; a y that is not > 0 (not measured) breaks the line there
 };
 
+// A point where nothing could be measured (a sweep point that failed): a red mark on the x axis under the gap the
+// series leave there, and `why` in the tooltip.
+struct ChartFailedPoint {
+  double x = 0;
+  std::string why;
+};
+
 struct LineChartOptions {
   std::string x_title, y_title;
   bool log_y = false;
   float height = 220;
   std::string (*format_value)(double) = nullptr;  // the tooltip's numbers (e.g. format_ms); null: "%g"
+  std::vector<ChartFailedPoint> failed_points;
 };
 
 void draw_line_chart(const char* id, std::span<const ChartSeries> series, const LineChartOptions& options);

@@ -27,7 +27,8 @@ void append_variant(std::string& out, std::string_view prefix, const LayerTiming
                        attention_tflops_per_second(variant.useful_pairs, t.head_dim, variant.median_ms), speedup);
   else
     out += ",,,,,,,";
-  out += csv_field(variant.skipped_why);
+  // A sweep point that failed says so, with the reason, in every variant's row (none of them was measured).
+  out += csv_field(t.failed() ? "failed: " + t.failed_why : variant.skipped_why);
   out += '\n';
 }
 

@@ -17,7 +17,8 @@ std::string csv_field(std::string_view text);  // quoted only when it has to be
 
 // One row per variant: mask_build, dma_kernel, dma_incl_mask, dense, materialized.
 std::string layer_timing_csv(const LayerTiming& timing);
-// One row per (point, variant), the sweep's variable first; the first line is a comment-free header.
+// One row per (point, variant), the sweep's variable first; the first line is a comment-free header. A point that
+// failed has its rows too, unmeasured, with "failed: <why>" in the note column.
 std::string timing_sweep_csv(const TimingSweep& sweep);
 
 // Tile maps, causal tiles only (the ones above the diagonal are never computed by anybody). A map with more rows

@@ -140,6 +140,55 @@ std::vector<ChartSeries> sweep_series(const TimingSweep& sweep) {
   return series;
 }
 
+// The sweep as numbers: one row per point; a failed point says why in its note.
+void draw_sweep_table(const TimingSweep& sweep, const char* variable) {
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV |
+                                ImGuiTableFlags_ScrollY;
+  if (!ImGui::BeginTable("sweep_table", 7, flags, ImVec2(0, std::max(ImGui::GetContentRegionAvail().y - 4, 80.0f))))
+    return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn(variable);
+  ImGui::TableSetupColumn("DMA incl. mask");
+  ImGui::TableSetupColumn("DMA kernel");
+  ImGui::TableSetupColumn("dense");
+  ImGui::TableSetupColumn("materialized");
+  ImGui::TableSetupColumn("speedup vs dense");
+  ImGui::TableSetupColumn("note", ImGuiTableColumnFlags_WidthStretch);
+  ImGui::TableHeadersRow();
+  auto ms_cell = [](int column, const TimedVariant& variant) {
+    ImGui::TableSetColumnIndex(column);
+    if (variant.measured) ImGui::TextUnformatted(format_ms(variant.median_ms).c_str());
+    else ImGui::TextDisabled("—");
+  };
+  for (std::size_t n = 0; n < sweep.timings.size() && n < sweep.points.size(); ++n) {
+    const LayerTiming& t = sweep.timings[n];
+    ImGui::TableNextRow();
+    ImGui::TableSetColumnIndex(0);
+    ImGui::TextUnformatted(token_count_label(sweep.points[n]).c_str());
+    if (t.failed()) {
+      for (int column = 1; column <= 5; ++column) {
+        ImGui::TableSetColumnIndex(column);
+        ImGui::TextDisabled("—");
+      }
+      ImGui::TableSetColumnIndex(6);
+      ImGui::PushTextWrapPos(0.0f);
+      ImGui::TextColored(kErrorColor, "failed: %s", t.failed_why.c_str());
+      ImGui::PopTextWrapPos();
+      continue;
+    }
+    ms_cell(1, t.dma_incl_mask());
+    ms_cell(2, t.dma);
+    ms_cell(3, t.dense);
+    ms_cell(4, t.materialized);
+    ImGui::TableSetColumnIndex(5);
+    ImGui::TextUnformatted(t.dense.measured && t.dma_total_ms() > 0 ? format_ratio(t.speedup()).c_str() : "—");
+    ImGui::TableSetColumnIndex(6);
+    if (!t.materialized.measured && !t.materialized.skipped_why.empty())
+      ImGui::TextDisabled("materialized skipped: %s", t.materialized.skipped_why.c_str());
+  }
+  ImGui::EndTable();
+}
+
 void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, std::int64_t layer) {
   const bool cuda = result.settings.backend == Backend::Cuda;
   const std::vector<std::int64_t> points =
@@ -176,22 +225,40 @@ void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, s
   }
   ImGui::SameLine();
   ImGui::Checkbox("log ms axis", &state.timing_panel.log_ms);
+  ImGui::SameLine();
+  ImGui::Checkbox("table", &state.timing_panel.sweep_table);
   if (!error.empty()) ImGui::TextColored(kErrorColor, "sweep: %s", error.c_str());
   if (!sweep) return;
-  ImGui::TextDisabled("%s · %s%s", sweep->device.c_str(),
+  const std::size_t failed = sweep->failed_points();
+  ImGui::TextDisabled("%s · %s%s%s", sweep->device.empty() ? "no device timed" : sweep->device.c_str(),
                       kind == SweepKind::Window ? fmt::format("layer {}", sweep->layer).c_str() : "synthetic",
                       sweep->cancelled ? fmt::format(" · cancelled after {} of {} points", sweep->timings.size(),
                                                      sweep->points.size()).c_str()
-                                       : "");
+                                       : "",
+                      failed ? fmt::format(" · {} of {} points failed", failed, sweep->timings.size()).c_str() : "");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", sweep->what_timed.c_str());
-  const std::vector<ChartSeries> series = sweep_series(*sweep);
+  const char* variable = kind == SweepKind::Length ? "L" : "w";
+  if (state.timing_panel.sweep_table) {
+    draw_sweep_table(*sweep, variable);
+    return;
+  }
+  // Each failed point under the chart, with its reason (the chart leaves a gap there and marks it).
   LineChartOptions options;
+  for (std::size_t n = 0; n < sweep->timings.size() && n < sweep->points.size(); ++n)
+    if (sweep->timings[n].failed())
+      options.failed_points.push_back({static_cast<double>(sweep->points[n]), sweep->timings[n].failed_why});
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const std::vector<ChartSeries> series = sweep_series(*sweep);
   options.x_title = kind == SweepKind::Length ? "L (tokens)" : "w (keys per row)";
   options.y_title = "ms (median)";
   options.log_y = state.timing_panel.log_ms;
-  options.height = std::max(ImGui::GetContentRegionAvail().y - 4, ImGui::GetTextLineHeight() * 8);
+  options.height = std::max(ImGui::GetContentRegionAvail().y - 4 - line * static_cast<float>(failed),
+                            ImGui::GetTextLineHeight() * 8);
   options.format_value = &format_ms;
   draw_line_chart(kind == SweepKind::Length ? "sweep_L" : "sweep_w", series, options);
+  for (const ChartFailedPoint& point : options.failed_points)
+    ImGui::TextColored(kErrorColor, "%s %s failed: %s", variable,
+                       token_count_label(static_cast<std::int64_t>(point.x)).c_str(), point.why.c_str());
 }
 
 }  // namespace

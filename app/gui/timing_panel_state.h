@@ -11,7 +11,8 @@
 namespace dmascope::gui {
 
 struct TimingPanelState {
-  bool log_ms = true;  // the sweep charts' ms axis
+  bool log_ms = true;        // the sweep charts' ms axis
+  bool sweep_table = false;  // a sweep as a table of numbers instead of the chart
 };
 
 // The second layer of the tile map: the kernel's own statuses, or each CTA's time as a heat colour.

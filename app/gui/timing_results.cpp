@@ -1,5 +1,7 @@
 #include "app/gui/timing_results.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace dmascope::gui {
@@ -13,5 +15,10 @@ TimingDtype timing_dtype_from_name(std::string_view name) {
 }
 
 std::string_view sweep_kind_name(SweepKind kind) { return kind == SweepKind::Length ? "L" : "w"; }
+
+std::size_t TimingSweep::failed_points() const {
+  return static_cast<std::size_t>(
+      std::count_if(timings.begin(), timings.end(), [](const LayerTiming& timing) { return timing.failed(); }));
+}
 
 }  // namespace dmascope::gui

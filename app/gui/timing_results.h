@@ -39,6 +39,11 @@ struct LayerTiming {
   TimedVariant materialized;     // QKᵀ → softmax → PV with the L×L scores in memory (cuBLAS, or the CPU reference)
   double token_density = 0;      // kept / causal pairs, all heads of the layer
   double tile_density = 0;       // active / causal tiles (the reported tile size on the CPU, 64×64 on CUDA)
+  // A sweep point that could not be timed (CUDA out of memory at a large L, a length the backend refuses): why.
+  // Then nothing above is measured; length and window still say which problem it was.
+  std::string failed_why;
+
+  bool failed() const { return !failed_why.empty(); }
 
   double dma_total_ms() const { return mask_build.median_ms + dma.median_ms; }
   // DMA as a user pays for it: the mask build plus the kernel (sum of medians; spreads add up as a bound).
@@ -59,7 +64,8 @@ struct LayerTiming {
 enum class SweepKind { Length, Window };
 std::string_view sweep_kind_name(SweepKind kind);  // "L" | "w"
 
-// A sweep: one timing per point, plus a sentence that says exactly what was timed.
+// A sweep: one timing per point, plus a sentence that says exactly what was timed. A point that fails is kept as a
+// failed LayerTiming with its reason and the sweep goes on, so one out-of-memory point never costs the others.
 struct TimingSweep {
   SweepKind kind = SweepKind::Length;
   std::uint64_t generation = 0;
@@ -67,8 +73,10 @@ struct TimingSweep {
   std::string what_timed;
   std::string device;
   std::vector<std::int64_t> points;  // L or w, ascending
-  std::vector<LayerTiming> timings;  // one per point (fewer when cancelled)
+  std::vector<LayerTiming> timings;  // one per point (fewer when cancelled); failed() ones included
   bool cancelled = false;            // stopped by the user after timings.size() points
+
+  std::size_t failed_points() const;
 };
 
 // The CUDA kernel's own view of one layer (DmaRunner::forward with Instrumentation on, in a separate untimed run):

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "app/gui/kernel_tile_grid.h"
 #include "app/gui/layer_timing.h"
@@ -14,6 +15,7 @@
 #include "app/gui/sweep_points.h"
 #include "app/gui/timing_csv.h"
 #include "app/gui/timing_math.h"
+#include "core/error.h"
 
 namespace dmascope::gui {
 namespace {
@@ -133,6 +135,76 @@ TEST(AppTimingCpu, SweepOverWReportsProgressTimesTheBaselinesOnceAndKeepsPointsD
   EXPECT_TRUE(partial.cancelled);
   ASSERT_EQ(partial.timings.size(), 2u);
   EXPECT_EQ(partial.timings[1].window, points[1]);
+}
+
+// A timer that fails where the test says, as a CUDA out-of-memory error would, and times on the CPU elsewhere.
+AttentionTimer failing_at(std::function<bool(const AttentionInputs&)> fails) {
+  return [fails](const AttentionInputs& inputs, const TimingOptions& options, const std::atomic<bool>& cancel) {
+    if (fails(inputs))
+      throw Error(fmt::format("CUDA error cudaErrorMemoryAllocation (out of memory) in cudaMalloc at L {}",
+                              inputs.length));
+    return time_attention_cpu(inputs, options, cancel);
+  };
+}
+
+TEST(AppTimingCpu, ASweepPointThatFailsIsRecordedWithItsReasonAndTheSweepKeepsItsOtherPoints) {
+  const auto result = compute(tiny_random_dir(), 128, Backend::Cpu);
+  TimingOptions options = timing_options_for(result->settings);
+  options.cpu_budget_ms = 5;
+  std::atomic<bool> cancel{false};
+  const std::vector<std::int64_t> points = {128, 256, 512};
+  std::vector<std::int64_t> progress;
+  const TimingSweep sweep = run_timing_sweep(
+      *result, SweepKind::Length, 0, options, points,
+      [&](std::int64_t done, std::int64_t) { progress.push_back(done); }, cancel,
+      failing_at([](const AttentionInputs& inputs) { return inputs.length == 256; }));
+  ASSERT_EQ(sweep.timings.size(), points.size()) << "the sweep goes on after a failed point";
+  EXPECT_EQ(progress.back(), 3);
+  EXPECT_FALSE(sweep.cancelled);
+  EXPECT_EQ(sweep.failed_points(), 1u);
+  const LayerTiming& failed = sweep.timings[1];
+  EXPECT_TRUE(failed.failed());
+  EXPECT_NE(failed.failed_why.find("out of memory"), std::string::npos) << failed.failed_why;
+  EXPECT_EQ(failed.length, 256) << "a failed point still says which problem it was";
+  EXPECT_FALSE(failed.dma.measured);
+  EXPECT_FALSE(failed.dma_incl_mask().measured) << "the chart leaves a gap there";
+  EXPECT_EQ(failed.device, sweep.device);
+  for (std::size_t n : {0u, 2u}) {
+    EXPECT_FALSE(sweep.timings[n].failed()) << sweep.timings[n].failed_why;
+    EXPECT_EQ(sweep.timings[n].length, points[n]);
+    expect_consistent(sweep.timings[n]);
+  }
+  // The CSV has the failed point's rows, unmeasured, with the reason; the other points' rows are measured.
+  const std::string csv = timing_sweep_csv(sweep);
+  EXPECT_NE(csv.find("L,256,"), std::string::npos);
+  // measured 0, then the seven empty number columns, then the note.
+  EXPECT_NE(csv.find(",dma_incl_mask,0" + std::string(8, ',') + "failed: CUDA error cudaErrorMemoryAllocation"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("L,512,"), std::string::npos);
+  // Every point failing is still a sweep (each with its reason), not an exception that loses them.
+  const TimingSweep all_failed = run_timing_sweep(*result, SweepKind::Length, 0, options, points, {}, cancel,
+                                                  failing_at([](const AttentionInputs&) { return true; }));
+  EXPECT_EQ(all_failed.failed_points(), points.size());
+}
+
+TEST(AppTimingCpu, AWSweepWhoseFirstPointFailsTimesTheBaselinesAtTheFirstPointThatSucceeds) {
+  const auto result = compute(tiny_random_dir(), 256, Backend::Cpu);
+  TimingOptions options = timing_options_for(result->settings);
+  options.cpu_budget_ms = 5;
+  std::atomic<bool> cancel{false};
+  const auto points = window_sweep_points(result->length(), result->forward.window);
+  ASSERT_GE(points.size(), 3u);
+  const std::int64_t first = points.front();
+  const TimingSweep sweep = run_timing_sweep(*result, SweepKind::Window, 0, options, points, {}, cancel,
+                                             failing_at([&](const AttentionInputs& in) { return in.window == first; }));
+  ASSERT_EQ(sweep.timings.size(), points.size());
+  EXPECT_TRUE(sweep.timings[0].failed());
+  EXPECT_EQ(sweep.timings[0].window, first);
+  for (std::size_t n = 1; n < points.size(); ++n) {
+    EXPECT_TRUE(sweep.timings[n].dense.measured) << "w " << points[n];
+    EXPECT_EQ(sweep.timings[n].dense.median_ms, sweep.timings[1].dense.median_ms) << "dense ignores w";
+  }
 }
 
 #define SKIP_WITHOUT_GPU()                                    \
