@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/gui/export_files.h"
 #include "app/gui/gl_window.h"
 #include "app/gui/grid_key.h"
 #include "app/gui/grid_renderer.h"
@@ -78,9 +79,9 @@ struct AppState {
   std::filesystem::path recent_models_path;  // where it is kept; empty: not remembered (screenshots, no HOME)
   std::filesystem::path recent_recorded;     // the model folder of the last result added to the list
   std::string session_path = "dmascope-session.json";
-  std::string png_path = "dmascope.png";
-  std::string masks_path = "dmascope-masks.safetensors";  // "export masks" (Ctrl+E)
-  std::optional<std::filesystem::path> png_request;  // "save the window as PNG" after this frame
+  // Where PNG, CSV and mask exports go (export_files.h: named for what they hold, never over an earlier export).
+  std::string export_folder = default_export_folder();
+  std::optional<ExportName> png_request;  // "save the window as PNG" after this frame, under this name
   std::string ui_message;       // the outcome of the last user action (saved, loaded, ...)
   std::string ui_error;         // an error from a user action (not from the pipeline)
   std::string ids_text;         // the ids box of SourceKind::Ids

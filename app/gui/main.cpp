@@ -18,6 +18,7 @@
 #include "app/gui/headless_window.h"
 #include "app/gui/gl_window.h"
 #include "app/gui/model_discovery.h"
+#include "app/gui/panels.h"
 #include "app/gui/png_export.h"
 #include "app/gui/tour_file.h"
 #include "core/atomic_write.h"
@@ -230,12 +231,9 @@ int run(const Arguments& args) {
     if (!screenshot) fullscreen.follow(window.handle(), app.state().presenter.active);
     window.end_frame();
     if (auto request = app.take_png_request()) {
-      try {
-        write_png(*request, window.read_back_buffer());
-        app.report(fmt::format("saved {}", request->string()), false);
-      } catch (const std::exception& error) {
-        app.report(error.what(), true);
-      }
+      const RgbaImage image = window.read_back_buffer();
+      export_file_action(app.state(), "PNG", *request,
+                         [&](const std::filesystem::path& path) { write_png(path, image); });
     }
     if (screenshot) {
       settled_frames = app.settled() ? settled_frames + 1 : 0;

@@ -1,5 +1,6 @@
 // "Export masks" (Source panel button, Ctrl+E): the current result's masks as safetensors (core/mask_export.h), with
-// the settings that made them in the metadata, so that a file found later says what it holds.
+// the settings that made them in the metadata, so that a file found later says what it holds; into the export folder
+// (export_files.h).
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -29,14 +30,10 @@ void export_masks_action(AppState& state) {
     metadata["toy_sequence"] = toy_sequence_name(settings.toy);
     metadata["seed"] = std::to_string(settings.seed);
   }
-  try {
-    write_mask_export(state.masks_path, result->forward, result->ids, metadata);
-    state.ui_message = fmt::format("exported the masks of {} layers × {} tokens to {}", result->layers(),
-                                   result->length(), state.masks_path);
-    state.ui_error.clear();
-  } catch (const std::exception& error) {
-    state.ui_error = error.what();
-  }
+  export_file_action(state, fmt::format("masks of {} layers × {} tokens", result->layers(), result->length()),
+                     masks_export_name(*result), [&](const std::filesystem::path& path) {
+                       write_mask_export(path, result->forward, result->ids, metadata);
+                     });
 }
 
 }  // namespace dmascope::gui

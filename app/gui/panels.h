@@ -1,6 +1,11 @@
 // The panels: each draws from AppState and writes settings or view state back. One file each.
 #pragma once
 
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string_view>
+
 #include "app/gui/app_state.h"
 
 namespace dmascope::gui {
@@ -24,5 +29,12 @@ float status_bar_height();
 void save_session_action(AppState& state);
 void load_session_action(AppState& state);
 void export_masks_action(AppState& state);  // mask_export_action.cpp: the result's masks as safetensors
+
+// Every export (PNG, CSV, masks) goes through this (export_action.cpp): `write(path)` writes the whole file; it is
+// published into state.export_folder by export_files.h's rule, and the status bar names the path written, or says
+// "<what>: cannot write <path>: <reason>". Returns the path written, or nothing after an error.
+std::optional<std::filesystem::path> export_file_action(AppState& state, std::string_view what,
+                                                        const ExportName& name,
+                                                        const std::function<void(const std::filesystem::path&)>& write);
 
 }  // namespace dmascope::gui

@@ -253,11 +253,12 @@ void files_section(AppState& state) {
   ImGui::SameLine();
   if (ImGui::Button("open")) load_session_action(state);
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 7);
-  ImGui::InputText("##png", &state.png_path);
-  ImGui::SameLine();
-  if (ImGui::Button("save PNG")) state.png_request = state.png_path;
-  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 7);
-  ImGui::InputText("##masks", &state.masks_path);
+  ImGui::InputText("export folder", &state.export_folder);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("PNG, CSV and mask exports go here, named for what they hold (model, layer, head, L, w);\n"
+                      "an earlier export is never replaced: a taken name gets -2, -3, ...");
+  if (ImGui::Button("save PNG")) state.png_request = window_png_name(state.pipeline.result().get(), state.view);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Ctrl+P: the window as a PNG, into the export folder");
   ImGui::SameLine();
   if (ImGui::Button("export masks")) export_masks_action(state);
   if (ImGui::IsItemHovered())

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <filesystem>
 
 #include "app/gui/kernel_tile_view.h"
@@ -53,20 +52,19 @@ void draw_tile_grid(ImDrawList* draw_list, const TileMap& map, const MatrixWindo
 
 // CSV of the layer's CPU tile maps (all heads), and of the kernel's tiles with each CTA's µs when there is one.
 void export_tile_csv(AppState& state, const PipelineResult& result, std::int64_t layer) {
-  try {
-    const std::string cpu_path = fmt::format("dmascope-tiles-layer{}.csv", layer);
-    write_file_atomically(cpu_path, cpu_tile_map_csv(result.forward.layers.at(static_cast<std::size_t>(layer)).tile_maps,
+  const auto cpu_written = export_file_action(
+      state, "tile map CSV", tile_map_csv_name(result, layer), [&](const std::filesystem::path& path) {
+        write_file_atomically(path, cpu_tile_map_csv(result.forward.layers.at(static_cast<std::size_t>(layer)).tile_maps,
                                                      result.q_heads(), result.length()));
-    state.ui_message = fmt::format("wrote {}", std::filesystem::absolute(cpu_path).string());
-    if (const auto kernel = state.pipeline.kernel_tiles(layer)) {
-      const std::string kernel_path = fmt::format("dmascope-kernel-tiles-layer{}.csv", layer);
-      write_file_atomically(kernel_path, kernel_tile_map_csv(*kernel, result.length()));
-      state.ui_message += fmt::format(" and {}", kernel_path);
-    }
-    state.ui_error.clear();
-  } catch (const std::exception& error) {
-    state.ui_error = fmt::format("tile map CSV: {}", error.what());
-  }
+      });
+  const auto kernel = state.pipeline.kernel_tiles(layer);
+  if (!cpu_written || !kernel) return;
+  const std::string cpu_message = state.ui_message;
+  if (export_file_action(state, "kernel tile map CSV", kernel_tile_map_csv_name(result, *kernel),
+                         [&](const std::filesystem::path& path) {
+                           write_file_atomically(path, kernel_tile_map_csv(*kernel, result.length()));
+                         }))
+    state.ui_message = cpu_message + "; " + state.ui_message;
 }
 
 }  // namespace

@@ -35,14 +35,8 @@ std::string format_tflops(double pairs, std::int64_t head_dim, double ms) {
   return rate > 0 ? fmt::format("{:.3g}", rate) : "—";
 }
 
-void export_csv(AppState& state, const std::string& file_name, const std::string& text) {
-  try {
-    write_file_atomically(file_name, text);
-    state.ui_message = fmt::format("wrote {}", std::filesystem::absolute(file_name).string());
-    state.ui_error.clear();
-  } catch (const std::exception& error) {
-    state.ui_error = fmt::format("CSV export: {}", error.what());
-  }
+void export_csv(AppState& state, const char* what, const ExportName& name, const std::string& text) {
+  export_file_action(state, what, name, [&](const std::filesystem::path& path) { write_file_atomically(path, text); });
 }
 
 void variant_row(const char* name, const TimedVariant& variant, const LayerTiming& timing, const std::string& speedup) {
@@ -69,7 +63,7 @@ void variant_row(const char* name, const TimedVariant& variant, const LayerTimin
   ImGui::TextUnformatted(speedup.c_str());
 }
 
-void draw_timing_table(AppState& state, const LayerTiming& timing) {
+void draw_timing_table(AppState& state, const PipelineResult& result, const LayerTiming& timing) {
   ImGui::TextWrapped("%s timings · %s · median of %d, spread = max - min", timing.on_gpu ? "GPU" : "CPU",
                      timing.device.c_str(), timing.repeats);
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV;
@@ -100,9 +94,8 @@ void draw_timing_table(AppState& state, const LayerTiming& timing) {
                      "Executed: the pairs the kernel computes (whole tiles; all L² for the materialized GEMMs). Speedup: that "
                      "variant's median / DMA incl. mask.");
   ImGui::PopStyleColor();
-  if (ImGui::SmallButton("export CSV")) {
-    export_csv(state, fmt::format("dmascope-timing-layer{}.csv", timing.layer), layer_timing_csv(timing));
-  }
+  if (ImGui::SmallButton("export CSV"))
+    export_csv(state, "timing CSV", layer_timing_csv_name(result, timing), layer_timing_csv(timing));
 }
 
 void draw_current_layer(AppState& state, const PipelineResult& result, std::int64_t layer) {
@@ -118,7 +111,7 @@ void draw_current_layer(AppState& state, const PipelineResult& result, std::int6
     state.pipeline.retry_timing(layer);
   }
   if (!error.empty()) ImGui::TextColored(kErrorColor, "timing: %s", error.c_str());
-  if (timing) draw_timing_table(state, *timing);
+  if (timing) draw_timing_table(state, result, *timing);
 }
 
 std::vector<ChartSeries> sweep_series(const TimingSweep& sweep) {
@@ -220,8 +213,7 @@ void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, s
   if (sweep) {
     ImGui::SameLine();
     if (ImGui::SmallButton("export CSV"))
-      export_csv(state, fmt::format("dmascope-sweep-{}.csv", kind == SweepKind::Length ? "L" : "w"),
-                 timing_sweep_csv(*sweep));
+      export_csv(state, "sweep CSV", timing_sweep_csv_name(result, *sweep), timing_sweep_csv(*sweep));
   }
   ImGui::SameLine();
   ImGui::Checkbox("log ms axis", &state.timing_panel.log_ms);
