@@ -17,8 +17,9 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
   if (state_.edit.model_dir.empty()) state_.edit.model_dir = options.default_model.string();
   state_.pending_view = options.session.view;
   state_.renderer = std::make_unique<GridRenderer>();
-  if (!options.deterministic) {  // screenshots neither read nor write the user's lists
+  if (!options.deterministic)  // screenshots show no list that depends on the machine
     state_.cached_models = find_cached_models(huggingface_hub_dir());
+  if (options.interactive) {  // an empty recent_models_path is never written (source_panel.cpp)
     state_.recent_models_path = recent_models_file();
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }

@@ -14,6 +14,10 @@ namespace dmascope::gui {
 struct AppOptions {
   Session session;              // initial settings and view
   bool deterministic = false;   // screenshot mode
+  // Someone uses this run: it reads and writes the user's recent-models list (recent_models.h). False for runs that
+  // only render or measure (--screenshot, --measure, --headless, --present with --screenshot): they leave the user's
+  // files alone (main.cpp gives them no imgui.ini either).
+  bool interactive = true;
   std::filesystem::path default_model;
   std::optional<Tour> tour;     // start in presenter mode on this tour (--present)
   std::size_t tour_step = 0;    // at this step, 0-based (--step K is 1-based)

@@ -206,6 +206,9 @@ int run(const Arguments& args) {
   options.show_about = args.about;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
+  // Only a run someone uses writes the user's files (the recent list, imgui.ini): not one that renders a screenshot
+  // or measures and exits, with or without --present.
+  options.interactive = args.screenshot.empty() && !measure && !args.headless;
   if (args.headless) return run_headless(args, options);
 
   WindowOptions window_options;
@@ -213,7 +216,7 @@ int run(const Arguments& args) {
   window_options.height = args.height;
   window_options.deterministic = screenshot || measure;  // measure: fixed size, no imgui.ini, vsync off
   window_options.ui_scale = args.ui_scale;
-  if (!screenshot && !measure) window_options.ini_path = imgui_ini_path();
+  if (options.interactive) window_options.ini_path = imgui_ini_path();
   GlWindow window(window_options);
   App app(options);
 

@@ -366,6 +366,46 @@ TEST(GuiScreenshot, ContentScaleOfTheMonitorScalesTheFont) {
   EXPECT_TRUE(layout["heatmap"]["drawn"].get<bool>());
 }
 
+std::string read_file_text(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::ostringstream text;
+  text << stream.rdbuf();
+  return text.str();
+}
+
+// Runs that render or measure and exit are nobody's use of the app: they must leave the user's files as they were —
+// the recent-models list ($XDG_CONFIG_HOME/dmascope/recent.json, which the Source panel updates when a result of a
+// new model arrives) and imgui.ini (in the config folder, or ImGui's default in the current folder).
+TEST(GuiScreenshot, NonInteractiveRunsWriteNeitherTheRecentListNorImguiIni) {
+  const fs::path dir = scratch_dir();
+  const fs::path home = dir / "home", config = dir / "config", cwd = dir / "cwd";
+  for (const fs::path& folder : {home, config / "dmascope", cwd}) fs::create_directories(folder);
+  const std::string recent = "{\"dmascope_recent_models\": 1, \"models\": [\"/nowhere/model-a\"]}\n";
+  std::ofstream(config / "dmascope/recent.json") << recent;
+  save_session(dir / "small.json", small_session());
+  const std::string environment = "cd '" + cwd.string() + "' && HOME='" + home.string() + "' XDG_CONFIG_HOME='" +
+                                  config.string() + "' XDG_CACHE_HOME='" + (dir / "cache").string() + "' ";
+  const std::string app = std::string(DMASCOPE_XVFB_RUN) + " -a -s '-screen 0 1920x1200x24' '" + DMASCOPE_GUI_PATH + "'";
+  const std::string session = " --session '" + (dir / "small.json").string() + "'";
+  for (const std::string& arguments :
+       {session + " --screenshot '" + (dir / "shot.png").string() + "'",
+        " --present --step 1 --screenshot '" + (dir / "present.png").string() + "'",
+        session + " --size 640x480 --measure '" + (dir / "measure.json").string() + "'",
+        session + " --size 640x480 --measure '" + (dir / "measure2.json").string() + "' --screenshot '" +
+            (dir / "measure.png").string() + "'"}) {
+    std::string output;
+    ASSERT_EQ(run_command(environment + app + arguments, output), 0) << arguments << "\n" << output;
+    EXPECT_EQ(read_file_text(config / "dmascope/recent.json"), recent) << "the recent list changed after" << arguments;
+  }
+  for (const fs::path& folder : {home, config, cwd})
+    for (const auto& entry : fs::recursive_directory_iterator(folder))
+      EXPECT_NE(entry.path().filename(), "imgui.ini") << entry.path();
+  std::set<std::string> config_files;
+  for (const auto& entry : fs::recursive_directory_iterator(config))
+    config_files.insert(fs::relative(entry.path(), config).string());
+  EXPECT_EQ(config_files, (std::set<std::string>{"dmascope", "dmascope/recent.json"}));
+}
+
 TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {
   Session session = small_session();
   session.settings.source = SourceKind::Ids;
