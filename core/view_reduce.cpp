@@ -107,6 +107,11 @@ std::vector<float> reduce_keys_to_strip(std::span<const float> per_key, double c
   return strip;
 }
 
+// Zoomed out, a pixel covers many tiles and shows the largest status among them: with skipped < partial < full, a
+// pixel with any kept key in it is never drawn as skipped (tests/app_view_reduce_test.cpp checks this at 32K).
+static_assert(TileStatus::Skipped < TileStatus::Partial && TileStatus::Partial < TileStatus::Full,
+              "the tile map's level of detail takes the max status: any kept key must win");
+
 std::vector<float> reduce_tile_map_to_grid(const TileMap& map, std::int64_t length, const MatrixWindow& window,
                                            std::int64_t width, std::int64_t height) {
   check_grid(width, height);

@@ -139,6 +139,47 @@ TEST(ViewReduce, TileGridShowsEachTilesStatusAtOnePixelPerTileAndMarksTheUpperTr
   EXPECT_EQ(fine[(4 * 0 + 1) * 256 + 4 * 8 + 1], kNoCausalCell);  // tile (0, 1): wholly above
 }
 
+// Zoomed out, a pixel covers several tiles: any tile with a kept key wins (partial over skipped, full over both), so a
+// sparse head never looks emptier than it is.
+TEST(ViewReduce, ZoomedOutAPixelOverSkippedAndPartialTilesShowsPartialAndOneWithAFullTileShowsFull) {
+  const std::int64_t L = 16;
+  TileMap map;
+  map.shape = TileShape{4, 4};
+  map.q_tiles = map.k_tiles = 4;
+  map.status.assign(16, static_cast<std::uint8_t>(TileStatus::Skipped));
+  auto set = [&](std::int64_t qt, std::int64_t kt, TileStatus status) {
+    map.status[static_cast<std::size_t>(qt * 4 + kt)] = static_cast<std::uint8_t>(status);
+  };
+  set(3, 1, TileStatus::Partial);  // pixel (row 1, col 0) covers tiles q 2..3 × k 0..1: three skipped, one partial
+  set(3, 2, TileStatus::Full);     // pixel (row 1, col 1) covers (2, 2) skipped, (3, 2) full, (3, 3) skipped
+  // 2×2 pixels over the whole 16×16 matrix: 8×8 tokens, 2×2 tiles per pixel.
+  const auto grid = reduce_tile_map_to_grid(map, L, visible_window(whole_matrix(L), L), 2, 2);
+  EXPECT_EQ(grid[0 * 2 + 0], static_cast<float>(TileStatus::Skipped)) << "only skipped tiles";
+  EXPECT_EQ(grid[0 * 2 + 1], kNoCausalCell) << "only tiles above the diagonal";
+  EXPECT_EQ(grid[1 * 2 + 0], static_cast<float>(TileStatus::Partial)) << "skipped + partial shows partial";
+  EXPECT_EQ(grid[1 * 2 + 1], static_cast<float>(TileStatus::Full)) << "skipped + full shows full";
+}
+
+// At 32K tokens and 16×16 tiles, 512 px a side (64 tokens, 4×4 tiles per pixel): a pixel is drawn skipped exactly
+// when the mask has no kept cell in it (the mask's max reduction), so partial and full tiles survive the zoom-out.
+TEST(ViewReduce, ZoomedOutOnA32KTokenHeadEveryPixelWithAKeptKeyShowsAnActiveTile) {
+  const std::int64_t L = 32768, pixels = 512;
+  const auto death = dma_death_indices(random_beta(L, 5), 256);
+  const TileMap map = build_tile_map(death.data(), L, L, TileShape{16, 16});
+  const MatrixWindow window = visible_window(whole_matrix(L), L);
+  const auto tiles = reduce_tile_map_to_grid(map, L, window, pixels, pixels);
+  const auto kept = reduce_mask_to_grid(death, window, pixels, pixels, ReduceMode::Max);
+  std::int64_t partial_pixels = 0, mismatches = 0;
+  for (std::size_t p = 0; p < tiles.size(); ++p) {
+    if (tiles[p] == kNoCausalCell) continue;
+    const bool any_kept = kept[p] > 0;
+    mismatches += any_kept != (tiles[p] > static_cast<float>(TileStatus::Skipped));
+    partial_pixels += tiles[p] == static_cast<float>(TileStatus::Partial);
+  }
+  EXPECT_EQ(mismatches, 0) << "a pixel with a kept key must show a partial or full tile, and only such a pixel";
+  EXPECT_GT(partial_pixels, 0) << "a sparse head at w 256 has partial tiles to show";
+}
+
 TEST(ViewReduce, ReducesA32KTokenMaskToAViewGridQuicklyAndAgreesWithDirectCountsOnSampledPixels) {
   const std::int64_t L = 32768, width = 512, height = 512;
   const auto death = dma_death_indices(random_beta(L, 11), 2048);
