@@ -215,21 +215,25 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 // rank order (β desc, position asc) is the global one, and local position q ≥ n_I is global row c·S + q − n_I.
 // One CTA per (chunk, segment):
 //   1. finds the w-th best key of the prefix and compacts the prefix keys ranked at or before it, ascending (ties
-//      taken in index order), into alive_index. Finding it: sort a sample of the prefix, take two pivots around the
+//      taken in index order), into alive_index. Finding it: rank a sample of 512 prefix keys, take two pivots around the
 //      expected rank (±4σ), count the keys below the lower one and collect those between the two into shared memory
-//      (one ballot pass), then radix-select among those few. If the pivots miss (or too many keys lie between them)
-//      the radix select runs over the whole prefix instead: slower, same result. Every prefix pass reads warp slices
-//      16 steps ahead with ballots and no atomics, as does the two-pass ordered compaction;
+//      (one ballot pass), then radix-select among those few; each warp's counts below and at the threshold then
+//      follow from its candidates, and a second ballot pass writes the compacted keys. If the pivots miss (or too many
+//      keys lie between them) the radix select and the counts run over the whole prefix instead: slower, same
+//      result. Prefix passes read warp slices 32 steps of 32 keys ahead (they are bound by L2 latency);
 //   2. block-radix-sorts the M = n_I + S local keys by (rank key, local position) — CUB's block sort is stable, and
 //      positions go in ascending;
 //   3. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
-//      a prefix-count table over (rank block of 64) × (position bucket of 64) plus each block's 64-bit membership
-//      masks: a walk over at most M/64 buckets and a scan of one bucket — the sorted path's prefix statistic, in
-//      shared memory. death = max(position, D(t)) (kept to the chunk's end when t < w);
+//      64-bit masks over (rank block of 64) × (position bucket of 64): which ranks of the block lie in the bucket, and
+//      which positions of the bucket are ranked in earlier blocks (a prefix OR): a walk over at most M/64 buckets by
+//      popcount, then a bit select in one bucket — the sorted path's prefix statistic, in shared memory.
+//      death = max(position, D(t)) (kept to the chunk's end when t < w);
 //   4. writes death for the keys that die on the chunk's rows (never kept included). Keys alive past its last row are
 //      in the next chunk's prefix set and written there, or written as L by the last chunk: one writer per key.
-// Grid (ceil(L / S), segments), block kChunkThreads, dynamic shared memory sizeof(ChunkedShared<kItems>) (about 45 KB
-// for w ≤ 1024, 180 KB for w ≤ 4096). β reads are O(c·S) for chunk c, O(L²/S) in all: the path is for L ≤ 64K.
+// Grid (ceil(L / S), segments), block kChunkThreads, dynamic shared memory sizeof(ChunkedShared<kItems>) (about 80 KB
+// for w ≤ 1024, 190 KB for w ≤ 4096). β reads are O(c·S) for chunk c, O(L²/S) in all: the path is for L ≤ 64K.
+// Measured on an H200 (bench/2026-12-01-h200/mask-build.md): the block sorts and the prefix passes dominate; every
+// stage is latency-bound with one 16-warp CTA per SM.
 constexpr int kChunkKeys = 1024;
 constexpr int kChunkThreads = 512;
 constexpr int kSelectBins = 2048;  // 11-bit digits
@@ -248,32 +252,42 @@ struct ChunkedShared {
     int histogram[kSelectBins];
     typename Scan::TempStorage scan;
   };
-  union Scratch {  // the selection (step 1) and the sort (step 2) never overlap
+  struct Sample {
+    unsigned int keys[kChunkThreads];    // one prefix key per thread, evenly spaced
+    unsigned int sorted[kChunkThreads];  // the same, ascending
+  };
+  union Scratch {  // the sample, the selection (step 1) and the sort (step 2) never overlap
     typename Sort::TempStorage sort;
     Selection selection;
+    Sample sample;
   };
   Scratch scratch;
   int alive_index[kWindowCapacity];               // prefix keys kept on the chunk's first row, ascending
-  // Step 1: candidate rank keys (2·kLocalCapacity). Steps 2–4: local rank → local position, then position → rank.
-  static constexpr int kCandidateCapacity = 2 * kLocalCapacity;
+  // Step 1: candidate rank keys. Steps 2–4: local rank → local position.
+  static constexpr int kCandidateCapacity = 2 * kLocalCapacity > 8192 ? 2 * kLocalCapacity : 8192;
   int position_rank[kCandidateCapacity];
+  unsigned char candidate_warp[kCandidateCapacity];  // step 1: the warp whose slice holds each candidate
   unsigned long long members[kBlocks * kBlocks];  // [rank block][bucket]: bit r % 64 set when rank r is in the bucket
-  int below[kBlocks * kBlocks];                   // [rank block][bucket]: ranks of earlier blocks in the bucket
+  // [rank block][bucket]: bit p % 64 set when position p of the bucket has a rank in an earlier rank block
+  unsigned long long earlier_positions[kBlocks * kBlocks];
 };
 
-// Block-wide radix select: narrows (threshold, needed) — on entry 0 and the 1-based rank of the wanted key among the
-// keys for_each_key visits — to the wanted key and its 1-based rank among the keys equal to it, in three digit passes
-// of 11, 11 and 10 bits. for_each_key(count) calls count(rank_key, valid) for every key, all lanes of a warp together.
+// Block-wide radix select over the keys for_each_key visits, which all share the bits of `threshold` above bit
+// `top_bits` (the rest of threshold is 0): narrows (threshold, needed) — on entry needed is the 1-based rank of the
+// wanted key — to the wanted key and its 1-based rank among the keys equal to it, in digit passes of up to 11 bits
+// from bit top_bits down. for_each_key(count) calls count(rank_key, valid) for every key, all lanes of a warp together.
 template <class Shared, class ForEachKey>
-__device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& needed, ForEachKey for_each_key) {
+__device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& needed, int top_bits,
+                                      ForEachKey for_each_key) {
   __shared__ unsigned int selected_digit;
   __shared__ int keys_before_digit;
   const int tid = threadIdx.x, lane = tid & 31;
   int* histogram = sh.scratch.selection.histogram;
-  for (int pass = 0; pass < 3; ++pass) {
-    const int shift = pass == 0 ? 21 : pass == 1 ? 10 : 0;
-    const int bits = pass == 2 ? 10 : 11;
-    const unsigned int high_mask = pass == 0 ? 0u : ~0u << (shift + bits);
+  for (int remaining = top_bits; remaining > 0;) {
+    const int bits = min(11, remaining);
+    const int shift = remaining - bits;
+    remaining = shift;
+    const unsigned int high_mask = shift + bits >= 32 ? 0u : ~0u << (shift + bits);
     for (int v = tid; v < kSelectBins; v += kChunkThreads) histogram[v] = 0;
     __syncthreads();
     // Lanes with equal digits add once: tied β (common in bf16) would otherwise hit one address 32 times.
@@ -318,7 +332,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   Shared& sh = *reinterpret_cast<Shared*>(shared_bytes);
   __shared__ unsigned int pivot_lo, pivot_hi;
   __shared__ int below_lo, candidate_count;
-  __shared__ int warp_smaller[kChunkThreads / 32 + 1], warp_equal[kChunkThreads / 32 + 1];
+  __shared__ int warp_smaller[kChunkThreads / 32 + 1], warp_equal[kChunkThreads / 32 + 1], warp_below[kChunkThreads / 32];
   const int tid = threadIdx.x, lane = tid & 31;
   const int chunk_first = blockIdx.x * kChunkKeys, segment = blockIdx.y;
   const float* beta = beta_all + static_cast<long long>(segment) * key_len;
@@ -329,16 +343,16 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   const int local_len = alive_count + chunk_len;  // M
   const int blocks = (local_len + 63) / 64;
   if (stop_after_stage == 0) return;
-  for (int i = tid; i < blocks * blocks; i += kChunkThreads) sh.members[i] = 0;
+  for (int i = tid; i < blocks * blocks; i += kChunkThreads) sh.members[i] = sh.earlier_positions[i] = 0;
 
   // 1. The prefix keys kept on row chunk_first − 1: all of them while the prefix holds at most w keys.
   if (prefix_len <= window) {
     for (int j = tid; j < prefix_len; j += kChunkThreads) sh.alive_index[j] = j;
   } else {
-    constexpr int kWarps = kChunkThreads / 32, kStepsAhead = 16;
+    constexpr int kWarps = kChunkThreads / 32, kStepsAhead = 32;
     const int warp = tid >> 5;
     const unsigned int lanes_below = (1u << lane) - 1;
-    // Warp slices of the prefix, read 16 steps of 32 keys ahead (the passes are bound by L2 latency otherwise).
+    // Warp slices of the prefix, read 32 steps of 32 keys ahead (the passes are bound by L2 latency otherwise).
     const int slice = ((prefix_len + kWarps - 1) / kWarps + 31) / 32 * 32;
     const int begin = min(prefix_len, warp * slice), end = min(prefix_len, begin + slice);
     auto load_keys = [&](int base, unsigned int (&keys)[kStepsAhead]) {
@@ -349,38 +363,28 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       }
     };
 
-    // (a) Pivots from a sorted sample of kLocalCapacity prefix keys (the whole prefix when it is that short): lo and
-    //     hi bracket the w-th smallest key with a margin of 4 standard deviations plus 8 sample ranks.
+    // (a) Pivots from a sample of kChunkThreads evenly spaced prefix keys, ordered by counting (each thread ranks its
+    //     key against all others in shared memory; a block sort costs more here): lo and hi bracket the w-th smallest
+    //     key with a margin of 4 standard deviations plus 4 sample ranks. They need not be exact: the pass below checks.
     {
-      constexpr int kSample = Shared::kLocalCapacity;
-      const bool whole = prefix_len <= kSample;
-      unsigned int keys[kItems];
-      int unused_values[kItems];  // the block sort is instantiated for (key, position) pairs
-#pragma unroll
-      for (int u = 0; u < kItems; ++u) {
-        const int i = tid * kItems + u;
-        const int j = whole ? i : static_cast<int>(static_cast<long long>(i) * prefix_len / kSample);
-        keys[u] = i < min(prefix_len, kSample) ? rank_key(__ldg(beta + j)) : 0xFFFFFFFFu;
-        unused_values[u] = 0;
+      unsigned int* sample = sh.scratch.sample.keys;
+      const unsigned int mine = rank_key(__ldg(beta + static_cast<int>(static_cast<long long>(tid) * prefix_len / kChunkThreads)));
+      sample[tid] = mine;
+      __syncthreads();
+      int sample_rank = 0;
+      for (int k = 0; k < kChunkThreads; ++k) {
+        const unsigned int other = sample[k];
+        sample_rank += other < mine || (other == mine && k < tid);
       }
-      typename Shared::Sort(sh.scratch.sort).Sort(keys, unused_values);
-      int lo_rank = window - 1, hi_rank = window - 1;
-      if (!whole) {
-        const float expected = static_cast<float>(window) * kSample / prefix_len;
-        const float margin = 4.0f * sqrtf(expected) + 8.0f;
-        lo_rank = static_cast<int>(floorf(expected - margin));
-        hi_rank = static_cast<int>(ceilf(expected + margin));
-      }
+      sh.scratch.sample.sorted[sample_rank] = mine;
+      __syncthreads();
+      const float expected = static_cast<float>(window) * kChunkThreads / prefix_len;
+      const float margin = 4.0f * sqrtf(expected) + 4.0f;
+      const int lo_rank = static_cast<int>(floorf(expected - margin));
+      const int hi_rank = static_cast<int>(ceilf(expected + margin));
       if (tid == 0) {
-        if (lo_rank < 0) pivot_lo = 0u;
-        if (hi_rank >= kSample) pivot_hi = 0xFFFFFFFEu;  // above every rank key of a β
-      }
-#pragma unroll
-      for (int u = 0; u < kItems; ++u) {
-        if (tid * kItems + u == lo_rank) pivot_lo = keys[u];
-        if (tid * kItems + u == hi_rank) pivot_hi = keys[u];
-      }
-      if (tid == 0) {
+        pivot_lo = lo_rank < 0 ? 0u : sh.scratch.sample.sorted[lo_rank];
+        pivot_hi = hi_rank >= kChunkThreads ? 0xFFFFFFFEu : sh.scratch.sample.sorted[hi_rank];  // ≥ every β's key
         below_lo = 0;
         candidate_count = 0;
       }
@@ -406,10 +410,16 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
           if (lane == 0) first = atomicAdd(&candidate_count, __popc(candidate_lanes));
           first = __shfl_sync(0xFFFFFFFFu, first, 0);
           const int slot = first + __popc(candidate_lanes & lanes_below);
-          if (candidate && slot < Shared::kCandidateCapacity) candidates[slot] = keys[step];
+          if (candidate && slot < Shared::kCandidateCapacity) {
+            candidates[slot] = keys[step];
+            sh.candidate_warp[slot] = static_cast<unsigned char>(warp);
+          }
         }
       }
-      if (lane == 0) atomicAdd(&below_lo, below);
+      if (lane == 0) {
+        atomicAdd(&below_lo, below);
+        warp_below[warp] = below;
+      }
     }
     __syncthreads();
     if (stop_after_stage == 2) return;
@@ -419,13 +429,15 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     unsigned int threshold = 0;
     int needed = window;
     const bool bracketed = below < window && window <= below + candidates_found;
-    if (bracketed && lo == hi) {  // e.g. the whole prefix was the sample, or a value tied over the margin
+    if (bracketed && lo == hi) {  // one value tied over the whole margin: it is the threshold
       threshold = lo;
       needed = window - below;
     } else if (bracketed && candidates_found <= Shared::kCandidateCapacity) {
       needed = window - below;
+      const int top_bits = 32 - __clz(lo ^ hi);  // every candidate shares lo's bits above this
+      threshold = top_bits >= 32 ? 0u : lo & (~0u << top_bits);
       radix_select_rank_key<Shared>(
-          sh, threshold, needed, [&](auto&& count) {
+          sh, threshold, needed, top_bits, [&](auto&& count) {
             for (int base = 0; base < candidates_found; base += kChunkThreads) {
               const int i = base + tid;
               count(i < candidates_found ? candidates[i] : 0u, i < candidates_found);
@@ -437,7 +449,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       const int vectors = (prefix_len - head) >> 2;
       const int tail_begin = head + 4 * vectors;
       const float4* body = reinterpret_cast<const float4*>(beta + head);
-      radix_select_rank_key<Shared>(sh, threshold, needed, [&](auto&& count) {
+      radix_select_rank_key<Shared>(sh, threshold, needed, 32, [&](auto&& count) {
         {  // the scalars outside the 16-byte vectors: threads 0..2 take the head, threads 4..6 the tail
           const bool in_head = tid < head;
           const bool in_tail = tid >= 4 && tid < 8 && tail_begin + tid - 4 < prefix_len;
@@ -468,14 +480,27 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     // (d) Ordered compaction of the prefix keys ranked at or before the w-th: a smaller rank key, or an equal one among
     //     the first `needed` equal keys in index order. One pass counts per warp slice (ballots), a prefix over the
     //     warps gives each slice its slot and its count of earlier equal keys, a second pass writes.
+    //     When the threshold lies in [lo, hi] and every candidate was kept, a slice's counts follow from its count
+    //     below lo and its candidates, without reading the prefix again.
     int smaller = 0, equal = 0;
-    for (int base = begin; base < end; base += 32 * kStepsAhead) {
-      unsigned int keys[kStepsAhead];
-      load_keys(base, keys);
+    if (bracketed && candidates_found <= Shared::kCandidateCapacity) {
+      smaller = warp_below[warp];
+      for (int base = 0; base < candidates_found; base += 32) {
+        const int i = base + lane;
+        const bool mine = i < candidates_found && sh.candidate_warp[i] == warp;
+        const unsigned int key = mine ? candidates[i] : 0xFFFFFFFFu;
+        smaller += __popc(__ballot_sync(0xFFFFFFFFu, key < threshold));
+        equal += __popc(__ballot_sync(0xFFFFFFFFu, key == threshold));
+      }
+    } else {
+      for (int base = begin; base < end; base += 32 * kStepsAhead) {
+        unsigned int keys[kStepsAhead];
+        load_keys(base, keys);
 #pragma unroll
-      for (int step = 0; step < kStepsAhead; ++step) {
-        smaller += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] < threshold));
-        equal += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] == threshold));
+        for (int step = 0; step < kStepsAhead; ++step) {
+          smaller += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] < threshold));
+          equal += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] == threshold));
+        }
       }
     }
     if (lane == 0) {
@@ -510,7 +535,6 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   }
   __syncthreads();
   int* sorted_position = sh.position_rank;                       // local rank → local position
-  int* rank_of = sh.position_rank + Shared::kLocalCapacity;      // local position → local rank
 
   // 2. Sort the local keys; padding (rank key 0xFFFFFFFF, which no β has) sorts after them.
   unsigned int keys[kItems];
@@ -530,19 +554,21 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     const int r = tid * kItems + u;
     if (r < local_len) {
       sorted_position[r] = positions[u];
-      rank_of[positions[u]] = r;
       atomicOr(&sh.members[(r >> 6) * blocks + (positions[u] >> 6)], 1ull << (r & 63));
+      atomicOr(&sh.earlier_positions[(r >> 6) * blocks + (positions[u] >> 6)], 1ull << (positions[u] & 63));
     }
   }
   __syncthreads();
 
   if (stop_after_stage == 5) return;
-  // 3. The prefix-count table: below[rb][bucket] = ranks < 64·rb whose position lies in the bucket.
+  // 3. The prefix table: earlier_positions[rb][bucket] so far holds the bucket's positions ranked inside block rb;
+  //    an exclusive prefix OR over rb makes it the positions ranked before block rb (its popcount is the prefix count).
   for (int bucket = tid; bucket < blocks; bucket += kChunkThreads) {
-    int running = 0;
+    unsigned long long running = 0;
     for (int rb = 0; rb < blocks; ++rb) {
-      sh.below[rb * blocks + bucket] = running;
-      running += __popcll(sh.members[rb * blocks + bucket]);
+      const unsigned long long in_block = sh.earlier_positions[rb * blocks + bucket];
+      sh.earlier_positions[rb * blocks + bucket] = running;
+      running |= in_block;
     }
   }
   __syncthreads();
@@ -554,22 +580,31 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     const int position = sorted_position[t];
     int local_death = local_len;  // kept past the chunk's last row
     if (t >= window) {            // t better keys exist, so the w-th smallest position among them does
-      const int* below_row = sh.below + (t >> 6) * blocks;
+      const unsigned long long* earlier_row = sh.earlier_positions + (t >> 6) * blocks;
       const unsigned long long* member_row = sh.members + (t >> 6) * blocks;
       const unsigned long long earlier_in_block = (1ull << (t & 63)) - 1;
+      // Walk the buckets, counting the positions ranked before t, to the one that holds the w-th.
       int counted = 0, bucket = 0;
-      for (; bucket < blocks; ++bucket) {
-        const int in_bucket = below_row[bucket] + __popcll(member_row[bucket] & earlier_in_block);
+      for (; bucket < blocks - 1; ++bucket) {
+        const int in_bucket = __popcll(earlier_row[bucket]) + __popcll(member_row[bucket] & earlier_in_block);
         if (counted + in_bucket >= window) break;
         counted += in_bucket;
       }
-      int needed = window - counted, wth_position = local_len;
-      for (int q = bucket * 64; q < min(local_len, bucket * 64 + 64); ++q)
-        if (rank_of[q] < t && --needed == 0) {
-          wth_position = q;
-          break;
+      // That bucket's positions ranked before t: those of earlier rank blocks, plus those of t's own block before t.
+      unsigned long long ranked_before = earlier_row[bucket];
+      for (unsigned long long own = member_row[bucket] & earlier_in_block; own != 0; own &= own - 1)
+        ranked_before |= 1ull << (sorted_position[((t >> 6) << 6) + __ffsll(own) - 1] & 63);
+      int needed = window - counted, offset = 0;  // select the needed-th set bit
+#pragma unroll
+      for (int width = 32; width >= 1; width >>= 1) {
+        const int low = __popcll(ranked_before & ((1ull << width) - 1));
+        if (needed > low) {
+          needed -= low;
+          ranked_before >>= width;
+          offset += width;
         }
-      local_death = max(position, wth_position);
+      }
+      local_death = max(position, bucket * 64 + offset);
     }
     const int key = position < alive_count ? sh.alive_index[position] : chunk_first + position - alive_count;
     if (local_death < local_len)
