@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,13 @@ struct ToyExample {
 
 // Deterministic in (task, settings, seed, index). Errors name the setting that cannot fit in the length.
 ToyExample make_toy_example(ToyTask task, const ToyTaskSettings& settings, std::uint64_t seed, std::uint64_t index);
+
+// The answers a sequence in one of the task formats asks for, read off its ids alone (core/toy_task_recognize.cpp),
+// so that a typed or loaded sequence (the bundled sample.txt, a text box) is scored like a generated one: for any
+// make_toy_example(...).ids it returns that example. The expected answer is the token bound earlier in the sequence
+// (the value stored with the key, the segment's next token), i.e. ids[source]. nullopt when the ids do not start with
+// <bos> and a task token, hold a token outside the toy vocabulary, or do not follow the task's format.
+std::optional<ToyExample> recognize_toy_example(std::span<const std::int32_t> ids);
 
 struct ToyAnswerScore {
   std::vector<std::int32_t> predicted;  // argmax of the logits at each answer position (the lowest id on a tie)
