@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds dmascope and runs it on the bundled toy model trained with DMA (assets/models/doge-toy-mix) and a sequence of
-# its task (its sample.txt, an MQAR recall sequence): first the CLI's summary of the model and its mask, then the
-# desktop app. Without a display the app renders its first view headless (Xvfb) into a PNG and says where it is.
+# Builds dmascope and runs it on the bundled toy model trained with DMA (assets/models/doge-toy-mix) and sequences of
+# its task: first the CLI's summary of the model and its mask on its sample.txt (an MQAR recall sequence), then the
+# desktop app on an MQAR example of the training format, with the model's answers scored. Without a display the app renders its first view headless (Xvfb) into a PNG and says where it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -25,8 +25,8 @@ if [ ! -x build/app/dmascope ]; then
 fi
 echo
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  # Without --session and --model the app opens the same model on the same sequence; F11 starts the guided tour.
-  echo "Starting the desktop app on $model and its sample sequence (F1 lists the shortcuts, F11 starts the tour)."
+  # Without --session and --model the app opens this model on an MQAR task example; F11 starts the guided tour.
+  echo "Starting the desktop app on $model and an MQAR example (F1 lists the shortcuts, F11 starts the tour)."
   exec build/app/dmascope
 fi
 shot="$PWD/build/dmascope-first-launch.png"

@@ -86,6 +86,7 @@ struct AppState {
   std::string ui_error;         // an error from a user action (not from the pipeline)
   std::string ids_text;         // the ids box of SourceKind::Ids
   bool show_help = false;
+  std::int64_t selected_answer = -1;  // the trained task answer last opened from the Overview (answers_section.cpp)
   PresenterState presenter;     // presenter mode: the tour and its step (presenter.h)
   AboutWindowState about;       // the About / Tour window (about_window.cpp)
   bool quit_requested = false;

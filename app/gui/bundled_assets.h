@@ -17,9 +17,9 @@ std::filesystem::path bundled_tour();              // tours/dma-intro.json
 std::filesystem::path bundled_recall_table();      // models/recall-table.json
 std::filesystem::path first_launch_model();        // models/doge-toy-mix: a model trained with DMA
 
-// What the app shows when started without a session or a model: the trained toy model on its own sample sequence
-// (an MQAR task in the model's vocabulary), its own window, 16×16 tiles. Falls back to `fallback_model` with the
-// default settings when the trained model or its sample is not there.
+// What the app shows when started without a session or a model: the trained toy model on an MQAR example of its
+// training format (the "trained task" source, so its answers are scored), its own window, 16×16 tiles. Falls back to
+// `fallback_model` with the default settings when the trained model is not there.
 Session first_launch_session(const std::filesystem::path& fallback_model);
 
 // One bundled model folder, for the About window: its shape and, for the trained ones, the held-out accuracy its

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "app/gui/answers_section.h"
 #include "app/gui/logit_source.h"
 #include "app/gui/number_format.h"
 #include "app/gui/panels.h"
@@ -445,6 +446,7 @@ void draw_heatmap_panel(AppState& state) {
   draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(origin.x + side + 1, origin.y + side + 1),
                      ImGui::GetColorU32(ImGuiCol_Border));
   draw_axes(state, *result, origin, side, window, left_margin);
+  draw_answer_markers(state, *result, draw_list, origin, side, window);
 
   // β per key, under the columns it belongs to.
   const ImVec2 strip_origin(origin.x, origin.y + side + 6);

@@ -33,7 +33,7 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
 
   --session FILE      open a saved session (settings and view)
   --model DIR         a Doge model folder (config.json + safetensors); without --session and --model the app opens
-                      the bundled trained toy model (assets/models/doge-toy-mix) on its sample sequence
+                      the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR example, answers scored
   --present [TOUR]    presenter mode: full screen, large fonts, a tour of sessions with captions (default: the
                       bundled tour assets/tours/dma-intro.json); ← → Space PgUp PgDn step, Esc leaves, F11 toggles
   --step K            with --present: start at step K (1-based); with --screenshot, render that step

@@ -6,8 +6,10 @@
 
 #include <cmath>
 
+#include "app/gui/answers_section.h"
 #include "app/gui/number_format.h"
 #include "app/gui/panels.h"
+#include "app/gui/toy_answers.h"
 
 namespace dmascope::gui {
 
@@ -43,13 +45,19 @@ void draw_overview_panel(AppState& state) {
   upload_thumbnails(state, *result);
   const float thumb = std::floor(ImGui::GetFontSize() * 3.6f);
   const float label_width = ImGui::CalcTextSize("L00").x + 6;
-  ImGui::TextDisabled("layer × head · kept fraction · click to open");
-  ImGui::BeginChild("thumbnails", ImVec2(0, 0), false, ImGuiWindowFlags_HorizontalScrollbar);
+  const bool answers = result->answers != nullptr;
+  ImGui::TextDisabled(answers ? "layer × head · kept fraction, answers' keys kept · click to open"
+                              : "layer × head · kept fraction · click to open");
+  const float line = ImGui::GetTextLineHeight();
+  const float cell_width = thumb + 8, cell_height = thumb + line * (answers ? 2 : 1) + 8;
+  // With answers the grid takes its own height (at most half the panel) and the answers table the rest.
+  const float grid_height = line + 2 + result->layers() * cell_height + ImGui::GetStyle().ScrollbarSize;
+  ImGui::BeginChild("thumbnails", ImVec2(0, answers ? std::min(grid_height, ImGui::GetContentRegionAvail().y / 2) : 0),
+                    false, ImGuiWindowFlags_HorizontalScrollbar);
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   GridStyle style;
   style.table = &colormap_table(state.view.colormap);
   const ImVec2 start = ImGui::GetCursorScreenPos();
-  const float cell_width = thumb + 8, cell_height = thumb + ImGui::GetTextLineHeight() + 8;
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
   for (std::int64_t h = 0; h < result->q_heads(); ++h) {
     const std::string label = fmt::format("h{}", h);
@@ -71,6 +79,14 @@ void draw_overview_panel(AppState& state) {
                          selected ? 2.0f : 1.0f);
       const std::string density = format_percent(result->tile_map(layer, bias_head).token_density());
       draw_list->AddText(ImVec2(at.x, at.y + thumb + 2), text, density.c_str());
+      if (answers) {
+        const double kept = static_cast<double>(result->answers->kept_count(layer, bias_head)) /
+                            static_cast<double>(std::max<std::int64_t>(1, result->answers->total()));
+        draw_list->AddText(ImVec2(at.x, at.y + thumb + 2 + line),
+                           kept >= 0.9 ? IM_COL32(110, 220, 130, 255) : kept >= 0.5 ? IM_COL32(230, 200, 90, 255)
+                                                                                  : IM_COL32(240, 110, 90, 255),
+                           answers_thumbnail_label(*result, layer, bias_head).c_str());
+      }
       ImGui::SetCursorScreenPos(at);
       ImGui::PushID(static_cast<int>(layer * 1000 + h));
       if (ImGui::InvisibleButton("thumb", ImVec2(thumb, thumb))) {
@@ -87,6 +103,7 @@ void draw_overview_panel(AppState& state) {
   ImGui::SetCursorScreenPos(ImVec2(start.x, top + result->layers() * cell_height));
   ImGui::Dummy(ImVec2(label_width + result->q_heads() * cell_width, 1));
   ImGui::EndChild();
+  if (answers) draw_answers_section(state, *result);
   ImGui::End();
 }
 

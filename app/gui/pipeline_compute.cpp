@@ -1,11 +1,13 @@
 #include "app/gui/pipeline_compute.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "app/gui/layer_timing.h"  // cuda_backend_available
+#include "app/gui/toy_answers.h"
 #include "core/error.h"
 #include "core/forward_elementwise.h"
 #include "core/view_reduce.h"
@@ -61,6 +63,20 @@ std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const Lo
       ids = settings.ids;
       if (ids.empty()) fail("no token ids given");
       break;
+    case SourceKind::Task: {
+      if (!uses_toy_vocabulary(model))
+        fail("the trained tasks are sequences of the bundled toy models' vocabulary ({} ids); {} has another: use a "
+             "toy sequence or a text", toy_vocab::kSize, model.dir.string());
+      if (settings.length < 64) fail("a trained task needs at least 64 tokens, got {}", settings.length);
+      // The training distribution, with the largest counts trimmed to what fits a short sequence (from 194 tokens on
+      // nothing is trimmed).
+      ToyTaskSettings task_settings;
+      task_settings.length = settings.length;
+      task_settings.mqar_pairs_max = std::min(task_settings.mqar_pairs_max, (settings.length - 2) / 4);
+      task_settings.copy_length_max = std::min(task_settings.copy_length_max, (settings.length - 4) / 2);
+      ids = make_toy_example(settings.task, task_settings, settings.seed, 0).ids;
+      break;
+    }
   }
   for (std::size_t p = 0; p < ids.size(); ++p)
     if (ids[p] < 0 || ids[p] >= vocab)
@@ -102,10 +118,10 @@ void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& ca
 #endif
 
 // The CUDA backend's forward: masks, β, tile maps and q/k/v from the GPU (weights cached in `models`), only the last
-// position's logits (nothing shows them; all of them are L·V floats), probabilities at small L from the GPU's tensors.
+// position's logits (all of them are L·V floats) unless `all_logits` (answers to score), probabilities at small L from the GPU's tensors.
 // Returns false, leaving `result` to the CPU forward, when this build or machine has no usable GPU or the model is not
 // supported; a failing GPU run also falls back, and the status bar says why.
-bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options,
+bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options, bool all_logits,
                         const std::atomic<bool>& cancel) {
   std::string why_not;
   if (!cuda_backend_available(&why_not)) {
@@ -124,7 +140,7 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
     ForwardOptions gpu_options = options;
     gpu_options.capture_probs = false;
     cuda::GpuForwardOutputs outputs;
-    outputs.logits = cuda::LogitRows::Last;
+    outputs.logits = all_logits ? cuda::LogitRows::All : cuda::LogitRows::Last;
     cuda::GpuForwardResult run = gpu.run(result.ids, gpu_options, outputs);
     result.forward = std::move(run.forward);
     result.gpu_forward_ms = run.gpu_ms;
@@ -141,6 +157,7 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
 #else
   (void)models;
   (void)options;
+  (void)all_logits;
   (void)cancel;
   return false;
 #endif
@@ -179,12 +196,17 @@ std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& 
     progress.steps_done = done;
     progress.steps_total = total;
   };
-  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, cancel))) {
+  // A task-format sequence gets its answers scored, which needs the logits of every row (L·V floats: the toy
+  // vocabulary has 329 ids, so 128K tokens are 172 MB).
+  std::optional<ToyExample> example = toy_example_of(*result->model, result->ids);
+  const bool all_logits = example && L * model.config.vocab_size <= kAnswerLogitsMaxFloats;
+  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, all_logits, cancel))) {
     result->forward = doge_forward(model, result->ids, options);
     result->has_probs = options.capture_probs;
   }
 
   progress.phase = ComputePhase::Summaries;
+  if (example) result->answers = std::make_shared<const ToyAnswers>(score_answers(*result, std::move(*example)));
   const MatrixWindow whole = visible_window(whole_matrix(L), L);
   const std::int64_t thumb = std::min<std::int64_t>(kThumbnailPixels, L);
   for (std::int64_t layer = 0; layer < result->layers(); ++layer) {

@@ -25,6 +25,8 @@ struct ComputeProgress {
 inline constexpr std::int64_t kProbsMaxLength = 2048;
 inline constexpr std::int64_t kProbsMaxBytes = std::int64_t{1} << 30;
 bool should_capture_probs(const DogeModel& model, std::int64_t length);
+// The GPU forward downloads every row's logits for a task-format sequence up to this many floats (1 GiB).
+inline constexpr std::int64_t kAnswerLogitsMaxFloats = std::int64_t{1} << 28;
 
 // Keeps the last model so that changing only the sequence or the window does not reload it. Used by one thread at a
 // time (the pipeline's worker).

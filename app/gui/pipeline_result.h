@@ -17,6 +17,8 @@
 
 namespace dmascope::gui {
 
+struct ToyAnswers;  // app/gui/toy_answers.h
+
 struct LoadedModel {
   std::filesystem::path dir;
   DogeModel model;
@@ -40,6 +42,8 @@ struct PipelineResult {
   double gpu_forward_ms = 0.0;  // device time of the GPU forward (CUDA events); 0 when the CPU computed the mask
   double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
   std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
+  // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
+  std::shared_ptr<const ToyAnswers> answers;
 
   std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
   std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }

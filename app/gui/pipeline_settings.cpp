@@ -9,14 +9,15 @@ std::string_view source_kind_name(SourceKind kind) {
     case SourceKind::Toy: return "toy";
     case SourceKind::Text: return "text";
     case SourceKind::Ids: return "ids";
+    case SourceKind::Task: return "task";
   }
   return "?";
 }
 
 SourceKind source_kind_from_name(std::string_view name) {
-  for (SourceKind kind : {SourceKind::Toy, SourceKind::Text, SourceKind::Ids})
+  for (SourceKind kind : {SourceKind::Toy, SourceKind::Text, SourceKind::Ids, SourceKind::Task})
     if (source_kind_name(kind) == name) return kind;
-  fail("unknown source '{}' (expected toy, text or ids)", name);
+  fail("unknown source '{}' (expected toy, text, ids or task)", name);
 }
 
 std::string_view backend_name(Backend backend) { return backend == Backend::Cpu ? "cpu" : "cuda"; }

@@ -12,11 +12,14 @@
 #include "app/gui/timing_results.h"
 #include "core/dma_mask.h"
 #include "core/toy_sequences.h"
+#include "core/toy_tasks.h"
 
 namespace dmascope::gui {
 
-enum class SourceKind { Toy, Text, Ids };
-std::string_view source_kind_name(SourceKind kind);  // "toy" | "text" | "ids"
+// Task: a sequence in the format the bundled toy models were trained on (core/toy_tasks.h), whose answers the app
+// scores live; it needs a model of the toy vocabulary.
+enum class SourceKind { Toy, Text, Ids, Task };
+std::string_view source_kind_name(SourceKind kind);  // "toy" | "text" | "ids" | "task"
 SourceKind source_kind_from_name(std::string_view name);
 
 // CPU always; CUDA only in a build with the kernels and on a machine with a GPU. The mask and captures always come
@@ -29,8 +32,9 @@ struct PipelineSettings {
   std::string model_dir;
   SourceKind source = SourceKind::Toy;
   ToySequenceKind toy = ToySequenceKind::Induction;
-  std::int64_t length = 128;  // toy sequences
-  std::uint64_t seed = 1;     // toy sequences
+  ToyTask task = ToyTask::Mqar;  // SourceKind::Task
+  std::int64_t length = 128;  // toy sequences and tasks
+  std::uint64_t seed = 1;     // toy sequences and tasks (a task example is make_toy_example(task, length, seed, 0))
   std::string text;           // SourceKind::Text, through the model's tokenizer (with its special tokens)
   std::vector<std::int32_t> ids;  // SourceKind::Ids
   std::int64_t window = 0;    // DMA budget w; 0 = the model config's keep_window_size

@@ -51,6 +51,7 @@ std::string session_to_json(const Session& session) {
        {{"model_dir", s.model_dir},
         {"source", source_kind_name(s.source)},
         {"toy", toy_sequence_name(s.toy)},
+        {"task", toy_task_name(s.task)},
         {"length", s.length},
         {"seed", s.seed},
         {"text", s.text},
@@ -92,6 +93,7 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
   read_key(settings, "model_dir", s.model_dir, source, "settings");
   read_enum(settings, "source", s.source, source_kind_from_name, source, "settings");
   read_enum(settings, "toy", s.toy, toy_sequence_from_name, source, "settings");
+  read_enum(settings, "task", s.task, toy_task_from_name, source, "settings");
   read_key(settings, "length", s.length, source, "settings");
   read_key(settings, "seed", s.seed, source, "settings");
   read_key(settings, "text", s.text, source, "settings");

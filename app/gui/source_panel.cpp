@@ -12,6 +12,7 @@
 #include "app/gui/layer_timing.h"
 #include "app/gui/panels.h"
 #include "app/gui/recent_models.h"
+#include "app/gui/toy_answers.h"
 #include "core/error.h"
 
 namespace dmascope::gui {
@@ -114,6 +115,18 @@ void model_section(AppState& state, const PipelineResult* result) {
   recent_models_combo(state);
 }
 
+const char* toy_task_description(ToyTask task) {
+  switch (task) {
+    case ToyTask::Mqar: return "multi-query associative recall: key/value pairs, then each key again; the answer is "
+                               "its value";
+    case ToyTask::Needle: return "a few key/value pairs hidden in filler, then <ask> key; the answer is its value";
+    case ToyTask::Copy: return "a segment, filler, then the segment again; each next token is an answer";
+  }
+  return "";
+}
+
+constexpr std::int64_t kMinTaskLength = 64;  // the generators need room for a few pairs and their queries
+
 void tokens_section(AppState& state, const PipelineResult* result) {
   PipelineSettings& edit = state.edit;
   ImGui::Separator();
@@ -127,6 +140,12 @@ void tokens_section(AppState& state, const PipelineResult* result) {
   ImGui::EndDisabled();
   ImGui::SameLine();
   mark_complete(state, ImGui::RadioButton("ids", &source, 2));
+  // The trained tasks are sequences of the bundled toy models' vocabulary: offered when the model speaks it.
+  const bool toy_vocabulary = result && result->settings.model_dir == edit.model_dir &&
+                              uses_toy_vocabulary(*result->model);
+  ImGui::BeginDisabled(!toy_vocabulary && edit.source != SourceKind::Task);
+  mark_complete(state, ImGui::RadioButton("trained task (answers scored)", &source, 3));
+  ImGui::EndDisabled();
   edit.source = static_cast<SourceKind>(source);
 
   if (edit.source == SourceKind::Toy) {
@@ -148,6 +167,26 @@ void tokens_section(AppState& state, const PipelineResult* result) {
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
     if (ImGui::InputInt("seed", &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
     mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  } else if (edit.source == SourceKind::Task) {
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+    if (ImGui::BeginCombo("task", std::string(toy_task_name(edit.task)).c_str())) {
+      for (ToyTask task : {ToyTask::Mqar, ToyTask::Needle, ToyTask::Copy})
+        if (ImGui::Selectable(std::string(toy_task_name(task)).c_str(), task == edit.task)) {
+          edit.task = task;
+          state.edit_complete = true;
+        }
+      ImGui::EndCombo();
+    }
+    ImGui::TextWrapped("%s", toy_task_description(edit.task));
+    ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
+    ImGui::SliderScalar("length", ImGuiDataType_S64, &edit.length, &kMinTaskLength, &kMaxLength, "%lld tokens",
+                        ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
+    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    int seed = static_cast<int>(edit.seed);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+    if (ImGui::InputInt("example", &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
+    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    ImGui::TextDisabled("the models were trained at 256 tokens; longer ones test length generalization");
   } else if (edit.source == SourceKind::Text) {
     if (!has_tokenizer) ImGui::TextDisabled("(this model has no tokenizer.json)");
     ImGui::InputTextMultiline("##text", &edit.text, ImVec2(-1, ImGui::GetTextLineHeight() * 4));

@@ -176,11 +176,12 @@ TEST(GuiRecallTable, ShortRowsAndWrongTypesAreRefusedNamingTheRow) {
   EXPECT_THROW(recall_table_from_json(R"({"title": "t"})", "r.json"), Error);
 }
 
-TEST(GuiBundledAssets, FirstLaunchIsTheTrainedToyModelOnItsSampleWithTiles16) {
+TEST(GuiBundledAssets, FirstLaunchIsTheTrainedToyModelOnAnMqarTaskWithTiles16) {
   const Session session = first_launch_session("/fallback");
   EXPECT_EQ(fs::path(session.settings.model_dir).filename(), "doge-toy-mix");
-  EXPECT_EQ(session.settings.source, SourceKind::Text);
-  EXPECT_EQ(session.settings.text.rfind("<mqar>", 0), 0u) << "the model's sample.txt";
+  EXPECT_EQ(session.settings.source, SourceKind::Task);
+  EXPECT_EQ(session.settings.task, ToyTask::Mqar);
+  EXPECT_EQ(session.settings.length, 256) << "the training length";
   EXPECT_EQ(session.settings.window, 0) << "the model's own window";
   EXPECT_EQ(session.settings.tile_size, 16);
 }
