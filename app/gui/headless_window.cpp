@@ -24,21 +24,28 @@ double seconds_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The first EGL device that gives an OpenGL 3.3 core display.
+// The first EGL device that initialises (EGL_EXT_platform_device), else EGL's default display (NVIDIA's EGL gives a
+// GPU display there when no X server runs).
 EGLDisplay open_device_display() {
-  if (!epoxy_has_egl_extension(EGL_NO_DISPLAY, "EGL_EXT_device_enumeration") ||
-      !epoxy_has_egl_extension(EGL_NO_DISPLAY, "EGL_EXT_platform_device"))
-    fail("--headless: this EGL has no device platform (EGL_EXT_device_enumeration, EGL_EXT_platform_device): "
-         "a GPU driver's EGL (e.g. NVIDIA's) is needed");
-  EGLDeviceEXT devices[16];
-  EGLint count = 0;
-  if (!eglQueryDevicesEXT(16, devices, &count) || count == 0) fail("--headless: EGL lists no devices");
-  for (EGLint n = 0; n < count; ++n) {
-    EGLDisplay display = eglGetPlatformDisplayEXT(EGL_PLATFORM_DEVICE_EXT, devices[n], nullptr);
-    EGLint major = 0, minor = 0;
-    if (display != EGL_NO_DISPLAY && eglInitialize(display, &major, &minor)) return display;
+  const char* client_extensions = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS);
+  const std::string extensions = client_extensions ? client_extensions : "";
+  if (extensions.find("EGL_EXT_device_enumeration") != std::string::npos &&
+      extensions.find("EGL_EXT_platform_device") != std::string::npos) {
+    EGLDeviceEXT devices[16];
+    EGLint count = 0;
+    if (eglQueryDevicesEXT(16, devices, &count))
+      for (EGLint n = 0; n < count; ++n) {
+        EGLDisplay display = eglGetPlatformDisplayEXT(EGL_PLATFORM_DEVICE_EXT, devices[n], nullptr);
+        EGLint major = 0, minor = 0;
+        if (display != EGL_NO_DISPLAY && eglInitialize(display, &major, &minor)) return display;
+      }
   }
-  fail("--headless: none of the {} EGL devices could be initialised (EGL error 0x{:x})", count, eglGetError());
+  EGLDisplay display = eglGetDisplay(EGL_DEFAULT_DISPLAY);
+  EGLint major = 0, minor = 0;
+  if (display != EGL_NO_DISPLAY && eglInitialize(display, &major, &minor)) return display;
+  fail("--headless: no EGL display could be initialised (EGL error 0x{:x}; EGL client extensions: '{}'): a GPU "
+       "driver's EGL (e.g. NVIDIA's libEGL_nvidia through libglvnd) is needed",
+       eglGetError(), extensions);
 }
 
 }  // namespace
