@@ -126,6 +126,7 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
     }
     flush();
   }
+  draw->PopClipRect();
   // Failed points: the series break there; an × on the x axis says the gap is a failure, not a missing run.
   for (const ChartFailedPoint& failed : options.failed_points) {
     if (!present(failed.x)) continue;
@@ -133,7 +134,6 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
     draw->AddLine(ImVec2(x - r, y - r), ImVec2(x + r, y + r), kFailedColor, 2.0f);
     draw->AddLine(ImVec2(x - r, y + r), ImVec2(x + r, y - r), kFailedColor, 2.0f);
   }
-  draw->PopClipRect();
 
   // Hover: the nearest point's values of every series.
   ImGui::SetCursorScreenPos(plot_min);

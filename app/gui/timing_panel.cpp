@@ -133,12 +133,36 @@ std::vector<ChartSeries> sweep_series(const TimingSweep& sweep) {
   return series;
 }
 
-// The sweep as numbers: one row per point; a failed point says why in its note.
-void draw_sweep_table(const TimingSweep& sweep, const char* variable) {
+// "L 128K failed: CUDA error …", one per failed point: drawn wrapped under the chart or the table, which show only
+// where a point failed.
+std::vector<std::string> failure_lines(const TimingSweep& sweep, const char* variable) {
+  std::vector<std::string> lines;
+  for (std::size_t n = 0; n < sweep.timings.size() && n < sweep.points.size(); ++n)
+    if (sweep.timings[n].failed())
+      lines.push_back(fmt::format("{} {} failed: {}", variable, token_count_label(sweep.points[n]),
+                                  sweep.timings[n].failed_why));
+  return lines;
+}
+
+float wrapped_lines_height(const std::vector<std::string>& lines) {
+  const float width = ImGui::GetContentRegionAvail().x;
+  float height = 0;
+  for (const std::string& line : lines)
+    height += ImGui::CalcTextSize(line.c_str(), nullptr, false, width).y + ImGui::GetStyle().ItemSpacing.y;
+  return height;
+}
+
+void draw_wrapped_lines(const std::vector<std::string>& lines) {
+  ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+  for (const std::string& line : lines) ImGui::TextWrapped("%s", line.c_str());
+  ImGui::PopStyleColor();
+}
+
+// The sweep as numbers: one row per point; a failed point says so in its note (the reason on hover and below).
+void draw_sweep_table(const TimingSweep& sweep, const char* variable, float height) {
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV |
                                 ImGuiTableFlags_ScrollY;
-  if (!ImGui::BeginTable("sweep_table", 7, flags, ImVec2(0, std::max(ImGui::GetContentRegionAvail().y - 4, 80.0f))))
-    return;
+  if (!ImGui::BeginTable("sweep_table", 7, flags, ImVec2(0, height))) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn(variable);
   ImGui::TableSetupColumn("DMA incl. mask");
@@ -164,9 +188,8 @@ void draw_sweep_table(const TimingSweep& sweep, const char* variable) {
         ImGui::TextDisabled("—");
       }
       ImGui::TableSetColumnIndex(6);
-      ImGui::PushTextWrapPos(0.0f);
-      ImGui::TextColored(kErrorColor, "failed: %s", t.failed_why.c_str());
-      ImGui::PopTextWrapPos();
+      ImGui::TextColored(kErrorColor, "failed");
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", t.failed_why.c_str());
       continue;
     }
     ms_cell(1, t.dma_incl_mask());
@@ -229,28 +252,26 @@ void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, s
                                        : "",
                       failed ? fmt::format(" · {} of {} points failed", failed, sweep->timings.size()).c_str() : "");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", sweep->what_timed.c_str());
+  // Each failed point's reason goes under the chart or the table, which keep the rest of the panel.
   const char* variable = kind == SweepKind::Length ? "L" : "w";
+  const std::vector<std::string> failures = failure_lines(*sweep, variable);
+  const float height =
+      std::max(ImGui::GetContentRegionAvail().y - 4 - wrapped_lines_height(failures), ImGui::GetTextLineHeight() * 8);
   if (state.timing_panel.sweep_table) {
-    draw_sweep_table(*sweep, variable);
-    return;
+    draw_sweep_table(*sweep, variable, height);
+  } else {
+    LineChartOptions options;
+    for (std::size_t n = 0; n < sweep->timings.size() && n < sweep->points.size(); ++n)
+      if (sweep->timings[n].failed())
+        options.failed_points.push_back({static_cast<double>(sweep->points[n]), sweep->timings[n].failed_why});
+    options.x_title = kind == SweepKind::Length ? "L (tokens)" : "w (keys per row)";
+    options.y_title = "ms (median)";
+    options.log_y = state.timing_panel.log_ms;
+    options.height = height;
+    options.format_value = &format_ms;
+    draw_line_chart(kind == SweepKind::Length ? "sweep_L" : "sweep_w", sweep_series(*sweep), options);
   }
-  // Each failed point under the chart, with its reason (the chart leaves a gap there and marks it).
-  LineChartOptions options;
-  for (std::size_t n = 0; n < sweep->timings.size() && n < sweep->points.size(); ++n)
-    if (sweep->timings[n].failed())
-      options.failed_points.push_back({static_cast<double>(sweep->points[n]), sweep->timings[n].failed_why});
-  const float line = ImGui::GetTextLineHeightWithSpacing();
-  const std::vector<ChartSeries> series = sweep_series(*sweep);
-  options.x_title = kind == SweepKind::Length ? "L (tokens)" : "w (keys per row)";
-  options.y_title = "ms (median)";
-  options.log_y = state.timing_panel.log_ms;
-  options.height = std::max(ImGui::GetContentRegionAvail().y - 4 - line * static_cast<float>(failed),
-                            ImGui::GetTextLineHeight() * 8);
-  options.format_value = &format_ms;
-  draw_line_chart(kind == SweepKind::Length ? "sweep_L" : "sweep_w", series, options);
-  for (const ChartFailedPoint& point : options.failed_points)
-    ImGui::TextColored(kErrorColor, "%s %s failed: %s", variable,
-                       token_count_label(static_cast<std::int64_t>(point.x)).c_str(), point.why.c_str());
+  draw_wrapped_lines(failures);
 }
 
 }  // namespace
