@@ -84,8 +84,4 @@ std::optional<ExportName> App::take_png_request() {
   return request;
 }
 
-void App::report(const std::string& message, bool is_error) {
-  (is_error ? state_.ui_error : state_.ui_message) = message;
-}
-
 }  // namespace dmascope::gui

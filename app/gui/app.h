@@ -37,7 +37,6 @@ class App {
   const FrameLayout& layout() const { return state_.layout; }
   std::optional<ExportName> take_png_request();  // written with export_file_action into the export folder
   bool quit_requested() const { return state_.quit_requested; }
-  void report(const std::string& message, bool is_error);  // into the status bar
   AppState& state() { return state_; }  // for drivers that move the view themselves (FrameBenchmark)
 
  private:
