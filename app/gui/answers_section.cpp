@@ -64,9 +64,9 @@ void draw_answers_section(AppState& state, const PipelineResult& result) {
   for (std::int64_t layer = 0; layer < result.layers(); ++layer)
     kept += fmt::format(" L{} {}/{}", layer, answers.kept_by_layer(layer), answers.total());
   ImGui::TextDisabled("%s", kept.c_str());
-  ImGui::TextDisabled("click an answer to see its row and key in the heatmap");
+  ImGui::TextDisabled("L0, L1…: + where a bias head kept the key · click a row to open it in the heatmap");
 
-  const int columns = 5 + static_cast<int>(result.layers());
+  const int columns = 4 + static_cast<int>(result.layers());
   const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
                                 ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("answers", columns, flags, ImVec2(0, ImGui::GetContentRegionAvail().y))) return;
@@ -75,9 +75,8 @@ void draw_answers_section(AppState& state, const PipelineResult& result) {
   ImGui::TableSetupColumn("key");
   ImGui::TableSetupColumn("expected");
   ImGui::TableSetupColumn("answer");
-  ImGui::TableSetupColumn("margin");
   for (std::int64_t layer = 0; layer < result.layers(); ++layer)
-    ImGui::TableSetupColumn(fmt::format("kept L{}", layer).c_str());
+    ImGui::TableSetupColumn(fmt::format("L{}", layer).c_str());
   ImGui::TableHeadersRow();
   for (std::size_t a = 0; a < static_cast<std::size_t>(answers.total()); ++a) {
     const std::int64_t row = example.answer_positions[a], source = example.sources[a];
@@ -89,8 +88,12 @@ void draw_answers_section(AppState& state, const PipelineResult& result) {
                           ImGuiSelectableFlags_SpanAllColumns))
       open_answer(state, result, a);
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("row %lld must produce %s, the token at position %lld", static_cast<long long>(row),
-                        token_name(example.answers[a]).c_str(), static_cast<long long>(source));
+      ImGui::SetTooltip("row %lld must produce %s, the token at position %lld%s", static_cast<long long>(row),
+                        token_name(example.answers[a]).c_str(), static_cast<long long>(source),
+                        answers.scored ? fmt::format("\nthe model answers {} (top-1 minus top-2 logit: {:.2f})",
+                                                     token_name(answers.score.predicted[a]), answers.score.margin[a])
+                                             .c_str()
+                                       : "");
     ImGui::PopID();
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(token_name(example.ids[static_cast<std::size_t>(row)]).c_str());
@@ -102,8 +105,6 @@ void draw_answers_section(AppState& state, const PipelineResult& result) {
                          token_name(answers.score.predicted[a]).c_str());
     else
       ImGui::TextDisabled("–");
-    ImGui::TableNextColumn();
-    if (answers.scored) ImGui::Text("%.2f", answers.score.margin[a]);
     for (std::int64_t layer = 0; layer < result.layers(); ++layer) {
       ImGui::TableNextColumn();
       std::string heads;

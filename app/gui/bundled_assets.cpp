@@ -61,6 +61,8 @@ Session first_launch_session(const fs::path& fallback_model) {
   session.settings.seed = 3;
   session.settings.window = 0;  // the model's keep_window_size, the budget it was trained with
   session.settings.tile_size = 16;
+  // Layer 1's two bias heads share the work: bias head 0 keeps 26 of the 41 values, bias head 1 25, together all.
+  session.view.layer = 1;
   return session;
 }
 

@@ -43,17 +43,19 @@ void draw_overview_panel(AppState& state) {
     return;
   }
   upload_thumbnails(state, *result);
-  const float thumb = std::floor(ImGui::GetFontSize() * 3.6f);
-  const float label_width = ImGui::CalcTextSize("L00").x + 6;
   const bool answers = result->answers != nullptr;
+  // Smaller thumbnails when the answers table shares the panel.
+  const float thumb = std::floor(ImGui::GetFontSize() * (answers ? 3.0f : 3.6f));
+  const float label_width = ImGui::CalcTextSize("L00").x + 6;
   ImGui::TextDisabled(answers ? "layer × head · kept fraction, answers' keys kept · click to open"
                               : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
   const float cell_width = thumb + 8, cell_height = thumb + line * (answers ? 2 : 1) + 8;
-  // With answers the grid takes its own height (at most half the panel) and the answers table the rest.
+  // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.
   const float grid_height = line + 2 + result->layers() * cell_height + ImGui::GetStyle().ScrollbarSize;
-  ImGui::BeginChild("thumbnails", ImVec2(0, answers ? std::min(grid_height, ImGui::GetContentRegionAvail().y / 2) : 0),
-                    false, ImGuiWindowFlags_HorizontalScrollbar);
+  const float available = ImGui::GetContentRegionAvail().y;
+  const float grid_share = std::min(grid_height, std::max(available / 2, available - 10 * line));
+  ImGui::BeginChild("thumbnails", ImVec2(0, answers ? grid_share : 0), false, ImGuiWindowFlags_HorizontalScrollbar);
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   GridStyle style;
   style.table = &colormap_table(state.view.colormap);
