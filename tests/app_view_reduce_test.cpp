@@ -85,7 +85,11 @@ INSTANTIATE_TEST_SUITE_P(Views, MaskReductionMatchesBruteForce,
                                            GridCase{100, 17, 300, 300, 1, 0, 0},  // zoomed in: 3 px per cell
                                            GridCase{100, 17, 40, 40, 3.7, 61.3, 20.9},
                                            GridCase{257, 64, 90, 70, 2.0, 200, 100},
-                                           GridCase{257, 300, 50, 50, 1, 0, 0}));  // w ≥ L: everything kept
+                                           GridCase{257, 300, 50, 50, 1, 0, 0},  // w ≥ L: everything kept
+                                           // Zoomed out over many keys per pixel, rows and columns not a whole
+                                           // number per pixel, the window off the diagonal's centre.
+                                           GridCase{4096, 100, 97, 61, 1.7, 3000, 1500},
+                                           GridCase{3000, 7, 554, 554, 2.5, 1700, 900}));
 
 TEST(ViewReduce, OnePixelPerCellGridIsTheExpandedMaskWithTheUpperTriangleMarked) {
   const std::int64_t L = 40;
