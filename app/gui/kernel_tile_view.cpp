@@ -34,6 +34,19 @@ void draw_cta_legend(float low_us, float high_us) {
   ImGui::TextUnformatted(fmt::format("{:.1f} µs per CTA", high_us).c_str());
 }
 
+// The kernel's statuses of one bias head, from the panel's cache (kernel_status_map copies and counts every tile).
+const TileMap& cached_status_map(KernelTilePanelState& panel, const KernelTileMap& map, std::int64_t bias_head,
+                                 std::int64_t length) {
+  if (!panel.statuses || panel.statuses_generation != map.generation || panel.statuses_layer != map.layer ||
+      panel.statuses_bias_head != bias_head) {
+    panel.statuses = std::make_shared<const TileMap>(kernel_status_map(map, bias_head, length));
+    panel.statuses_generation = map.generation;
+    panel.statuses_layer = map.layer;
+    panel.statuses_bias_head = bias_head;
+  }
+  return *panel.statuses;
+}
+
 }  // namespace
 
 void draw_kernel_tile_controls(AppState& state, const PipelineResult& result) {
@@ -67,7 +80,7 @@ void draw_kernel_tile_controls(AppState& state, const PipelineResult& result) {
     return;
   }
   const std::int64_t bias_head = result.bias_head_of(state.view.head);
-  const TileMap tiles = kernel_status_map(*map, bias_head, result.length());
+  const TileMap& tiles = cached_status_map(panel, *map, bias_head, result.length());
   ImGui::Text("kernel (64×64, %s): tile density %s · partial %lld · full %lld", map->device.c_str(),
               format_percent(tiles.causal_tiles ? static_cast<double>(tiles.partial + tiles.full) / tiles.causal_tiles : 0)
                   .c_str(),
@@ -94,7 +107,8 @@ void draw_kernel_tile_view(AppState& state, const PipelineResult& result, const 
                     panel.col_begin == window.col_begin && panel.col_end == window.col_end && panel.drawn_layer == panel.layer;
   if (!same || panel.texture.empty()) {
     panel.texture.upload(cta ? kernel_cta_grid(*map, head, L, window, texels, texels)
-                             : kernel_status_grid(*map, bias_head, L, window, texels, texels),
+                             : reduce_tile_map_to_grid(cached_status_map(panel, *map, bias_head, L), L, window,
+                                                       texels, texels),
                          texels, texels);
     panel.generation = map->generation;
     panel.map_layer = map->layer;

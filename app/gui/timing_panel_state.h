@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "app/gui/grid_renderer.h"
 #include "app/gui/layer_timing.h"
@@ -26,6 +27,11 @@ struct KernelTilePanelState {
   double row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
   KernelTileLayer drawn_layer = KernelTileLayer::Statuses;
   float cta_low_us = 0, cta_high_us = 1;  // the heat colour's range: the layer's fastest and slowest CTA
+  // One bias head's statuses as a TileMap with its counts, made once per (map, bias head): at 128K tokens it holds 4M
+  // tiles, too many to copy and count every frame.
+  std::shared_ptr<const TileMap> statuses;
+  std::uint64_t statuses_generation = 0;
+  std::int64_t statuses_layer = -1, statuses_bias_head = -1;
 };
 
 struct GpuStatusCache {
