@@ -31,7 +31,9 @@ struct ViewState {
   HeatmapQuantity quantity = HeatmapQuantity::Mask;
   Colormap colormap = Colormap::Viridis;
   ColorScale scale = ColorScale::Linear;
-  ReduceMode reduce = ReduceMode::Mean;
+  // Max by default: zoomed out on a long sequence a pixel covers thousands of cells of which a sparse mask keeps a
+  // few, so the mean fades to the bottom of the colormap while the max still shows where kept keys are.
+  ReduceMode reduce = ReduceMode::Max;
   ZoomPan zoom_pan;          // in token units of the current result's length
   std::int64_t zoom_pan_length = 0;  // the L zoom_pan refers to; another L resets it to the whole matrix
 
