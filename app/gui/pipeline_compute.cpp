@@ -67,7 +67,8 @@ std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const Lo
       if (!uses_toy_vocabulary(model))
         fail("the trained tasks are sequences of the bundled toy models' vocabulary ({} ids); {} has another: use a "
              "toy sequence or a text", toy_vocab::kSize, model.dir.string());
-      if (settings.length < 64) fail("a trained task needs at least 64 tokens, got {}", settings.length);
+      if (settings.length < kMinTaskLength)
+        fail("a trained task needs at least {} tokens, got {}", kMinTaskLength, settings.length);
       // The training distribution, with the largest counts trimmed to what fits a short sequence (from 194 tokens on
       // nothing is trimmed).
       ToyTaskSettings task_settings;

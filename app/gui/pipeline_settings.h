@@ -49,5 +49,6 @@ struct PipelineSettings {
 // Limits the Source panel and session files enforce (the core itself accepts more).
 inline constexpr std::int64_t kMinLength = 1, kMaxLength = 131072;
 inline constexpr std::int64_t kMinTileSize = 4, kMaxTileSize = 256;
+inline constexpr std::int64_t kMinTaskLength = 64;  // a trained task needs room for a few pairs and their queries
 
 }  // namespace dmascope::gui

@@ -125,7 +125,19 @@ const char* toy_task_description(ToyTask task) {
   return "";
 }
 
-constexpr std::int64_t kMinTaskLength = 64;  // the generators need room for a few pairs and their queries
+
+// The length slider and the seed box of the generated sources (toy sequences, trained tasks).
+void length_and_seed(AppState& state, const std::int64_t& min_length, const char* seed_label) {
+  PipelineSettings& edit = state.edit;
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
+  ImGui::SliderScalar("length", ImGuiDataType_S64, &edit.length, &min_length, &kMaxLength, "%lld tokens",
+                      ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
+  mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  int seed = static_cast<int>(edit.seed);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  if (ImGui::InputInt(seed_label, &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
+  mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+}
 
 void tokens_section(AppState& state, const PipelineResult* result) {
   PipelineSettings& edit = state.edit;
@@ -159,14 +171,7 @@ void tokens_section(AppState& state, const PipelineResult* result) {
       ImGui::EndCombo();
     }
     ImGui::TextWrapped("%s", std::string(toy_sequence_description(edit.toy)).c_str());
-    ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
-    ImGui::SliderScalar("length", ImGuiDataType_S64, &edit.length, &kMinLength, &kMaxLength, "%lld tokens",
-                        ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
-    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
-    int seed = static_cast<int>(edit.seed);
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-    if (ImGui::InputInt("seed", &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
-    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    length_and_seed(state, kMinLength, "seed");
   } else if (edit.source == SourceKind::Task) {
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
     if (ImGui::BeginCombo("task", std::string(toy_task_name(edit.task)).c_str())) {
@@ -178,14 +183,7 @@ void tokens_section(AppState& state, const PipelineResult* result) {
       ImGui::EndCombo();
     }
     ImGui::TextWrapped("%s", toy_task_description(edit.task));
-    ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
-    ImGui::SliderScalar("length", ImGuiDataType_S64, &edit.length, &kMinTaskLength, &kMaxLength, "%lld tokens",
-                        ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
-    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
-    int seed = static_cast<int>(edit.seed);
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-    if (ImGui::InputInt("example", &seed)) edit.seed = static_cast<std::uint64_t>(std::max(seed, 0));
-    mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+    length_and_seed(state, kMinTaskLength, "example");
     ImGui::TextDisabled("the models were trained at 256 tokens; longer ones test length generalization");
   } else if (edit.source == SourceKind::Text) {
     if (!has_tokenizer) ImGui::TextDisabled("(this model has no tokenizer.json)");

@@ -19,6 +19,7 @@
 #include "core/rope.h"
 #include "core/tokenizer.h"
 #include "kernels/dma_cuda.h"
+#include "tests/gpu/gpu_test_support.h"
 #include "kernels/doge_forward_cuda.h"
 #include "tests/test_paths.h"
 
@@ -43,11 +44,6 @@ constexpr double kForwardTolerance = 1e-4;
 // Two keys whose β order differs between CPU and GPU must be a near-tie: their CPU β differ by at most this, relative
 // (each side's β is within kForwardTolerance of the other's, so an order flip needs a gap ≤ 2× that).
 constexpr double kTieTolerance = 2 * kForwardTolerance;
-
-#define SKIP_WITHOUT_GPU()                                                \
-  do {                                                                    \
-    if (!device_info().available) GTEST_SKIP() << "no CUDA GPU (sm_80+)"; \
-  } while (0)
 
 struct Comparison {
   double relative_error = 0.0;

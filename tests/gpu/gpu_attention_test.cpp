@@ -11,28 +11,17 @@
 #include "core/dma_mask.h"
 #include "core/tensor.h"
 #include "kernels/dma_cuda.h"
+#include "tests/gpu/gpu_test_support.h"
 
 namespace dmascope::cuda {
 namespace {
+
+using test_support::random_beta;
 
 // bf16 keeps 8 mantissa bits, fp16 11: P is rounded to the input precision before P·V, so the output error is a few
 // ulp of that precision relative to its norm. The bars are the issue's: 1e-2 (bf16), 2e-3 (fp16).
 constexpr double kRelativeToleranceBf16 = 1e-2;
 constexpr double kRelativeToleranceF16 = 2e-3;
-
-#define SKIP_WITHOUT_GPU()                                                   \
-  do {                                                                       \
-    if (!device_info().available) GTEST_SKIP() << "no CUDA GPU (sm_80+)";    \
-  } while (0)
-
-std::vector<float> random_beta(std::int64_t count, std::mt19937& rng, int distinct_values) {
-  std::vector<float> beta(static_cast<std::size_t>(count));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_int_distribution<int> pick(0, std::max(1, distinct_values) - 1);
-  for (auto& value : beta)
-    value = distinct_values > 0 ? 0.5f + 0.25f * static_cast<float>(pick(rng)) : std::exp(normal(rng));
-  return beta;
-}
 
 std::vector<std::int32_t> gpu_death(const std::vector<float>& beta, int segments, std::int64_t key_len,
                                     std::int64_t window, MaskVariant variant) {

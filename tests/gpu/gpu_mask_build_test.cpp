@@ -9,27 +9,15 @@
 
 #include "core/dma_mask.h"
 #include "kernels/dma_cuda.h"
+#include "tests/gpu/gpu_test_support.h"
 #include "kernels/mask_build.cuh"
 
 namespace dmascope::cuda {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                \
-  do {                                                                    \
-    if (!device_info().available) GTEST_SKIP() << "no CUDA GPU (sm_80+)"; \
-  } while (0)
+using test_support::random_beta;
 
 using detail::MaskBuildMethod;
-
-// β = exp(N(0, 1)) (the bench's "random"), or `distinct_values` > 0 values only (ties at every top-w boundary).
-std::vector<float> random_beta(std::int64_t count, std::mt19937& rng, int distinct_values) {
-  std::vector<float> beta(static_cast<std::size_t>(count));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_int_distribution<int> pick(0, std::max(1, distinct_values) - 1);
-  for (auto& value : beta)
-    value = distinct_values > 0 ? 0.5f + 0.25f * static_cast<float>(pick(rng)) : std::exp(normal(rng));
-  return beta;
-}
 
 // death [segments, key_len] built on the GPU by `method` (the plan's own choice is checked by the caller).
 std::vector<std::int32_t> gpu_death(const std::vector<float>& beta, int segments, int key_len, int window,
