@@ -45,7 +45,7 @@ std::string answers_thumbnail_label(const PipelineResult& result, std::int64_t l
   return fmt::format("{}/{}", result.answers->kept_count(layer, bias_head), result.answers->total());
 }
 
-void draw_answers_section(AppState& state, const PipelineResult& result) {
+void draw_answers_section(AppState& state, const PipelineResult& result, bool with_table) {
   const ToyAnswers& answers = *result.answers;
   const ToyExample& example = answers.example;
   ImGui::Separator();
@@ -60,10 +60,11 @@ void draw_answers_section(AppState& state, const PipelineResult& result) {
     ImGui::Text("%s: %lld answers (not scored: %s)", std::string(toy_task_name(example.task)).c_str(),
                 static_cast<long long>(answers.total()), answers.unscored_reason.c_str());
   }
-  std::string kept = "key to copy kept by the mask:";
+  std::string kept = "values kept:";
   for (std::int64_t layer = 0; layer < result.layers(); ++layer)
     kept += fmt::format(" L{} {}/{}", layer, answers.kept_by_layer(layer), answers.total());
   ImGui::TextDisabled("%s", kept.c_str());
+  if (!with_table) return;
   ImGui::TextDisabled("L0, L1…: + where a bias head kept the key · click a row to open it in the heatmap");
 
   const int columns = 4 + static_cast<int>(result.layers());

@@ -12,8 +12,8 @@ namespace dmascope::gui {
 
 // "27/32": how many answers' keys that head's mask kept; empty without answers.
 std::string answers_thumbnail_label(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head);
-// Score, keys kept per layer, and one table row per answer (a click opens it in the heatmap).
-void draw_answers_section(AppState& state, const PipelineResult& result);
+// Score, keys kept per layer, and (with_table) one table row per answer (a click opens it in the heatmap).
+void draw_answers_section(AppState& state, const PipelineResult& result, bool with_table);
 // A ring on each visible answer's (row, key to copy) cell: green kept by the viewed head's mask, red dropped.
 void draw_answer_markers(const AppState& state, const PipelineResult& result, ImDrawList* draw_list, ImVec2 origin,
                          float side, const MatrixWindow& window);

@@ -44,17 +44,22 @@ void draw_overview_panel(AppState& state) {
   }
   upload_thumbnails(state, *result);
   const bool answers = result->answers != nullptr;
-  // Smaller thumbnails when the answers table shares the panel.
-  const float thumb = std::floor(ImGui::GetFontSize() * (answers ? 3.0f : 3.6f));
+  // In presenter mode (large fonts, a small panel) the grid comes first: smaller thumbnails labelled by density only,
+  // and the answers shrink to their summary lines. Otherwise smaller thumbnails when the answers table shares the
+  // panel.
+  const bool summary_only = state.presenter.active;
+  const bool answer_labels = answers && !summary_only;
+  const float thumb = std::floor(ImGui::GetFontSize() * (summary_only ? 2.6f : answers ? 3.0f : 3.6f));
   const float label_width = ImGui::CalcTextSize("L00").x + 6;
-  ImGui::TextDisabled(answers ? "layer × head · kept fraction, answers' keys kept · click to open"
+  ImGui::TextDisabled(answer_labels ? "layer × head · kept fraction, answers' keys kept · click to open"
                               : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
-  const float cell_width = thumb + 8, cell_height = thumb + line * (answers ? 2 : 1) + 8;
+  const float cell_width = thumb + 8, cell_height = thumb + line * (answer_labels ? 2 : 1) + 8;
   // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.
   const float grid_height = line + 2 + result->layers() * cell_height + ImGui::GetStyle().ScrollbarSize;
   const float available = ImGui::GetContentRegionAvail().y;
-  const float grid_share = std::min(grid_height, std::max(available / 2, available - 10 * line));
+  const float grid_share = std::min(grid_height, summary_only ? available - 2.5f * ImGui::GetTextLineHeightWithSpacing()
+                                                              : std::max(available / 2, available - 10 * line));
   ImGui::BeginChild("thumbnails", ImVec2(0, answers ? grid_share : 0), false, ImGuiWindowFlags_HorizontalScrollbar);
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   GridStyle style;
@@ -81,7 +86,7 @@ void draw_overview_panel(AppState& state) {
                          selected ? 2.0f : 1.0f);
       const std::string density = format_percent(result->tile_map(layer, bias_head).token_density());
       draw_list->AddText(ImVec2(at.x, at.y + thumb + 2), text, density.c_str());
-      if (answers) {
+      if (answer_labels) {
         const double kept = static_cast<double>(result->answers->kept_count(layer, bias_head)) /
                             static_cast<double>(std::max<std::int64_t>(1, result->answers->total()));
         draw_list->AddText(ImVec2(at.x, at.y + thumb + 2 + line),
@@ -105,7 +110,7 @@ void draw_overview_panel(AppState& state) {
   ImGui::SetCursorScreenPos(ImVec2(start.x, top + result->layers() * cell_height));
   ImGui::Dummy(ImVec2(label_width + result->q_heads() * cell_width, 1));
   ImGui::EndChild();
-  if (answers) draw_answers_section(state, *result);
+  if (answers) draw_answers_section(state, *result, /*with_table=*/!summary_only);
   ImGui::End();
 }
 
