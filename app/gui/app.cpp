@@ -78,7 +78,7 @@ bool App::settled() const {
   return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale());
 }
 
-std::optional<ExportName> App::take_png_request() {
+std::optional<PngRequest> App::take_png_request() {
   auto request = std::move(state_.png_request);
   state_.png_request.reset();
   return request;

@@ -35,7 +35,7 @@ class App {
   std::string pipeline_error() const { return state_.pipeline.status().error; }
   Session session() const { return Session{state_.pipeline.settings(), state_.view}; }
   const FrameLayout& layout() const { return state_.layout; }
-  std::optional<ExportName> take_png_request();  // written with export_file_action into the export folder
+  std::optional<PngRequest> take_png_request();  // written with export_file_action into the export folder
   bool quit_requested() const { return state_.quit_requested; }
   AppState& state() { return state_; }  // for drivers that move the view themselves (FrameBenchmark)
 

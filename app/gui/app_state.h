@@ -34,6 +34,12 @@ struct FrameLayout {
   float font_pixels = 0;  // the UI font's size in framebuffer pixels (hi-DPI tests)
 };
 
+// "Save a PNG" after this frame: the whole window, or one panel's part of it.
+struct PngRequest {
+  ExportName name;
+  std::optional<PixelRect> crop;  // framebuffer pixels; none: the whole window
+};
+
 struct HeatmapPanelState {
   GridTexture matrix, beta_strip, colorbar;
   GridKey matrix_key, beta_key;
@@ -81,7 +87,7 @@ struct AppState {
   std::string session_path = "dmascope-session.json";
   // Where PNG, CSV and mask exports go (export_files.h: named for what they hold, never over an earlier export).
   std::string export_folder = default_export_folder();
-  std::optional<ExportName> png_request;  // "save the window as PNG" after this frame, under this name
+  std::optional<PngRequest> png_request;  // "save the window as PNG" after this frame, under this name
   std::string ui_message;       // the outcome of the last user action (saved, loaded, ...)
   std::string ui_error;         // an error from a user action (not from the pipeline)
   std::string ids_text;         // the ids box of SourceKind::Ids

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -105,6 +106,32 @@ ExportName window_png_name(const PipelineResult* result, const ViewState& view) 
                       heatmap_quantity_name(view.quantity), length_part(result->length()),
                       window_part(result->forward.window)},
                      "png");
+}
+
+ExportName panel_png_name(const PipelineResult* result, const ViewState& view, std::string_view panel) {
+  const std::string what = fmt::format("dmascope-{}", panel);
+  if (!result) return export_name({what}, "png");
+  return export_name({what, result->model->name(), layer_part(view.layer), fmt::format("head{}", view.head),
+                      heatmap_quantity_name(view.quantity), length_part(result->length()),
+                      window_part(result->forward.window)},
+                     "png");
+}
+
+RgbaImage crop_image(const RgbaImage& image, const PixelRect& rect) {
+  const int x0 = std::max(rect.x, 0), y0 = std::max(rect.y, 0);
+  const int x1 = std::min(rect.x + rect.width, image.width), y1 = std::min(rect.y + rect.height, image.height);
+  if (x1 <= x0 || y1 <= y0)
+    fail("PNG: the region {}x{} at ({}, {}) lies outside the {}x{} window", rect.width, rect.height, rect.x, rect.y,
+         image.width, image.height);
+  RgbaImage cropped;
+  cropped.width = x1 - x0;
+  cropped.height = y1 - y0;
+  cropped.pixels.resize(static_cast<std::size_t>(cropped.width) * cropped.height * 4);
+  for (int y = y0; y < y1; ++y)
+    std::copy_n(image.pixels.begin() + (static_cast<std::size_t>(y) * image.width + x0) * 4,
+                static_cast<std::size_t>(cropped.width) * 4,
+                cropped.pixels.begin() + static_cast<std::size_t>(y - y0) * cropped.width * 4);
+  return cropped;
 }
 
 ExportName masks_export_name(const PipelineResult& result) {

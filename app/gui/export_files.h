@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/gui/gl_window.h"  // RgbaImage
 #include "app/gui/pipeline_result.h"
 #include "app/gui/timing_results.h"
 #include "app/gui/view_state.h"
@@ -39,6 +40,15 @@ ExportName export_name(std::initializer_list<std::string_view> parts, std::strin
 
 // The names of the app's exports (what, model, where in the model, L, w).
 ExportName window_png_name(const PipelineResult* result, const ViewState& view);  // no result: "dmascope-window"
+// One panel's PNG: "dmascope-heatmap-<model>-layer1-head2-mask-L4K-w64.png" for panel "heatmap".
+ExportName panel_png_name(const PipelineResult* result, const ViewState& view, std::string_view panel);
+
+// A part of the window in framebuffer pixels, top-left origin: a panel's PNG crops the window's image to it.
+struct PixelRect {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+// The pixels of `rect` clipped to the image; Error when none of it lies inside.
+RgbaImage crop_image(const RgbaImage& image, const PixelRect& rect);
 ExportName masks_export_name(const PipelineResult& result);
 ExportName tile_map_csv_name(const PipelineResult& result, std::int64_t layer);
 ExportName kernel_tile_map_csv_name(const PipelineResult& result, const KernelTileMap& map);

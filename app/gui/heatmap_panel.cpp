@@ -107,6 +107,8 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   ImGui::RadioButton("max", &reduce, 1);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("zoomed out, a pixel shows the mean or the max of its cells");
   view.reduce = static_cast<ReduceMode>(reduce);
+  same_line_if_fits(ImGui::CalcTextSize("PNG").x + 2 * ImGui::GetStyle().FramePadding.x);
+  panel_png_button(state, "heatmap");
 }
 
 void update_matrix_grid(AppState& state, const PipelineResult& result, const MatrixWindow& window, std::int64_t texels) {

@@ -234,9 +234,10 @@ int run(const Arguments& args) {
     if (!screenshot) fullscreen.follow(window.handle(), app.state().presenter.active);
     window.end_frame();
     if (auto request = app.take_png_request()) {
-      const RgbaImage image = window.read_back_buffer();
-      export_file_action(app.state(), "PNG", *request,
-                         [&](const std::filesystem::path& path) { write_png(path, image); });
+      RgbaImage image = window.read_back_buffer();
+      export_file_action(app.state(), "PNG", request->name, [&](const std::filesystem::path& path) {
+        write_png(path, request->crop ? crop_image(image, *request->crop) : image);
+      });
     }
     if (screenshot) {
       settled_frames = app.settled() ? settled_frames + 1 : 0;

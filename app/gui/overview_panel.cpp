@@ -51,8 +51,10 @@ void draw_overview_panel(AppState& state) {
   const bool answer_labels = answers && !summary_only;
   const float thumb = std::floor(ImGui::GetFontSize() * (summary_only ? 2.6f : answers ? 3.0f : 3.6f));
   const float label_width = ImGui::CalcTextSize("L00").x + 6;
+  panel_png_button(state, "overview");
+  ImGui::SameLine();
   ImGui::TextDisabled(answer_labels ? "layer × head · kept fraction, answers' keys kept · click to open"
-                              : "layer × head · kept fraction · click to open");
+                                    : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
   const float cell_width = thumb + 8, cell_height = thumb + line * (answer_labels ? 2 : 1) + 8;
   // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.

@@ -35,6 +35,18 @@ void place_panel(PanelSlot slot) {
   ImGui::SetNextWindowSize(size, ImGuiCond_FirstUseEver);
 }
 
+void panel_png_button(AppState& state, const char* panel) {
+  if (ImGui::SmallButton("PNG")) {
+    const ImVec2 position = ImGui::GetWindowPos(), size = ImGui::GetWindowSize();
+    const ImVec2 scale = ImGui::GetIO().DisplayFramebufferScale;
+    state.png_request = PngRequest{
+        panel_png_name(state.pipeline.result().get(), state.view, panel),
+        PixelRect{static_cast<int>(std::lround(position.x * scale.x)), static_cast<int>(std::lround(position.y * scale.y)),
+                  static_cast<int>(std::lround(size.x * scale.x)), static_cast<int>(std::lround(size.y * scale.y))}};
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("save this panel as PNG, into the export folder");
+}
+
 void save_session_action(AppState& state) {
   try {
     save_session(state.session_path, Session{state.pipeline.settings(), state.view});

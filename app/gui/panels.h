@@ -29,6 +29,8 @@ float status_bar_height();
 void save_session_action(AppState& state);
 void load_session_action(AppState& state);
 void export_masks_action(AppState& state);  // mask_export_action.cpp: the result's masks as safetensors
+// A small "PNG" button that saves the current panel window (its part of the frame) into the export folder.
+void panel_png_button(AppState& state, const char* panel);
 
 // Every export (PNG, CSV, masks) goes through this (export_action.cpp): `write(path)` writes the whole file; it is
 // published into state.export_folder by export_files.h's rule, and the status bar names the path written, or says

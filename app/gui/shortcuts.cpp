@@ -84,7 +84,7 @@ void handle_shortcuts(AppState& state) {
   if (pressed(state, GLFW_KEY_F2)) state.about.open = !state.about.open;
   if (pressed(state, GLFW_KEY_S, true)) save_session_action(state);
   if (pressed(state, GLFW_KEY_O, true)) load_session_action(state);
-  if (pressed(state, GLFW_KEY_P, true)) state.png_request = window_png_name(state.pipeline.result().get(), state.view);
+  if (pressed(state, GLFW_KEY_P, true)) state.png_request = PngRequest{window_png_name(state.pipeline.result().get(), state.view), std::nullopt};
   if (pressed(state, GLFW_KEY_E, true)) export_masks_action(state);
   if (pressed(state, GLFW_KEY_Q, true)) state.quit_requested = true;
 }

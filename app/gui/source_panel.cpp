@@ -294,7 +294,7 @@ void files_section(AppState& state) {
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("PNG, CSV and mask exports go here, named for what they hold (model, layer, head, L, w);\n"
                       "an earlier export is never replaced: a taken name gets -2, -3, ...");
-  if (ImGui::Button("save PNG")) state.png_request = window_png_name(state.pipeline.result().get(), state.view);
+  if (ImGui::Button("save PNG")) state.png_request = PngRequest{window_png_name(state.pipeline.result().get(), state.view), std::nullopt};
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Ctrl+P: the window as a PNG, into the export folder");
   ImGui::SameLine();
   if (ImGui::Button("export masks")) export_masks_action(state);

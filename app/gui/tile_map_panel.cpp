@@ -103,6 +103,8 @@ void draw_tile_map_panel(AppState& state) {
 
   draw_kernel_tile_controls(state, *result);
   if (ImGui::SmallButton("export CSV")) export_tile_csv(state, *result, view.layer);
+  ImGui::SameLine();
+  panel_png_button(state, "tiles");
 
   const std::int64_t L = result->length();
   // On CUDA the kernel's own 64×64 tiles stand beside the CPU map, at the same size and over the same tokens.

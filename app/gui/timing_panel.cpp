@@ -294,6 +294,7 @@ void draw_timing_panel(AppState& state) {
               cuda ? fmt::format("CUDA backend, {}", timing_dtype_name(result->settings.timing_dtype)).c_str()
                    : "CPU backend, fp32",
               static_cast<long long>(result->length()), static_cast<long long>(result->forward.window));
+  panel_png_button(state, "timing");
   if (state.deterministic) {
     ImGui::TextWrapped("Timings are not measured for screenshots: they change from run to run.");
     ImGui::End();

@@ -153,3 +153,36 @@ TEST(GuiExportFiles, ATildeIsTheHomeFolderAndTheDefaultFolderIsUnderIt) {
 
 }  // namespace
 }  // namespace dmascope::gui
+
+namespace dmascope::gui {
+namespace {
+
+// A panel's PNG is the window's image cropped to the panel: the pixels must be those of the region, clipped at the
+// window's edges, and a region wholly outside is an error that says so.
+TEST(GuiExportFiles, APanelPngIsTheWindowImageCroppedToThePanel) {
+  RgbaImage window;
+  window.width = 6;
+  window.height = 4;
+  for (int y = 0; y < window.height; ++y)
+    for (int x = 0; x < window.width; ++x)
+      window.pixels.insert(window.pixels.end(), {static_cast<std::uint8_t>(x), static_cast<std::uint8_t>(y), 7, 255});
+  const RgbaImage panel = crop_image(window, PixelRect{2, 1, 3, 2});
+  ASSERT_EQ(panel.width, 3);
+  ASSERT_EQ(panel.height, 2);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x) {
+      const std::size_t at = (static_cast<std::size_t>(y) * 3 + x) * 4;
+      EXPECT_EQ(panel.pixels[at], x + 2);
+      EXPECT_EQ(panel.pixels[at + 1], y + 1);
+    }
+  const RgbaImage clipped = crop_image(window, PixelRect{4, -1, 10, 3});  // over the right and top edges
+  EXPECT_EQ(clipped.width, 2);
+  EXPECT_EQ(clipped.height, 2);
+  EXPECT_EQ(clipped.pixels[0], 4);
+  EXPECT_EQ(clipped.pixels[1], 0);
+  EXPECT_THROW(crop_image(window, PixelRect{6, 0, 3, 3}), Error);
+  EXPECT_EQ(panel_png_name(nullptr, ViewState{}, "heatmap").file_name(), "dmascope-heatmap.png");
+}
+
+}  // namespace
+}  // namespace dmascope::gui
