@@ -52,7 +52,8 @@ void App::frame(std::vector<KeyPress> key_presses) {
   state_.pipeline.poll();
   state_.renderer->begin_frame();
   keep_view_in_range();
-  if (!state_.deterministic) {
+  // Screenshots take only the keys main.cpp scripts (--keys); it hands them no others.
+  if (!state_.deterministic || !state_.key_presses.empty()) {
     handle_presenter_keys(state_);  // first: it takes the keys it uses (arrows, Esc) while presenting
     handle_shortcuts(state_);
   }

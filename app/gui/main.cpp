@@ -2,11 +2,16 @@
 // session's), waits until the computation has finished, writes the window as a PNG and exits.
 #include <fmt/core.h>
 
+#include <GLFW/glfw3.h>
+
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +49,9 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
                       "auto": the monitor's, in screenshots too
   --save-session FILE with --screenshot: also write the session that was rendered
   --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
+  --keys K,K,...      with --screenshot: press these keys first, one whenever the app is idle (right, left, up,
+                      down, space, pageup, pagedown, home, end, escape, f1, f2, f11, a letter or digit, [ ] + -;
+                      ctrl+KEY), then capture: what a user's keys would show
   --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
                       moves (vsync off), write OUT.json and exit (app/gui/frame_benchmark.h says what is timed);
                       with --screenshot, also the last frame measured
@@ -58,6 +66,7 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
+  std::vector<KeyPress> keys;  // --keys: pressed before the screenshot
   bool headless = false, present = false, about = false;
   std::string tour;   // --present's file; empty: the bundled tour
   int step = 1;       // --step, 1-based
@@ -65,6 +74,34 @@ struct Arguments {
   int width = 1600, height = 1000;
   float ui_scale = 0.0f;  // --ui-scale; 0: the monitor's (1 in screenshots); -1: "auto"
 };
+
+// --keys: "right,ctrl+s,2" → the presses GLFW would report.
+std::vector<KeyPress> parse_key_list(const std::string& list) {
+  static const std::pair<const char*, int> kNamed[] = {
+      {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},         {"up", GLFW_KEY_UP},     {"down", GLFW_KEY_DOWN},
+      {"space", GLFW_KEY_SPACE}, {"pageup", GLFW_KEY_PAGE_UP},    {"pagedown", GLFW_KEY_PAGE_DOWN},
+      {"home", GLFW_KEY_HOME},   {"end", GLFW_KEY_END},           {"escape", GLFW_KEY_ESCAPE}, {"f1", GLFW_KEY_F1},
+      {"f2", GLFW_KEY_F2},       {"f5", GLFW_KEY_F5},             {"f11", GLFW_KEY_F11},   {"[", GLFW_KEY_LEFT_BRACKET},
+      {"]", GLFW_KEY_RIGHT_BRACKET}, {"+", GLFW_KEY_EQUAL},       {"-", GLFW_KEY_MINUS}};
+  std::vector<KeyPress> keys;
+  std::stringstream items(list);
+  for (std::string item; std::getline(items, item, ',');) {
+    KeyPress press;
+    std::string name = item;
+    if (name.rfind("ctrl+", 0) == 0) {
+      press.ctrl = true;
+      name = name.substr(5);
+    }
+    for (const auto& [known, key] : kNamed)
+      if (name == known) press.key = key;
+    if (press.key == 0 && name.size() == 1 && std::isalnum(static_cast<unsigned char>(name[0])))
+      press.key = std::toupper(static_cast<unsigned char>(name[0]));  // GLFW_KEY_A.. and GLFW_KEY_0.. are ASCII
+    if (press.key == 0) fail("argument --keys: unknown key '{}'", item);
+    keys.push_back(press);
+  }
+  if (keys.empty()) fail("argument --keys: no keys given");
+  return keys;
+}
 
 Arguments parse_arguments(int argc, char** argv) {
   Arguments args;
@@ -81,6 +118,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--save-session") args.save_session = value();
     else if (flag == "--layout-json") args.layout_json = value();
     else if (flag == "--measure") args.measure = value();
+    else if (flag == "--keys") args.keys = parse_key_list(value());
     else if (flag == "--headless") args.headless = true;
     else if (flag == "--about") args.about = true;
     else if (flag == "--present") {
@@ -108,6 +146,7 @@ Arguments parse_arguments(int argc, char** argv) {
     } else fail("unknown argument '{}'", flag);
   }
   if (args.step_given && !args.present) fail("argument --step needs --present");
+  if (!args.keys.empty() && args.screenshot.empty()) fail("argument --keys needs --screenshot");
   return args;
 }
 
@@ -223,13 +262,21 @@ int run(const Arguments& args) {
   const auto start = std::chrono::steady_clock::now();
   if (measure) return measure_loop(window, app, args, "");
   int settled_frames = 0;
+  std::size_t next_key = 0;
   FullscreenSwitch fullscreen;  // presenter mode is full screen, except in screenshots (their size is fixed)
   while (!window.should_close()) {
     // Asleep until input or the worker's wake-up; a short tick while computing keeps the progress bar moving.
     // (Screenshots sleep briefly too, so that the UI thread leaves the cores to the worker.)
     window.wait_events(app.settled() ? (screenshot ? 0.0 : 0.5) : (screenshot ? 0.01 : 0.05));
     window.begin_frame();
-    app.frame(window.take_key_presses());
+    std::vector<KeyPress> presses = window.take_key_presses();
+    if (screenshot) presses.clear();  // a screenshot shows the session and the --keys, not stray input
+    // --keys: the next key once the app has been idle a few frames (a step or a layer change recomputes first).
+    if (screenshot && next_key < args.keys.size() && settled_frames > kSettledFramesBeforeCapture) {
+      presses.push_back(args.keys[next_key++]);
+      settled_frames = 0;
+    }
+    app.frame(std::move(presses));
     if (app.quit_requested()) window.request_close();
     if (!screenshot) fullscreen.follow(window.handle(), app.state().presenter.active);
     window.end_frame();
@@ -241,7 +288,7 @@ int run(const Arguments& args) {
     }
     if (screenshot) {
       settled_frames = app.settled() ? settled_frames + 1 : 0;
-      if (settled_frames > kSettledFramesBeforeCapture) {
+      if (settled_frames > kSettledFramesBeforeCapture && next_key == args.keys.size()) {
         const RgbaImage image = window.read_back_buffer();
         write_png(args.screenshot, image);
         if (!args.layout_json.empty()) write_layout_json(args.layout_json, app.state(), image);

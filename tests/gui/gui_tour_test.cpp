@@ -237,6 +237,31 @@ std::size_t distinct_colours(const Shot& shot, int x0, int y0, int x1, int y1, i
   return colours.size();
 }
 
+// --keys presses keys the way a user would (one whenever the app is idle), so the presenter's stepping is tested as a
+// user drives it: → and Space forward, ← back (not past the first step), End to the last, Esc out.
+TEST(GuiPresenter, TheKeysStepThroughTheTourAndLeaveIt) {
+  const Tour tour = load_tour(bundled_tour());
+  const fs::path dir = scratch_dir();
+  Shot shot = screenshot(dir, "--present --keys right,space");
+  EXPECT_EQ(shot.layout["presenter"]["step"], 3);
+  EXPECT_EQ(shot.layout["presenter"]["caption"], tour.steps[2].caption);
+  EXPECT_EQ(shot.layout["layer"], tour.steps[2].session.view.layer);
+  shot = screenshot(dir, "--present --step 3 --keys left,left,left");
+  EXPECT_EQ(shot.layout["presenter"]["step"], 1) << "← stops at the first step";
+  shot = screenshot(dir, "--present --keys end");
+  EXPECT_EQ(shot.layout["presenter"]["step"], tour.steps.size());
+  EXPECT_EQ(shot.layout["length"], tour.steps.back().session.settings.length) << "the last step's own sequence";
+  shot = screenshot(dir, "--present --step 2 --keys escape");
+  EXPECT_FALSE(shot.layout["presenter"]["active"].get<bool>());
+}
+
+TEST(GuiPresenter, TheViewKeysChangeLayerAndHead) {
+  const Session first = first_launch_session("/fallback");
+  const Shot shot = screenshot(scratch_dir(), "--keys pageup,],]");
+  EXPECT_EQ(shot.layout["layer"], first.view.layer - 1) << "PageUp: the previous layer";
+  EXPECT_EQ(shot.layout["head"], first.view.head + 2) << "]: the next head, twice";
+}
+
 TEST(GuiPresenter, ATourStepRendersTheHeatmapAndACaptionBarWithText) {
   const Tour tour = load_tour(bundled_tour());
   const std::size_t step = 3;  // 1-based, as --step takes it
