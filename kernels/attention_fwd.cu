@@ -11,6 +11,11 @@
 // Shared memory: Q [Heads·64][d+8] once, then K and V [2 stages][64][d+8] plus each key's index, β·log2 e and death,
 // filled by cp.async one block ahead of the block being computed. Rows are padded by 8 elements (16 bytes) so that the
 // 32-bit fragment loads of Q and K and the ldmatrix.trans loads of V hit 32 distinct banks.
+// Without AsyncKeys (the default) every key block starts with two dependent global loads that all warps of the CTA
+// wait for: the list entry (the address of the K/V copies), then β and death. AsyncKeys (opt-in, DMASCOPE_FORWARD_KEYS=
+// async, not yet measured or run on a GPU) fetches the gathered key indices of block b + 2 into registers while block
+// b is computed, so the addresses of b + 1's copies are at hand, and copies each key's β and death to shared memory by
+// 4-byte cp.async along with its K/V rows.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -63,6 +68,10 @@ __device__ inline void copy_16_async(void* shared, const void* global, int src_b
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
                "r"(src_bytes));
 }
+// 4-byte asynchronous copy (β or death of one key).
+__device__ inline void copy_4_async(void* shared, const void* global) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(shared_address(shared)), "l"(global));
+}
 __device__ inline void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int Pending> __device__ inline void wait_copies() { asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending)); }
 
@@ -85,11 +94,11 @@ struct SharedTiles {
   T k[2][kTileKeys * kStride];
   T v[2][kTileKeys * kStride];
   int key_index[2][kTileKeys];
-  float key_beta[2][kTileKeys];
+  float key_beta[2][kTileKeys];  // β·log2 e (sync path) or β (AsyncKeys: scaled where read)
   int key_death[2][kTileKeys];
 };
 
-template <class T, int D, bool Gathered, int Heads>
+template <class T, int D, bool Gathered, int Heads, bool AsyncKeys>
 __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) attention_forward_kernel(ForwardParams p) {
   constexpr int kThreads = Heads * kWarpsPerHead * 32;
   using Tiles = SharedTiles<T, D, Heads>;
@@ -143,7 +152,44 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       }
     }
   };
-  if (blocks > 0) load_keys(0, 0);
+  // AsyncKeys: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of every block.
+  constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;
+  static_assert(kLoads * kThreads == kTileKeys * kChunks, "the copies of a block divide evenly among the threads");
+  const int load_chunk = threadIdx.x % kChunks, load_row = threadIdx.x / kChunks;
+  int next_keys[kLoads];  // key indices of the next block to load, fetched one block ahead; -1: past key_count
+  auto fetch_indices = [&](int block) {
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int t = block * kTileKeys + load_row + i * kRowStep;
+      next_keys[i] = t < key_count ? (Gathered ? __ldg(list + t) : t) : -1;
+    }
+  };
+  auto load_keys_async = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int row = load_row + i * kRowStep, j = next_keys[i];
+      const bool valid = j >= 0;
+      const long long element = static_cast<long long>(valid ? j : 0) * D + load_chunk * 8;
+      copy_16_async(&s.k[stage][row * kStride + load_chunk * 8], k + element, valid ? 16 : 0);
+      copy_16_async(&s.v[stage][row * kStride + load_chunk * 8], v + element, valid ? 16 : 0);
+      if (load_chunk == 0) {
+        s.key_index[stage][row] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
+        if (valid && beta) copy_4_async(&s.key_beta[stage][row], beta + j);
+        else s.key_beta[stage][row] = 0.0f;
+        if (valid && death) copy_4_async(&s.key_death[stage][row], death + j);
+        else s.key_death[stage][row] = INT_MAX;
+      }
+    }
+  };
+  if constexpr (AsyncKeys) {
+    if (blocks > 0) {
+      fetch_indices(0);
+      load_keys_async(0);
+      if (blocks > 1) fetch_indices(1);
+    }
+  } else {
+    if (blocks > 0) load_keys(0, 0);
+  }
   commit_copies();
 
   const int quad_row = lane / 4, quad_col = (lane % 4) * 2;
@@ -161,7 +207,12 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   for (int block = 0; block < blocks; ++block) {
     const int stage = block & 1;
     if (block + 1 < blocks) {
-      load_keys(block + 1, stage ^ 1);
+      if constexpr (AsyncKeys) {
+        load_keys_async(stage ^ 1);                       // block + 1, from the indices fetched last iteration
+        if (block + 2 < blocks) fetch_indices(block + 2);  // waited for only when block + 2's copies are issued
+      } else {
+        load_keys(block + 1, stage ^ 1);
+      }
       commit_copies();
       wait_copies<1>();
     } else {
@@ -205,7 +256,8 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
         const int position = e < 2 ? position_a : position_b;
         const int j = s.key_index[stage][column];
         const bool kept = j <= position && position < s.key_death[stage][column];
-        const float value = fmaf(scores[n][e], scale_log2, s.key_beta[stage][column]);  // (q·k·scale + β)·log2 e
+        const float beta_log2 = AsyncKeys ? s.key_beta[stage][column] * kLog2e : s.key_beta[stage][column];
+        const float value = fmaf(scores[n][e], scale_log2, beta_log2);  // (q·k·scale + β)·log2 e
         scores[n][e] = kept ? value : -INFINITY;
         block_max[e >> 1] = fmaxf(block_max[e >> 1], scores[n][e]);
       }
@@ -282,7 +334,8 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
 
 template <class T, int D, bool Gathered, int Heads>
 void launch_typed(const ForwardParams& params, cudaStream_t stream) {
-  const auto kernel = attention_forward_kernel<T, D, Gathered, Heads>;
+  const auto kernel = params.async_key_loads ? attention_forward_kernel<T, D, Gathered, Heads, true>
+                                             : attention_forward_kernel<T, D, Gathered, Heads, false>;
   const int shared = static_cast<int>(sizeof(SharedTiles<T, D, Heads>));
   DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
   const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <string_view>
 
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
@@ -115,6 +116,9 @@ struct DmaRunner::Impl {
     p.f16 = shape.precision == Precision::F16;
     // DMASCOPE_HEADS_PER_CTA=1 forces one query head per CTA (for measuring what pairing heads buys).
     if (const char* forced = std::getenv("DMASCOPE_HEADS_PER_CTA")) p.heads_per_cta = std::atoi(forced);
+    // DMASCOPE_FORWARD_KEYS=async: the forward kernel's key index/β/death loads one block ahead (opt-in until measured;
+    // bench/2026-12-01-h200/forward_kernel_check.sh times it against the default in one run).
+    if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) == "async";
     return p;
   }
 };
