@@ -17,6 +17,7 @@
 #include "kernels/doge_forward_kernels.cuh"
 #include "kernels/mask_build.cuh"
 #include "kernels/tile_map.cuh"
+#include "kernels/view_reduce_cuda.h"
 
 namespace dmascope::cuda {
 
@@ -255,6 +256,11 @@ GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const F
       fail("GPU forward: input id {} at position {} is outside the vocabulary [0, {})", ids[p], p, V);
   if (options.capture_probs)
     fail("GPU forward: attention probabilities are not materialized on the GPU (use the CPU forward for them)");
+  if (outputs.device_masks && (outputs.device_masks->layers() != c.num_hidden_layers ||
+                               outputs.device_masks->bias_heads() != Hb || outputs.device_masks->length() != L))
+    fail("GPU forward: the device masks hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
+         outputs.device_masks->layers(), outputs.device_masks->bias_heads(), outputs.device_masks->length(),
+         c.num_hidden_layers, Hb, L);
 
   GpuForwardResult out;
   ForwardResult& result = out.forward;
@@ -398,6 +404,9 @@ GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const F
     result.attention_ms += attention_ms;
     out.tile_map_ms += tile_map_ms;
 
+    if (outputs.device_masks)  // before the next layer reuses the buffer; same stream, so in order
+      DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(outputs.device_masks->layer_data(layer), m.death.get(),
+                                          n(Hb * L) * 4, cudaMemcpyDeviceToDevice, m.stream));
     // The layer's captures, while the device waits (per-layer buffers are reused by the next layer).
     const auto download_start = Clock::now();
     LayerCapture capture;

@@ -46,6 +46,7 @@ struct HeatmapPanelState {
   float matrix_high = 1.0f;               // largest value of the reduced matrix (probabilities)
   float beta_low = 0.0f, beta_high = 1.0f;
   std::vector<float> matrix_values;       // the reduced grid, for the tooltip's pixel value
+  std::string matrix_reduced_on = "CPU";  // where the grid was reduced: "GPU", "CPU", "CPU (why not the GPU)"
   // Logits view: the grid on screen (its key may lag the view while the worker reduces the newest one).
   GridTexture logit_texture;
   std::unique_ptr<LogitGridJob> logit_job;  // started on first use

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "app/gui/answers_section.h"
+#include "app/gui/mask_grid.h"
 #include "app/gui/logit_source.h"
 #include "app/gui/number_format.h"
 #include "app/gui/panels.h"
@@ -122,8 +123,9 @@ void update_matrix_grid(AppState& state, const PipelineResult& result, const Mat
   panel.matrix_values =
       probs ? reduce_matrix_to_grid(result.probs(view.layer, view.head), result.length(), window, texels, texels,
                                     view.reduce)
-            : reduce_mask_to_grid(result.death(view.layer, result.bias_head_of(view.head)), window, texels, texels,
-                                  view.reduce);
+            : reduce_result_mask(result, view.layer, result.bias_head_of(view.head), window, texels, texels,
+                                 view.reduce, &panel.matrix_reduced_on);
+  if (probs) panel.matrix_reduced_on = "CPU";
   panel.matrix_high = 1.0f;
   if (probs) {
     panel.matrix_high = 0.0f;
@@ -473,7 +475,9 @@ void draw_heatmap_panel(AppState& state) {
   ramp_style.table = &colormap_table(view.colormap);
   state.renderer->draw(draw_list, state.heatmap.colorbar, bar_origin, ImVec2(side, colorbar_height), ramp_style);
   const GridStyle matrix_style = value_style(state, 0.0f, state.heatmap.matrix_high, probs ? 1e-4f : 1e-3f);
-  std::string what = probs ? "attention probability" : fmt::format("kept fraction ({})", reduce_mode_name(view.reduce));
+  std::string what = probs ? "attention probability"
+                           : fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
+                                         state.heatmap.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
   std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
   if (logits_view) {
     const LogitGrid& grid = panel.logits;

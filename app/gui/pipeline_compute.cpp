@@ -14,6 +14,7 @@
 #ifdef DMASCOPE_HAS_CUDA
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_cuda.h"
+#include "kernels/view_reduce_cuda.h"
 #endif
 
 namespace dmascope::gui {
@@ -142,9 +143,12 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
     gpu_options.capture_probs = false;
     cuda::GpuForwardOutputs outputs;
     outputs.logits = all_logits ? cuda::LogitRows::All : cuda::LogitRows::Last;
+    outputs.device_masks = std::make_shared<cuda::DeviceMasks>(model.config.num_hidden_layers,
+                                                               model.weights.bias_heads, result.length());
     cuda::GpuForwardResult run = gpu.run(result.ids, gpu_options, outputs);
     result.forward = std::move(run.forward);
     result.gpu_forward_ms = run.gpu_ms;
+    result.device_masks = outputs.device_masks;
     result.mask_device = fmt::format("GPU forward on {}, fp32", cuda::device_info().name);
   } catch (const ForwardCancelled&) {
     throw;

@@ -44,6 +44,9 @@ struct PipelineResult {
   std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
   // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
   std::shared_ptr<const ToyAnswers> answers;
+  // The CUDA backend's death indices left on the GPU (a cuda::DeviceMasks, opaque so that a CPU-only build compiles):
+  // the heatmap reduces its views there (mask_grid.h). Null on the CPU backend.
+  std::shared_ptr<void> device_masks;
 
   std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
   std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }

@@ -11,7 +11,11 @@
 #include <filesystem>
 
 #include "app/gui/layer_timing.h"
+#include "app/gui/mask_grid.h"
 #include "app/gui/pipeline_compute.h"
+#ifdef DMASCOPE_HAS_CUDA
+#include "kernels/view_reduce_cuda.h"
+#endif
 #include "core/dma_mask.h"
 #include "core/random_model.h"
 
@@ -124,3 +128,43 @@ TEST(AppGpuForward, RecomputeTimeAt32KAnd128KTokens) {
 
 }  // namespace
 }  // namespace dmascope::gui
+
+#ifdef DMASCOPE_HAS_CUDA  // DeviceMasks exists only in a build with the kernels
+namespace dmascope::gui {
+namespace {
+
+// The CUDA backend's heatmap reduces its views on the GPU from the death indices the forward left there: they equal
+// the downloaded ones, and the grids equal the CPU's on the whole matrix and zoomed views; the CPU backend has none.
+TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
+  SKIP_WITHOUT_CUDA();
+  ModelCache models;
+  ComputeProgress progress;
+  std::atomic<bool> cancel{false};
+  const auto gpu =
+      compute_pipeline_result(settings_for(models_dir() + "doge-toy-mix", 20000, Backend::Cuda), models, progress, cancel);
+  ASSERT_TRUE(gpu->device_masks) << gpu->mask_device;
+  const std::int64_t L = gpu->length();
+  for (std::int64_t layer = 0; layer < gpu->layers(); ++layer)
+    for (std::int64_t head = 0; head < gpu->bias_heads(); ++head) {
+      std::vector<std::int32_t> on_device(static_cast<std::size_t>(L));
+      static_cast<const cuda::DeviceMasks*>(gpu->device_masks.get())->download(layer, head, on_device.data());
+      const auto host = gpu->death(layer, head);
+      ASSERT_TRUE(std::equal(host.begin(), host.end(), on_device.begin())) << "layer " << layer << " head " << head;
+      for (const double zoom : {1.0, 3.0, 40.0})
+        for (const ReduceMode mode : {ReduceMode::Mean, ReduceMode::Max}) {
+          const MatrixWindow window = visible_window(clamp_zoom_pan({zoom, L * 0.7, L * 0.4}, L, 554.0), L);
+          std::string where;
+          const auto grid = reduce_result_mask(*gpu, layer, head, window, 554, 554, mode, &where);
+          EXPECT_EQ(where, zoom < 40 ? "GPU" : "CPU (zoomed in)");
+          EXPECT_EQ(grid, reduce_mask_to_grid(host, window, 554, 554, mode)) << "zoom " << zoom;
+        }
+    }
+  ModelCache cpu_models;
+  const auto cpu = compute_pipeline_result(settings_for(models_dir() + "doge-toy-mix", 2000, Backend::Cpu), cpu_models,
+                                           progress, cancel);
+  EXPECT_FALSE(cpu->device_masks);
+}
+
+}  // namespace
+}  // namespace dmascope::gui
+#endif
