@@ -23,9 +23,9 @@ struct ForwardParams {
   float scale;  // 1/√d
   bool f16;     // inputs are fp16 (else bf16)
   int heads_per_cta = 0;  // 0: automatic (2 when an even GQA group allows it); 1: force one head per CTA
-  // true: key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu). Opt-in until it is measured
-  // and GPU-tested (bench/2026-12-01-h200/forward-kernel.md); false: the kernel every GPU test so far has run.
-  bool async_key_loads = false;
+  // true (default): key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu; measured and
+  // GPU-tested in bench/2026-12-01-h200/forward-kernel.md); false: the earlier kernel (DMASCOPE_FORWARD_KEYS=sync).
+  bool async_key_loads = true;
 };
 
 constexpr int kTileRows = 64;

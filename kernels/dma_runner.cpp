@@ -116,9 +116,10 @@ struct DmaRunner::Impl {
     p.f16 = shape.precision == Precision::F16;
     // DMASCOPE_HEADS_PER_CTA=1 forces one query head per CTA (for measuring what pairing heads buys).
     if (const char* forced = std::getenv("DMASCOPE_HEADS_PER_CTA")) p.heads_per_cta = std::atoi(forced);
-    // DMASCOPE_FORWARD_KEYS=async: the forward kernel's key index/β/death loads one block ahead (opt-in until measured;
-    // bench/2026-12-01-h200/forward_kernel_check.sh times it against the default in one run).
-    if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) == "async";
+    // The forward kernel loads key indices, β and death one block ahead (AsyncKeys, the default since it measured
+    // 30 % faster at d128 on the H200: bench/2026-12-01-h200/forward-kernel.md); DMASCOPE_FORWARD_KEYS=sync forces
+    // the earlier kernel, for same-run comparisons (forward_kernel_check.sh).
+    if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) != "sync";
     return p;
   }
 };

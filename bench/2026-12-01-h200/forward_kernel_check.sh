@@ -1,6 +1,7 @@
 #!/bin/bash
 # One device call for the forward-kernel step of issue #3: GPU tests, compute-sanitizer on small forward shapes, and
-# before/after timings in the same run: "before" is the default kernel, "after" the opt-in DMASCOPE_FORWARD_KEYS=async.
+# before/after timings in the same run: "before" is the earlier kernel (DMASCOPE_FORWARD_KEYS=sync), "after" the
+# AsyncKeys kernel (the default since 2026-12-01; DMASCOPE_FORWARD_KEYS=async names it explicitly).
 # Usage (on the GPU machine, from the repository root): bench/2026-12-01-h200/forward_kernel_check.sh BIN_DIR [tests|sanitize|time]...
 # BIN_DIR holds dmascope_tests and dmascope-cli. Logs go to $OUT when set.
 set -u
@@ -22,7 +23,7 @@ with open('$out/bench-$label.jsonl', 'a') as f: f.write(json.dumps(r) + '\n')
 for step in "$@"; do
   case $step in
     tests)
-      "$bin/dmascope_tests" --gtest_filter='*Cuda*:*Gpu*' --gtest_brief=1 2>&1 | tee "$out/tests.log" | tail -8
+      DMASCOPE_FORWARD_KEYS=sync "$bin/dmascope_tests" --gtest_filter='*Cuda*:*Gpu*' --gtest_brief=1 2>&1 | tee "$out/tests.log" | tail -8
       DMASCOPE_FORWARD_KEYS=async "$bin/dmascope_tests" --gtest_filter='*Cuda*:*Gpu*' --gtest_brief=1 2>&1 |
         tee "$out/tests-async.log" | tail -3 | sed "s/^/[async] /"
       for envs in "DMASCOPE_FORWARD_KEYS=async DMASCOPE_HEADS_PER_CTA=1"; do
@@ -38,7 +39,7 @@ for step in "$@"; do
     time)
       for shape in "--len 32768 --window 1024 --heads 2/1 --dim 64" "--len 32768 --window 2048 --heads 32/8 --dim 128"; do
         for round in 1 2; do
-          bench before "DMASCOPE_UNUSED=1" $shape
+          bench before "DMASCOPE_FORWARD_KEYS=sync" $shape
           bench after "DMASCOPE_FORWARD_KEYS=async" $shape
         done
       done ;;
