@@ -22,8 +22,9 @@ enum class SourceKind { Toy, Text, Ids, Task };
 std::string_view source_kind_name(SourceKind kind);  // "toy" | "text" | "ids" | "task"
 SourceKind source_kind_from_name(std::string_view name);
 
-// CPU always; CUDA only in a build with the kernels and on a machine with a GPU. The mask and captures always come
-// from the CPU forward pass (fp32, the reference); the backend decides what the Timing view measures.
+// CPU always; CUDA only in a build with the kernels and on a machine with a GPU. The backend runs the forward pass
+// (fp32 on both, so the masks agree; the CUDA one falls back to the CPU with the reason in the status bar), reduces
+// the heatmap's views, and is what the Timing view measures.
 enum class Backend { Cpu, Cuda };
 std::string_view backend_name(Backend backend);  // "cpu" | "cuda"
 Backend backend_from_name(std::string_view name);

@@ -277,7 +277,7 @@ void compute_section(AppState& state, const PipelineResult* result) {
   ImGui::EndDisabled();
   if (edit.backend != Backend::Cuda && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip("the CPU kernels compute in fp32; bf16 / fp16 is the CUDA timing's dtype");
-  ImGui::TextDisabled("the mask always comes from the CPU forward (fp32);\nthe backend decides what Timing measures");
+  ImGui::TextDisabled("the forward (fp32, so the mask is the same) runs on\nthe backend; Timing measures its kernels");
 }
 
 void files_section(AppState& state) {
