@@ -36,20 +36,6 @@ float mask_pixel(std::int64_t kept, std::int64_t allowed, ReduceMode mode) {
                                  : static_cast<float>(static_cast<double>(kept) / static_cast<double>(allowed));
 }
 
-// The row bands of the grid's pixel rows when they tile the visible rows (zoomed out: every pixel row holds at least
-// one cell centre, so band y is [starts[y], starts[y + 1])); empty when zoomed in so far that they do not.
-std::vector<std::int64_t> tiling_row_bands(const MatrixWindow& window, std::int64_t height, std::int64_t L) {
-  std::vector<std::int64_t> starts;
-  starts.reserve(static_cast<std::size_t>(height + 1));
-  for (std::int64_t y = 0; y < height; ++y) {
-    const CellRange rows = cells_of_pixel(window.row_begin, window.row_end, height, y, L);
-    if (y > 0 && rows.begin != starts.back()) return {};  // overlapping or gapped bands
-    if (y == 0) starts.push_back(rows.begin);
-    starts.push_back(rows.end);
-  }
-  return starts;
-}
-
 // Zoomed out: per pixel column, each key's kept rows [j, death_j) and allowed rows [j, ∞) are intervals, so the counts
 // of every band come from the interval's two end bands plus a difference array for the bands in between:
 // O(visible keys · log height + width · height) instead of O(visible keys · height). Same integers as the band loop.
@@ -104,6 +90,18 @@ void reduce_mask_by_intervals(std::span<const std::int32_t> death, const std::ve
 }
 
 }  // namespace
+
+std::vector<std::int64_t> tiling_row_bands(const MatrixWindow& window, std::int64_t height, std::int64_t L) {
+  std::vector<std::int64_t> starts;
+  starts.reserve(static_cast<std::size_t>(height + 1));
+  for (std::int64_t y = 0; y < height; ++y) {
+    const CellRange rows = cells_of_pixel(window.row_begin, window.row_end, height, y, L);
+    if (y > 0 && rows.begin != starts.back()) return {};  // overlapping or gapped bands
+    if (y == 0) starts.push_back(rows.begin);
+    starts.push_back(rows.end);
+  }
+  return starts;
+}
 
 std::vector<float> reduce_mask_to_grid(std::span<const std::int32_t> death, const MatrixWindow& window,
                                        std::int64_t width, std::int64_t height, ReduceMode mode) {

@@ -26,6 +26,11 @@ ReduceMode reduce_mode_from_name(std::string_view name);    // throws Error othe
 
 inline constexpr float kNoCausalCell = -1.0f;
 
+// The row bands of a grid's pixel rows when they tile the visible rows (zoomed out: every pixel row holds at least one
+// cell centre, so band y is [starts[y], starts[y + 1]), height + 1 starts); empty when zoomed in so far that they
+// overlap. Where it is not empty, the mask is reduced by interval counting (here and on the GPU, view_reduce.cu).
+std::vector<std::int64_t> tiling_row_bands(const MatrixWindow& window, std::int64_t height, std::int64_t L);
+
 // death: one bias head's death indices, length L (query rows = keys = L).
 std::vector<float> reduce_mask_to_grid(std::span<const std::int32_t> death, const MatrixWindow& window,
                                        std::int64_t width, std::int64_t height, ReduceMode mode);

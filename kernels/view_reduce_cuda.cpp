@@ -60,12 +60,8 @@ std::optional<std::vector<float>> DeviceMasks::reduce(std::int64_t layer, std::i
   if (width < 1 || height < 1) fail("view reduction: grid {}x{} must be at least 1x1 pixels", width, height);
   if (height > detail::kReduceMaxHeight) return std::nullopt;
   // The pixels' cells, by the rule the CPU and the hover lookup share (core/view_geometry.h).
-  std::vector<std::int64_t> bands{cells_of_pixel(window.row_begin, window.row_end, height, 0, length_).begin};
-  for (std::int64_t y = 0; y < height; ++y) {
-    const CellRange rows = cells_of_pixel(window.row_begin, window.row_end, height, y, length_);
-    if (rows.begin != bands.back()) return std::nullopt;  // overlapping bands: zoomed in
-    bands.push_back(rows.end);
-  }
+  const std::vector<std::int64_t> bands = tiling_row_bands(window, height, length_);
+  if (bands.empty()) return std::nullopt;  // overlapping bands: zoomed in
   std::vector<std::int64_t> columns;
   columns.reserve(static_cast<std::size_t>(2 * width));
   for (std::int64_t x = 0; x < width; ++x) {
