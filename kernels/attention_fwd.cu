@@ -11,11 +11,12 @@
 // Shared memory: Q [Heads·64][d+8] once, then K and V [2 stages][64][d+8] plus each key's index, β·log2 e and death,
 // filled by cp.async one block ahead of the block being computed. Rows are padded by 8 elements (16 bytes) so that the
 // 32-bit fragment loads of Q and K and the ldmatrix.trans loads of V hit 32 distinct banks.
-// Without AsyncKeys (the default) every key block starts with two dependent global loads that all warps of the CTA
-// wait for: the list entry (the address of the K/V copies), then β and death. AsyncKeys (opt-in, DMASCOPE_FORWARD_KEYS=
-// async, not yet measured or run on a GPU) fetches the gathered key indices of block b + 2 into registers while block
-// b is computed, so the addresses of b + 1's copies are at hand, and copies each key's β and death to shared memory by
-// 4-byte cp.async along with its K/V rows.
+// Without AsyncKeys (DMASCOPE_FORWARD_KEYS=sync) every key block starts with two dependent global loads that all warps
+// of the CTA wait for: the list entry (the address of the K/V copies), then β and death. AsyncKeys (the default) fetches
+// the gathered key indices of block b + 2 into registers while block b is computed, so the addresses of b + 1's copies
+// are at hand, and copies each key's β and death to shared memory by 4-byte cp.async along with its K/V rows.
+// On Hopper (compute capability 9.0) launch_attention_forward runs the wgmma kernel of attention_fwd_sm90a.cu instead,
+// unless ForwardParams::wgmma is false (DMASCOPE_FORWARD_KERNEL=mma).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -23,13 +24,13 @@
 
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
+#include "kernels/forward_common.cuh"
 
 namespace dmascope::cuda::detail {
 
 namespace {
 
 constexpr int kWarpsPerHead = 4;
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <class T> struct Mma;
 template <> struct Mma<__nv_bfloat16> {
@@ -39,11 +40,6 @@ template <> struct Mma<__nv_bfloat16> {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
   }
-  static __device__ unsigned pack(float lo, float hi) {
-    __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<unsigned*>(&pair);
-  }
-  static __device__ __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
 };
 template <> struct Mma<__half> {
   static __device__ void run(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
@@ -52,39 +48,12 @@ template <> struct Mma<__half> {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
   }
-  static __device__ unsigned pack(float lo, float hi) {
-    __half2 pair = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<unsigned*>(&pair);
-  }
-  static __device__ __half from_float(float x) { return __float2half_rn(x); }
 };
-
-__device__ inline unsigned shared_address(const void* pointer) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
-}
-
-// 16-byte asynchronous copy; src_bytes = 0 writes zeros (rows past the end).
-__device__ inline void copy_16_async(void* shared, const void* global, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
-               "r"(src_bytes));
-}
-// 4-byte asynchronous copy (β or death of one key).
-__device__ inline void copy_4_async(void* shared, const void* global) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(shared_address(shared)), "l"(global));
-}
-__device__ inline void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int Pending> __device__ inline void wait_copies() { asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending)); }
 
 __device__ inline void load_matrix_x2_transposed(unsigned (&b)[2], const void* shared) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
                : "=r"(b[0]), "=r"(b[1])
                : "r"(shared_address(shared)));
-}
-
-__device__ inline unsigned long long global_nanoseconds() {
-  unsigned long long now;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-  return now;
 }
 
 template <class T, int D, int Heads>
@@ -292,10 +261,10 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
 #pragma unroll
     for (int kk = 0; kk < kTileKeys / 16; ++kk) {
       unsigned p_fragment[4];
-      p_fragment[0] = Mma<T>::pack(scores[2 * kk][0], scores[2 * kk][1]);
-      p_fragment[1] = Mma<T>::pack(scores[2 * kk][2], scores[2 * kk][3]);
-      p_fragment[2] = Mma<T>::pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]);
-      p_fragment[3] = Mma<T>::pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3]);
+      p_fragment[0] = Convert<T>::pack(scores[2 * kk][0], scores[2 * kk][1]);
+      p_fragment[1] = Convert<T>::pack(scores[2 * kk][2], scores[2 * kk][3]);
+      p_fragment[2] = Convert<T>::pack(scores[2 * kk + 1][0], scores[2 * kk + 1][1]);
+      p_fragment[3] = Convert<T>::pack(scores[2 * kk + 1][2], scores[2 * kk + 1][3]);
       const T* value_rows = &s.v[stage][(kk * 16 + (lane % 16)) * kStride];
 #pragma unroll
       for (int n = 0; n < D / 8; ++n) {
@@ -319,12 +288,12 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   for (int n = 0; n < D / 8; ++n) {
     const int column = n * 8 + quad_col;
     if (r0 + row_a < p.q_len) {
-      out[row_a * D + column] = Mma<T>::from_float(o[n][0] * row_sum[0]);
-      out[row_a * D + column + 1] = Mma<T>::from_float(o[n][1] * row_sum[0]);
+      out[row_a * D + column] = Convert<T>::from_float(o[n][0] * row_sum[0]);
+      out[row_a * D + column + 1] = Convert<T>::from_float(o[n][1] * row_sum[0]);
     }
     if (r0 + row_a + 8 < p.q_len) {
-      out[(row_a + 8) * D + column] = Mma<T>::from_float(o[n][2] * row_sum[1]);
-      out[(row_a + 8) * D + column + 1] = Mma<T>::from_float(o[n][3] * row_sum[1]);
+      out[(row_a + 8) * D + column] = Convert<T>::from_float(o[n][2] * row_sum[1]);
+      out[(row_a + 8) * D + column + 1] = Convert<T>::from_float(o[n][3] * row_sum[1]);
     }
   }
   if (p.cta_nanoseconds && threadIdx.x % (kWarpsPerHead * 32) == 0)  // one entry per (head, tile), shared CTAs too
@@ -371,6 +340,7 @@ void launch_for_type(const ForwardParams& params, bool gathered, cudaStream_t st
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
   if (params.q_tiles == 0) return;
+  if (params.wgmma && launch_attention_forward_sm90a(params, gathered, stream)) return;
   if (params.f16)
     launch_for_type<__half>(params, gathered, stream);
   else

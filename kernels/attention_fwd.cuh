@@ -26,11 +26,17 @@ struct ForwardParams {
   // true (default): key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu; measured and
   // GPU-tested in bench/2026-12-01-h200/forward-kernel.md); false: the earlier kernel (DMASCOPE_FORWARD_KEYS=sync).
   bool async_key_loads = true;
+  // true (default): on a compute capability 9.0 GPU, the wgmma kernel (attention_fwd_sm90a.cu); false, or any other
+  // GPU: the mma.sync kernel. DMASCOPE_FORWARD_KERNEL=mma forces the latter, for same-run comparisons.
+  bool wgmma = true;
 };
 
 constexpr int kTileRows = 64;
 constexpr int kTileKeys = 64;
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);
+// The wgmma kernel: launches and returns true on a compute capability 9.0 GPU (head dims 64 and 128), else returns
+// false without launching.
+bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream);
 
 }  // namespace dmascope::cuda::detail

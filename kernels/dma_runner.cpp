@@ -120,6 +120,9 @@ struct DmaRunner::Impl {
     // 30 % faster at d128 on the H200: bench/2026-12-01-h200/forward-kernel.md); DMASCOPE_FORWARD_KEYS=sync forces
     // the earlier kernel, for same-run comparisons (forward_kernel_check.sh).
     if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) != "sync";
+    // On an H100/H200 the forward runs the wgmma kernel (attention_fwd_sm90a.cu); DMASCOPE_FORWARD_KERNEL=mma forces
+    // the mma.sync kernel, for same-run comparisons and to keep testing it on Hopper.
+    if (const char* kernel = std::getenv("DMASCOPE_FORWARD_KERNEL")) p.wgmma = std::string_view(kernel) != "mma";
     return p;
   }
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -89,6 +90,21 @@ TEST(GpuMaskBuild, ScalesToOneMillionKeys) {
 struct ForwardCase {
   std::int64_t batch, q_heads, kv_heads, q_len, key_len, head_dim, window;
   Precision precision;
+  // DMASCOPE_FORWARD_KERNEL for the run: "auto" (wgmma on an H100/H200, else mma.sync) or "mma" (mma.sync everywhere,
+  // so that kernel stays tested on Hopper too).
+  const char* forward_kernel = "auto";
+};
+
+// Sets an environment variable for one scope (the runner reads DMASCOPE_FORWARD_KERNEL when it launches).
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnvironment() { unsetenv(name_); }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  const char* name_;
 };
 
 void PrintTo(const ForwardCase& c, std::ostream* os) {
@@ -98,8 +114,8 @@ void PrintTo(const ForwardCase& c, std::ostream* os) {
 
 std::string forward_case_name(const ::testing::TestParamInfo<ForwardCase>& info) {
   const auto& c = info.param;
-  return fmt::format("B{}_H{}x{}_Lq{}_Lk{}_d{}_w{}_{}", c.batch, c.q_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim,
-                     c.window, c.precision == Precision::BF16 ? "bf16" : "f16");
+  return fmt::format("B{}_H{}x{}_Lq{}_Lk{}_d{}_w{}_{}_{}", c.batch, c.q_heads, c.kv_heads, c.q_len, c.key_len,
+                     c.head_dim, c.window, c.precision == Precision::BF16 ? "bf16" : "f16", c.forward_kernel);
 }
 
 struct HostInputs {
@@ -155,6 +171,7 @@ class GpuForward : public ::testing::TestWithParam<ForwardCase> {};
 TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   SKIP_WITHOUT_GPU();
   const ForwardCase c = GetParam();
+  const ScopedEnvironment kernel("DMASCOPE_FORWARD_KERNEL", c.forward_kernel);
   std::mt19937 rng(static_cast<std::uint32_t>(c.key_len * 7 + c.q_heads * 3 + c.head_dim + c.window));
   const HostInputs in = random_inputs(c, rng);
   AttentionShape shape{c.batch, c.q_heads, c.kv_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim, c.precision};
@@ -240,20 +257,32 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   for (double us : instrumentation.cta_microseconds) EXPECT_GT(us, 0.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, GpuForward,
-    ::testing::Values(ForwardCase{1, 2, 1, 1023, 1023, 64, 128, Precision::BF16},   // odd L, GQA 2
-                      ForwardCase{1, 2, 1, 300, 300, 64, 1024, Precision::BF16},    // L < w: dense + bias
-                      ForwardCase{1, 4, 4, 257, 257, 128, 256, Precision::F16},     // L = w + 1, MHA, d128
-                      ForwardCase{1, 8, 2, 500, 500, 64, 1, Precision::BF16},       // w = 1, GQA 4
-                      ForwardCase{1, 8, 1, 777, 777, 128, 100, Precision::BF16},    // GQA 8, d128
-                      ForwardCase{2, 4, 2, 640, 640, 64, 200, Precision::F16},      // batch 2
-                      ForwardCase{1, 2, 1, 100, 1500, 64, 300, Precision::BF16},    // Lq < Lk, bottom-right
-                      ForwardCase{2, 4, 1, 65, 2049, 128, 512, Precision::F16},     // Lq < Lk, batch 2, d128
-                      ForwardCase{1, 2, 1, 4096, 4096, 128, 1024, Precision::BF16},
-                      ForwardCase{1, 2, 1, 1500, 5000, 64, 700, Precision::BF16},   // Lq < Lk, offset not ≡ 0 mod 64
-                      ForwardCase{1, 4, 2, 3000, 3000, 64, 2000, Precision::F16}),  // the larger chunked layout
-    forward_case_name);
+// Every shape runs twice: with the kernel the GPU picks (wgmma on Hopper) and with mma.sync forced.
+std::vector<ForwardCase> forward_cases() {
+  const std::vector<ForwardCase> shapes{
+      ForwardCase{1, 2, 1, 1023, 1023, 64, 128, Precision::BF16},   // odd L, GQA 2
+      ForwardCase{1, 2, 1, 300, 300, 64, 1024, Precision::BF16},    // L < w: dense + bias
+      ForwardCase{1, 4, 4, 257, 257, 128, 256, Precision::F16},     // L = w + 1, MHA, d128
+      ForwardCase{1, 8, 2, 500, 500, 64, 1, Precision::BF16},       // w = 1, GQA 4
+      ForwardCase{1, 8, 1, 777, 777, 128, 100, Precision::BF16},    // GQA 8, d128
+      ForwardCase{2, 4, 2, 640, 640, 64, 200, Precision::F16},      // batch 2
+      ForwardCase{1, 2, 1, 100, 1500, 64, 300, Precision::BF16},    // Lq < Lk, bottom-right
+      ForwardCase{2, 4, 1, 65, 2049, 128, 512, Precision::F16},     // Lq < Lk, batch 2, d128
+      ForwardCase{1, 2, 1, 4096, 4096, 128, 1024, Precision::BF16},
+      ForwardCase{1, 2, 1, 1500, 5000, 64, 700, Precision::BF16},   // Lq < Lk, offset not ≡ 0 mod 64
+      ForwardCase{1, 4, 2, 3000, 3000, 64, 2000, Precision::F16},   // the larger chunked layout
+      ForwardCase{1, 8, 2, 2000, 2000, 128, 300, Precision::BF16},  // GQA 4 at d128: 4 heads per wgmma CTA
+  };
+  std::vector<ForwardCase> cases;
+  for (const char* kernel : {"auto", "mma"})
+    for (ForwardCase c : shapes) {
+      c.forward_kernel = kernel;
+      cases.push_back(c);
+    }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GpuForward, ::testing::ValuesIn(forward_cases()), forward_case_name);
 
 }  // namespace
 }  // namespace dmascope::cuda

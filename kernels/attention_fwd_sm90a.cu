@@ -1,0 +1,323 @@
+// Forward attention with Hopper's warpgroup MMA (wgmma, sm_90a): the same computation as attention_fwd.cu — gathered
+// keys (DMA) or the causal prefix (dense), scores q·k·scale + β[j] on kept entries, fp32 online softmax in log2
+// units, P rounded to the input type for P·V, fp32 accumulation — with the two products issued by a warpgroup:
+//   S[64×64] = Q·Kᵀ   from shared memory (Q and K tiles K-major, 128-byte swizzle), D/16 wgmma m64n64k16;
+//   O[64×D] += P·V    P from the score registers (the accumulator layout of S is the A-fragment layout of P), V
+//                     MN-major from shared memory (transposed by the instruction), 4 wgmma m64nDk16.
+// One warpgroup (128 threads) per query head; a CTA holds the Heads query heads of a GQA group that share a kv head
+// and a bias head, so they share every gathered K/V tile: one gather per CTA for up to 4 heads.
+// Keys arrive as in attention_fwd.cu's AsyncKeys path: the gathered key indices of block b + 2 are read into registers
+// while block b is computed; block b + 1's K and V rows (16-byte cp.async into the swizzled layout) and its β and
+// death (4-byte cp.async) are in flight meanwhile. Two stages; the barrier before refilling a stage also covers the
+// P·V wgmma that read it, which each warpgroup waits for first.
+// Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
+// the caller runs the mma.sync kernel.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <atomic>
+#include <climits>
+#include <type_traits>
+
+#include "kernels/attention_fwd.cuh"
+#include "kernels/cuda_check.h"
+#include "kernels/forward_common.cuh"
+#include "kernels/wgmma.cuh"
+
+namespace dmascope::cuda::detail {
+
+namespace {
+
+constexpr int kWarpgroupThreads = 128;
+
+template <int D>
+constexpr int tile_bytes() {
+  return kTileRows * D * 2;  // 64 rows of D 16-bit elements
+}
+template <int D, int Heads>
+constexpr int shared_bytes() {
+  // Q tiles, K and V × 2 stages, key index/β/death × 2 stages, and slack to align the tiles to 1024 bytes.
+  return Heads * tile_bytes<D>() + 4 * tile_bytes<D>() + 3 * 2 * kTileKeys * 4 + 1024;
+}
+
+template <class T, int D, bool Gathered, int Heads>
+__global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forward_sm90a(ForwardParams p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr bool kF16 = std::is_same_v<T, __half>;
+  constexpr int kThreads = Heads * kWarpgroupThreads;
+  constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  constexpr int kTileBytes = tile_bytes<D>();
+  extern __shared__ __align__(1024) unsigned char shared_raw[];
+  unsigned char* const shared = shared_raw + ((1024 - (shared_address(shared_raw) & 1023)) & 1023);
+  unsigned char* const q_tiles = shared;
+  unsigned char* const k_tiles = q_tiles + Heads * kTileBytes;
+  unsigned char* const v_tiles = k_tiles + 2 * kTileBytes;
+  int* const key_index = reinterpret_cast<int*>(v_tiles + 2 * kTileBytes);  // [2][64]
+  float* const key_beta = reinterpret_cast<float*>(key_index + 2 * kTileKeys);
+  int* const key_death = reinterpret_cast<int*>(key_beta + 2 * kTileKeys);
+
+  const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
+  const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
+  const int warpgroup = threadIdx.x / kWarpgroupThreads;
+  const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+  const int first_head = blockIdx.y * Heads, h = first_head + warpgroup, b = blockIdx.z;
+  const int group = p.q_heads / p.kv_heads;
+  const int kv_head = first_head / group;  // the same for every head of the CTA (Heads divides the group)
+  const int bias_head = p.bias_heads == p.q_heads ? first_head : first_head / (p.q_heads / p.bias_heads);
+  const int offset = p.key_len - p.q_len;
+  const int r0 = qt * kTileRows;
+  const int p0 = offset + r0;
+  const int p_last = offset + min(p.q_len, r0 + kTileRows) - 1;
+  const long long segment = static_cast<long long>(b) * p.bias_heads + bias_head;
+
+  const T* q = static_cast<const T*>(p.q) + ((static_cast<long long>(b) * p.q_heads + first_head) * p.q_len + r0) * D;
+  const T* k = static_cast<const T*>(p.k) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
+  const T* v = static_cast<const T*>(p.v) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
+  const float* beta = p.beta ? p.beta + segment * p.key_len : nullptr;
+  const int* death = p.death ? p.death + segment * p.key_len : nullptr;
+  const int* list = Gathered ? p.lists + (segment * p.q_tiles + qt) * p.capacity : nullptr;
+  const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
+  const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
+
+  // Q tiles of the CTA's heads → shared, swizzled (rows past q_len are zeros).
+  for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
+    const int slot = c / (kTileRows * kChunks), row = (c / kChunks) % kTileRows, chunk = c % kChunks;
+    const bool valid = r0 + row < p.q_len;
+    const T* source = q + static_cast<long long>(slot) * p.q_len * D + row * D + chunk * 8;
+    copy_16_async(q_tiles + slot * kTileBytes + swizzled_offset(row, chunk), valid ? source : q, valid ? 16 : 0);
+  }
+  // Thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of every key block.
+  constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;
+  static_assert(kLoads >= 1 && kLoads * kThreads == kTileKeys * kChunks, "a block's copies divide among the threads");
+  const int load_chunk = threadIdx.x % kChunks, load_row = threadIdx.x / kChunks;
+  int next_keys[kLoads];  // key indices of the next block to load, fetched one block ahead; -1: past key_count
+  auto fetch_indices = [&](int block) {
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int t = block * kTileKeys + load_row + i * kRowStep;
+      next_keys[i] = t < key_count ? (Gathered ? __ldg(list + t) : t) : -1;
+    }
+  };
+  auto load_keys = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int row = load_row + i * kRowStep, j = next_keys[i];
+      const bool valid = j >= 0;
+      const long long element = static_cast<long long>(valid ? j : 0) * D + load_chunk * 8;
+      const int at = stage * kTileBytes + swizzled_offset(row, load_chunk);
+      copy_16_async(k_tiles + at, k + element, valid ? 16 : 0);
+      copy_16_async(v_tiles + at, v + element, valid ? 16 : 0);
+      if (load_chunk == 0) {
+        const int slot = stage * kTileKeys + row;
+        key_index[slot] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
+        if (valid && beta) copy_4_async(&key_beta[slot], beta + j);
+        else key_beta[slot] = 0.0f;
+        if (valid && death) copy_4_async(&key_death[slot], death + j);
+        else key_death[slot] = INT_MAX;
+      }
+    }
+  };
+  if (blocks > 0) {
+    fetch_indices(0);
+    load_keys(0);
+    if (blocks > 1) fetch_indices(1);
+  }
+  commit_copies();
+
+  const int row_a = warp * 16 + lane / 4;  // this thread's rows of its head: row_a and row_a + 8
+  const int quad_col = (lane % 4) * 2;
+  const float scale_log2 = p.scale * kLog2e;
+  const int position_a = p0 + row_a, position_b = position_a + 8;
+  const unsigned q_address = shared_address(q_tiles + warpgroup * kTileBytes);
+
+  float o[D / 2];  // the m64nD accumulator: n-tile n holds o[4n..4n+3] (rows row_a, row_a + 8; 2 columns each)
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+
+  for (int block = 0; block < blocks; ++block) {
+    const int stage = block & 1;
+    wgmma_wait<0>();  // this warpgroup's P·V of block − 1 (it read the other stage) is done
+    fence_registers(o);
+    __syncthreads();  // ... and every warpgroup's: the other stage may be refilled
+    if (block + 1 < blocks) {
+      load_keys(stage ^ 1);                             // block + 1, from the indices fetched last iteration
+      if (block + 2 < blocks) fetch_indices(block + 2);  // waited for only when block + 2's copies are issued
+      commit_copies();
+      wait_copies<1>();
+    } else {
+      wait_copies<0>();
+    }
+    fence_proxy_async();  // the copies (generic proxy) are read next by wgmma (async proxy)
+    __syncthreads();
+
+    // S = Q Kᵀ for this warpgroup's head: 64 rows × 64 keys.
+    float s[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) s[i] = 0.0f;
+    const unsigned k_address = shared_address(k_tiles + stage * kTileBytes);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      wgmma_m64n64k16_ss<kF16>(s, k_major_descriptor(q_address, kk), k_major_descriptor(k_address, kk), kk > 0);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_registers(s);
+
+    // Mask, bias and the online softmax (in log2 units). A dense block wholly left of the tile's first row needs no
+    // mask: every row keeps every key of it.
+    const bool whole_block = !Gathered && block * kTileKeys + kTileKeys - 1 <= p0;
+    const int* const index = key_index + stage * kTileKeys;
+    const float* const bias = key_beta + stage * kTileKeys;
+    const int* const dies = key_death + stage * kTileKeys;
+    float block_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int column = n * 8 + quad_col + (e & 1);
+        const int position = e < 2 ? position_a : position_b;
+        const int j = index[column];
+        const bool kept = whole_block || (j <= position && position < dies[column]);
+        const float value = fmaf(s[4 * n + e], scale_log2, bias[column] * kLog2e);  // (q·k·scale + β)·log2 e
+        s[4 * n + e] = kept ? value : -INFINITY;
+        block_max[e >> 1] = fmaxf(block_max[e >> 1], s[4 * n + e]);
+      }
+    float rescale[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 1));
+      block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
+      const float new_max = fmaxf(row_max[r], block_max[r]);
+      const float reference = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing kept yet stays empty
+      rescale[r] = exp2f(row_max[r] - reference);
+      row_max[r] = new_max;
+      block_max[r] = reference;
+      row_sum[r] *= rescale[r];
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      o[4 * n + 0] *= rescale[0];
+      o[4 * n + 1] *= rescale[0];
+      o[4 * n + 2] *= rescale[1];
+      o[4 * n + 3] *= rescale[1];
+    }
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      s[i] = exp2f(s[i] - block_max[(i >> 1) & 1]);
+      row_sum[(i >> 1) & 1] += s[i];
+    }
+
+    // O += P V: keys 16·kk .. 16·kk + 15 are n-tiles 2kk and 2kk + 1 of S, which is the A fragment's layout.
+    unsigned p_fragments[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      p_fragments[kk][0] = Convert<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
+      p_fragments[kk][1] = Convert<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
+      p_fragments[kk][2] = Convert<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
+      p_fragments[kk][3] = Convert<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+    const unsigned v_address = shared_address(v_tiles + stage * kTileBytes);
+    fence_registers(o);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      if constexpr (D == 64) wgmma_m64n64k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
+      else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
+    }
+    wgmma_commit();
+  }
+  wgmma_wait<0>();
+  fence_registers(o);
+
+  // Row sums over the quad, normalize, store.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 2);
+    row_sum[r] = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+  }
+  T* out = static_cast<T*>(p.out) + ((static_cast<long long>(b) * p.q_heads + h) * p.q_len + r0) * D;
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+    const int column = n * 8 + quad_col;
+    if (r0 + row_a < p.q_len) {
+      const unsigned pair = Convert<T>::pack(o[4 * n + 0] * row_sum[0], o[4 * n + 1] * row_sum[0]);
+      *reinterpret_cast<unsigned*>(out + row_a * D + column) = pair;
+    }
+    if (r0 + row_a + 8 < p.q_len) {
+      const unsigned pair = Convert<T>::pack(o[4 * n + 2] * row_sum[1], o[4 * n + 3] * row_sum[1]);
+      *reinterpret_cast<unsigned*>(out + (row_a + 8) * D + column) = pair;
+    }
+  }
+  if (p.cta_nanoseconds && threadIdx.x % kWarpgroupThreads == 0)  // one entry per (head, tile)
+    p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
+        static_cast<long long>(global_nanoseconds() - started);
+#else
+  __trap();  // compiled for sm_90a only; launch_attention_forward_sm90a never launches it elsewhere
+#endif
+}
+
+template <class T, int D, bool Gathered, int Heads>
+void launch_typed(const ForwardParams& params, cudaStream_t stream) {
+  const auto kernel = attention_forward_sm90a<T, D, Gathered, Heads>;
+  constexpr int kShared = shared_bytes<D, Heads>();
+  DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+  const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);
+  kernel<<<grid, Heads * kWarpgroupThreads, kShared, stream>>>(params);
+  DMASCOPE_CUDA_CHECK_LAUNCH();
+}
+
+// Query heads per CTA: as many of a GQA group as share everything but Q (one bias per kv head), up to 4.
+int heads_per_cta(const ForwardParams& p) {
+  const int group = p.q_heads / p.kv_heads;
+  if (p.heads_per_cta == 1 || p.bias_heads != p.kv_heads) return 1;
+  if (group % 4 == 0 && p.heads_per_cta != 2) return 4;
+  return group % 2 == 0 ? 2 : 1;
+}
+
+template <class T, int D, bool Gathered>
+void launch_for_heads(const ForwardParams& params, cudaStream_t stream) {
+  switch (heads_per_cta(params)) {
+    case 4: return launch_typed<T, D, Gathered, 4>(params, stream);
+    case 2: return launch_typed<T, D, Gathered, 2>(params, stream);
+    default: return launch_typed<T, D, Gathered, 1>(params, stream);
+  }
+}
+
+template <class T>
+bool launch_for_type(const ForwardParams& params, bool gathered, cudaStream_t stream) {
+  if (params.head_dim == 64)
+    gathered ? launch_for_heads<T, 64, true>(params, stream) : launch_for_heads<T, 64, false>(params, stream);
+  else if (params.head_dim == 128)
+    gathered ? launch_for_heads<T, 128, true>(params, stream) : launch_for_heads<T, 128, false>(params, stream);
+  else
+    return false;
+  return true;
+}
+
+// Whether the current device is a compute capability 9.0 GPU (the only one sm_90a code runs on), asked once per
+// device.
+bool device_is_sm90() {
+  int device = 0;
+  DMASCOPE_CUDA_CHECK(cudaGetDevice(&device));
+  static std::atomic<int> known[64] = {};  // 0 unknown, 1 yes, 2 no
+  if (device < 0 || device >= 64) return false;
+  if (known[device].load() == 0) {
+    int major = 0, minor = 0;
+    DMASCOPE_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    DMASCOPE_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    known[device].store(major == 9 && minor == 0 ? 1 : 2);
+  }
+  return known[device].load() == 1;
+}
+
+}  // namespace
+
+bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream) {
+  if (!device_is_sm90()) return false;
+  return params.f16 ? launch_for_type<__half>(params, gathered, stream)
+                    : launch_for_type<__nv_bfloat16>(params, gathered, stream);
+}
+
+}  // namespace dmascope::cuda::detail
