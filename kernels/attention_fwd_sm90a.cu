@@ -29,19 +29,26 @@ namespace dmascope::cuda::detail {
 namespace {
 
 constexpr int kWarpgroupThreads = 128;
+// Gathered tiles whose list fits (capacity ≤ w + 64 for w ≤ 4096) are partitioned in shared memory: the keys kept on
+// every row of the tile first, then the rest. Key blocks made only of the former need no per-element mask.
+constexpr int kSharedListCapacity = 4096 + 64;
+constexpr int kPartitionWarps = 16;  // at most 512 threads
 
 template <int D>
 constexpr int tile_bytes() {
   return kTileRows * D * 2;  // 64 rows of D 16-bit elements
 }
-template <int D, int Heads>
+template <int D, int Heads, bool Gathered>
 constexpr int shared_bytes() {
-  // Q tiles, K and V × 2 stages, key index/β/death × 2 stages, and slack to align the tiles to 1024 bytes.
-  return Heads * tile_bytes<D>() + 4 * tile_bytes<D>() + 3 * 2 * kTileKeys * 4 + 1024;
+  // Q tiles, K and V × 2 stages, key index/β/death × 2 stages, the partitioned list and its scan (gathered only), and
+  // slack to align the tiles to 1024 bytes.
+  return Heads * tile_bytes<D>() + 4 * tile_bytes<D>() + 3 * 2 * kTileKeys * 4 +
+         (Gathered ? (kSharedListCapacity + 2 * kPartitionWarps) * 4 : 0) + 1024;
 }
 
+// At d = 64 two CTAs of two heads (or four of one) share an SM: at most 128 registers per thread.
 template <class T, int D, bool Gathered, int Heads>
-__global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forward_sm90a(ForwardParams p) {
+__global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads : 1) attention_forward_sm90a(ForwardParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr bool kF16 = std::is_same_v<T, __half>;
   constexpr int kThreads = Heads * kWarpgroupThreads;
@@ -55,6 +62,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
   int* const key_index = reinterpret_cast<int*>(v_tiles + 2 * kTileBytes);  // [2][64]
   float* const key_beta = reinterpret_cast<float*>(key_index + 2 * kTileKeys);
   int* const key_death = reinterpret_cast<int*>(key_beta + 2 * kTileKeys);
+  int* const shared_list = key_death + 2 * kTileKeys;                 // [kSharedListCapacity] (gathered only)
+  int* const warp_counts = shared_list + kSharedListCapacity;          // [2][kPartitionWarps]: kept on all rows, others
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
   const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
@@ -86,6 +95,42 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
     const T* source = q + static_cast<long long>(slot) * p.q_len * D + row * D + chunk * 8;
     copy_16_async(q_tiles + slot * kTileBytes + swizzled_offset(row, chunk), valid ? source : q, valid ? 16 : 0);
   }
+  // Partition of the tile's list into shared memory: the keys kept on every row of the tile (j ≤ p0 and death > p_last)
+  // from the front, in list order, the others from the back. Chunks of kThreads entries: a ballot per warp, warp counts
+  // through shared memory. Which key lands where changes only the order of the softmax sums.
+  const bool shared_keys = Gathered && p.capacity <= kSharedListCapacity;
+  int whole_keys = 0;  // leading keys of the partitioned list kept on every row of the tile
+  if (shared_keys) {
+    const unsigned lanes_before = (1u << lane) - 1u;
+    const int warp_in_cta = threadIdx.x / 32;
+    int others = 0;  // keys of earlier chunks not kept on every row
+    for (int first = 0; first < key_count; first += kThreads) {
+      const int t = first + threadIdx.x;
+      const int j = t < key_count ? __ldg(list + t) : -1;
+      const bool whole = j >= 0 && j <= p0 && __ldg(death + j) > p_last;
+      const unsigned whole_lanes = __ballot_sync(0xFFFFFFFFu, whole);
+      const unsigned other_lanes = __ballot_sync(0xFFFFFFFFu, j >= 0 && !whole);
+      if (lane == 0) {
+        warp_counts[warp_in_cta] = __popc(whole_lanes);
+        warp_counts[kPartitionWarps + warp_in_cta] = __popc(other_lanes);
+      }
+      __syncthreads();
+      int whole_before = 0, other_before = 0, whole_in_chunk = 0, other_in_chunk = 0;
+      for (int w = 0; w < kThreads / 32; ++w) {
+        const int kept_all = warp_counts[w], kept_some = warp_counts[kPartitionWarps + w];
+        if (w < warp_in_cta) whole_before += kept_all, other_before += kept_some;
+        whole_in_chunk += kept_all;
+        other_in_chunk += kept_some;
+      }
+      if (whole) shared_list[whole_keys + whole_before + __popc(whole_lanes & lanes_before)] = j;
+      else if (j >= 0) shared_list[key_count - 1 - (others + other_before + __popc(other_lanes & lanes_before))] = j;
+      whole_keys += whole_in_chunk;
+      others += other_in_chunk;
+      __syncthreads();  // warp_counts is rewritten by the next chunk; the list is read after the last one
+    }
+  }
+  auto list_entry = [&](int t) { return shared_keys ? shared_list[t] : __ldg(list + t); };
+
   // Thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of every key block.
   constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;
   static_assert(kLoads >= 1 && kLoads * kThreads == kTileKeys * kChunks, "a block's copies divide among the threads");
@@ -95,7 +140,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
       const int t = block * kTileKeys + load_row + i * kRowStep;
-      next_keys[i] = t < key_count ? (Gathered ? __ldg(list + t) : t) : -1;
+      next_keys[i] = t < key_count ? (Gathered ? list_entry(t) : t) : -1;
     }
   };
   auto load_keys = [&](int stage) {
@@ -152,9 +197,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
     __syncthreads();
 
     // S = Q Kᵀ for this warpgroup's head: 64 rows × 64 keys.
-    float s[32];
-#pragma unroll
-    for (int i = 0; i < 32; ++i) s[i] = 0.0f;
+    float s[32];  // no initial value: the first wgmma ignores it (scale-d = 0)
     const unsigned k_address = shared_address(k_tiles + stage * kTileBytes);
     wgmma_fence();
 #pragma unroll
@@ -164,25 +207,43 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
     wgmma_wait<0>();
     fence_registers(s);
 
-    // Mask, bias and the online softmax (in log2 units). A dense block wholly left of the tile's first row needs no
-    // mask: every row keeps every key of it.
-    const bool whole_block = !Gathered && block * kTileKeys + kTileKeys - 1 <= p0;
+    // Mask, bias and the online softmax (in log2 units). A block whose keys all rows of the tile keep needs no mask:
+    // a dense block wholly left of the tile's first row, or a gathered block within the partitioned list's head.
+    const bool whole_block = Gathered ? (block + 1) * kTileKeys <= whole_keys
+                                      : block * kTileKeys + kTileKeys - 1 <= p0;
     const int* const index = key_index + stage * kTileKeys;
     const float* const bias = key_beta + stage * kTileKeys;
     const int* const dies = key_death + stage * kTileKeys;
     float block_max[2] = {-INFINITY, -INFINITY};
+    auto bias_and_mask = [&](auto masked) {
 #pragma unroll
-    for (int n = 0; n < 8; ++n)
+      for (int n = 0; n < 8; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int column = n * 8 + quad_col + (e & 1);
-        const int position = e < 2 ? position_a : position_b;
-        const int j = index[column];
-        const bool kept = whole_block || (j <= position && position < dies[column]);
-        const float value = fmaf(s[4 * n + e], scale_log2, bias[column] * kLog2e);  // (q·k·scale + β)·log2 e
-        s[4 * n + e] = kept ? value : -INFINITY;
-        block_max[e >> 1] = fmaxf(block_max[e >> 1], s[4 * n + e]);
-      }
+        for (int c = 0; c < 2; ++c) {
+          // Column n·8 + quad_col + c: key j is kept on position p ⇔ j ≤ p < death ⇔ (unsigned)(p − j) < death − j
+          // (death ≥ j; a padded column has j = INT_MAX, death = INT_MAX: span 0, never kept).
+          const int column = n * 8 + quad_col + c;
+          const float bias_log2 = bias[column] * kLog2e;
+          int j = 0;
+          unsigned span = 0;
+          if constexpr (decltype(masked)::value) {
+            j = index[column];
+            span = static_cast<unsigned>(dies[column] - j);
+          }
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int e = 2 * r + c;
+            const float value = fmaf(s[4 * n + e], scale_log2, bias_log2);  // (q·k·scale + β)·log2 e
+            if constexpr (decltype(masked)::value)
+              s[4 * n + e] = static_cast<unsigned>((r == 0 ? position_a : position_b) - j) < span ? value : -INFINITY;
+            else
+              s[4 * n + e] = value;
+            block_max[r] = fmaxf(block_max[r], s[4 * n + e]);
+          }
+        }
+    };
+    if (whole_block) bias_and_mask(std::false_type{});
+    else bias_and_mask(std::true_type{});
     float rescale[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -190,7 +251,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
       const float new_max = fmaxf(row_max[r], block_max[r]);
       const float reference = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing kept yet stays empty
-      rescale[r] = exp2f(row_max[r] - reference);
+      rescale[r] = fast_exp2(row_max[r] - reference);
       row_max[r] = new_max;
       block_max[r] = reference;
       row_sum[r] *= rescale[r];
@@ -204,7 +265,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
     }
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
-      s[i] = exp2f(s[i] - block_max[(i >> 1) & 1]);
+      s[i] = fast_exp2(s[i] - block_max[(i >> 1) & 1]);
       row_sum[(i >> 1) & 1] += s[i];
     }
 
@@ -261,7 +322,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, 1) attention_forwar
 template <class T, int D, bool Gathered, int Heads>
 void launch_typed(const ForwardParams& params, cudaStream_t stream) {
   const auto kernel = attention_forward_sm90a<T, D, Gathered, Heads>;
-  constexpr int kShared = shared_bytes<D, Heads>();
+  constexpr int kShared = shared_bytes<D, Heads, Gathered>();
   DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
   const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);
   kernel<<<grid, Heads * kWarpgroupThreads, kShared, stream>>>(params);

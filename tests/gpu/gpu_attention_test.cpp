@@ -272,6 +272,7 @@ std::vector<ForwardCase> forward_cases() {
       ForwardCase{1, 2, 1, 1500, 5000, 64, 700, Precision::BF16},   // Lq < Lk, offset not ≡ 0 mod 64
       ForwardCase{1, 4, 2, 3000, 3000, 64, 2000, Precision::F16},   // the larger chunked layout
       ForwardCase{1, 8, 2, 2000, 2000, 128, 300, Precision::BF16},  // GQA 4 at d128: 4 heads per wgmma CTA
+      ForwardCase{1, 2, 1, 5000, 5000, 64, 4500, Precision::BF16},  // w + 64 > 4160: the wgmma kernel's global list
   };
   std::vector<ForwardCase> cases;
   for (const char* kernel : {"auto", "mma"})

@@ -9,9 +9,10 @@ bin=$1; shift
 out=${OUT:-/tmp}
 export DMASCOPE_FIXTURES_DIR=${DMASCOPE_FIXTURES_DIR:-$PWD/tests/fixtures/data}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader
-bench() {  # label, env, shape args
+cli=dmascope-cli
+bench() {  # label, env, shape args (the CLI binary: $bin/$cli)
   local label=$1 envs=$2; shift 2
-  env $envs "$bin/dmascope-cli" bench --backend cuda --bias random --repeats 50 --warmup 10 --json "$@" |
+  env $envs "$bin/$cli" bench --backend cuda --bias random --repeats 50 --warmup 10 --json "$@" |
     python3 -c "
 import json,sys
 r=json.load(sys.stdin); r=r[0] if isinstance(r,list) else r
@@ -41,7 +42,28 @@ for step in "$@"; do
         for round in 1 2; do
           bench mma "DMASCOPE_FORWARD_KERNEL=mma" $shape
           bench wgmma "DMASCOPE_FORWARD_KERNEL=auto" $shape
+          case "$shape" in *32/8*) bench wgmma-h2 "DMASCOPE_HEADS_PER_CTA=2" $shape ;;
+                           *) bench wgmma-h1 "DMASCOPE_HEADS_PER_CTA=1" $shape ;; esac
         done
+      done ;;
+    ab)  # the earlier build ($bin/dmascope-cli-before) against this one, alternating, same shapes
+      for shape in "--len 32768 --window 1024 --heads 2/1 --dim 64" "--len 32768 --window 2048 --heads 32/8 --dim 128" \
+                   "--len 16384 --window 16384 --heads 32/8 --dim 128"; do
+        for round in 1 2; do
+          cli=dmascope-cli-before bench before "DMASCOPE_UNUSED=1" $shape
+          cli=dmascope-cli bench after "DMASCOPE_UNUSED=1" $shape
+        done
+      done ;;
+    profile)  # Nsight Compute on one forward launch per shape: throughput, stall reasons, instruction mix
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+      [ -z "$ncu_bin" ] && { echo "no ncu"; continue; }
+      for shape in "--len 32768 --window 2048 --heads 32/8 --dim 128" "--len 32768 --window 1024 --heads 2/1 --dim 64"; do
+        name=$(echo $shape | tr -d ' -' | tr '/' 'x')
+        "$ncu_bin" --clock-control none --kernel-name regex:attention_forward_sm90a --launch-count 2 \
+          --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section ComputeWorkloadAnalysis \
+          --section InstructionStats --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+          "$bin/dmascope-cli" bench --backend cuda --bias random $shape --repeats 1 --warmup 0 > "$out/ncu-$name.txt" 2>&1
+        echo "ncu $shape: exit $?"; grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Stall|Achieved Occupancy|Registers Per" "$out/ncu-$name.txt" | head -30
       done ;;
     peers)
       python3 tools/bench_peers.py --cli "$bin/dmascope-cli" --quick --out "$out/peers.json" 2>&1 | tee "$out/peers.txt" ;;
