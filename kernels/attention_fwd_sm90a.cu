@@ -6,10 +6,13 @@
 //                     MN-major from shared memory (transposed by the instruction), 4 wgmma m64nDk16.
 // One warpgroup (128 threads) per query head; a CTA holds the Heads query heads of a GQA group that share a kv head
 // and a bias head, so they share every gathered K/V tile: one gather per CTA for up to 4 heads.
-// Keys arrive as in attention_fwd.cu's AsyncKeys path: the gathered key indices of block b + 2 are read into registers
-// while block b is computed; block b + 1's K and V rows (16-byte cp.async into the swizzled layout) and its β and
-// death (4-byte cp.async) are in flight meanwhile. Two stages; the barrier before refilling a stage also covers the
-// P·V wgmma that read it, which each warpgroup waits for first.
+// Keys arrive as in attention_fwd.cu's AsyncKeys path, one block further ahead: the gathered key indices of block
+// b + 3 are read into registers while block b is computed, and blocks b + 1 and b + 2 are in flight: K and V rows by
+// 16-byte cp.async into the swizzled layout, β and death by 4-byte cp.async. Three stages and one CTA barrier per
+// block: it publishes block b, and tells every warpgroup that the P·V of block b − 1 (which each warpgroup waited
+// for just before) is done, so its stage can take block b + 2.
+// Each tile's gathered list is first partitioned in shared memory (keys kept on every row of the tile first), so most
+// key blocks skip the per-element mask; the exp2 reference moves lazily (see the softmax), so O is rarely rescaled.
 // Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
 // the caller runs the mma.sync kernel.
 #include <cuda_bf16.h>
@@ -29,10 +32,12 @@ namespace dmascope::cuda::detail {
 namespace {
 
 constexpr int kWarpgroupThreads = 128;
+constexpr int kStages = 3;  // K/V stages: blocks b + 1 and b + 2 load while block b is computed
 // Gathered tiles whose list fits (capacity ≤ w + 64 for w ≤ 4096) are partitioned in shared memory: the keys kept on
 // every row of the tile first, then the rest. Key blocks made only of the former need no per-element mask.
 constexpr int kSharedListCapacity = 4096 + 64;
 constexpr int kPartitionWarps = 16;  // at most 512 threads
+constexpr float kLazyRescale = 8.0f;  // log2 units: P ≤ 256 (see the softmax)
 
 template <int D>
 constexpr int tile_bytes() {
@@ -40,9 +45,9 @@ constexpr int tile_bytes() {
 }
 template <int D, int Heads, bool Gathered>
 constexpr int shared_bytes() {
-  // Q tiles, K and V × 2 stages, key index/β/death × 2 stages, the partitioned list and its scan (gathered only), and
+  // Q tiles, K and V × kStages, key index/β/death × kStages, the partitioned list and its scan (gathered only), and
   // slack to align the tiles to 1024 bytes.
-  return Heads * tile_bytes<D>() + 4 * tile_bytes<D>() + 3 * 2 * kTileKeys * 4 +
+  return Heads * tile_bytes<D>() + 2 * kStages * tile_bytes<D>() + 3 * kStages * kTileKeys * 4 +
          (Gathered ? (kSharedListCapacity + 2 * kPartitionWarps) * 4 : 0) + 1024;
 }
 
@@ -58,11 +63,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   unsigned char* const shared = shared_raw + ((1024 - (shared_address(shared_raw) & 1023)) & 1023);
   unsigned char* const q_tiles = shared;
   unsigned char* const k_tiles = q_tiles + Heads * kTileBytes;
-  unsigned char* const v_tiles = k_tiles + 2 * kTileBytes;
-  int* const key_index = reinterpret_cast<int*>(v_tiles + 2 * kTileBytes);  // [2][64]
-  float* const key_beta = reinterpret_cast<float*>(key_index + 2 * kTileKeys);
-  int* const key_death = reinterpret_cast<int*>(key_beta + 2 * kTileKeys);
-  int* const shared_list = key_death + 2 * kTileKeys;                 // [kSharedListCapacity] (gathered only)
+  unsigned char* const v_tiles = k_tiles + kStages * kTileBytes;
+  int* const key_index = reinterpret_cast<int*>(v_tiles + kStages * kTileBytes);  // [kStages][64]
+  float* const key_beta = reinterpret_cast<float*>(key_index + kStages * kTileKeys);
+  int* const key_death = reinterpret_cast<int*>(key_beta + kStages * kTileKeys);
+  int* const shared_list = key_death + kStages * kTileKeys;                // [kSharedListCapacity] (gathered only)
   int* const warp_counts = shared_list + kSharedListCapacity;          // [2][kPartitionWarps]: kept on all rows, others
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
@@ -162,12 +167,18 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       }
     }
   };
+  // Q and block 0 in one copy group, block 1 in the next (empty groups complete at once); block 2's indices.
   if (blocks > 0) {
     fetch_indices(0);
     load_keys(0);
-    if (blocks > 1) fetch_indices(1);
   }
   commit_copies();
+  if (blocks > 1) {
+    fetch_indices(1);
+    load_keys(1);
+  }
+  commit_copies();
+  if (blocks > 2) fetch_indices(2);
 
   const int row_a = warp * 16 + lane / 4;  // this thread's rows of its head: row_a and row_a + 8
   const int quad_col = (lane % 4) * 2;
@@ -178,23 +189,20 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   float o[D / 2];  // the m64nD accumulator: n-tile n holds o[4n..4n+3] (rows row_a, row_a + 8; 2 columns each)
 #pragma unroll
   for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp2 reference
 
   for (int block = 0; block < blocks; ++block) {
-    const int stage = block & 1;
-    wgmma_wait<0>();  // this warpgroup's P·V of block − 1 (it read the other stage) is done
+    const int stage = block % kStages;
+    wait_copies<1>();  // this thread's copies of block (block + 1's may still be in flight)
+    wgmma_wait<0>();   // this warpgroup's P·V of block − 1 is done
     fence_registers(o);
-    __syncthreads();  // ... and every warpgroup's: the other stage may be refilled
-    if (block + 1 < blocks) {
-      load_keys(stage ^ 1);                             // block + 1, from the indices fetched last iteration
-      if (block + 2 < blocks) fetch_indices(block + 2);  // waited for only when block + 2's copies are issued
-      commit_copies();
-      wait_copies<1>();
-    } else {
-      wait_copies<0>();
-    }
     fence_proxy_async();  // the copies (generic proxy) are read next by wgmma (async proxy)
-    __syncthreads();
+    __syncthreads();  // block is in shared memory, and every P·V of block − 1 is done: its stage may be refilled
+    if (block + 2 < blocks) {
+      load_keys((block + 2) % kStages);                  // from the indices fetched last iteration
+      if (block + 3 < blocks) fetch_indices(block + 3);  // waited for only when block + 3's copies are issued
+    }
+    commit_copies();
 
     // S = Q Kᵀ for this warpgroup's head: 64 rows × 64 keys.
     float s[32];  // no initial value: the first wgmma ignores it (scale-d = 0)
@@ -244,24 +252,31 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     };
     if (whole_block) bias_and_mask(std::false_type{});
     else bias_and_mask(std::true_type{});
+    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (log2
+    // units): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few times per row instead of
+    // after every block; a warp skips it when none of its rows moved. The normalized result is the same.
     float rescale[2];
+    bool moved = false;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 1));
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
-      const float new_max = fmaxf(row_max[r], block_max[r]);
-      const float reference = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing kept yet stays empty
-      rescale[r] = fast_exp2(row_max[r] - reference);
-      row_max[r] = new_max;
-      block_max[r] = reference;
+      const float old_reference = row_max[r];
+      const float reference = block_max[r] > old_reference + kLazyRescale ? block_max[r] : old_reference;
+      rescale[r] = reference == old_reference ? 1.0f : fast_exp2(old_reference - reference);  // from −∞: 0
+      moved |= reference != old_reference;
+      row_max[r] = reference;
+      block_max[r] = reference == -INFINITY ? 0.0f : reference;  // a row with nothing kept yet stays empty
       row_sum[r] *= rescale[r];
     }
+    if (__any_sync(0xFFFFFFFFu, moved)) {
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      o[4 * n + 0] *= rescale[0];
-      o[4 * n + 1] *= rescale[0];
-      o[4 * n + 2] *= rescale[1];
-      o[4 * n + 3] *= rescale[1];
+      for (int n = 0; n < D / 8; ++n) {
+        o[4 * n + 0] *= rescale[0];
+        o[4 * n + 1] *= rescale[0];
+        o[4 * n + 2] *= rescale[1];
+        o[4 * n + 3] *= rescale[1];
+      }
     }
 #pragma unroll
     for (int i = 0; i < 32; ++i) {

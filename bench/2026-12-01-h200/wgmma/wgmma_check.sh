@@ -46,12 +46,13 @@ for step in "$@"; do
                            *) bench wgmma-h1 "DMASCOPE_HEADS_PER_CTA=1" $shape ;; esac
         done
       done ;;
-    ab)  # the earlier build ($bin/dmascope-cli-before) against this one, alternating, same shapes
+    ab)  # earlier builds against this one, alternating, same shapes: AB="label:binary ..." (default: before/after)
       for shape in "--len 32768 --window 1024 --heads 2/1 --dim 64" "--len 32768 --window 2048 --heads 32/8 --dim 128" \
                    "--len 16384 --window 16384 --heads 32/8 --dim 128"; do
         for round in 1 2; do
-          cli=dmascope-cli-before bench before "DMASCOPE_UNUSED=1" $shape
-          cli=dmascope-cli bench after "DMASCOPE_UNUSED=1" $shape
+          for pair in ${AB:-before:dmascope-cli-before after:dmascope-cli}; do
+            cli=${pair#*:} bench ${pair%%:*} "DMASCOPE_UNUSED=1" $shape
+          done
         done
       done ;;
     profile)  # Nsight Compute on one forward launch per shape: throughput, stall reasons, instruction mix
