@@ -11,15 +11,16 @@
 // Work per key O(V + 64 + S_v) with V ≈ √L buckets; memory O(L) plus the table (L/64 · V ints).
 // That general path takes ~8 launches (the sort alone 5). For L ≤ 64K and w ≤ 4096 the chunked build below does the
 // same in one launch, without a global sort (see "chunked build"); both equal the CPU bit for bit.
-#include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_radix_sort.cuh>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cuda_check.h"
 #include "kernels/mask_build.cuh"
@@ -43,6 +44,12 @@ __device__ __forceinline__ unsigned int rank_key(float value) {
     ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);  // monotone in the float value
   }
   return ~ordered;
+}
+
+// A float with this rank key (NaN for 0): rank_key(value_of_rank_key(k)) == k.
+__device__ __forceinline__ float value_of_rank_key(unsigned int key) {
+  const unsigned int ordered = ~key;
+  return __uint_as_float((ordered & 0x80000000u) ? (ordered & 0x7FFFFFFFu) : ~ordered);
 }
 
 // Ascending order of this key = (segment, β descending).
@@ -212,64 +219,89 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 // chunk or was kept on row c·S − 1 (each key is kept on one contiguous run of rows), i.e. is one of the top-w keys of
 // the prefix [0, c·S). So the chunk's rows are those of a small DMA problem: the n_I = min(w, c·S) prefix keys in
 // index order, all present from the start, then the chunk's own keys; with local positions in that order, the local
-// rank order (β desc, position asc) is the global one, and local position q ≥ n_I is global row c·S + q − n_I.
+// rank order (β desc, position asc) is the global one. A chunk key ranked after the w-th prefix key T is never kept
+// (w better keys precede it): death = its own index, and it changes no other key's death. So the local problem holds
+// the n_I prefix keys and the E chunk keys ranked before T — exactly the keys that precede T, T included, in the
+// joint rank order — and local position q ≥ n_I stands for the row of the q-th such key (its index).
 // One CTA per (chunk, segment):
-//   1. finds the w-th best key of the prefix and compacts the prefix keys ranked at or before it, ascending (ties
-//      taken in index order), into alive_index. Finding it: rank a sample of 512 prefix keys, take two pivots around the
-//      expected rank (±4σ), count the keys below the lower one and collect those between the two into shared memory
-//      (one ballot pass), then radix-select among those few; each warp's counts below and at the threshold then
-//      follow from its candidates, and a second ballot pass writes the compacted keys. If the pivots miss (or too many
-//      keys lie between them) the radix select and the counts run over the whole prefix instead: slower, same
-//      result. Prefix passes read warp slices 32 steps of 32 keys ahead (they are bound by L2 latency);
-//   2. block-radix-sorts the M = n_I + S local keys by (rank key, local position) — CUB's block sort is stable, and
-//      positions go in ascending;
-//   3. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
+//   1. pivot: rank a sample of 512 prefix keys (a bitonic sort over the block) and take h, the β of a sample key above
+//      the expected rank of T by 4 standard deviations plus 4 sample ranks;
+//   2. collection: one pass over the prefix and the chunk appends every key ranked at or before h (!(β < h): one float
+//      compare), in index order, to the sort buffer (β's bits, index). Warps load 16 steps of 32 keys at once (the
+//      pass is bound by L2 latency) in rounds of 16 × 512 keys; one barrier per round turns the warps' counts into
+//      their slots, and the next round's loads are in flight meanwhile. The prefix needs no pivot while it holds at
+//      most w keys (every key is collected). If h missed (fewer than w prefix keys at or before it) or too many keys
+//      precede it, T is found by a radix select over the whole prefix instead and the n_I keys are compacted there:
+//      slower, same result;
+//   3. a stable LSD radix sort of their rank keys (four 8-bit passes in shared memory) gives the joint rank order;
+//      the local problem is its head up to the w-th prefix key (everything when the prefix holds fewer than w keys);
+//      a bitmap over the collection slots (which are in index order) gives each local key its position;
+//   4. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
 //      64-bit masks over (rank block of 64) × (position bucket of 64): which ranks of the block lie in the bucket, and
 //      which positions of the bucket are ranked in earlier blocks (a prefix OR): a walk over at most M/64 buckets by
 //      popcount, then a bit select in one bucket — the sorted path's prefix statistic, in shared memory.
-//      death = max(position, D(t)) (kept to the chunk's end when t < w);
-//   4. writes death for the keys that die on the chunk's rows (never kept included). Keys alive past its last row are
+//      death = the row of local position max(position, D(t)) (kept to the chunk's end when t < w);
+//   5. writes death for the keys that die on the chunk's rows (never kept included). Keys alive past its last row are
 //      in the next chunk's prefix set and written there, or written as L by the last chunk: one writer per key.
-// Grid (ceil(L / S), segments), block kChunkThreads, dynamic shared memory sizeof(ChunkedShared<kItems>) (about 80 KB
-// for w ≤ 1024, 190 KB for w ≤ 4096). β reads are O(c·S) for chunk c, O(L²/S) in all: the path is for L ≤ 64K.
-// Measured on an H200 (bench/2026-12-01-h200/mask-build.md): the block sorts and the prefix passes dominate; every
-// stage is latency-bound with one 16-warp CTA per SM.
+// Grid (ceil(L / S), segments), block kChunkThreads, dynamic shared memory sizeof(ChunkedShared<kItems>) (about 128 KB
+// for w ≤ 1024, 200 KB for w ≤ 4096). β reads are O(c·S) for chunk c, O(L²/S) in all: the path is for L ≤ 64K.
+// Measured on an H200: bench/2026-12-01-h200/mask-build.md (the earlier version) and mask-build-2.md.
 constexpr int kChunkKeys = 1024;
 constexpr int kChunkThreads = 512;
-constexpr int kSelectBins = 2048;  // 11-bit digits
+constexpr int kChunkWarps = kChunkThreads / 32;
+constexpr int kRoundSteps = 16;                                   // steps of 32 keys per warp and collection round
+constexpr int kRoundKeys = kChunkWarps * kRoundSteps * 32;        // 8K prefix keys per round
+constexpr int kMaxPrefixRounds = (kChunkedMaxKeys + kRoundKeys - 1) / kRoundKeys;
+constexpr int kChunkSteps = kChunkKeys / kChunkThreads;           // the chunk's keys: two steps per warp
+constexpr int kSelectBins = 2048;  // 11-bit digits (fallback selection)
 constexpr int kBinsPerThread = kSelectBins / kChunkThreads;
-constexpr int kItemsSmall = 4;   // local keys per thread for w ≤ 1024
-constexpr int kItemsLarge = 10;  // for w ≤ 4096
+constexpr int kSortDigits = 256;   // 8-bit digits: four passes over a 32-bit rank key
+constexpr int kItemsSmall = 4;     // local keys per thread for w ≤ 1024
+constexpr int kItemsLarge = 10;    // for w ≤ 4096
+constexpr int kTraceSlots = 12;    // DMASCOPE_CHUNKED_TRACE: per-CTA timestamps (see launch_death_by_chunks)
 
 template <int kItems>
 struct ChunkedShared {
   static constexpr int kLocalCapacity = kChunkThreads * kItems;        // M ≤ this
   static constexpr int kWindowCapacity = kLocalCapacity - kChunkKeys;  // w ≤ this
   static constexpr int kBlocks = kLocalCapacity / 64;                  // rank blocks = position buckets
-  using Sort = cub::BlockRadixSort<unsigned int, kChunkThreads, kItems, int>;
+  // Prefix keys at or before h: about w + P·(4√e + 4)/512 with e = 512·w/P expected sample ranks below T
+  // (≈ 2.3K for w = 1024 at P = 31K, 7.4K for w = 4096 at P = 63K); more sends the CTA to the fallback.
+  static constexpr int kCandidateCapacity = kItems <= kItemsSmall ? 6144 : 10240;
+  static constexpr int kSortCapacity = kCandidateCapacity + kChunkKeys;
+  static constexpr int kSlotWords = kSortCapacity / 32;
   using Scan = cub::BlockScan<unsigned long long, kChunkThreads>;
-  struct Selection {
+  struct Selection {  // fallback radix select
     int histogram[kSelectBins];
     typename Scan::TempStorage scan;
   };
-  struct Sample {
-    unsigned int keys[kChunkThreads];    // one prefix key per thread, evenly spaced
-    unsigned int sorted[kChunkThreads];  // the same, ascending
-  };
-  union Scratch {  // the sample, the selection (step 1) and the sort (step 2) never overlap
-    typename Sort::TempStorage sort;
+  union Counters {  // the pivot sample (step 1), the fallback selection (2) and the sort's counters (3) never overlap
+    unsigned int sample[2][kChunkThreads];       // double-buffered bitonic exchange
     Selection selection;
-    Sample sample;
+    int digit_offset[kChunkWarps * kSortDigits];  // [warp][digit]: count of the warp's entries, then their offset
   };
-  Scratch scratch;
-  int alive_index[kWindowCapacity];               // prefix keys kept on the chunk's first row, ascending
-  // Step 1: candidate rank keys. Steps 2–4: local rank → local position.
-  static constexpr int kCandidateCapacity = 2 * kLocalCapacity > 8192 ? 2 * kLocalCapacity : 8192;
-  int position_rank[kCandidateCapacity];
-  unsigned char candidate_warp[kCandidateCapacity];  // step 1: the warp whose slice holds each candidate
-  unsigned long long members[kBlocks * kBlocks];  // [rank block][bucket]: bit r % 64 set when rank r is in the bucket
-  // [rank block][bucket]: bit p % 64 set when position p of the bucket has a rank in an earlier rank block
-  unsigned long long earlier_positions[kBlocks * kBlocks];
+  struct SortBuffers {  // [ping-pong]: rank keys and their collection slots; each entry's rank within its warp's digit
+    unsigned int keys[2][kSortCapacity];
+    unsigned short slots[2][kSortCapacity];
+    unsigned short ranks[kSortCapacity];
+  };
+  struct Tables {  // step 4, after the sort
+    unsigned long long members[kBlocks * kBlocks];  // [rank block][bucket]: bit r % 64 set when rank r is in the bucket
+    // [rank block][bucket]: bit p % 64 set when position p of the bucket has a rank in an earlier rank block
+    unsigned long long earlier_positions[kBlocks * kBlocks];
+  };
+  union Work {
+    SortBuffers sort;
+    Tables tables;
+  };
+  Work work;
+  Counters counters;
+  unsigned short slot_index[kSortCapacity];        // key index of each collection slot (slots ascend in index)
+  unsigned short sorted_position[kLocalCapacity];  // local rank → local position
+  unsigned short local_index[kLocalCapacity];      // local position → key index (= its row for positions ≥ n_I)
+  unsigned int slot_bits[kSlotWords];              // collection slots of the local keys
+  int slot_bits_before[kSlotWords];                // local keys in earlier words
+  unsigned char chunk_local[kChunkKeys];           // chunk keys that are local keys
 };
 
 // Block-wide radix select over the keys for_each_key visits, which all share the bits of `threshold` above bit
@@ -282,7 +314,7 @@ __device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& 
   __shared__ unsigned int selected_digit;
   __shared__ int keys_before_digit;
   const int tid = threadIdx.x, lane = tid & 31;
-  int* histogram = sh.scratch.selection.histogram;
+  int* histogram = sh.counters.selection.histogram;
   for (int remaining = top_bits; remaining > 0;) {
     const int bits = min(11, remaining);
     const int shift = remaining - bits;
@@ -303,7 +335,7 @@ __device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& 
 #pragma unroll
     for (int b = 0; b < kBinsPerThread; ++b) bins_total += bins[b] = histogram[kBinsPerThread * tid + b];
     unsigned long long before_wide = 0;
-    typename Shared::Scan(sh.scratch.selection.scan)
+    typename Shared::Scan(sh.counters.selection.scan)
         .ExclusiveSum(static_cast<unsigned long long>(bins_total), before_wide);
     int before = static_cast<int>(before_wide);
     if (before < needed && needed <= before + bins_total) {
@@ -324,267 +356,459 @@ __device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& 
   }
 }
 
+// Fallback of step 2 (the pivot missed): the w-th best prefix key by a radix select over the whole prefix, then an
+// ordered compaction of the keys ranked at or before it — a counting pass over warp slices (ballots), a prefix over
+// the warps, a writing pass. Fills sort entries 0..w−1 (β's bits, index; ascending index).
+template <class Shared>
+__device__ __noinline__ void collect_alive_from_whole_prefix(Shared& sh, const float* beta, int prefix_len,
+                                                              int window) {
+  __shared__ int warp_smaller[kChunkWarps + 1], warp_equal[kChunkWarps + 1];
+  constexpr int kStepsAhead = 32;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const unsigned int lanes_below = (1u << lane) - 1;
+  unsigned int threshold = 0;
+  int needed = window;
+  {
+    const int head =
+        min(prefix_len, static_cast<int>((4 - ((reinterpret_cast<unsigned long long>(beta) >> 2) & 3)) & 3));
+    const int vectors = (prefix_len - head) >> 2;
+    const int tail_begin = head + 4 * vectors;
+    const float4* body = reinterpret_cast<const float4*>(beta + head);
+    radix_select_rank_key<Shared>(sh, threshold, needed, 32, [&](auto&& count) {
+      {  // the scalars outside the 16-byte vectors: threads 0..2 take the head, threads 4..6 the tail
+        const bool in_head = tid < head;
+        const bool in_tail = tid >= 4 && tid < 8 && tail_begin + tid - 4 < prefix_len;
+        const float value = in_head ? __ldg(beta + tid) : in_tail ? __ldg(beta + tail_begin + tid - 4) : 0.0f;
+        count(rank_key(value), in_head || in_tail);
+      }
+      constexpr int kVectorsAhead = 4;
+      for (int base = 0; base < vectors; base += kVectorsAhead * kChunkThreads) {
+        float4 ahead[kVectorsAhead];
+#pragma unroll
+        for (int u = 0; u < kVectorsAhead; ++u) {
+          const int i = base + u * kChunkThreads + tid;
+          ahead[u] = __ldg(body + min(i, vectors - 1));  // unconditional: the loads go out together
+        }
+#pragma unroll
+        for (int u = 0; u < kVectorsAhead; ++u) {
+          const bool valid = base + u * kChunkThreads + tid < vectors;
+          count(rank_key(ahead[u].x), valid);
+          count(rank_key(ahead[u].y), valid);
+          count(rank_key(ahead[u].z), valid);
+          count(rank_key(ahead[u].w), valid);
+        }
+      }
+    });
+  }
+  const int slice = ((prefix_len + kChunkWarps - 1) / kChunkWarps + 31) / 32 * 32;
+  const int begin = min(prefix_len, warp * slice), end = min(prefix_len, begin + slice);
+  auto load_keys = [&](int base, unsigned int (&keys)[kStepsAhead]) {
+    float values[kStepsAhead];
+#pragma unroll
+    for (int step = 0; step < kStepsAhead; ++step) values[step] = __ldg(beta + min(base + 32 * step + lane, end - 1));
+#pragma unroll
+    for (int step = 0; step < kStepsAhead; ++step)  // padding: never below or at the threshold
+      keys[step] = base + 32 * step + lane < end ? rank_key(values[step]) : 0xFFFFFFFFu;
+  };
+  int smaller = 0, equal = 0;
+  for (int base = begin; base < end; base += 32 * kStepsAhead) {
+    unsigned int keys[kStepsAhead];
+    load_keys(base, keys);
+#pragma unroll
+    for (int step = 0; step < kStepsAhead; ++step) {
+      smaller += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] < threshold));
+      equal += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] == threshold));
+    }
+  }
+  if (lane == 0) {
+    warp_smaller[warp + 1] = smaller;
+    warp_equal[warp + 1] = equal;
+  }
+  __syncthreads();
+  if (tid == 0) {
+    warp_smaller[0] = warp_equal[0] = 0;
+    for (int w = 1; w <= kChunkWarps; ++w) {
+      warp_smaller[w] += warp_smaller[w - 1];
+      warp_equal[w] += warp_equal[w - 1];
+    }
+  }
+  __syncthreads();
+  int equal_rank = warp_equal[warp];  // equal keys before this lane's current one
+  int slot = warp_smaller[warp] + min(equal_rank, needed);
+  for (int base = begin; base < end; base += 32 * kStepsAhead) {
+    unsigned int keys[kStepsAhead];
+    load_keys(base, keys);
+#pragma unroll
+    for (int step = 0; step < kStepsAhead; ++step) {
+      const unsigned int equal_lanes = __ballot_sync(0xFFFFFFFFu, keys[step] == threshold);
+      const bool take = keys[step] < threshold ||
+                        (keys[step] == threshold && equal_rank + __popc(equal_lanes & lanes_below) < needed);
+      const unsigned int taken = __ballot_sync(0xFFFFFFFFu, take);
+      if (take) {
+        const int at = slot + __popc(taken & lanes_below);
+        sh.work.sort.keys[0][at] = __float_as_uint(value_of_rank_key(keys[step]));  // the sort takes β's bits
+        sh.slot_index[at] = static_cast<unsigned short>(base + 32 * step + lane);
+      }
+      slot += __popc(taken);
+      equal_rank += __popc(equal_lanes);
+    }
+  }
+}
+
+// Stable LSD radix sort of the n collected entries in sort.keys[0] (β's bits, converted to rank keys by the first pass;
+// payload: the collection slot, 0..n−1), four passes of 8-bit digits, ending in keys[0] / slots[0]. Warp u owns
+// entries [u·steps·32, (u+1)·steps·32) and ranks them in order: eight ballots group a step's lanes by digit (as CUB's
+// MatchAny; with __match_any_sync the sort of ~2.5K keys took 12.3 µs instead of 11.0) and a per-warp counter per
+// digit carries over the steps; one block scan over (digit, warp) turns the counts into output offsets. Four barriers
+// per pass. The loops stay rolled (ranks go through shared memory): each CTA runs this code once, and unrolled it was
+// no faster (mask-build-2.md).
+template <class Shared>
+__device__ void radix_sort_collected(Shared& sh, int n) {
+  __shared__ int warp_sums[kChunkWarps];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const unsigned int lanes_below = (1u << lane) - 1;
+  const int steps = (n + kChunkThreads - 1) / kChunkThreads;
+  const int warp_first = warp * steps * 32, warp_end = min(n, warp_first + steps * 32);
+  int* offsets = sh.counters.digit_offset;
+  int* warp_offsets = offsets + warp * kSortDigits;
+  unsigned short* ranks = sh.work.sort.ranks;
+#pragma unroll 1
+  for (int pass = 0; pass < 4; ++pass) {
+    const int shift = 8 * pass;
+    const unsigned int* from_keys = sh.work.sort.keys[pass & 1];
+    const unsigned short* from_slots = sh.work.sort.slots[pass & 1];
+    unsigned int* to_keys = sh.work.sort.keys[(pass + 1) & 1];
+    unsigned short* to_slots = sh.work.sort.slots[(pass + 1) & 1];
+    for (int d = lane; d < kSortDigits; d += 32) warp_offsets[d] = 0;
+    __syncwarp();
+#pragma unroll 1
+    for (int base = warp_first; base < warp_end; base += 32) {
+      const int i = base + lane;
+      const bool valid = i < warp_end;
+      const unsigned int stored = from_keys[min(i, n - 1)];
+      const unsigned int key = pass == 0 ? rank_key(__uint_as_float(stored)) : stored;
+      const unsigned int digit = (key >> shift) & 0xFFu;
+      unsigned int peers = __ballot_sync(0xFFFFFFFFu, valid);  // the valid lanes with this lane's digit, 8 ballots
+#pragma unroll
+      for (int bit = 0; bit < 8; ++bit) {
+        const bool set = (digit >> bit) & 1u;
+        const unsigned int ones = __ballot_sync(0xFFFFFFFFu, set);
+        peers &= set ? ones : ~ones;
+      }
+      int rank = 0;
+      if (valid) rank = warp_offsets[digit] + __popc(peers & lanes_below);
+      __syncwarp();
+      if (valid) {
+        if ((peers & lanes_below) == 0) warp_offsets[digit] = rank + __popc(peers);
+        ranks[i] = static_cast<unsigned short>(rank);
+      }
+      __syncwarp();
+    }
+    __syncthreads();
+    {  // exclusive scan over (digit, warp), digit-major: thread t holds warps 8·(t & 1) .. +7 of digit t / 2
+      const int digit = tid >> 1, first_warp = 8 * (tid & 1);
+      int counts[8], total = 0;
+#pragma unroll
+      for (int k = 0; k < 8; ++k) total += counts[k] = offsets[(first_warp + k) * kSortDigits + digit];
+      int inclusive = total;
+#pragma unroll
+      for (int offset = 1; offset < 32; offset <<= 1) {
+        const int value = __shfl_up_sync(0xFFFFFFFFu, inclusive, offset);
+        if (lane >= offset) inclusive += value;
+      }
+      if (lane == 31) warp_sums[warp] = inclusive;
+      __syncthreads();
+      int running = __reduce_add_sync(0xFFFFFFFFu, lane < warp ? warp_sums[lane] : 0) + inclusive - total;
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        offsets[(first_warp + k) * kSortDigits + digit] = running;
+        running += counts[k];
+      }
+    }
+    __syncthreads();
+#pragma unroll 1
+    for (int i = warp_first + lane; i < warp_end; i += 32) {
+      const unsigned int key = pass == 0 ? rank_key(__uint_as_float(from_keys[i])) : from_keys[i];
+      const int to = warp_offsets[(key >> shift) & 0xFFu] + ranks[i];
+      to_keys[to] = key;
+      to_slots[to] = pass == 0 ? static_cast<unsigned short>(i) : from_slots[i];
+    }
+    __syncthreads();
+  }
+}
+
+__device__ __forceinline__ long long global_time_ns() {
+  long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
 template <int kItems>
 __global__ void __launch_bounds__(kChunkThreads, 1)
-    death_by_chunks(const float* beta_all, int key_len, int window, int* death_all, int stop_after_stage) {
+    death_by_chunks(const float* beta_all, int key_len, int window, int* death_all, int stop_after_stage,
+                    long long* trace_all) {
   using Shared = ChunkedShared<kItems>;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   Shared& sh = *reinterpret_cast<Shared*>(shared_bytes);
-  __shared__ unsigned int pivot_lo, pivot_hi;
-  __shared__ int below_lo, candidate_count;
-  __shared__ int warp_smaller[kChunkThreads / 32 + 1], warp_equal[kChunkThreads / 32 + 1], warp_below[kChunkThreads / 32];
-  const int tid = threadIdx.x, lane = tid & 31;
+  __shared__ float pivot;
+  __shared__ int round_count[kMaxPrefixRounds + 1][kChunkWarps];
+  __shared__ int warp_prefix_entries[kChunkWarps];
+  __shared__ int local_len_shared;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const unsigned int lanes_below = (1u << lane) - 1;
   const int chunk_first = blockIdx.x * kChunkKeys, segment = blockIdx.y;
   const float* beta = beta_all + static_cast<long long>(segment) * key_len;
   int* death = death_all + static_cast<long long>(segment) * key_len;
   const int prefix_len = chunk_first;
-  const int alive_count = min(window, prefix_len);  // n_I
   const int chunk_len = min(kChunkKeys, key_len - chunk_first);
-  const int local_len = alive_count + chunk_len;  // M
-  const int blocks = (local_len + 63) / 64;
+  const int chunk_end = chunk_first + chunk_len;
+  long long* trace = trace_all ? trace_all + (static_cast<long long>(segment) * gridDim.x + blockIdx.x) * kTraceSlots
+                               : nullptr;
+  auto stamp = [&](int slot) {
+    if (trace != nullptr && tid == 0) trace[slot] = clock64();
+  };
+  if (trace != nullptr && tid == 0) trace[0] = global_time_ns();
+  stamp(1);
   if (stop_after_stage == 0) return;
-  for (int i = tid; i < blocks * blocks; i += kChunkThreads) sh.members[i] = sh.earlier_positions[i] = 0;
 
-  // 1. The prefix keys kept on row chunk_first − 1: all of them while the prefix holds at most w keys.
+  // Loads that need no pivot go out first: the chunk's keys and the first collection round of the prefix.
+  // The loads are unconditional (clamped to a valid address) and converted afterwards: a load under `j < end ? …`
+  // becomes a branch per step, and the 32 loads ahead then wait for each other (measured: 5–9 µs per round).
+  auto load_prefix_round = [&](int round, float(&values)[kRoundSteps]) {
+    const int begin = round * kRoundKeys + warp * kRoundSteps * 32;
+#pragma unroll
+    for (int step = 0; step < kRoundSteps; ++step)
+      values[step] = __ldg(beta + min(begin + 32 * step + lane, key_len - 1));
+  };
+  const int chunk_warp_begin = chunk_first + warp * kChunkSteps * 32;
+  float chunk_values[kChunkSteps];
+#pragma unroll
+  for (int step = 0; step < kChunkSteps; ++step)
+    chunk_values[step] = __ldg(beta + min(chunk_warp_begin + 32 * step + lane, key_len - 1));
+  float current[kRoundSteps];
+  load_prefix_round(0, current);
+  for (int i = tid; i < Shared::kSlotWords; i += kChunkThreads) sh.slot_bits[i] = 0;
+  for (int i = tid; i < kChunkKeys / 4; i += kChunkThreads) reinterpret_cast<unsigned int*>(sh.chunk_local)[i] = 0;
+
+  // 1. The pivot: a β value h; the keys with !(β < h) — NaN or β ≥ h, i.e. rank key ≤ that of h — are collected: one
+  //    float compare per key, and a set closed towards better ranks. Every key is collected (h = −∞) while the
+  //    prefix holds at most w keys.
   if (prefix_len <= window) {
-    for (int j = tid; j < prefix_len; j += kChunkThreads) sh.alive_index[j] = j;
+    if (tid == 0) pivot = -INFINITY;
   } else {
-    constexpr int kWarps = kChunkThreads / 32, kStepsAhead = 32;
-    const int warp = tid >> 5;
-    const unsigned int lanes_below = (1u << lane) - 1;
-    // Warp slices of the prefix, read 32 steps of 32 keys ahead (the passes are bound by L2 latency otherwise).
-    const int slice = ((prefix_len + kWarps - 1) / kWarps + 31) / 32 * 32;
-    const int begin = min(prefix_len, warp * slice), end = min(prefix_len, begin + slice);
-    auto load_keys = [&](int base, unsigned int (&keys)[kStepsAhead]) {
-#pragma unroll
-      for (int step = 0; step < kStepsAhead; ++step) {
-        const int j = base + 32 * step + lane;
-        keys[step] = j < end ? rank_key(__ldg(beta + j)) : 0xFFFFFFFFu;  // never below or at a threshold
-      }
-    };
-
-    // (a) Pivots from a sample of kChunkThreads evenly spaced prefix keys, ordered by counting (each thread ranks its
-    //     key against all others in shared memory; a block sort costs more here): lo and hi bracket the w-th smallest
-    //     key with a margin of 4 standard deviations plus 4 sample ranks. They need not be exact: the pass below checks.
-    {
-      unsigned int* sample = sh.scratch.sample.keys;
-      const unsigned int mine = rank_key(__ldg(beta + static_cast<int>(static_cast<long long>(tid) * prefix_len / kChunkThreads)));
-      sample[tid] = mine;
-      __syncthreads();
-      int sample_rank = 0;
-      for (int k = 0; k < kChunkThreads; ++k) {
-        const unsigned int other = sample[k];
-        sample_rank += other < mine || (other == mine && k < tid);
-      }
-      sh.scratch.sample.sorted[sample_rank] = mine;
-      __syncthreads();
-      const float expected = static_cast<float>(window) * kChunkThreads / prefix_len;
-      const float margin = 4.0f * sqrtf(expected) + 4.0f;
-      const int lo_rank = static_cast<int>(floorf(expected - margin));
-      const int hi_rank = static_cast<int>(ceilf(expected + margin));
-      if (tid == 0) {
-        pivot_lo = lo_rank < 0 ? 0u : sh.scratch.sample.sorted[lo_rank];
-        pivot_hi = hi_rank >= kChunkThreads ? 0xFFFFFFFEu : sh.scratch.sample.sorted[hi_rank];  // ≥ every β's key
-        below_lo = 0;
-        candidate_count = 0;
-      }
-    }
-    __syncthreads();
-    if (stop_after_stage == 1) return;
-    const unsigned int lo = pivot_lo, hi = pivot_hi;
-
-    // (b) One pass: count the keys below lo, and append those in [lo, hi] to the candidate buffer (order is free).
-    unsigned int* candidates = reinterpret_cast<unsigned int*>(sh.position_rank);
-    {
-      int below = 0;
-      for (int base = begin; base < end; base += 32 * kStepsAhead) {
-        unsigned int keys[kStepsAhead];
-        load_keys(base, keys);
-#pragma unroll
-        for (int step = 0; step < kStepsAhead; ++step) {
-          below += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] < lo));
-          const bool candidate = keys[step] >= lo && keys[step] <= hi;
-          const unsigned int candidate_lanes = __ballot_sync(0xFFFFFFFFu, candidate);
-          if (candidate_lanes == 0) continue;
-          int first = 0;
-          if (lane == 0) first = atomicAdd(&candidate_count, __popc(candidate_lanes));
-          first = __shfl_sync(0xFFFFFFFFu, first, 0);
-          const int slot = first + __popc(candidate_lanes & lanes_below);
-          if (candidate && slot < Shared::kCandidateCapacity) {
-            candidates[slot] = keys[step];
-            sh.candidate_warp[slot] = static_cast<unsigned char>(warp);
-          }
+    unsigned int mine =
+        rank_key(__ldg(beta + static_cast<int>(static_cast<long long>(tid) * prefix_len / kChunkThreads)));
+    int buffer = 0;
+#pragma unroll 1
+    for (int size = 2; size <= kChunkThreads; size <<= 1)  // bitonic sort of the sample, one key per thread
+#pragma unroll 1
+      for (int stride = size >> 1; stride > 0; stride >>= 1) {
+        unsigned int other;
+        if (stride >= 32) {
+          sh.counters.sample[buffer][tid] = mine;
+          __syncthreads();
+          other = sh.counters.sample[buffer][tid ^ stride];
+          buffer ^= 1;
+        } else {
+          other = __shfl_xor_sync(0xFFFFFFFFu, mine, stride);
         }
+        const bool ascending = (tid & size) == 0, lower = (tid & stride) == 0;
+        mine = lower == ascending ? min(mine, other) : max(mine, other);
       }
-      if (lane == 0) {
-        atomicAdd(&below_lo, below);
-        warp_below[warp] = below;
-      }
-    }
-    __syncthreads();
-    if (stop_after_stage == 2) return;
-    const int below = below_lo, candidates_found = candidate_count;
-
-    // (c) The w-th smallest key (threshold) and how many keys equal to it are taken (needed, in index order).
-    unsigned int threshold = 0;
-    int needed = window;
-    const bool bracketed = below < window && window <= below + candidates_found;
-    if (bracketed && lo == hi) {  // one value tied over the whole margin: it is the threshold
-      threshold = lo;
-      needed = window - below;
-    } else if (bracketed && candidates_found <= Shared::kCandidateCapacity) {
-      needed = window - below;
-      const int top_bits = 32 - __clz(lo ^ hi);  // every candidate shares lo's bits above this
-      threshold = top_bits >= 32 ? 0u : lo & (~0u << top_bits);
-      radix_select_rank_key<Shared>(
-          sh, threshold, needed, top_bits, [&](auto&& count) {
-            for (int base = 0; base < candidates_found; base += kChunkThreads) {
-              const int i = base + tid;
-              count(i < candidates_found ? candidates[i] : 0u, i < candidates_found);
-            }
-          });
-    } else {  // the pivots missed (or too many keys between them): select over the whole prefix
-      const int head =
-          min(prefix_len, static_cast<int>((4 - ((reinterpret_cast<unsigned long long>(beta) >> 2) & 3)) & 3));
-      const int vectors = (prefix_len - head) >> 2;
-      const int tail_begin = head + 4 * vectors;
-      const float4* body = reinterpret_cast<const float4*>(beta + head);
-      radix_select_rank_key<Shared>(sh, threshold, needed, 32, [&](auto&& count) {
-        {  // the scalars outside the 16-byte vectors: threads 0..2 take the head, threads 4..6 the tail
-          const bool in_head = tid < head;
-          const bool in_tail = tid >= 4 && tid < 8 && tail_begin + tid - 4 < prefix_len;
-          const float value = in_head ? __ldg(beta + tid) : in_tail ? __ldg(beta + tail_begin + tid - 4) : 0.0f;
-          count(rank_key(value), in_head || in_tail);
-        }
-        constexpr int kVectorsAhead = 4;
-        for (int base = 0; base < vectors; base += kVectorsAhead * kChunkThreads) {
-          float4 ahead[kVectorsAhead];
-#pragma unroll
-          for (int u = 0; u < kVectorsAhead; ++u) {
-            const int i = base + u * kChunkThreads + tid;
-            ahead[u] = i < vectors ? __ldg(body + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-          }
-#pragma unroll
-          for (int u = 0; u < kVectorsAhead; ++u) {
-            const bool valid = base + u * kChunkThreads + tid < vectors;
-            count(rank_key(ahead[u].x), valid);
-            count(rank_key(ahead[u].y), valid);
-            count(rank_key(ahead[u].z), valid);
-            count(rank_key(ahead[u].w), valid);
-          }
-        }
-      });
-    }
-
-    if (stop_after_stage == 3) return;
-    // (d) Ordered compaction of the prefix keys ranked at or before the w-th: a smaller rank key, or an equal one among
-    //     the first `needed` equal keys in index order. One pass counts per warp slice (ballots), a prefix over the
-    //     warps gives each slice its slot and its count of earlier equal keys, a second pass writes.
-    //     When the threshold lies in [lo, hi] and every candidate was kept, a slice's counts follow from its count
-    //     below lo and its candidates, without reading the prefix again.
-    int smaller = 0, equal = 0;
-    if (bracketed && candidates_found <= Shared::kCandidateCapacity) {
-      smaller = warp_below[warp];
-      for (int base = 0; base < candidates_found; base += 32) {
-        const int i = base + lane;
-        const bool mine = i < candidates_found && sh.candidate_warp[i] == warp;
-        const unsigned int key = mine ? candidates[i] : 0xFFFFFFFFu;
-        smaller += __popc(__ballot_sync(0xFFFFFFFFu, key < threshold));
-        equal += __popc(__ballot_sync(0xFFFFFFFFu, key == threshold));
-      }
-    } else {
-      for (int base = begin; base < end; base += 32 * kStepsAhead) {
-        unsigned int keys[kStepsAhead];
-        load_keys(base, keys);
-#pragma unroll
-        for (int step = 0; step < kStepsAhead; ++step) {
-          smaller += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] < threshold));
-          equal += __popc(__ballot_sync(0xFFFFFFFFu, keys[step] == threshold));
-        }
-      }
-    }
-    if (lane == 0) {
-      warp_smaller[warp + 1] = smaller;
-      warp_equal[warp + 1] = equal;
-    }
-    __syncthreads();
-    if (tid == 0) {
-      warp_smaller[0] = warp_equal[0] = 0;
-      for (int w = 1; w <= kWarps; ++w) {
-        warp_smaller[w] += warp_smaller[w - 1];
-        warp_equal[w] += warp_equal[w - 1];
-      }
-    }
-    __syncthreads();
-    int equal_rank = warp_equal[warp];  // equal keys before this lane's current one
-    int slot = warp_smaller[warp] + min(equal_rank, needed);
-    for (int base = begin; base < end; base += 32 * kStepsAhead) {
-      unsigned int keys[kStepsAhead];
-      load_keys(base, keys);
-#pragma unroll
-      for (int step = 0; step < kStepsAhead; ++step) {
-        const unsigned int equal_lanes = __ballot_sync(0xFFFFFFFFu, keys[step] == threshold);
-        const bool take = keys[step] < threshold ||
-                          (keys[step] == threshold && equal_rank + __popc(equal_lanes & lanes_below) < needed);
-        const unsigned int taken = __ballot_sync(0xFFFFFFFFu, take);
-        if (take) sh.alive_index[slot + __popc(taken & lanes_below)] = base + 32 * step + lane;
-        slot += __popc(taken);
-        equal_rank += __popc(equal_lanes);
-      }
+    const float expected = static_cast<float>(window) * kChunkThreads / prefix_len;
+    const int hi_rank = static_cast<int>(ceilf(expected + 4.0f * sqrtf(expected) + 4.0f));
+    if (hi_rank >= kChunkThreads) {
+      if (tid == 0) pivot = -INFINITY;
+    } else if (tid == hi_rank) {
+      pivot = mine == 0 ? INFINITY : value_of_rank_key(mine);  // a NaN sample: collect NaN and +∞ (still closed)
     }
   }
   __syncthreads();
-  int* sorted_position = sh.position_rank;                       // local rank → local position
+  stamp(2);
+  if (stop_after_stage == 1) return;
+  const float h = pivot;
 
-  // 2. Sort the local keys; padding (rank key 0xFFFFFFFF, which no β has) sorts after them.
-  unsigned int keys[kItems];
-  int positions[kItems];
+  // 2. Collection, in index order: each round's warp counts → warp slots (one barrier), then the ordered writes.
+  int collected = 0;
+  // values[s]: β of index warp_begin + 32·s + lane, valid below end.
+  auto collect_round = [&](auto& values, int warp_begin, int end, int round) {
+    constexpr int kSteps = sizeof(values) / sizeof(values[0]);
+    auto taken_by = [&](int s) { return warp_begin + 32 * s + lane < end && !(values[s] < h); };
+    int count = 0;
 #pragma unroll
-  for (int u = 0; u < kItems; ++u) {
-    const int q = tid * kItems + u;
-    positions[u] = q;
-    keys[u] = q < alive_count  ? rank_key(__ldg(beta + sh.alive_index[q]))
-              : q < local_len ? rank_key(__ldg(beta + chunk_first + q - alive_count))
-                              : 0xFFFFFFFFu;
+    for (int s = 0; s < kSteps; ++s) count += __popc(__ballot_sync(0xFFFFFFFFu, taken_by(s)));
+    if (lane == 0) round_count[round][warp] = count;
+    __syncthreads();
+    const int of_lane = lane < kChunkWarps ? round_count[round][lane] : 0;
+    int slot = collected + __reduce_add_sync(0xFFFFFFFFu, lane < warp ? of_lane : 0);
+    collected += __reduce_add_sync(0xFFFFFFFFu, of_lane);
+#pragma unroll
+    for (int s = 0; s < kSteps; ++s) {
+      const bool take = taken_by(s);
+      const unsigned int taken = __ballot_sync(0xFFFFFFFFu, take);
+      const int at = slot + __popc(taken & lanes_below);
+      if (take && at < Shared::kSortCapacity) {
+        sh.work.sort.keys[0][at] = __float_as_uint(values[s]);  // converted to its rank key by the sort's first pass
+        sh.slot_index[at] = static_cast<unsigned short>(warp_begin + 32 * s + lane);
+      }
+      slot += __popc(taken);
+    }
+  };
+  const int rounds = (prefix_len + kRoundKeys - 1) / kRoundKeys;
+  for (int round = 0; round < rounds; ++round) {
+    float next[kRoundSteps];
+    if (round + 1 < rounds) load_prefix_round(round + 1, next);
+    collect_round(current, round * kRoundKeys + warp * kRoundSteps * 32, prefix_len, round);
+    if (round + 1 < rounds)
+#pragma unroll
+      for (int s = 0; s < kRoundSteps; ++s) current[s] = next[s];
   }
+  int prefix_entries = collected;
+  const bool pivot_missed =
+      prefix_len > window && (prefix_entries < window || prefix_entries > Shared::kCandidateCapacity);
+  if (!pivot_missed) {
+    collect_round(chunk_values, chunk_warp_begin, chunk_end, rounds);
+  } else {
+    __syncthreads();  // the sort buffer and the counters are rewritten
+    collect_alive_from_whole_prefix<Shared>(sh, beta, prefix_len, window);
+    for (int i = tid; i < chunk_len; i += kChunkThreads) {
+      sh.work.sort.keys[0][window + i] = __float_as_uint(__ldg(beta + chunk_first + i));
+      sh.slot_index[window + i] = static_cast<unsigned short>(chunk_first + i);
+    }
+    prefix_entries = window;
+    collected = window + chunk_len;
+  }
+  const int n = collected;
+  if (tid == 0) local_len_shared = n;
+  __syncthreads();
+  stamp(3);
+  if (stop_after_stage == 2) return;
+
+  // 3. The joint rank order, the local keys (its head up to the w-th prefix key) and their positions.
+  radix_sort_collected<Shared>(sh, n);
+  stamp(4);
+  if (stop_after_stage == 3) return;
+  const unsigned short* sorted_slots = sh.work.sort.slots[0];
+  if (prefix_entries >= window) {  // block-uniform
+    const int steps = (n + kChunkThreads - 1) / kChunkThreads, warp_first = warp * steps * 32;
+    int count = 0;
+    for (int s = 0; s < steps; ++s) {
+      const int i = warp_first + 32 * s + lane;
+      count += __popc(__ballot_sync(0xFFFFFFFFu, i < n && sorted_slots[i] < prefix_entries));
+    }
+    if (lane == 0) warp_prefix_entries[warp] = count;
+    __syncthreads();
+    int seen = __reduce_add_sync(0xFFFFFFFFu, lane < warp ? warp_prefix_entries[lane] : 0);
+    if (seen < window && window <= seen + count) {
+      for (int s = 0; s < steps; ++s) {
+        const int i = warp_first + 32 * s + lane;
+        unsigned int ballot = __ballot_sync(0xFFFFFFFFu, i < n && sorted_slots[i] < prefix_entries);
+        if (seen + __popc(ballot) >= window) {
+          for (int skip = window - seen; skip > 1; --skip) ballot &= ballot - 1;  // the (w − seen)-th set lane
+          if (lane == 0) local_len_shared = warp_first + 32 * s + __ffs(ballot);
+          break;
+        }
+        seen += __popc(ballot);
+      }
+    }
+    __syncthreads();
+  }
+  const int local_len = local_len_shared;  // M
+  for (int r = tid; r < local_len; r += kChunkThreads) {
+    const int slot = sorted_slots[r];
+    atomicOr(&sh.slot_bits[slot >> 5], 1u << (slot & 31));
+  }
+  __syncthreads();
+  if (warp == 0) {  // local keys in the slot words before each one
+    const int words = (n + 31) / 32, per_lane = (words + 31) / 32;
+    const int first = min(words, lane * per_lane), last = min(words, first + per_lane);
+    int count = 0;
+    for (int i = first; i < last; ++i) count += __popc(sh.slot_bits[i]);
+    int inclusive = count;
+#pragma unroll
+    for (int offset = 1; offset < 32; offset <<= 1) {
+      const int value = __shfl_up_sync(0xFFFFFFFFu, inclusive, offset);
+      if (lane >= offset) inclusive += value;
+    }
+    int running = inclusive - count;
+    for (int i = first; i < last; ++i) {
+      sh.slot_bits_before[i] = running;
+      running += __popc(sh.slot_bits[i]);
+    }
+  }
+  __syncthreads();
+  for (int r = tid; r < local_len; r += kChunkThreads) {
+    const int slot = sorted_slots[r];
+    const int position =
+        sh.slot_bits_before[slot >> 5] + __popc(sh.slot_bits[slot >> 5] & ((1u << (slot & 31)) - 1));
+    const int index = sh.slot_index[slot];
+    sh.sorted_position[r] = static_cast<unsigned short>(position);
+    sh.local_index[position] = static_cast<unsigned short>(index);
+    if (index >= chunk_first) sh.chunk_local[index - chunk_first] = 1;
+  }
+  __syncthreads();
+  stamp(5);
   if (stop_after_stage == 4) return;
-  typename Shared::Sort(sh.scratch.sort).Sort(keys, positions);
+
+  // 4. The tables (they overwrite the sort buffers). earlier_positions[rb][bucket] first holds the bucket's positions
+  //    ranked inside block rb; an exclusive prefix OR over rb makes it the positions ranked before block rb (its
+  //    popcount is the prefix count).
+  const int blocks = (local_len + 63) / 64;
+  for (int i = tid; i < blocks * blocks; i += kChunkThreads)
+    sh.work.tables.members[i] = sh.work.tables.earlier_positions[i] = 0;
+  __syncthreads();
+  // 32-bit halves of the 64-bit masks (little-endian): native shared atomics.
+  unsigned int* members_words = reinterpret_cast<unsigned int*>(sh.work.tables.members);
+  unsigned int* earlier_words = reinterpret_cast<unsigned int*>(sh.work.tables.earlier_positions);
+  for (int r = tid; r < local_len; r += kChunkThreads) {
+    const int position = sh.sorted_position[r];
+    const int cell = (r >> 6) * blocks + (position >> 6);
+    atomicOr(&members_words[2 * cell + ((r >> 5) & 1)], 1u << (r & 31));
+    atomicOr(&earlier_words[2 * cell + ((position >> 5) & 1)], 1u << (position & 31));
+  }
+  __syncthreads();
+  for (int bucket = warp; bucket < blocks; bucket += kChunkWarps) {  // one warp per bucket, 32 rank blocks a step
+    unsigned long long carry = 0;
+    for (int rb0 = 0; rb0 < blocks; rb0 += 32) {
+      const int rb = rb0 + lane;
+      unsigned long long* cell = &sh.work.tables.earlier_positions[rb * blocks + bucket];
+      const unsigned long long in_block = rb < blocks ? *cell : 0;
+      unsigned long long inclusive = in_block;
 #pragma unroll
-  for (int u = 0; u < kItems; ++u) {  // blocked arrangement: this thread holds ranks tid·kItems + u
-    const int r = tid * kItems + u;
-    if (r < local_len) {
-      sorted_position[r] = positions[u];
-      atomicOr(&sh.members[(r >> 6) * blocks + (positions[u] >> 6)], 1ull << (r & 63));
-      atomicOr(&sh.earlier_positions[(r >> 6) * blocks + (positions[u] >> 6)], 1ull << (positions[u] & 63));
+      for (int offset = 1; offset < 32; offset <<= 1) {
+        const unsigned long long value = __shfl_up_sync(0xFFFFFFFFu, inclusive, offset);
+        if (lane >= offset) inclusive |= value;
+      }
+      const unsigned long long before_lane = __shfl_up_sync(0xFFFFFFFFu, inclusive, 1);
+      if (rb < blocks) *cell = carry | (lane > 0 ? before_lane : 0ull);
+      carry |= __shfl_sync(0xFFFFFFFFu, inclusive, 31);
     }
   }
   __syncthreads();
-
+  stamp(6);
   if (stop_after_stage == 5) return;
-  // 3. The prefix table: earlier_positions[rb][bucket] so far holds the bucket's positions ranked inside block rb;
-  //    an exclusive prefix OR over rb makes it the positions ranked before block rb (its popcount is the prefix count).
-  for (int bucket = tid; bucket < blocks; bucket += kChunkThreads) {
-    unsigned long long running = 0;
-    for (int rb = 0; rb < blocks; ++rb) {
-      const unsigned long long in_block = sh.earlier_positions[rb * blocks + bucket];
-      sh.earlier_positions[rb * blocks + bucket] = running;
-      running |= in_block;
-    }
-  }
-  __syncthreads();
 
-  if (stop_after_stage == 6) return;
-  // 4. Death of the key at each local rank.
-  const bool last_chunk = chunk_first + chunk_len == key_len;
+  // 5. Death of the key at each local rank, and of the chunk keys that are not local keys (never kept).
+  const bool last_chunk = chunk_end == key_len;
+  for (int i = tid; i < chunk_len; i += kChunkThreads)
+    if (!sh.chunk_local[i]) death[chunk_first + i] = chunk_first + i;
   for (int t = tid; t < local_len; t += kChunkThreads) {
-    const int position = sorted_position[t];
+    const int position = sh.sorted_position[t];
     int local_death = local_len;  // kept past the chunk's last row
     if (t >= window) {            // t better keys exist, so the w-th smallest position among them does
-      const unsigned long long* earlier_row = sh.earlier_positions + (t >> 6) * blocks;
-      const unsigned long long* member_row = sh.members + (t >> 6) * blocks;
+      const unsigned long long* earlier_row = sh.work.tables.earlier_positions + (t >> 6) * blocks;
+      const unsigned long long* member_row = sh.work.tables.members + (t >> 6) * blocks;
       const unsigned long long earlier_in_block = (1ull << (t & 63)) - 1;
       // Walk the buckets, counting the positions ranked before t, to the one that holds the w-th.
       int counted = 0, bucket = 0;
+      for (; bucket + 4 < blocks; bucket += 4) {  // groups of 4 buckets first: their loads go out together
+        int in_group = 0;
+#pragma unroll
+        for (int u = 0; u < 4; ++u)
+          in_group += __popcll(earlier_row[bucket + u]) + __popcll(member_row[bucket + u] & earlier_in_block);
+        if (counted + in_group >= window) break;
+        counted += in_group;
+      }
       for (; bucket < blocks - 1; ++bucket) {
         const int in_bucket = __popcll(earlier_row[bucket]) + __popcll(member_row[bucket] & earlier_in_block);
         if (counted + in_bucket >= window) break;
@@ -593,7 +817,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       // That bucket's positions ranked before t: those of earlier rank blocks, plus those of t's own block before t.
       unsigned long long ranked_before = earlier_row[bucket];
       for (unsigned long long own = member_row[bucket] & earlier_in_block; own != 0; own &= own - 1)
-        ranked_before |= 1ull << (sorted_position[((t >> 6) << 6) + __ffsll(own) - 1] & 63);
+        ranked_before |= 1ull << (sh.sorted_position[((t >> 6) << 6) + __ffsll(own) - 1] & 63);
       int needed = window - counted, offset = 0;  // select the needed-th set bit
 #pragma unroll
       for (int width = 32; width >= 1; width >>= 1) {
@@ -606,11 +830,21 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       }
       local_death = max(position, bucket * 64 + offset);
     }
-    const int key = position < alive_count ? sh.alive_index[position] : chunk_first + position - alive_count;
+    const int key = sh.local_index[position];
     if (local_death < local_len)
-      death[key] = chunk_first + local_death - alive_count;
+      death[key] = sh.local_index[local_death];
     else if (last_chunk)
       death[key] = key_len;
+  }
+  if (trace != nullptr) {
+    __syncthreads();
+    stamp(7);
+    if (tid == 0) {
+      trace[8] = global_time_ns();
+      trace[9] = n;
+      trace[10] = prefix_entries;
+      trace[11] = local_len + (pivot_missed ? (1ll << 32) : 0);
+    }
   }
 }
 
@@ -630,23 +864,72 @@ bool chunked_build_fits_device() {
   return fits;
 }
 
+// DMASCOPE_CHUNKED_TRACE=n (profiling only): the n-th chunked launch of the process records, per CTA, the SM clock
+// after each stage, waits for the kernel and prints the stage times to stderr (outside graph capture only).
+void print_chunked_trace(const std::vector<long long>& trace, int chunks, int segments) {
+  int device = 0, clock_khz = 1;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device);
+  const double us_per_cycle = 1e3 / clock_khz;
+  long long first_start = trace[0];
+  for (int c = 0; c < chunks * segments; ++c) first_start = std::min(first_start, trace[c * kTraceSlots]);
+  std::fprintf(stderr,
+               "chunked trace (µs; start/end by the global timer from the first CTA's start, stages by SM clock at "
+               "%d MHz)\n  seg chunk  start    end | pivot collect  sort  local tables death | total |     n  prefix  "
+               "local missed\n",
+               clock_khz / 1000);
+  for (int s = 0; s < segments; ++s)
+    for (int c = 0; c < chunks; ++c) {
+      const long long* t = trace.data() + (static_cast<std::size_t>(s) * chunks + c) * kTraceSlots;
+      auto stage = [&](int from) { return (t[from + 1] - t[from]) * us_per_cycle; };
+      std::fprintf(stderr,
+                   "  %3d %5d %6.2f %6.2f | %5.2f %7.2f %5.2f %6.2f %6.2f %5.2f | %5.2f | %5lld %7lld %6lld %6lld\n",
+                   s, c, (t[0] - first_start) * 1e-3, (t[8] - first_start) * 1e-3, stage(1), stage(2), stage(3),
+                   stage(4), stage(5), stage(6), (t[7] - t[1]) * us_per_cycle, t[9], t[10], t[11] & 0xFFFFFFFFll,
+                   t[11] >> 32);
+    }
+}
+
 template <int kItems>
 void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* death, cudaStream_t stream) {
   // DMASCOPE_CHUNKED_STOP_AFTER=n (profiling only; the result is then incomplete): return after stage n of the kernel,
-  // 1 sample sort, 2 candidate pass, 3 selection, 4 compaction, 5 local sort, 6 table, 0 at once. Timing these
-  // prefixes places the kernel's time without hardware counters.
+  // 1 pivot, 2 collection, 3 sort, 4 local keys and positions, 5 tables, 0 at once. Timing these prefixes places the
+  // kernel's time without hardware counters.
   static const int stop_after_stage = [] {
     const char* value = std::getenv("DMASCOPE_CHUNKED_STOP_AFTER");
     return value ? std::atoi(value) : -1;
   }();
+  static const int trace_launch = [] {
+    const char* value = std::getenv("DMASCOPE_CHUNKED_TRACE");
+    return value ? std::atoi(value) : 0;
+  }();
+  static int launches = 0;
   const dim3 grid((plan.key_len + kChunkKeys - 1) / kChunkKeys, plan.segments);
+  long long* trace = nullptr;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (trace_launch > 0 && ++launches == trace_launch && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
+      capture == cudaStreamCaptureStatusNone) {
+    DMASCOPE_CUDA_CHECK(cudaMalloc(&trace, sizeof(long long) * kTraceSlots * grid.x * grid.y));
+    DMASCOPE_CUDA_CHECK(cudaMemsetAsync(trace, 0, sizeof(long long) * kTraceSlots * grid.x * grid.y, stream));
+  }
   death_by_chunks<kItems><<<grid, kChunkThreads, sizeof(ChunkedShared<kItems>), stream>>>(
-      beta, plan.key_len, plan.window, death, stop_after_stage);
+      beta, plan.key_len, plan.window, death, stop_after_stage, trace);
   DMASCOPE_CUDA_CHECK_LAUNCH();
+  if (trace != nullptr) {
+    std::vector<long long> host(static_cast<std::size_t>(kTraceSlots) * grid.x * grid.y);
+    DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    DMASCOPE_CUDA_CHECK(cudaMemcpy(host.data(), trace, host.size() * sizeof(long long), cudaMemcpyDeviceToHost));
+    DMASCOPE_CUDA_CHECK(cudaFree(trace));
+    print_chunked_trace(host, static_cast<int>(grid.x), static_cast<int>(grid.y));
+  }
 }
 
 static_assert(ChunkedShared<kItemsLarge>::kWindowCapacity == kChunkedMaxWindow, "w ≤ kChunkedMaxWindow fits the larger layout");
-static_assert(sizeof(ChunkedShared<kItemsLarge>) <= 227 * 1024, "the larger layout fits a Hopper CTA's shared memory");
+static_assert(sizeof(ChunkedShared<kItemsLarge>) <= 227 * 1024 - 1024,
+              "the larger layout fits a Hopper CTA's shared memory, with 1 KB left for the static variables");
+static_assert(kChunkedMaxKeys <= 65536, "key indices fit 16 bits");
+static_assert(ChunkedShared<kItemsSmall>::kSortCapacity % kChunkThreads == 0 &&
+                  ChunkedShared<kItemsLarge>::kSortCapacity % kChunkThreads == 0, "whole words of the slot bitmap");
 
 int blocks_for(long long items, int threads) { return static_cast<int>((items + threads - 1) / threads); }
 
@@ -854,12 +1137,13 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
   for (int i = threadIdx.x; i < chunk_rows; i += blockDim.x) chunk_death[i] = __ldg(segment_death + first_row + i);
   const int slice = ((first_row + kWarps - 1) / kWarps + 31) / 32 * 32;
   const int begin = min(first_row, warp * slice), end = min(first_row, begin + slice);
-  auto load_deaths = [&](int base, int (&deaths)[kStepsAhead]) {
+  auto load_deaths = [&](int base, int (&deaths)[kStepsAhead]) {  // base < end
+#pragma unroll  // unconditional loads from clamped addresses: a guarded load would wait for the one before it
+    for (int step = 0; step < kStepsAhead; ++step)
+      deaths[step] = __ldg(segment_death + min(base + 32 * step + lane, end - 1));
 #pragma unroll
-    for (int step = 0; step < kStepsAhead; ++step) {
-      const int j = base + 32 * step + lane;
-      deaths[step] = j < end ? __ldg(segment_death + j) : 0;  // 0: not alive after first_row
-    }
+    for (int step = 0; step < kStepsAhead; ++step)
+      if (base + 32 * step + lane >= end) deaths[step] = 0;  // 0: not alive after first_row
   };
   int warp_count = 0;
   for (int base = begin; base < end; base += 32 * kStepsAhead) {

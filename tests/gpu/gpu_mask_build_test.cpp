@@ -92,7 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ChunkedCase{6000, 700, 3, 1, true},    // every β equal
                       ChunkedCase{7001, 333, 2, 2, true},    // two values
                       ChunkedCase{8192, 2048, 2, 7, true},   // seven values, larger layout
-                      ChunkedCase{4097, 64, 4, 0, true}),    // four segments
+                      ChunkedCase{4097, 64, 4, 0, true},     // four segments
+                      ChunkedCase{9000, 100, 1, 1, true}),   // every β equal, more than 6144 collected: the fallback
     [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Large, GpuChunkedMaskBuild,
@@ -117,6 +118,31 @@ TEST(GpuChunkedMaskBuild, SpecialValuesRankAsOnTheCpu) {  // NaN first, −0 = +
     EXPECT_EQ(gpu_death(beta, 1, key_len, window, MaskBuildMethod::SortedPrefixStatistics), expected)
         << "sorted L" << key_len;
   }
+}
+
+// β increasing with the index: every chunk key enters the kept set (the local problem is full, w + 1024 keys);
+// decreasing: none does (it holds the w prefix keys alone).
+TEST(GpuChunkedMaskBuild, MonotoneBetaFillsOrEmptiesTheLocalProblem) {
+  SKIP_WITHOUT_GPU();
+  for (const auto& [key_len, window] : {std::pair{5000, 1024}, std::pair{4500, 300}, std::pair{7000, 4096}})
+    for (const bool increasing : {true, false}) {
+      std::vector<float> beta(static_cast<std::size_t>(key_len));
+      for (int j = 0; j < key_len; ++j) beta[j] = increasing ? 0.25f * j : -0.25f * j;
+      EXPECT_EQ(gpu_death(beta, 1, key_len, window, MaskBuildMethod::Chunked), cpu_death(beta, 1, key_len, window))
+          << "L" << key_len << " w" << window << (increasing ? " increasing" : " decreasing");
+    }
+}
+
+// A prefix whose strided sample sees only its rare large values (every 64th key at L − 1024 = 32768 = 512 · 64): the
+// pivot brackets too few keys and the CTA falls back to the radix select over the whole prefix.
+TEST(GpuChunkedMaskBuild, PivotMissFallsBackToTheWholePrefixSelection) {
+  SKIP_WITHOUT_GPU();
+  const int key_len = 32768 + 1024, window = 1024;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> beta(static_cast<std::size_t>(key_len));
+  for (int j = 0; j < key_len; ++j) beta[j] = j % 64 == 0 ? 2.0f : uniform(rng);
+  EXPECT_EQ(gpu_death(beta, 1, key_len, window, MaskBuildMethod::Chunked), cpu_death(beta, 1, key_len, window));
 }
 
 // ------------------------------------------------------------------------------------------------------ gather lists
