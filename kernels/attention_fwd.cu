@@ -338,6 +338,10 @@ void launch_for_type(const ForwardParams& params, bool gathered, cudaStream_t st
 
 }  // namespace
 
+const char* attention_forward_kernel_name(const ForwardParams& params) {
+  return params.wgmma && attention_forward_sm90a_applies(params) ? "wgmma" : "mma.sync";
+}
+
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
   if (params.q_tiles == 0) return;
   if (params.wgmma && launch_attention_forward_sm90a(params, gathered, stream)) return;

@@ -35,8 +35,11 @@ constexpr int kTileRows = 64;
 constexpr int kTileKeys = 64;
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);
-// The wgmma kernel: launches and returns true on a compute capability 9.0 GPU (head dims 64 and 128), else returns
-// false without launching.
+// The wgmma kernel: launches and returns true where attention_forward_sm90a_applies (a compute capability 9.0 GPU,
+// head dims 64 and 128), else returns false without launching.
+bool attention_forward_sm90a_applies(const ForwardParams& params);
 bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream);
+// The kernel launch_attention_forward runs for these parameters on the current GPU: "wgmma" or "mma.sync".
+const char* attention_forward_kernel_name(const ForwardParams& params);
 
 }  // namespace dmascope::cuda::detail

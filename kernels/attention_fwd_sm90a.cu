@@ -390,8 +390,12 @@ bool device_is_sm90() {
 
 }  // namespace
 
+bool attention_forward_sm90a_applies(const ForwardParams& params) {
+  return (params.head_dim == 64 || params.head_dim == 128) && device_is_sm90();
+}
+
 bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream) {
-  if (!device_is_sm90()) return false;
+  if (!attention_forward_sm90a_applies(params)) return false;
   return params.f16 ? launch_for_type<__half>(params, gathered, stream)
                     : launch_for_type<__nv_bfloat16>(params, gathered, stream);
 }

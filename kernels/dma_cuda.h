@@ -102,6 +102,9 @@ class DmaRunner {
   // rounded up to whole 64-key blocks (what the kernel executes).
   std::int64_t executed_pairs() const;
   std::int64_t tile_rows() const { return 64; }
+  // The forward kernel this runner launches on the current GPU: "wgmma" (Hopper) or "mma.sync" (also on Hopper with
+  // DMASCOPE_FORWARD_KERNEL=mma). Bench results and the app's timing name it.
+  const char* forward_kernel_name() const;
 
   // Waits for all queued work (tests call this before reading results).
   void synchronize();

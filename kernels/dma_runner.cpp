@@ -277,6 +277,10 @@ void DmaRunner::materialized_forward(const void* q, const void* k, const void* v
     }
 }
 
+const char* DmaRunner::forward_kernel_name() const {
+  return detail::attention_forward_kernel_name(impl_->params(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
+}
+
 std::int64_t DmaRunner::executed_pairs() const {
   const Impl& m = *impl_;
   const std::int64_t q_len = m.shape.q_len, key_len = m.shape.key_len, heads_per_segment = m.shape.q_heads / m.shape.bias_heads;

@@ -22,6 +22,7 @@ struct BenchSetting {
 
 struct BenchResult {
   std::string device;
+  std::string forward_kernel;  // CUDA: "wgmma" or "mma.sync" (DmaRunner::forward_kernel_name); CPU: "tiled CPU"
   // Medians; -1 = not run. mask_build_ms times the mask state alone (death indices from β, as launched, no gather
   // lists); dma_ms includes the mask build, the gather lists and the forward.
   double mask_build_ms = 0, dma_ms = 0, dense_ms = 0, materialized_ms = -1;

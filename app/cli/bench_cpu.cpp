@@ -98,6 +98,7 @@ std::vector<float> bench_bias(const BenchSetting& s) {
 BenchResult run_bench_cpu(const BenchSetting& s) {
   BenchResult result;
   result.device = fmt::format("CPU, {} threads", worker_count());
+  result.forward_kernel = "tiled CPU";
   const std::int64_t L = s.length, d = s.head_dim;
   std::mt19937 rng(static_cast<std::uint32_t>(s.seed + 1));
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -183,6 +184,7 @@ nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
                       {"dma_useful_tflops", tflops(r.useful_pairs, r.dma_ms)},
                       {"dma_executed_tflops", tflops(r.executed_pairs, r.dma_ms)},
                       {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
+  if (!r.forward_kernel.empty()) j["forward_kernel"] = r.forward_kernel;
   if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
   if (r.dma_launched_ms >= 0) j["dma_launched_ms"] = r.dma_launched_ms;
   if (r.mask_and_gather_ms >= 0) j["mask_and_gather_ms"] = r.mask_and_gather_ms;

@@ -66,6 +66,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   cuda::DeviceBuffer beta(beta_host.size() * 4), death(beta_host.size() * 4), out(q.bytes());
   beta.upload(beta_host.data(), beta_host.size() * 4);
   cuda::DmaRunner runner(shape, s.window, MaskVariant::PerRowTopK);
+  result.forward_kernel = runner.forward_kernel_name();
 
   const auto mask_times = cuda::time_ms([&] { runner.build_mask(beta.as<float>(), death.as<std::int32_t>()); },
                                         s.warmup, s.repeats);

@@ -130,7 +130,8 @@ int command_bench(const std::vector<std::string>& argv) {
     }
   }
   if (args.flag("--json")) fmt::print("{}\n", settings.size() == 1 ? all[0].dump(2) : all.dump(2));
-  else fmt::print("device: {}\n", all[0]["device"].get<std::string>());
+  else fmt::print("device: {} · forward kernel: {}\n", all[0]["device"].get<std::string>(),
+                  all[0].value("forward_kernel", std::string("?")));
   return 0;
 }
 

@@ -95,7 +95,8 @@ LayerTiming time_attention_cuda_once(const AttentionInputs& in, const TimingOpti
   };
 
   LayerTiming timing;
-  timing.device = fmt::format("{} (CUDA, {})", cuda::device_info().name, timing_dtype_name(options.dtype));
+  timing.device = fmt::format("{} (CUDA, {}, {} forward)", cuda::device_info().name, timing_dtype_name(options.dtype),
+                              runner.forward_kernel_name());
   timing.on_gpu = true;
   timing.repeats = repeats;
   timing.length = L;
@@ -184,7 +185,8 @@ KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t l
   KernelTileMap map;
   map.generation = result.generation;
   map.layer = layer;
-  map.device = fmt::format("{} (CUDA, {})", cuda::device_info().name, timing_dtype_name(dtype));
+  map.device = fmt::format("{} (CUDA, {}, {} forward)", cuda::device_info().name, timing_dtype_name(dtype),
+                           runner.forward_kernel_name());
   map.bias_heads = in.bias_heads;
   map.q_heads = in.q_heads;
   map.q_tiles = instrumentation.q_tiles;

@@ -257,6 +257,15 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   for (double us : instrumentation.cta_microseconds) EXPECT_GT(us, 0.0);
 }
 
+TEST(GpuForwardKernel, WgmmaOnComputeCapability90AndMmaSyncElsewhereOrWhenForced) {
+  SKIP_WITHOUT_GPU();
+  const AttentionShape shape{1, 2, 1, 1, 256, 256, 64, Precision::BF16};
+  const std::string expected = device_info().compute_capability == 90 ? "wgmma" : "mma.sync";
+  EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK).forward_kernel_name()), expected);
+  const ScopedEnvironment forced("DMASCOPE_FORWARD_KERNEL", "mma");
+  EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK).forward_kernel_name()), "mma.sync");
+}
+
 // Every shape runs twice: with the kernel the GPU picks (wgmma on Hopper) and with mma.sync forced.
 std::vector<ForwardCase> forward_cases() {
   const std::vector<ForwardCase> shapes{
