@@ -342,9 +342,15 @@ const char* attention_forward_kernel_name(const ForwardParams& params) {
   return params.wgmma && attention_forward_sm90a_applies(params) ? "wgmma" : "mma.sync";
 }
 
+bool attention_forward_uses_chunk_keys(const ForwardParams& params) {
+  return params.wgmma && attention_forward_sm90a_applies(params);
+}
+
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
   if (params.q_tiles == 0) return;
   if (params.wgmma && launch_attention_forward_sm90a(params, gathered, stream)) return;
+  if (params.chunk_keys != nullptr)  // this kernel reads lists
+    throw_kernel_error("the mma.sync forward kernel cannot read chunk keys: build gather lists for it");
   if (params.f16)
     launch_for_type<__half>(params, gathered, stream);
   else

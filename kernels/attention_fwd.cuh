@@ -15,7 +15,12 @@ struct ForwardParams {
   const float* beta;           // [B, Hb, Lk] or null
   const std::int32_t* death;   // [B, Hb, Lk] or null (dense)
   const std::int32_t* lists;   // [B·Hb, q_tiles, capacity] gathered key indices (DMA only)
-  const std::int32_t* counts;  // [B·Hb, q_tiles]
+  std::int32_t* counts;        // [B·Hb, q_tiles] (written by the forward when it reads chunk_keys)
+  // Instead of lists (wgmma kernel only, (Lk − Lq) % 64 == 0): the chunked mask build's chunk keys
+  // (kernels/mask_build.cuh), which each CTA filters into its own list; it then writes counts (the keys it gathered).
+  const std::uint32_t* chunk_keys = nullptr;       // [B·Hb, chunks, chunk_capacity] or null
+  const std::int32_t* chunk_key_counts = nullptr;  // [B·Hb, chunks]
+  int chunks = 0, chunk_capacity = 0;
   void* out;                   // [B, Hq, Lq, d]
   long long* cta_nanoseconds;  // [B·Hq, q_tiles] or null: per-CTA durations (instrumentation)
   int batch, q_heads, kv_heads, bias_heads, q_len, key_len, head_dim;
@@ -39,6 +44,8 @@ void launch_attention_forward(const ForwardParams& params, bool gathered, cudaSt
 // head dims 64 and 128), else returns false without launching.
 bool attention_forward_sm90a_applies(const ForwardParams& params);
 bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream);
+// Whether the kernel launch_attention_forward runs for these parameters reads chunk_keys (the wgmma kernel does).
+bool attention_forward_uses_chunk_keys(const ForwardParams& params);
 // The kernel launch_attention_forward runs for these parameters on the current GPU: "wgmma" or "mma.sync".
 const char* attention_forward_kernel_name(const ForwardParams& params);
 

@@ -25,6 +25,7 @@
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/forward_common.cuh"
+#include "kernels/mask_build.cuh"
 #include "kernels/wgmma.cuh"
 
 namespace dmascope::cuda::detail {
@@ -90,8 +91,6 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   const float* beta = p.beta ? p.beta + segment * p.key_len : nullptr;
   const int* death = p.death ? p.death + segment * p.key_len : nullptr;
   const int* list = Gathered ? p.lists + (segment * p.q_tiles + qt) * p.capacity : nullptr;
-  const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
-  const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
 
   // Q tiles of the CTA's heads → shared, swizzled (rows past q_len are zeros).
   for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
@@ -100,12 +99,79 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     const T* source = q + static_cast<long long>(slot) * p.q_len * D + row * D + chunk * 8;
     copy_16_async(q_tiles + slot * kTileBytes + swizzled_offset(row, chunk), valid ? source : q, valid ? 16 : 0);
   }
-  // Partition of the tile's list into shared memory: the keys kept on every row of the tile (j ≤ p0 and death > p_last)
-  // from the front, in list order, the others from the back. Chunks of kThreads entries: a ballot per warp, warp counts
-  // through shared memory. Which key lands where changes only the order of the softmax sums.
-  const bool shared_keys = Gathered && p.capacity <= kSharedListCapacity;
+  // The tile's gathered keys, partitioned in shared memory where they fit: the keys kept on every row of the tile
+  // (j ≤ p0 and death > p_last) first, in list order, the others from the end of the buffer. Key blocks made only of
+  // the former need no per-element mask. Which key lands where changes only the order of the softmax sums.
+  const bool from_chunks = Gathered && p.chunk_keys != nullptr;
+  const bool shared_keys = Gathered && (from_chunks || p.capacity <= kSharedListCapacity);
+  int key_count = Gathered ? (from_chunks ? 0 : p.counts[segment * p.q_tiles + qt]) : p_last + 1;
   int whole_keys = 0;  // leading keys of the partitioned list kept on every row of the tile
-  if (shared_keys) {
+  if (from_chunks) {
+    // The chunked mask build left, per 1024 rows, its keys kept on some row (ascending, with their death row in the
+    // chunk or "after it"): this tile keeps born ≤ last with death > max(born, first), every row when also born ≤
+    // first and death > last. 4 entries per thread per round (one 16-byte load), scans of the counts per warp.
+    const int chunk = p0 / kChunkRows, chunk_first = chunk * kChunkRows;
+    const int first = p0 - chunk_first, last = p_last - chunk_first;  // the tile's rows in the chunk
+    const long long chunk_slot = segment * p.chunks + chunk;
+    const unsigned* entries = p.chunk_keys + chunk_slot * p.chunk_capacity;
+    const int entry_count = p.chunk_key_counts[chunk_slot];
+    const int warp_in_cta = threadIdx.x / 32;
+    int others = 0;
+    for (int base = 0; base < entry_count; base += 4 * kThreads) {
+      const int at = base + 4 * threadIdx.x;
+      uint4 four = make_uint4(0u, 0u, 0u, 0u);
+      if (at + 3 < entry_count) four = __ldg(reinterpret_cast<const uint4*>(entries + at));  // capacity % 4 == 0
+      else if (at < entry_count) {
+        four.x = __ldg(entries + at);
+        if (at + 1 < entry_count) four.y = __ldg(entries + at + 1);
+        if (at + 2 < entry_count) four.z = __ldg(entries + at + 2);
+      }
+      const unsigned entry[4] = {four.x, four.y, four.z, four.w};
+      unsigned whole_bits = 0, other_bits = 0;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int born = static_cast<int>(entry[i] >> 16) - chunk_first, dies = static_cast<int>(entry[i] & 0xFFFFu);
+        const bool valid = at + i < entry_count;
+        const bool whole = valid && born <= first && dies > last;
+        const bool kept = valid && born <= last && dies > max(born, first);
+        whole_bits |= static_cast<unsigned>(whole) << i;
+        other_bits |= static_cast<unsigned>(kept && !whole) << i;
+      }
+      const int my_whole = __popc(whole_bits), my_other = __popc(other_bits);
+      int whole_scan = my_whole, other_scan = my_other;  // inclusive over the warp's lanes
+#pragma unroll
+      for (int delta = 1; delta < 32; delta <<= 1) {
+        const int whole_below = __shfl_up_sync(0xFFFFFFFFu, whole_scan, delta);
+        const int other_below = __shfl_up_sync(0xFFFFFFFFu, other_scan, delta);
+        if (lane >= delta) whole_scan += whole_below, other_scan += other_below;
+      }
+      if (lane == 31) {
+        warp_counts[warp_in_cta] = whole_scan;
+        warp_counts[kPartitionWarps + warp_in_cta] = other_scan;
+      }
+      __syncthreads();
+      int whole_before = 0, other_before = 0, whole_in_round = 0, other_in_round = 0;
+      for (int w = 0; w < kThreads / 32; ++w) {
+        const int kept_all = warp_counts[w], kept_some = warp_counts[kPartitionWarps + w];
+        if (w < warp_in_cta) whole_before += kept_all, other_before += kept_some;
+        whole_in_round += kept_all;
+        other_in_round += kept_some;
+      }
+      int whole_slot = whole_keys + whole_before + whole_scan - my_whole;
+      int other_slot = others + other_before + other_scan - my_other;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int key = static_cast<int>(entry[i] >> 16);
+        if ((whole_bits >> i) & 1) shared_list[whole_slot++] = key;  // ≤ w + 64 keys in all: they fit
+        else if ((other_bits >> i) & 1) shared_list[kSharedListCapacity - 1 - other_slot++] = key;
+      }
+      whole_keys += whole_in_round;
+      others += other_in_round;
+      __syncthreads();  // warp_counts is rewritten by the next round; the list is read after the last one
+    }
+    key_count = whole_keys + others;
+    if (threadIdx.x == 0) p.counts[segment * p.q_tiles + qt] = key_count;  // for executed_pairs and instrumentation
+  } else   if (shared_keys) {
     const unsigned lanes_before = (1u << lane) - 1u;
     const int warp_in_cta = threadIdx.x / 32;
     int others = 0;  // keys of earlier chunks not kept on every row
@@ -128,13 +194,16 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
         other_in_chunk += kept_some;
       }
       if (whole) shared_list[whole_keys + whole_before + __popc(whole_lanes & lanes_before)] = j;
-      else if (j >= 0) shared_list[key_count - 1 - (others + other_before + __popc(other_lanes & lanes_before))] = j;
+      else if (j >= 0) shared_list[kSharedListCapacity - 1 - (others + other_before + __popc(other_lanes & lanes_before))] = j;
       whole_keys += whole_in_chunk;
       others += other_in_chunk;
       __syncthreads();  // warp_counts is rewritten by the next chunk; the list is read after the last one
     }
   }
-  auto list_entry = [&](int t) { return shared_keys ? shared_list[t] : __ldg(list + t); };
+  const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
+  auto list_entry = [&](int t) {  // the others run backwards from the end of the shared buffer
+    return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)] : __ldg(list + t);
+  };
 
   // Thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of every key block.
   constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;

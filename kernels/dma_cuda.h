@@ -86,11 +86,17 @@ class DmaRunner {
   void build_mask(const float* beta, std::int32_t* death);
   // The forward's gather lists (per 64-row query tile, the keys some row keeps) from a device death array.
   void build_gather_lists(const std::int32_t* death);
+  // What the DMA runs before its forward: build_mask then build_gather_lists, or, where the chunked build applies (L ≤
+  // 64K, w ≤ 4096, (Lk − Lq) % 64 == 0) and the wgmma forward runs, the mask build alone, leaving per 1024 rows the
+  // keys kept on them, from which each forward CTA builds its tile's list (DMASCOPE_FUSED_LISTS=0 forces the former,
+  // for same-run comparisons).
+  void build_mask_and_gather_lists(const float* beta, std::int32_t* death);
   // out = DMA attention; builds the gather lists from `death` first. instrumentation may be null.
   void forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death, void* out,
                Instrumentation* instrumentation = nullptr);
-  // build_mask then forward, replayed as one CUDA graph (captured on the first call for these buffers): the
-  // pipeline without its ~10 launch gaps. Results are identical to the two calls.
+  // build_mask_and_gather_lists then the forward over those lists, replayed as one CUDA graph (captured on the first
+  // call for these buffers): the pipeline without its launch gaps. Same result as build_mask then forward, up to the
+  // order of the softmax sums.
   void mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death, void* out);
   // Dense causal attention of the same kernel family; beta may be null (plain attention).
   void dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out);

@@ -85,12 +85,22 @@ struct DmaRunner::Impl {
   int q_tiles = 0, k_tiles = 0, capacity = 0, segments = 0;
   bool all_kept = false;
   detail::MaskBuildPlan plan;
-  DeviceBuffer mask_workspace, lists, counts, cta_times, tile_status;
+  DeviceBuffer mask_workspace, lists, counts, chunk_keys, chunk_key_counts, cta_times, tile_status;
+  // The chunked mask build leaves its chunk keys and the wgmma forward builds each tile's list from them: no
+  // gather-list launch (where both apply and DMASCOPE_FUSED_LISTS is not 0).
+  bool fused_lists = false;
+  int chunks = 0, chunk_capacity = 0;
   DeviceBuffer scores, probabilities;  // materialized baseline only, allocated on first use
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   cudaGraphExec_t graph = nullptr;               // mask build + gather + forward, captured once per set of buffers
   std::array<const void*, 6> graph_buffers{};
+
+  // Mask build, leaving the chunk keys where fused_lists; returns whether it did (else the caller gathers lists).
+  bool build_mask_and_lists(const float* beta, std::int32_t* death);
+  // The forward over the current gather lists, or (lists_from_mask_build) over the chunk keys the build just left.
+  void forward_over_lists(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
+                          void* out, Instrumentation* instrumentation, bool lists_from_mask_build);
 
   detail::ForwardParams params(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                                void* out) const {
@@ -145,6 +155,16 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
   m.mask_workspace = DeviceBuffer(detail::mask_build_workspace_bytes(m.plan));
   m.lists = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * m.capacity * sizeof(std::int32_t));
   m.counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * sizeof(std::int32_t));
+  const char* fused = std::getenv("DMASCOPE_FUSED_LISTS");  // "0": separate gather-list launch (comparisons)
+  m.chunk_capacity = detail::chunk_keys_capacity(m.plan);
+  m.fused_lists = !m.all_kept && !(fused && std::string_view(fused) == "0") && m.chunk_capacity > 0 &&
+                  (shape.key_len - shape.q_len) % detail::kTileRows == 0 &&
+                  detail::attention_forward_uses_chunk_keys(m.params(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
+  if (m.fused_lists) {
+    m.chunks = static_cast<int>((shape.key_len + detail::kChunkRows - 1) / detail::kChunkRows);
+    m.chunk_keys = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * m.chunk_capacity * 4);
+    m.chunk_key_counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * 4);
+  }
   // A blocking stream: it orders with the legacy default stream (where time_ms records its events and cudaMemcpy
   // runs), and unlike the legacy stream it can be captured into a CUDA graph.
   DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
@@ -167,12 +187,42 @@ void DmaRunner::build_gather_lists(const std::int32_t* death) {
                               m.q_tiles, m.capacity, m.lists.as<std::int32_t>(), m.counts.as<std::int32_t>(), m.stream);
 }
 
+bool DmaRunner::Impl::build_mask_and_lists(const float* beta, std::int32_t* death) {
+  if (!fused_lists) {
+    detail::launch_mask_build(plan, beta, death, mask_workspace.get(), stream);
+    return false;
+  }
+  detail::ChunkKeysOutput output;
+  output.keys = chunk_keys.as<std::uint32_t>();
+  output.counts = chunk_key_counts.as<std::int32_t>();
+  output.capacity = chunk_capacity;
+  if (!detail::launch_mask_build(plan, beta, death, mask_workspace.get(), stream, &output))
+    fail("CUDA attention: the chunked mask build did not write the chunk keys it was planned to");
+  return true;
+}
+
+void DmaRunner::build_mask_and_gather_lists(const float* beta, std::int32_t* death) {
+  if (!impl_->build_mask_and_lists(beta, death)) build_gather_lists(death);
+}
+
 void DmaRunner::forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                         void* out, Instrumentation* instrumentation) {
-  Impl& m = *impl_;
-  const int q_len = static_cast<int>(m.shape.q_len), key_len = static_cast<int>(m.shape.key_len);
   build_gather_lists(death);
+  impl_->forward_over_lists(q, k, v, beta, death, out, instrumentation, false);
+}
+
+void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const void* v, const float* beta,
+                                         const std::int32_t* death, void* out, Instrumentation* instrumentation,
+                                         bool lists_from_mask_build) {
+  Impl& m = *this;
+  const int q_len = static_cast<int>(m.shape.q_len), key_len = static_cast<int>(m.shape.key_len);
   detail::ForwardParams p = m.params(q, k, v, beta, m.all_kept ? nullptr : death, out);
+  if (lists_from_mask_build) {
+    p.chunk_keys = m.chunk_keys.as<std::uint32_t>();
+    p.chunk_key_counts = m.chunk_key_counts.as<std::int32_t>();
+    p.chunks = m.chunks;
+    p.chunk_capacity = m.chunk_capacity;
+  }
   const bool instrumented = instrumentation && instrumentation->enabled;
   if (instrumented) {
     const std::size_t ctas = static_cast<std::size_t>(m.shape.batch * m.shape.q_heads) * m.q_tiles;
@@ -185,7 +235,7 @@ void DmaRunner::forward(const void* q, const void* k, const void* v, const float
   if (m.tile_status.bytes() < statuses) m.tile_status = DeviceBuffer(statuses);
   detail::launch_tile_status(death, m.segments, q_len, key_len, m.q_tiles, m.k_tiles, m.tile_status.as<std::uint8_t>(),
                              m.stream);
-  synchronize();
+  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   instrumentation->q_tiles = m.q_tiles;
   instrumentation->k_tiles = m.k_tiles;
   instrumentation->tile_status.resize(statuses);
@@ -217,8 +267,9 @@ void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, co
     DMASCOPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t captured = nullptr;
     try {
-      build_mask(beta, death);
-      forward(q, k, v, beta, death, out, nullptr);
+      const bool fused = m.build_mask_and_lists(beta, death);
+      if (!fused) build_gather_lists(death);
+      m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
     } catch (...) {
       cudaStreamEndCapture(m.stream, &captured);  // leave the stream usable, then report the first error
       if (captured) cudaGraphDestroy(captured);

@@ -243,10 +243,13 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 //      death = the row of local position max(position, D(t)) (kept to the chunk's end when t < w);
 //   5. writes death for the keys that die on the chunk's rows (never kept included). Keys alive past its last row are
 //      in the next chunk's prefix set and written there, or written as L by the last chunk: one writer per key.
+//      When asked (ChunkKeysOutput), it also writes the local keys in position order — ascending key index — with
+//      their death row in the chunk or "after it": every key kept on a row of the chunk, from which the wgmma forward
+//      builds each 64-row tile's gather list (no gather-list launch).
 // Grid (ceil(L / S), segments), block kChunkThreads, dynamic shared memory sizeof(ChunkedShared<kItems>) (about 128 KB
 // for w ≤ 1024, 200 KB for w ≤ 4096). β reads are O(c·S) for chunk c, O(L²/S) in all: the path is for L ≤ 64K.
 // Measured on an H200: bench/2026-12-01-h200/mask-build.md (the earlier version) and mask-build-2.md.
-constexpr int kChunkKeys = 1024;
+constexpr int kChunkKeys = kChunkRows;  // mask_build.cuh: the chunk keys' layout depends on it
 constexpr int kChunkThreads = 512;
 constexpr int kChunkWarps = kChunkThreads / 32;
 constexpr int kRoundSteps = 16;                                   // steps of 32 keys per warp and collection round
@@ -546,7 +549,7 @@ __device__ __forceinline__ long long global_time_ns() {
 template <int kItems>
 __global__ void __launch_bounds__(kChunkThreads, 1)
     death_by_chunks(const float* beta_all, int key_len, int window, int* death_all, int stop_after_stage,
-                    long long* trace_all) {
+                    long long* trace_all, ChunkKeysOutput chunk_keys) {
   using Shared = ChunkedShared<kItems>;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   Shared& sh = *reinterpret_cast<Shared*>(shared_bytes);
@@ -835,7 +838,14 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       death[key] = sh.local_index[local_death];
     else if (last_chunk)
       death[key] = key_len;
+    if (chunk_keys.keys != nullptr)  // a local key dies on a chunk row (local_death ≥ n_I) or after the chunk
+      chunk_keys.keys[(static_cast<long long>(segment) * gridDim.x + blockIdx.x) * chunk_keys.capacity + position] =
+          static_cast<unsigned int>(key) << 16 |
+          (local_death < local_len ? static_cast<unsigned int>(sh.local_index[local_death] - chunk_first)
+                                   : kChunkKeyAliveAfter);
   }
+  if (chunk_keys.keys != nullptr && tid == 0)
+    chunk_keys.counts[static_cast<long long>(segment) * gridDim.x + blockIdx.x] = local_len;
   if (trace != nullptr) {
     __syncthreads();
     stamp(7);
@@ -891,7 +901,8 @@ void print_chunked_trace(const std::vector<long long>& trace, int chunks, int se
 }
 
 template <int kItems>
-void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* death, cudaStream_t stream) {
+void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* death, cudaStream_t stream,
+                            const ChunkKeysOutput& chunk_keys) {
   // DMASCOPE_CHUNKED_STOP_AFTER=n (profiling only; the result is then incomplete): return after stage n of the kernel,
   // 1 pivot, 2 collection, 3 sort, 4 local keys and positions, 5 tables, 0 at once. Timing these prefixes places the
   // kernel's time without hardware counters.
@@ -913,7 +924,7 @@ void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* d
     DMASCOPE_CUDA_CHECK(cudaMemsetAsync(trace, 0, sizeof(long long) * kTraceSlots * grid.x * grid.y, stream));
   }
   death_by_chunks<kItems><<<grid, kChunkThreads, sizeof(ChunkedShared<kItems>), stream>>>(
-      beta, plan.key_len, plan.window, death, stop_after_stage, trace);
+      beta, plan.key_len, plan.window, death, stop_after_stage, trace, chunk_keys);
   DMASCOPE_CUDA_CHECK_LAUNCH();
   if (trace != nullptr) {
     std::vector<long long> host(static_cast<std::size_t>(kTraceSlots) * grid.x * grid.y);
@@ -1019,22 +1030,33 @@ std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan) {
          align_up(cub_temp_bytes(plan)) + 256;
 }
 
-void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_t* death, void* workspace,
-                       cudaStream_t stream) {
+int chunk_keys_capacity(const MaskBuildPlan& plan) {
+  if (plan.method != MaskBuildMethod::Chunked || plan.window >= plan.key_len) return 0;
+  return plan.window <= ChunkedShared<kItemsSmall>::kWindowCapacity ? ChunkedShared<kItemsSmall>::kLocalCapacity
+                                                                     : ChunkedShared<kItemsLarge>::kLocalCapacity;
+}
+
+bool launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_t* death, void* workspace,
+                       cudaStream_t stream, const ChunkKeysOutput* chunk_keys) {
   const long long total = static_cast<long long>(plan.segments) * plan.key_len;
-  if (total == 0) return;
+  if (total == 0) return false;
   constexpr int kThreads = 256;
   if (plan.window >= plan.key_len) {  // every key kept on every row it may see: dense causal
     death_all_kept<<<blocks_for(total, kThreads), kThreads, 0, stream>>>(total, plan.key_len, death);
     DMASCOPE_CUDA_CHECK_LAUNCH();
-    return;
+    return false;
   }
   if (plan.method == MaskBuildMethod::Chunked) {
+    const bool with_keys = chunk_keys != nullptr && chunk_keys->keys != nullptr;
+    if (with_keys && chunk_keys->capacity != chunk_keys_capacity(plan))
+      throw_kernel_error("chunk keys: capacity " + std::to_string(chunk_keys->capacity) + ", the build needs " +
+                         std::to_string(chunk_keys_capacity(plan)));
+    const ChunkKeysOutput output = with_keys ? *chunk_keys : ChunkKeysOutput{};
     if (plan.window <= ChunkedShared<kItemsSmall>::kWindowCapacity)
-      launch_death_by_chunks<kItemsSmall>(plan, beta, death, stream);
+      launch_death_by_chunks<kItemsSmall>(plan, beta, death, stream, output);
     else
-      launch_death_by_chunks<kItemsLarge>(plan, beta, death, stream);
-    return;
+      launch_death_by_chunks<kItemsLarge>(plan, beta, death, stream, output);
+    return with_keys;
   }
   Workspace w = carve(plan, workspace);
   std::size_t cub_bytes = w.cub_bytes;
@@ -1058,7 +1080,7 @@ void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_
     death_shared_topk<<<blocks_for(total, kThreads), kThreads, 0, stream>>>(w.rank, total, plan.key_len, plan.window,
                                                                             death);
     DMASCOPE_CUDA_CHECK_LAUNCH();
-    return;
+    return false;
   }
   const dim3 rank_grid(plan.rank_blocks, plan.segments);
   rank_block_histograms<<<rank_grid, kRankBlock, plan.value_buckets * sizeof(int), stream>>>(
@@ -1071,6 +1093,7 @@ void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_
       w.sorted_keys, w.rank, w.counts, plan.key_len, plan.window, plan.rank_blocks, plan.value_buckets,
       plan.bucket_width, death);
   DMASCOPE_CUDA_CHECK_LAUNCH();
+  return false;
 }
 
 namespace {

@@ -35,9 +35,25 @@ struct MaskBuildPlan {
 MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant);
 std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan);
 
+// What the chunked build's CTA for rows [1024c, 1024c + 1024) knows, for the forward to build its gather lists from
+// (kernels/attention_fwd_sm90a.cu): every key kept on some row of the chunk, ascending (the chunk's local problem,
+// which may also hold keys kept on no row), as (key << 16) | death row − 1024c, or kChunkKeyAliveAfter when the key is
+// kept past the chunk's last row. keys [segments, chunks, capacity], counts [segments, chunks] with chunks =
+// ⌈L / 1024⌉ and capacity = chunk_keys_capacity(plan) (0 where the build is not the chunked one).
+constexpr int kChunkRows = 1024;
+constexpr unsigned int kChunkKeyAliveAfter = 0xFFFF;
+struct ChunkKeysOutput {
+  std::uint32_t* keys = nullptr;
+  std::int32_t* counts = nullptr;
+  int capacity = 0;
+};
+int chunk_keys_capacity(const MaskBuildPlan& plan);
+
 // death[s·L + j] for every segment s and key j, from beta[s·L + j]. workspace: mask_build_workspace_bytes.
-void launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_t* death, void* workspace,
-                       cudaStream_t stream);
+// With chunk_keys (non-null) where chunk_keys_capacity(plan) > 0, also the chunk keys in the same launch; returns
+// whether it wrote them.
+bool launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_t* death, void* workspace,
+                       cudaStream_t stream, const ChunkKeysOutput* chunk_keys = nullptr);
 
 // For each (segment, query tile of 64 rows): the ascending indices of the keys that some row of the tile keeps.
 // lists [segments, q_tiles, capacity], counts [segments, q_tiles]; capacity ≥ min(L, w + 64).

@@ -71,10 +71,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   const auto mask_times = cuda::time_ms([&] { runner.build_mask(beta.as<float>(), death.as<std::int32_t>()); },
                                         s.warmup, s.repeats);
   const auto mask_and_gather_times = cuda::time_ms(
-      [&] {
-        runner.build_mask(beta.as<float>(), death.as<std::int32_t>());
-        runner.build_gather_lists(death.as<std::int32_t>());
-      },
+      [&] { runner.build_mask_and_gather_lists(beta.as<float>(), death.as<std::int32_t>()); },
       s.warmup, s.repeats);
   const auto launched_times = cuda::time_ms(
       [&] {

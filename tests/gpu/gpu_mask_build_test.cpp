@@ -3,6 +3,7 @@
 // switches between them. Skipped where there is no GPU. Outputs are poisoned before every run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -213,6 +214,120 @@ INSTANTIATE_TEST_SUITE_P(
                       GatherCase{1000, 1000, 1000, 1, 0},   // w = L: capacity L (the GPU model forward's lists)
                       GatherCase{9000, 9000, 512, 2, 3}),   // ties
     [](const auto& info) { return ::testing::PrintToString(info.param); });
+
+// ------------------------------------------------------------------------- gather lists written by the mask build
+
+struct FusedCase {
+  int key_len, q_len, window, segments, distinct_values;
+  int order = 0;  // 0: random β (distinct_values as random_beta), 1: increasing, −1: decreasing with the index
+};
+
+void PrintTo(const FusedCase& c, std::ostream* os) {
+  *os << "Lk" << c.key_len << "_Lq" << c.q_len << "_w" << c.window << "_segments" << c.segments << "_distinct"
+      << c.distinct_values << (c.order > 0 ? "_increasing" : c.order < 0 ? "_decreasing" : "");
+}
+
+class GpuMaskBuildLists : public ::testing::TestWithParam<FusedCase> {};
+
+// The chunked build's chunk keys, from which the wgmma forward builds each tile's list: death still equal to the CPU
+// bit for bit; per chunk of 1024 rows, ascending keys, each with its death row in the chunk (or "after it") as the CPU
+// has it, holding every key kept on some row of the chunk; and, filtered as the forward filters them (kept on some
+// row of a tile: born ≤ last and death > max(born, first); on every row: born ≤ first and death > last), exactly
+// each query tile's keys of the CPU mask. Outputs poisoned before the launch.
+TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const FusedCase c = GetParam();
+  std::mt19937 rng(static_cast<std::uint32_t>(c.key_len * 29 + c.q_len * 3 + c.window));
+  std::vector<float> beta = random_beta(std::int64_t(c.segments) * c.key_len, rng, c.distinct_values);
+  if (c.order != 0)
+    for (std::size_t i = 0; i < beta.size(); ++i) beta[i] = 0.25f * c.order * static_cast<float>(i % c.key_len);
+  const auto expected_death = cpu_death(beta, c.segments, c.key_len, c.window);
+  const auto plan = detail::make_mask_build_plan(c.segments, c.key_len, std::min(c.window, c.key_len),
+                                                 MaskVariant::PerRowTopK);
+  ASSERT_EQ(plan.method, MaskBuildMethod::Chunked);
+  const int capacity = detail::chunk_keys_capacity(plan);
+  ASSERT_GE(capacity, std::min(c.key_len, c.window + detail::kChunkRows));
+  const int chunks = (c.key_len + detail::kChunkRows - 1) / detail::kChunkRows;
+  const std::size_t slots = std::size_t(c.segments) * chunks;
+  DeviceBuffer beta_device(beta.size() * 4), death_device(beta.size() * 4), keys_device(slots * capacity * 4),
+      counts_device(slots * 4);
+  beta_device.upload(beta.data(), beta.size() * 4);
+  for (DeviceBuffer* poisoned : {&death_device, &keys_device, &counts_device}) poisoned->fill_bytes(0xFF);
+  detail::ChunkKeysOutput output;
+  output.keys = keys_device.as<std::uint32_t>();
+  output.counts = counts_device.as<std::int32_t>();
+  output.capacity = capacity;
+  ASSERT_TRUE(detail::launch_mask_build(plan, beta_device.as<float>(), death_device.as<std::int32_t>(), nullptr,
+                                        nullptr, &output));
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<std::int32_t> death(beta.size()), counts(slots);
+  std::vector<std::uint32_t> keys(slots * capacity);
+  death_device.download(death.data(), death.size() * 4);
+  ASSERT_EQ(death, expected_death);
+  keys_device.download(keys.data(), keys.size() * 4);
+  counts_device.download(counts.data(), counts.size() * 4);
+  const int offset = c.key_len - c.q_len;
+  for (int s = 0; s < c.segments; ++s)
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      const std::size_t slot = std::size_t(s) * chunks + chunk;
+      const int chunk_first = chunk * detail::kChunkRows, chunk_end = std::min(c.key_len, chunk_first + detail::kChunkRows);
+      ASSERT_GE(counts[slot], 0);
+      ASSERT_LE(counts[slot], capacity);
+      std::vector<int> entry_key, entry_dies;  // dies: death row − chunk_first, or 0xFFFF
+      for (int e = 0; e < counts[slot]; ++e) {
+        const std::uint32_t entry = keys[slot * capacity + e];
+        entry_key.push_back(static_cast<int>(entry >> 16));
+        entry_dies.push_back(static_cast<int>(entry & 0xFFFFu));
+        const int key = entry_key.back();
+        ASSERT_LT(key, chunk_end);
+        if (e > 0) ASSERT_LT(entry_key[e - 1], key) << "chunk " << chunk << ": keys ascend";
+        const int dies = expected_death[std::size_t(s) * c.key_len + key];
+        if (dies >= chunk_end) ASSERT_EQ(entry_dies.back(), 0xFFFF) << "chunk " << chunk << " key " << key;
+        else ASSERT_EQ(chunk_first + entry_dies.back(), dies) << "chunk " << chunk << " key " << key;
+      }
+      for (int j = 0; j < chunk_end; ++j)  // every key kept on a row of the chunk is there
+        if (expected_death[std::size_t(s) * c.key_len + j] > std::max(j, chunk_first))
+          ASSERT_TRUE(std::binary_search(entry_key.begin(), entry_key.end(), j)) << "chunk " << chunk << " key " << j;
+      if (offset % 64 != 0) continue;  // tiles straddle chunks: the runner gathers lists instead
+      for (int p0 = std::max(chunk_first, offset); p0 < chunk_end; p0 += 64) {  // the forward's filter, per tile
+        const int p_last = std::min(p0 + 63, c.key_len - 1), first = p0 - chunk_first, last = p_last - chunk_first;
+        std::vector<std::int32_t> filtered, expected;
+        for (std::size_t e = 0; e < entry_key.size(); ++e) {
+          const int born = entry_key[e] - chunk_first;
+          if (born <= last && entry_dies[e] > std::max(born, first)) filtered.push_back(entry_key[e]);
+        }
+        for (int j = 0; j <= p_last; ++j)
+          if (expected_death[std::size_t(s) * c.key_len + j] > std::max(j, p0)) expected.push_back(j);
+        ASSERT_EQ(filtered, expected) << "segment " << s << " tile at row " << p0;
+        ASSERT_LE(static_cast<int>(expected.size()), std::min(c.key_len, c.window + 64));
+      }
+    }
+}
+
+// Chunk and tile edges (L not a multiple of 64 or 1024, one partial last tile), Lq < Lk with the rows before the first
+// query covering whole and part chunks, both shared-memory layouts (w ≤ 1024, ≤ 4096), ties, several segments, a
+// local problem filled or left with the prefix alone (monotone β), the fallback selection (every β equal), and an
+// offset that is not a multiple of 64.
+INSTANTIATE_TEST_SUITE_P(
+    Small, GpuMaskBuildLists,
+    ::testing::Values(FusedCase{3000, 3000, 100, 1, 0},       // L % 64 ≠ 0: a partial last tile
+                      FusedCase{5000, 5000, 1024, 2, 0},      // prefix of exactly w keys at the second chunk
+                      FusedCase{5000, 1800, 300, 1, 0},       // Lq < Lk, offset 3200 (chunk 3 starts mid-way)
+                      FusedCase{4160, 64, 1, 1, 0},           // w = 1, one query tile at the end
+                      FusedCase{9000, 9000, 4096, 1, 0},      // the larger layout, the largest capacity
+                      FusedCase{7001, 7001, 333, 2, 2},       // ties: two values, two segments
+                      FusedCase{6000, 6000, 700, 3, 1},       // every β equal
+                      FusedCase{9000, 9000, 100, 1, 1},       // equal β past 6144 collected: the fallback
+                      FusedCase{5000, 5000, 1024, 1, 0, 1},   // increasing: every chunk key enters
+                      FusedCase{5000, 5000, 300, 1, 0, -1},   // decreasing: none does
+                      FusedCase{5000, 1237, 300, 2, 0}),      // offset 3763: tiles straddle chunks
+    [](const auto& info) { return ::testing::PrintToString(info.param); });
+
+INSTANTIATE_TEST_SUITE_P(Large, GpuMaskBuildLists,
+                         ::testing::Values(FusedCase{32768, 32768, 1024, 1, 0},  // the shape
+                                           FusedCase{32768, 32768, 2048, 2, 0},
+                                           FusedCase{65536, 40960, 4096, 1, 3}),  // ties, largest L and window
+                         [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(
     Large, GpuChunkedGatherLists,
