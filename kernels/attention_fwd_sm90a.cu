@@ -106,6 +106,21 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   const bool shared_keys = Gathered && (from_chunks || p.capacity <= kSharedListCapacity);
   int key_count = Gathered ? (from_chunks ? 0 : p.counts[segment * p.q_tiles + qt]) : p_last + 1;
   int whole_keys = 0;  // leading keys of the partitioned list kept on every row of the tile
+  // A partition round: each warp publishes in warp_counts how many of its keys are kept on every row and how many are
+  // not; every thread then sums those of the warps before its own (its offsets) and of all (the round's totals).
+  struct RoundCounts {
+    int whole_before = 0, other_before = 0, whole_in_round = 0, other_in_round = 0;
+  };
+  auto sum_warp_counts = [&](int warp_in_cta) {
+    RoundCounts counts;
+    for (int w = 0; w < kThreads / 32; ++w) {
+      const int kept_all = warp_counts[w], kept_some = warp_counts[kPartitionWarps + w];
+      if (w < warp_in_cta) counts.whole_before += kept_all, counts.other_before += kept_some;
+      counts.whole_in_round += kept_all;
+      counts.other_in_round += kept_some;
+    }
+    return counts;
+  };
   if (from_chunks) {
     // The chunked mask build left, per 1024 rows, its keys kept on some row (ascending, with their death row in the
     // chunk or "after it"): this tile keeps born ≤ last with death > max(born, first), every row when also born ≤
@@ -150,28 +165,22 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
         warp_counts[kPartitionWarps + warp_in_cta] = other_scan;
       }
       __syncthreads();
-      int whole_before = 0, other_before = 0, whole_in_round = 0, other_in_round = 0;
-      for (int w = 0; w < kThreads / 32; ++w) {
-        const int kept_all = warp_counts[w], kept_some = warp_counts[kPartitionWarps + w];
-        if (w < warp_in_cta) whole_before += kept_all, other_before += kept_some;
-        whole_in_round += kept_all;
-        other_in_round += kept_some;
-      }
-      int whole_slot = whole_keys + whole_before + whole_scan - my_whole;
-      int other_slot = others + other_before + other_scan - my_other;
+      const RoundCounts round = sum_warp_counts(warp_in_cta);
+      int whole_slot = whole_keys + round.whole_before + whole_scan - my_whole;
+      int other_slot = others + round.other_before + other_scan - my_other;
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int key = static_cast<int>(entry[i] >> 16);
         if ((whole_bits >> i) & 1) shared_list[whole_slot++] = key;  // ≤ w + 64 keys in all: they fit
         else if ((other_bits >> i) & 1) shared_list[kSharedListCapacity - 1 - other_slot++] = key;
       }
-      whole_keys += whole_in_round;
-      others += other_in_round;
+      whole_keys += round.whole_in_round;
+      others += round.other_in_round;
       __syncthreads();  // warp_counts is rewritten by the next round; the list is read after the last one
     }
     key_count = whole_keys + others;
     if (threadIdx.x == 0) p.counts[segment * p.q_tiles + qt] = key_count;  // for executed_pairs and instrumentation
-  } else   if (shared_keys) {
+  } else if (shared_keys) {
     const unsigned lanes_before = (1u << lane) - 1u;
     const int warp_in_cta = threadIdx.x / 32;
     int others = 0;  // keys of earlier chunks not kept on every row
@@ -186,17 +195,13 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
         warp_counts[kPartitionWarps + warp_in_cta] = __popc(other_lanes);
       }
       __syncthreads();
-      int whole_before = 0, other_before = 0, whole_in_chunk = 0, other_in_chunk = 0;
-      for (int w = 0; w < kThreads / 32; ++w) {
-        const int kept_all = warp_counts[w], kept_some = warp_counts[kPartitionWarps + w];
-        if (w < warp_in_cta) whole_before += kept_all, other_before += kept_some;
-        whole_in_chunk += kept_all;
-        other_in_chunk += kept_some;
-      }
-      if (whole) shared_list[whole_keys + whole_before + __popc(whole_lanes & lanes_before)] = j;
-      else if (j >= 0) shared_list[kSharedListCapacity - 1 - (others + other_before + __popc(other_lanes & lanes_before))] = j;
-      whole_keys += whole_in_chunk;
-      others += other_in_chunk;
+      const RoundCounts round = sum_warp_counts(warp_in_cta);
+      if (whole)
+        shared_list[whole_keys + round.whole_before + __popc(whole_lanes & lanes_before)] = j;
+      else if (j >= 0)
+        shared_list[kSharedListCapacity - 1 - (others + round.other_before + __popc(other_lanes & lanes_before))] = j;
+      whole_keys += round.whole_in_round;
+      others += round.other_in_round;
       __syncthreads();  // warp_counts is rewritten by the next chunk; the list is read after the last one
     }
   }
