@@ -6,7 +6,13 @@ attention through SDPA's flash and cuDNN backends (K/V expanded to the query hea
 cuDNN backend has no GQA), plus FlexAttention with a 128×128 causal block mask. Peers are timed like our CLI times
 itself: CUDA events, warm-up, median of repeats.
 
-Usage: python3 tools/bench_peers.py --cli PATH [--quick] [--out FILE.json]
+With --fsa DIR (a checkout of flash-algo's flash-dmattn holding its flash_sparse_attn package; not part of dmascope,
+carried to the GPU machine beside it) it also times that project's Triton DMA kernel on the 2/1-head, d 64 rows with
+random bias, the way its own benchmark feeds it (benchmarks/forward_performance.py): a dense [B, H, L, L] bias and the
+torch top-k mask built from it outside the timed region (that build is timed separately), K/V repeated to the query
+heads; its output is checked against a float32 masked-softmax reference on the last 256 query rows.
+
+Usage: python3 tools/bench_peers.py --cli PATH [--quick] [--fsa DIR] [--out FILE.json]
 """
 import argparse
 import json
@@ -69,12 +75,51 @@ def peer_times(L, Hq, Hkv, d, repeats):
     return times
 
 
+def fsa_times(L, w, Hq, Hkv, d, repeats):
+    """The flash-sparse-attn Triton kernel (flash_sparse_attn must be importable) at one shape, random β per key."""
+    from flash_sparse_attn.flash_sparse_attn_triton import triton_sparse_attn_func
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    q = torch.randn(1, Hq, L, d, device="cuda", dtype=torch.bfloat16, generator=gen)
+    k = torch.randn(1, Hkv, L, d, device="cuda", dtype=torch.bfloat16, generator=gen)
+    v = torch.randn(1, Hkv, L, d, device="cuda", dtype=torch.bfloat16, generator=gen)
+    beta = torch.randn(1, Hkv, 1, L, device="cuda", dtype=torch.float32, generator=gen).to(torch.bfloat16)
+    bias = beta.expand(1, Hkv, L, L).repeat_interleave(Hq // Hkv, 1).contiguous()  # as FSA's benchmark: dense
+    causal = torch.ones(L, L, device="cuda", dtype=torch.bool).tril_()
+    low = torch.finfo(torch.bfloat16).min
+
+    def build_mask():  # FSA's create_mask(type="topk") with a causal mask: per row the w largest causal biases
+        masked = bias.masked_fill(~causal, low)
+        values, indices = torch.topk(masked, min(w, L), dim=-1, largest=True, sorted=False)
+        return torch.zeros_like(masked, dtype=torch.bool).scatter_(-1, indices, values != low)
+
+    times = {"fsa_mask_build_ms": median_ms(build_mask, 1, min(repeats, 5))}
+    mask = build_mask()
+    qt = q.transpose(1, 2).contiguous()
+    kt = k.repeat_interleave(Hq // Hkv, 1).transpose(1, 2).contiguous()
+    vt = v.repeat_interleave(Hq // Hkv, 1).transpose(1, 2).contiguous()
+    run = lambda: triton_sparse_attn_func(qt, kt, vt, attn_mask=mask, attn_bias=bias, is_causal=True,
+                                          softmax_scale=d ** -0.5)
+    times["fsa_triton_ms"] = median_ms(run, 3, repeats)
+    rows = slice(L - 256, L)  # check: the last 256 rows (w of up to L keys each) against a float32 reference
+    out = run()[0, rows].float()
+    scores = torch.einsum("hid,hjd->hij", q[0, :, rows].float(), kt[0].transpose(0, 1).float()) * d ** -0.5
+    scores = (scores + bias[0, :, rows].float()).masked_fill(~mask[0, :, rows], float("-inf"))
+    expected = torch.einsum("hij,hjd->ihd", scores.softmax(-1), vt[0].transpose(0, 1).float())
+    times["fsa_relative_error"] = float((out - expected).norm() / expected.norm())
+    del q, k, v, bias, causal, mask, qt, kt, vt
+    torch.cuda.empty_cache()
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--quick", action="store_true", help="the target rows only")
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "peers.json"))
+    ap.add_argument("--fsa", help="a flash-dmattn checkout: also time its Triton kernel on the 2/1, d 64 rows")
     a = ap.parse_args()
+    if a.fsa:
+        sys.path.insert(0, a.fsa)
     rows = []
     shapes = TARGETS if a.quick else TARGETS + SPREAD
     print(f"{'L':>7} {'w':>6} {'heads':>6} {'d':>4} {'bias':>9} | {'mask':>7} {'DMA':>8} {'ours':>8} {'flash':>8} "
@@ -89,6 +134,11 @@ def main():
         if key not in peer_cache:
             peer_cache[key] = peer_times(L, Hq, Hkv, d, repeats)
         row = dict(ours, **peer_cache[key], command=" ".join(cmd[1:]))
+        if a.fsa and (Hq, Hkv, d, bias) == (2, 1, 64, "random") and w < L:
+            try:
+                row.update(fsa_times(L, w, Hq, Hkv, d, repeats))
+            except Exception as error:
+                print(f"  fsa: {type(error).__name__}: {str(error)[:160]}", file=sys.stderr)
         rows.append(row)
         fmt = lambda x: f"{x:8.3f}" if x is not None else "       -"
         ratio = lambda x, y: f"{x / y:9.2f}x" if x and y else "         -"
@@ -97,6 +147,11 @@ def main():
               f"{fmt(row['flex_causal_ms'])} | {ratio(row['sdpa_cudnn_ms'], ours['dma_ms'])} "
               f"{ratio(row['sdpa_flash_ms'], ours['dma_ms'])} {ratio(row['sdpa_flash_ms'], ours['dense_ms']):>10} "
               f"{ratio(row['sdpa_cudnn_ms'], ours['dense_ms']):>10}", flush=True)
+        if row.get("fsa_triton_ms"):
+            print(f"{'':>7} flash-sparse-attn Triton: {row['fsa_triton_ms']:.3f} ms (its torch top-k mask build "
+                  f"{row['fsa_mask_build_ms']:.3f} ms more; relative error {row['fsa_relative_error']:.1e}): "
+                  f"FSA/DMA {row['fsa_triton_ms'] / ours['dma_ms']:.1f}x, (FSA + its mask)/DMA "
+                  f"{(row['fsa_triton_ms'] + row['fsa_mask_build_ms']) / ours['dma_ms']:.1f}x", flush=True)
     meta = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}
     with open(a.out, "w") as f:
         json.dump(meta, f, indent=1)
