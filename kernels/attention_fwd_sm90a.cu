@@ -6,11 +6,13 @@
 //                     MN-major from shared memory (transposed by the instruction), 4 wgmma m64nDk16.
 // One warpgroup (128 threads) per query head; a CTA holds the Heads query heads of a GQA group that share a kv head
 // and a bias head, so they share every gathered K/V tile: one gather per CTA for up to 4 heads.
-// Keys arrive as in attention_fwd.cu's AsyncKeys path, one block further ahead: the gathered key indices of block
-// b + 3 are read into registers while block b is computed, and blocks b + 1 and b + 2 are in flight: K and V rows by
-// 16-byte cp.async into the swizzled layout, β and death by 4-byte cp.async. Three stages and one CTA barrier per
-// block: it publishes block b, and tells every warpgroup that the P·V of block b − 1 (which each warpgroup waited
-// for just before) is done, so its stage can take block b + 2.
+// Keys arrive in three stages, blocks b + 1 and b + 2 in flight while block b is computed: K and V rows by 16-byte
+// cp.async into the swizzled layout, β and death by 4-byte cp.async, every thread copying its share. No CTA barrier
+// per block: each stage has a "full" mbarrier (cp.async.mbarrier.arrive tracks the copies) and an "empty" one (every
+// thread arrives once its warpgroup's P·V of the stage's block is done); a thread refills a stage with block b + 2
+// after its own P·V of block b is issued, once the stage of block b − 1 is empty. So the warpgroups of a CTA drift
+// apart by up to a block and one's softmax overlaps another's products (H200: −15 % at d128 with 4 heads per CTA,
+// bench/2026-12-01-h200/session5).
 // Each tile's gathered list is first partitioned in shared memory (keys kept on every row of the tile first), so most
 // key blocks skip the per-element mask; the exp2 reference moves lazily (see the softmax), so O is rarely rescaled.
 // Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
@@ -70,6 +72,12 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   int* const key_death = reinterpret_cast<int*>(key_beta + kStages * kTileKeys);
   int* const shared_list = key_death + kStages * kTileKeys;                // [kSharedListCapacity] (gathered only)
   int* const warp_counts = shared_list + kSharedListCapacity;          // [2][kPartitionWarps]: kept on all rows, others
+  __shared__ unsigned long long stage_full[kStages], stage_empty[kStages];  // mbarriers (see the key blocks' loads)
+  if (threadIdx.x == 0)
+    for (int stage = 0; stage < kStages; ++stage) {
+      mbarrier_init(shared_address(&stage_full[stage]), kThreads);
+      mbarrier_init(shared_address(&stage_empty[stage]), kThreads);
+    }
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
   const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
@@ -210,22 +218,24 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)] : __ldg(list + t);
   };
 
-  // Thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of every key block.
+  // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of each. A stage's
+  // "full" mbarrier tracks every thread's copies into it and its "empty" one the threads done with it (their P·V of
+  // its block waited for); a thread refills a stage once all are done with it, late in its own iteration. No CTA
+  // barrier per block: the warpgroups drift apart by up to a block, so one's softmax overlaps another's products.
   constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;
   static_assert(kLoads >= 1 && kLoads * kThreads == kTileKeys * kChunks, "a block's copies divide among the threads");
   const int load_chunk = threadIdx.x % kChunks, load_row = threadIdx.x / kChunks;
-  int next_keys[kLoads];  // key indices of the next block to load, fetched one block ahead; -1: past key_count
-  auto fetch_indices = [&](int block) {
+  auto load_block = [&](int block) {
+    const int stage = block % kStages;
+    int keys[kLoads];  // -1: past key_count
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
       const int t = block * kTileKeys + load_row + i * kRowStep;
-      next_keys[i] = t < key_count ? (Gathered ? list_entry(t) : t) : -1;
+      keys[i] = t < key_count ? (Gathered ? list_entry(t) : t) : -1;
     }
-  };
-  auto load_keys = [&](int stage) {
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
-      const int row = load_row + i * kRowStep, j = next_keys[i];
+      const int row = load_row + i * kRowStep, j = keys[i];
       const bool valid = j >= 0;
       const long long element = static_cast<long long>(valid ? j : 0) * D + load_chunk * 8;
       const int at = stage * kTileBytes + swizzled_offset(row, load_chunk);
@@ -240,19 +250,16 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
         else key_death[slot] = INT_MAX;
       }
     }
+    const unsigned full = shared_address(&stage_full[stage]);
+    mbarrier_arrive_on_copies(full);  // completes when the copies above land
+    mbarrier_arrive(full);            // and publishes the plain stores
   };
-  // Q and block 0 in one copy group, block 1 in the next (empty groups complete at once); block 2's indices.
-  if (blocks > 0) {
-    fetch_indices(0);
-    load_keys(0);
-  }
+  // Q (issued before the list work, one copy group), then blocks 0..2 (tracked by the stages' barriers).
   commit_copies();
-  if (blocks > 1) {
-    fetch_indices(1);
-    load_keys(1);
-  }
-  commit_copies();
-  if (blocks > 2) fetch_indices(2);
+  __syncthreads();  // the barriers are initialized
+  for (int block = 0; block < min(blocks, kStages); ++block) load_block(block);
+  wait_copies<0>();  // the committed group: Q
+  __syncthreads();   // every thread's share of Q is in shared memory
 
   const int row_a = warp * 16 + lane / 4;  // this thread's rows of its head: row_a and row_a + 8
   const int quad_col = (lane % 4) * 2;
@@ -267,16 +274,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
 
   for (int block = 0; block < blocks; ++block) {
     const int stage = block % kStages;
-    wait_copies<1>();  // this thread's copies of block (block + 1's may still be in flight)
-    wgmma_wait<0>();   // this warpgroup's P·V of block − 1 is done
-    fence_registers(o);
+    mbarrier_wait(shared_address(&stage_full[stage]), (block / kStages) & 1);  // block is in shared memory
     fence_proxy_async();  // the copies (generic proxy) are read next by wgmma (async proxy)
-    __syncthreads();  // block is in shared memory, and every P·V of block − 1 is done: its stage may be refilled
-    if (block + 2 < blocks) {
-      load_keys((block + 2) % kStages);                  // from the indices fetched last iteration
-      if (block + 3 < blocks) fetch_indices(block + 3);  // waited for only when block + 3's copies are issued
-    }
-    commit_copies();
 
     // S = Q Kᵀ for this warpgroup's head: 64 rows × 64 keys.
     float s[32];  // no initial value: the first wgmma ignores it (scale-d = 0)
@@ -286,6 +285,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     for (int kk = 0; kk < D / 16; ++kk)
       wgmma_m64n64k16_ss<kF16>(s, k_major_descriptor(q_address, kk), k_major_descriptor(k_address, kk), kk > 0);
     wgmma_commit();
+    if (block > 0) {  // this warpgroup's P·V of block − 1 is done (its Q·Kᵀ of block may still run): release it
+      wgmma_wait<1>();
+      fence_registers(o);
+      mbarrier_arrive(shared_address(&stage_empty[(block - 1) % kStages]));
+    }
     wgmma_wait<0>();
     fence_registers(s);
 
@@ -376,6 +380,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
     }
     wgmma_commit();
+    if (block > 0 && block + 2 < blocks) {  // refill block − 1's stage with block + 2 once every thread is done with it
+      mbarrier_wait(shared_address(&stage_empty[(block - 1) % kStages]), ((block - 1) / kStages) & 1);
+      load_block(block + 2);
+    }
   }
   wgmma_wait<0>();
   fence_registers(o);

@@ -51,6 +51,28 @@ template <int N> __device__ inline void fence_registers(float (&r)[N]) {
 // Shared memory written by the generic proxy (cp.async, stores) before the tensor cores read it through descriptors.
 __device__ inline void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// Shared-memory mbarriers (CTA scope): a phase completes when `count` threads arrived and every tracked cp.async
+// landed. arrive_on_copies makes the barrier track this thread's earlier cp.async copies (it adds one pending arrival
+// and arrives when they land), arrive is the thread's own arrival (release: its earlier stores are visible to a
+// thread whose wait returns), wait spins until the phase of parity `parity` completed (acquire).
+__device__ inline void mbarrier_init(unsigned barrier, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barrier), "r"(count) : "memory");
+}
+__device__ inline void mbarrier_arrive_on_copies(unsigned barrier) {
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];\n" ::"r"(barrier) : "memory");
+}
+__device__ inline void mbarrier_arrive(unsigned barrier) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(barrier) : "memory");
+}
+__device__ inline void mbarrier_wait(unsigned barrier, unsigned parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(barrier),
+      "r"(parity)
+      : "memory");
+}
+
 // D[64×64] = A[64×16]·B[16×64] (+ D when accumulate): A and B K-major in shared memory.
 template <bool F16> __device__ inline void wgmma_m64n64k16_ss(float (&d)[32], std::uint64_t a, std::uint64_t b, int accumulate) {
   if constexpr (F16) {
