@@ -31,17 +31,8 @@ void upload_thumbnails(AppState& state, const PipelineResult& result) {
 }  // namespace
 
 void draw_overview_panel(AppState& state) {
-  place_panel(PanelSlot::Overview);
-  if (!ImGui::Begin("Overview")) {
-    ImGui::End();
-    return;
-  }
-  const auto result = state.pipeline.result();
-  if (!result) {
-    ImGui::TextDisabled("no result yet");
-    ImGui::End();
-    return;
-  }
+  const auto result = begin_result_panel(state, PanelSlot::Overview, "Overview");
+  if (!result) return;
   upload_thumbnails(state, *result);
   const bool answers = result->answers != nullptr;
   // In presenter mode (large fonts, a small panel) the grid comes first: smaller thumbnails labelled by density only,

@@ -35,6 +35,20 @@ void place_panel(PanelSlot slot) {
   ImGui::SetNextWindowSize(size, ImGuiCond_FirstUseEver);
 }
 
+std::shared_ptr<const PipelineResult> begin_result_panel(AppState& state, PanelSlot slot, const char* title) {
+  place_panel(slot);
+  if (!ImGui::Begin(title)) {
+    ImGui::End();
+    return nullptr;
+  }
+  auto result = state.pipeline.result();
+  if (!result) {
+    ImGui::TextDisabled("no result yet");
+    ImGui::End();
+  }
+  return result;
+}
+
 void panel_png_button(AppState& state, const char* panel) {
   if (ImGui::SmallButton("PNG")) {
     const ImVec2 position = ImGui::GetWindowPos(), size = ImGui::GetWindowSize();

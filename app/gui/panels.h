@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -23,6 +24,9 @@ void handle_shortcuts(AppState& state);     // shortcuts.cpp
 // Default window placement (first launch, and always in screenshots): fractions of the display.
 enum class PanelSlot { Source, Overview, Heatmap, TileMap, Timing };
 void place_panel(PanelSlot slot);
+// A panel that draws the pipeline's result: places and begins its window and returns the result; returns null, with
+// the window already ended, when the window is collapsed or there is no result yet (then it says so).
+std::shared_ptr<const PipelineResult> begin_result_panel(AppState& state, PanelSlot slot, const char* title);
 float status_bar_height();
 
 // Session actions shared by the Source panel and the shortcuts; they report into ui_message / ui_error.

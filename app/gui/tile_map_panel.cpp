@@ -70,18 +70,9 @@ void export_tile_csv(AppState& state, const PipelineResult& result, std::int64_t
 }  // namespace
 
 void draw_tile_map_panel(AppState& state) {
-  place_panel(PanelSlot::TileMap);
-  if (!ImGui::Begin("Tile map")) {
-    ImGui::End();
-    return;
-  }
-  state.layout.tiles_drawn = false;
-  const auto result = state.pipeline.result();
-  if (!result) {
-    ImGui::TextDisabled("no result yet");
-    ImGui::End();
-    return;
-  }
+  state.layout.tiles_drawn = false;  // until drawn below
+  const auto result = begin_result_panel(state, PanelSlot::TileMap, "Tile map");
+  if (!result) return;
   const ViewState& view = state.view;
   const std::int64_t bias_head = result->bias_head_of(view.head);
   const TileMap& map = result->tile_map(view.layer, bias_head);

@@ -277,17 +277,8 @@ void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, s
 }  // namespace
 
 void draw_timing_panel(AppState& state) {
-  place_panel(PanelSlot::Timing);
-  if (!ImGui::Begin("Timing")) {
-    ImGui::End();
-    return;
-  }
-  const auto result = state.pipeline.result();
-  if (!result) {
-    ImGui::TextDisabled("no result yet");
-    ImGui::End();
-    return;
-  }
+  const auto result = begin_result_panel(state, PanelSlot::Timing, "Timing");
+  if (!result) return;
   const std::int64_t layer = state.view.layer;
   const bool cuda = result->settings.backend == Backend::Cuda;
   ImGui::Text("layer %lld · %s · %lld tokens · w %lld", static_cast<long long>(layer),
