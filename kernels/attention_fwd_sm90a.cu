@@ -35,7 +35,7 @@ namespace dmascope::cuda::detail {
 namespace {
 
 constexpr int kWarpgroupThreads = 128;
-constexpr int kStages = 3;  // K/V stages: blocks b + 1 and b + 2 load while block b is computed
+constexpr int kStages = 3;  // K/V stages: blocks b + 1 .. b + kStages − 1 load while block b is computed
 // Gathered tiles whose list fits (capacity ≤ w + 64 for w ≤ 4096) are partitioned in shared memory: the keys kept on
 // every row of the tile first, then the rest. Key blocks made only of the former need no per-element mask.
 constexpr int kSharedListCapacity = 4096 + 64;
@@ -380,9 +380,9 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
     }
     wgmma_commit();
-    if (block > 0 && block + 2 < blocks) {  // refill block − 1's stage with block + 2 once every thread is done with it
+    if (block > 0 && block - 1 + kStages < blocks) {  // refill block − 1's stage once every thread is done with it
       mbarrier_wait(shared_address(&stage_empty[(block - 1) % kStages]), ((block - 1) / kStages) & 1);
-      load_block(block + 2);
+      load_block(block - 1 + kStages);
     }
   }
   wgmma_wait<0>();
