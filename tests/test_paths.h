@@ -4,13 +4,12 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/run_command.h"  // run_command, used with cli_path()
+
 namespace dmascope::testing {
 
 std::filesystem::path fixtures_dir();      // tests/fixtures/data
 std::filesystem::path cli_path();          // the built dmascope-cli
 std::filesystem::path scratch_dir();       // a fresh empty directory for the running test
-
-// Runs a command line through the shell; returns its exit code and puts stdout+stderr into `output`.
-int run_command(const std::string& command, std::string& output);
 
 }  // namespace dmascope::testing

@@ -24,6 +24,7 @@
 #include "core/dma_mask.h"
 #include "core/doge_forward.h"
 #include "core/error.h"
+#include "tests/run_command.h"
 #include "core/toy_sequences.h"
 
 namespace dmascope::gui {
@@ -43,16 +44,7 @@ fs::path scratch_dir() {
   return dir;
 }
 
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buffer;
-  std::size_t got;
-  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), got);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmascope::testing::run_command;
 
 struct Image {
   int width = 0, height = 0;

@@ -20,6 +20,7 @@
 #include "app/gui/session_file.h"
 #include "app/gui/tour_file.h"
 #include "core/error.h"
+#include "tests/run_command.h"
 
 namespace dmascope::gui {
 namespace {
@@ -188,16 +189,7 @@ TEST(GuiBundledAssets, FirstLaunchIsTheTrainedToyModelOnAnMqarTaskWithTiles16) {
 
 // ---- Screenshots under Xvfb ----------------------------------------------------------------------------------------
 
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buffer;
-  std::size_t got;
-  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), got);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmascope::testing::run_command;
 
 struct Shot {
   int width = 0, height = 0;
