@@ -77,25 +77,15 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   Tiles& s = *reinterpret_cast<Tiles*>(shared_bytes);
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
-  const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
+  const ForwardCta<T, D> cta = forward_cta<T, D>(p, Heads, Gathered);
+  const int qt = cta.qt, b = cta.b, r0 = cta.r0, p0 = cta.p0, p_last = cta.p_last;
+  const long long segment = cta.segment;
+  const T *const q = cta.q, *const k = cta.k, *const v = cta.v;
+  const float* const beta = cta.beta;
+  const int *const death = cta.death, *const list = cta.list;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int head_slot = warp / kWarpsPerHead;
-  const int first_head = blockIdx.y * Heads, h = first_head + head_slot, b = blockIdx.z;
-  const int group = p.q_heads / p.kv_heads;
-  const int kv_head = first_head / group;  // the same for every head of the CTA (Heads divides the group)
-  const int bias_head = p.bias_heads == p.q_heads ? first_head : first_head / (p.q_heads / p.bias_heads);
-  const int offset = p.key_len - p.q_len;
-  const int r0 = qt * kTileRows;
-  const int p0 = offset + r0;
-  const int p_last = offset + min(p.q_len, r0 + kTileRows) - 1;
-  const long long segment = static_cast<long long>(b) * p.bias_heads + bias_head;
-
-  const T* q = static_cast<const T*>(p.q) + ((static_cast<long long>(b) * p.q_heads + first_head) * p.q_len + r0) * D;
-  const T* k = static_cast<const T*>(p.k) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
-  const T* v = static_cast<const T*>(p.v) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
-  const float* beta = p.beta ? p.beta + segment * p.key_len : nullptr;
-  const int* death = p.death ? p.death + segment * p.key_len : nullptr;
-  const int* list = Gathered ? p.lists + (segment * p.q_tiles + qt) * p.capacity : nullptr;
+  const int h = cta.first_head + head_slot;
   const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
 

@@ -41,6 +41,7 @@ constexpr int kStages = 3;  // K/V stages: blocks b + 1 .. b + kStages − 1 loa
 constexpr int kSharedListCapacity = 4096 + 64;
 constexpr int kPartitionWarps = 16;  // at most 512 threads
 constexpr float kLazyRescale = 8.0f;  // log2 units: P ≤ 256 (see the softmax)
+constexpr float kLazyLogits = kLazyRescale / kLog2e;
 
 template <int D>
 constexpr int tile_bytes() {
@@ -80,25 +81,15 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
-  const int qt = p.q_tiles - 1 - blockIdx.x;  // heavy (late) tiles first
+  const ForwardCta<T, D> cta = forward_cta<T, D>(p, Heads, Gathered);
+  const int qt = cta.qt, b = cta.b, r0 = cta.r0, p0 = cta.p0, p_last = cta.p_last;
+  const long long segment = cta.segment;
+  const T *const q = cta.q, *const k = cta.k, *const v = cta.v;
+  const float* const beta = cta.beta;
+  const int *const death = cta.death, *const list = cta.list;
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-  const int first_head = blockIdx.y * Heads, h = first_head + warpgroup, b = blockIdx.z;
-  const int group = p.q_heads / p.kv_heads;
-  const int kv_head = first_head / group;  // the same for every head of the CTA (Heads divides the group)
-  const int bias_head = p.bias_heads == p.q_heads ? first_head : first_head / (p.q_heads / p.bias_heads);
-  const int offset = p.key_len - p.q_len;
-  const int r0 = qt * kTileRows;
-  const int p0 = offset + r0;
-  const int p_last = offset + min(p.q_len, r0 + kTileRows) - 1;
-  const long long segment = static_cast<long long>(b) * p.bias_heads + bias_head;
-
-  const T* q = static_cast<const T*>(p.q) + ((static_cast<long long>(b) * p.q_heads + first_head) * p.q_len + r0) * D;
-  const T* k = static_cast<const T*>(p.k) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
-  const T* v = static_cast<const T*>(p.v) + (static_cast<long long>(b) * p.kv_heads + kv_head) * p.key_len * D;
-  const float* beta = p.beta ? p.beta + segment * p.key_len : nullptr;
-  const int* death = p.death ? p.death + segment * p.key_len : nullptr;
-  const int* list = Gathered ? p.lists + (segment * p.q_tiles + qt) * p.capacity : nullptr;
+  const int h = cta.first_head + warpgroup;
 
   // Q tiles of the CTA's heads → shared, swizzled (rows past q_len are zeros).
   for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
@@ -140,8 +131,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     const int entry_count = p.chunk_key_counts[chunk_slot];
     const int warp_in_cta = threadIdx.x / 32;
     int others = 0;
-    for (int base = 0; base < entry_count; base += 4 * kThreads) {
-      const int at = base + 4 * threadIdx.x;
+    auto load_four = [&](int at) {  // entries at .. at + 3 (zeros past entry_count)
       uint4 four = make_uint4(0u, 0u, 0u, 0u);
       if (at + 3 < entry_count) four = __ldg(reinterpret_cast<const uint4*>(entries + at));  // capacity % 4 == 0
       else if (at < entry_count) {
@@ -149,6 +139,13 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
         if (at + 1 < entry_count) four.y = __ldg(entries + at + 1);
         if (at + 2 < entry_count) four.z = __ldg(entries + at + 2);
       }
+      return four;
+    };
+    uint4 next = load_four(4 * threadIdx.x);  // each round's loads go out before the previous round is filtered
+    for (int base = 0; base < entry_count; base += 4 * kThreads) {
+      const int at = base + 4 * threadIdx.x;
+      const uint4 four = next;
+      if (base + 4 * kThreads < entry_count) next = load_four(at + 4 * kThreads);
       const unsigned entry[4] = {four.x, four.y, four.z, four.w};
       unsigned whole_bits = 0, other_bits = 0;
 #pragma unroll
@@ -214,41 +211,49 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
   }
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
-  auto list_entry = [&](int t) {  // the others run backwards from the end of the shared buffer
-    return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)] : __ldg(list + t);
+  // The t-th gathered key (t < key_count); the others of a shared list run backwards from the end of its buffer.
+  auto key_at = [&](int t) {
+    if constexpr (!Gathered) return t;
+    else
+      return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)]
+                         : __ldg(list + t);
   };
 
-  // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of each. A stage's
-  // "full" mbarrier tracks every thread's copies into it and its "empty" one the threads done with it (their P·V of
-  // its block waited for); a thread refills a stage once all are done with it, late in its own iteration. No CTA
-  // barrier per block: the warpgroups drift apart by up to a block, so one's softmax overlaps another's products.
+  // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of K and V, and the
+  // first kTileKeys threads (whole warps) the key index, β and death of row t. Rows past key_count copy zeros
+  // (src-size 0) from key 0 and are masked (index INT_MAX). Branch-free but for those warps: this runs once per
+  // thread and block, and was a quarter of the loop's instructions with a divergent β/death branch in every warp.
+  // A stage's "full" mbarrier tracks every thread's copies into it and its "empty" one the threads done with it
+  // (their P·V of its block waited for); a thread refills a stage once all are done with it, late in its own
+  // iteration. No CTA barrier per block: the warpgroups drift apart by up to a block, so one's softmax overlaps
+  // another's products.
   constexpr int kLoads = kTileKeys * kChunks / kThreads, kRowStep = kThreads / kChunks;
   static_assert(kLoads >= 1 && kLoads * kThreads == kTileKeys * kChunks, "a block's copies divide among the threads");
-  const int load_chunk = threadIdx.x % kChunks, load_row = threadIdx.x / kChunks;
-  auto load_block = [&](int block) {
-    const int stage = block % kStages;
-    int keys[kLoads];  // -1: past key_count
+  static_assert(kThreads >= kTileKeys && kTileKeys % 32 == 0, "whole warps copy the key indices, β and death");
+  const int load_row = threadIdx.x / kChunks;
+  const int load_chunk_bytes = (threadIdx.x % kChunks) * 16;
+  const char* const k_chunk = reinterpret_cast<const char*>(k) + load_chunk_bytes;
+  const char* const v_chunk = reinterpret_cast<const char*>(v) + load_chunk_bytes;
+  auto load_block = [&](int block, int stage) {
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
       const int t = block * kTileKeys + load_row + i * kRowStep;
-      keys[i] = t < key_count ? (Gathered ? list_entry(t) : t) : -1;
+      const bool valid = t < key_count;
+      const int j = valid ? key_at(t) : 0;
+      const long long row_bytes = static_cast<long long>(j) * (D * 2);
+      const int at = stage * kTileBytes + swizzled_offset(load_row + i * kRowStep, threadIdx.x % kChunks);
+      copy_16_async(k_tiles + at, k_chunk + row_bytes, valid ? 16 : 0);
+      copy_16_async(v_tiles + at, v_chunk + row_bytes, valid ? 16 : 0);
     }
-#pragma unroll
-    for (int i = 0; i < kLoads; ++i) {
-      const int row = load_row + i * kRowStep, j = keys[i];
-      const bool valid = j >= 0;
-      const long long element = static_cast<long long>(valid ? j : 0) * D + load_chunk * 8;
-      const int at = stage * kTileBytes + swizzled_offset(row, load_chunk);
-      copy_16_async(k_tiles + at, k + element, valid ? 16 : 0);
-      copy_16_async(v_tiles + at, v + element, valid ? 16 : 0);
-      if (load_chunk == 0) {
-        const int slot = stage * kTileKeys + row;
-        key_index[slot] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
-        if (valid && beta) copy_4_async(&key_beta[slot], beta + j);
-        else key_beta[slot] = 0.0f;
-        if (valid && death) copy_4_async(&key_death[slot], death + j);
-        else key_death[slot] = INT_MAX;
-      }
+    if (threadIdx.x < kTileKeys) {
+      const int t = block * kTileKeys + threadIdx.x, slot = stage * kTileKeys + threadIdx.x;
+      const bool valid = t < key_count;
+      const int j = valid ? key_at(t) : 0;
+      key_index[slot] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
+      if (valid && beta) copy_4_async(&key_beta[slot], beta + j);
+      else key_beta[slot] = 0.0f;
+      if (valid && death) copy_4_async(&key_death[slot], death + j);
+      else key_death[slot] = INT_MAX;
     }
     const unsigned full = shared_address(&stage_full[stage]);
     mbarrier_arrive_on_copies(full);  // completes when the copies above land
@@ -257,43 +262,48 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   // Q (issued before the list work, one copy group), then blocks 0..2 (tracked by the stages' barriers).
   commit_copies();
   __syncthreads();  // the barriers are initialized
-  for (int block = 0; block < min(blocks, kStages); ++block) load_block(block);
+  for (int block = 0; block < min(blocks, kStages); ++block) load_block(block, block);
   wait_copies<0>();  // the committed group: Q
   __syncthreads();   // every thread's share of Q is in shared memory
 
   const int row_a = warp * 16 + lane / 4;  // this thread's rows of its head: row_a and row_a + 8
   const int quad_col = (lane % 4) * 2;
-  const float scale_log2 = p.scale * kLog2e;
   const int position_a = p0 + row_a, position_b = position_a + 8;
-  const unsigned q_address = shared_address(q_tiles + warpgroup * kTileBytes);
+  const TileDescriptor q_tile = k_major_tile(shared_address(q_tiles + warpgroup * kTileBytes));
+  const TileDescriptor k_tile = k_major_tile(shared_address(k_tiles));  // stage 0; stage s is s · kTileBytes on
+  const TileDescriptor v_tile = mn_major_tile(shared_address(v_tiles));
 
   float o[D / 2];  // the m64nD accumulator: n-tile n holds o[4n..4n+3] (rows row_a, row_a + 8; 2 columns each)
 #pragma unroll
   for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp2 reference
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp reference (logit units)
 
+  // block's stage and the parity of its fill (block / kStages & 1), and those of block − 1, kept as counters.
+  int stage = 0, previous_stage = kStages - 1;
+  unsigned phase = 0, previous_phase = 1;
   for (int block = 0; block < blocks; ++block) {
-    const int stage = block % kStages;
-    mbarrier_wait(shared_address(&stage_full[stage]), (block / kStages) & 1);  // block is in shared memory
+    mbarrier_wait(shared_address(&stage_full[stage]), phase);  // block is in shared memory
     fence_proxy_async();  // the copies (generic proxy) are read next by wgmma (async proxy)
 
     // S = Q Kᵀ for this warpgroup's head: 64 rows × 64 keys.
     float s[32];  // no initial value: the first wgmma ignores it (scale-d = 0)
-    const unsigned k_address = shared_address(k_tiles + stage * kTileBytes);
+    const unsigned stage_bytes = stage * kTileBytes;
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk)
-      wgmma_m64n64k16_ss<kF16>(s, k_major_descriptor(q_address, kk), k_major_descriptor(k_address, kk), kk > 0);
+      wgmma_m64n64k16_ss<kF16>(s, q_tile.at(k_major_slice_bytes(kk)), k_tile.at(stage_bytes + k_major_slice_bytes(kk)),
+                               kk > 0);
     wgmma_commit();
     if (block > 0) {  // this warpgroup's P·V of block − 1 is done (its Q·Kᵀ of block may still run): release it
       wgmma_wait<1>();
       fence_registers(o);
-      mbarrier_arrive(shared_address(&stage_empty[(block - 1) % kStages]));
+      mbarrier_arrive(shared_address(&stage_empty[previous_stage]));
     }
     wgmma_wait<0>();
     fence_registers(s);
 
-    // Mask, bias and the online softmax (in log2 units). A block whose keys all rows of the tile keep needs no mask:
+    // Mask, bias and the online softmax: scores q·k·scale + β as logits (β needs no scaling), P = 2^(s·log2 e − m·log2 e)
+    // by one FFMA and ex2 (FlashAttention's folding of log2 e into the subtraction). A block whose keys all rows of the tile keep needs no mask:
     // a dense block wholly left of the tile's first row, or a gathered block within the partitioned list's head.
     const bool whole_block = Gathered ? (block + 1) * kTileKeys <= whole_keys
                                       : block * kTileKeys + kTileKeys - 1 <= p0;
@@ -309,7 +319,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           // Column n·8 + quad_col + c: key j is kept on position p ⇔ j ≤ p < death ⇔ (unsigned)(p − j) < death − j
           // (death ≥ j; a padded column has j = INT_MAX, death = INT_MAX: span 0, never kept).
           const int column = n * 8 + quad_col + c;
-          const float bias_log2 = bias[column] * kLog2e;
+          const float beta_j = bias[column];
           int j = 0;
           unsigned span = 0;
           if constexpr (decltype(masked)::value) {
@@ -319,7 +329,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
             const int e = 2 * r + c;
-            const float value = fmaf(s[4 * n + e], scale_log2, bias_log2);  // (q·k·scale + β)·log2 e
+            const float value = fmaf(s[4 * n + e], p.scale, beta_j);  // q·k·scale + β
             if constexpr (decltype(masked)::value)
               s[4 * n + e] = static_cast<unsigned>((r == 0 ? position_a : position_b) - j) < span ? value : -INFINITY;
             else
@@ -330,8 +340,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     };
     if (whole_block) bias_and_mask(std::false_type{});
     else bias_and_mask(std::true_type{});
-    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (log2
-    // units): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few times per row instead of
+    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (in log2
+    // units; kLazyLogits as logits): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few times per row instead of
     // after every block; a warp skips it when none of its rows moved. The normalized result is the same.
     float rescale[2];
     bool moved = false;
@@ -340,11 +350,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 1));
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
       const float old_reference = row_max[r];
-      const float reference = block_max[r] > old_reference + kLazyRescale ? block_max[r] : old_reference;
-      rescale[r] = reference == old_reference ? 1.0f : fast_exp2(old_reference - reference);  // from −∞: 0
+      const float reference = block_max[r] > old_reference + kLazyLogits ? block_max[r] : old_reference;
+      rescale[r] = reference == old_reference ? 1.0f : fast_exp2((old_reference - reference) * kLog2e);  // −∞: 0
       moved |= reference != old_reference;
       row_max[r] = reference;
-      block_max[r] = reference == -INFINITY ? 0.0f : reference;  // a row with nothing kept yet stays empty
+      block_max[r] = reference == -INFINITY ? 0.0f : -reference * kLog2e;  // the exp2 offset; nothing kept yet: 0
       row_sum[r] *= rescale[r];
     }
     if (__any_sync(0xFFFFFFFFu, moved)) {
@@ -358,7 +368,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
-      s[i] = fast_exp2(s[i] - block_max[(i >> 1) & 1]);
+      s[i] = fast_exp2(fmaf(s[i], kLog2e, block_max[(i >> 1) & 1]));
       row_sum[(i >> 1) & 1] += s[i];
     }
 
@@ -371,19 +381,22 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       p_fragments[kk][2] = Convert<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
       p_fragments[kk][3] = Convert<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
     }
-    const unsigned v_address = shared_address(v_tiles + stage * kTileBytes);
     fence_registers(o);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
-      if constexpr (D == 64) wgmma_m64n64k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
-      else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], mn_major_descriptor(v_address, kk));
+      const std::uint64_t v_slice = v_tile.at(stage_bytes + mn_major_slice_bytes(kk));
+      if constexpr (D == 64) wgmma_m64n64k16_rs<kF16>(o, p_fragments[kk], v_slice);
+      else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], v_slice);
     }
     wgmma_commit();
     if (block > 0 && block - 1 + kStages < blocks) {  // refill block − 1's stage once every thread is done with it
-      mbarrier_wait(shared_address(&stage_empty[(block - 1) % kStages]), ((block - 1) / kStages) & 1);
-      load_block(block - 1 + kStages);
+      mbarrier_wait(shared_address(&stage_empty[previous_stage]), previous_phase);
+      load_block(block - 1 + kStages, previous_stage);
     }
+    previous_stage = stage;
+    previous_phase = phase;
+    if (++stage == kStages) stage = 0, phase ^= 1;
   }
   wgmma_wait<0>();
   fence_registers(o);

@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/attention_fwd.cuh"
+
 namespace dmascope::cuda::detail {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -55,5 +57,43 @@ template <> struct Convert<__half> {
   }
   static __device__ __half from_float(float x) { return __float2half_rn(x); }
 };
+
+// What a forward CTA works on, the same in both kernels: query tile qt (heavy, late tiles first) of the Heads query
+// heads first_head.. of batch b, which share one kv head and one bias head (Heads divides the GQA group), and the
+// pointers to its Q rows, its kv head's K and V, its bias head's β, death and gather lists.
+template <class T, int D>
+struct ForwardCta {
+  int qt, first_head, b, kv_head, bias_head;
+  int r0, p0, p_last;  // first query row of the tile; key positions of its first and last row
+  long long segment;   // b · bias_heads + bias_head: index of the β / death / list / chunk-key segment
+  const T* q;          // row r0 of head first_head
+  const T* k;
+  const T* v;
+  const float* beta;   // null: no bias
+  const std::int32_t* death;  // null: dense
+  const std::int32_t* list;   // the tile's gathered keys (Gathered only)
+};
+template <class T, int D>
+__device__ inline ForwardCta<T, D> forward_cta(const ForwardParams& p, int heads, bool gathered) {
+  ForwardCta<T, D> c;
+  c.qt = p.q_tiles - 1 - static_cast<int>(blockIdx.x);
+  c.first_head = static_cast<int>(blockIdx.y) * heads;
+  c.b = static_cast<int>(blockIdx.z);
+  c.kv_head = c.first_head / (p.q_heads / p.kv_heads);
+  c.bias_head = p.bias_heads == p.q_heads ? c.first_head : c.first_head / (p.q_heads / p.bias_heads);
+  const int offset = p.key_len - p.q_len;
+  c.r0 = c.qt * kTileRows;
+  c.p0 = offset + c.r0;
+  c.p_last = offset + min(p.q_len, c.r0 + kTileRows) - 1;
+  c.segment = static_cast<long long>(c.b) * p.bias_heads + c.bias_head;
+  const long long kv_rows = (static_cast<long long>(c.b) * p.kv_heads + c.kv_head) * p.key_len;
+  c.q = static_cast<const T*>(p.q) + ((static_cast<long long>(c.b) * p.q_heads + c.first_head) * p.q_len + c.r0) * D;
+  c.k = static_cast<const T*>(p.k) + kv_rows * D;
+  c.v = static_cast<const T*>(p.v) + kv_rows * D;
+  c.beta = p.beta ? p.beta + c.segment * p.key_len : nullptr;
+  c.death = p.death ? p.death + c.segment * p.key_len : nullptr;
+  c.list = gathered ? p.lists + (c.segment * p.q_tiles + c.qt) * p.capacity : nullptr;
+  return c;
+}
 
 }  // namespace dmascope::cuda::detail
