@@ -34,6 +34,10 @@ struct ForwardParams {
   // true (default): on a compute capability 9.0 GPU, the wgmma kernel (attention_fwd_sm90a.cu); false, or any other
   // GPU: the mma.sync kernel. DMASCOPE_FORWARD_KERNEL=mma forces the latter, for same-run comparisons.
   bool wgmma = true;
+  // The wgmma kernel launched as a programmatic dependent (PDL) of the kernel before it in the stream, which must be
+  // the chunked mask build (it lets dependents launch at its start): the CTAs initialize and load Q while it runs,
+  // then wait for it (griddepcontrol.wait) before reading its outputs. Set by DmaRunner for the chunk-key path.
+  bool programmatic = false;
 };
 
 constexpr int kTileRows = 64;

@@ -6,13 +6,12 @@
 //                     MN-major from shared memory (transposed by the instruction), 4 wgmma m64nDk16.
 // One warpgroup (128 threads) per query head; a CTA holds the Heads query heads of a GQA group that share a kv head
 // and a bias head, so they share every gathered K/V tile: one gather per CTA for up to 4 heads.
-// Keys arrive in three stages, blocks b + 1 and b + 2 in flight while block b is computed: K and V rows by 16-byte
-// cp.async into the swizzled layout, β and death by 4-byte cp.async, every thread copying its share. No CTA barrier
-// per block: each stage has a "full" mbarrier (cp.async.mbarrier.arrive tracks the copies) and an "empty" one (every
-// thread arrives once its warpgroup's P·V of the stage's block is done); a thread refills a stage with block b + 2
-// after its own P·V of block b is issued, once the stage of block b − 1 is empty. So the warpgroups of a CTA drift
-// apart by up to a block and one's softmax overlaps another's products (H200: −15 % at d128 with 4 heads per CTA,
-// bench/2026-12-01-h200/session5).
+// Keys arrive in kStages stages, blocks b + 1 and b + 2 in flight while block b is computed: K and V rows by 16-byte
+// cp.async into the swizzled layout, key index, β and death by the first 64 threads. No CTA barrier per block: each
+// stage has a "full" mbarrier (cp.async.mbarrier.arrive tracks the copies) and an "empty" one (every thread arrives
+// once its warpgroup's P·V of the stage's block is done); a thread refills a stage with block b + 2 after its own P·V
+// of block b is issued, once the stage (of block b + 2 − kStages) is empty. So the warpgroups of a CTA drift apart and
+// one's softmax overlaps another's products (H200: −15 % at d128 with 4 heads per CTA, bench/2026-12-01-h200/session5).
 // Each tile's gathered list is first partitioned in shared memory (keys kept on every row of the tile first), so most
 // key blocks skip the per-element mask; the exp2 reference moves lazily (see the softmax), so O is rarely rescaled.
 // Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
@@ -35,7 +34,16 @@ namespace dmascope::cuda::detail {
 namespace {
 
 constexpr int kWarpgroupThreads = 128;
-constexpr int kStages = 3;  // K/V stages: blocks b + 1 .. b + kStages − 1 load while block b is computed
+// K/V stages. While block b is computed, blocks b + 1 and b + 2 load; the stage that block b + 2 refills is that of
+// block b + 2 − kStages, which every thread released kRefillLag = kStages − 2 iterations earlier. Three: a thread
+// waits for the slowest thread of its CTA to finish the previous block. Four (warpgroups may drift two blocks apart
+// before anyone waits) measured equal at d64 and 3-4 % slower at d128 (bench/2026-12-02-h200/session6, call 3).
+#ifndef DMASCOPE_WGMMA_STAGES
+#define DMASCOPE_WGMMA_STAGES 3
+#endif
+constexpr int kStages = DMASCOPE_WGMMA_STAGES;
+constexpr int kRefillLag = kStages - 2;
+static_assert(kStages >= 3, "two blocks in flight while one is computed");
 // Gathered tiles whose list fits (capacity ≤ w + 64 for w ≤ 4096) are partitioned in shared memory: the keys kept on
 // every row of the tile first, then the rest. Key blocks made only of the former need no per-element mask.
 constexpr int kSharedListCapacity = 4096 + 64;
@@ -98,6 +106,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     const T* source = q + static_cast<long long>(slot) * p.q_len * D + row * D + chunk * 8;
     copy_16_async(q_tiles + slot * kTileBytes + swizzled_offset(row, chunk), valid ? source : q, valid ? 16 : 0);
   }
+  // Launched as a programmatic dependent of the chunked mask build (PDL): the CTA got here while the mask build may
+  // still run — barriers initialized, Q on its way — and waits for it before reading anything it writes.
+  if constexpr (Gathered)
+    if (p.programmatic) asm volatile("griddepcontrol.wait;\n" ::: "memory");
   // The tile's gathered keys, partitioned in shared memory where they fit: the keys kept on every row of the tile
   // (j ≤ p0 and death > p_last) first, in list order, the others from the end of the buffer. Key blocks made only of
   // the former need no per-element mask. Which key lands where changes only the order of the softmax sums.
@@ -123,33 +135,39 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   if (from_chunks) {
     // The chunked mask build left, per 1024 rows, its keys kept on some row (ascending, with their death row in the
     // chunk or "after it"): this tile keeps born ≤ last with death > max(born, first), every row when also born ≤
-    // first and death > last. 4 entries per thread per round (one 16-byte load), scans of the counts per warp.
+    // first and death > last. 8 entries per thread per round (two 16-byte loads: one round for w ≤ 1024 with two
+    // heads per CTA), scans of the counts per warp.
+    constexpr int kPerThread = 8;
     const int chunk = p0 / kChunkRows, chunk_first = chunk * kChunkRows;
     const int first = p0 - chunk_first, last = p_last - chunk_first;  // the tile's rows in the chunk
     const long long chunk_slot = segment * p.chunks + chunk;
     const unsigned* entries = p.chunk_keys + chunk_slot * p.chunk_capacity;
+    // Entries at .. at + 7, read within the chunk's capacity (a multiple of 8) without waiting for its count: the
+    // two loads then overlap instead of costing two L2 round trips; entries past the count are ignored below.
+    struct Eight {
+      uint4 low, high;
+    };
+    auto load_eight = [&](int at) {
+      Eight eight{make_uint4(0u, 0u, 0u, 0u), make_uint4(0u, 0u, 0u, 0u)};
+      if (at < p.chunk_capacity) {
+        eight.low = __ldg(reinterpret_cast<const uint4*>(entries + at));
+        eight.high = __ldg(reinterpret_cast<const uint4*>(entries + at + 4));
+      }
+      return eight;
+    };
+    Eight next = load_eight(kPerThread * threadIdx.x);  // each round's loads go out before the previous round's work
     const int entry_count = p.chunk_key_counts[chunk_slot];
     const int warp_in_cta = threadIdx.x / 32;
     int others = 0;
-    auto load_four = [&](int at) {  // entries at .. at + 3 (zeros past entry_count)
-      uint4 four = make_uint4(0u, 0u, 0u, 0u);
-      if (at + 3 < entry_count) four = __ldg(reinterpret_cast<const uint4*>(entries + at));  // capacity % 4 == 0
-      else if (at < entry_count) {
-        four.x = __ldg(entries + at);
-        if (at + 1 < entry_count) four.y = __ldg(entries + at + 1);
-        if (at + 2 < entry_count) four.z = __ldg(entries + at + 2);
-      }
-      return four;
-    };
-    uint4 next = load_four(4 * threadIdx.x);  // each round's loads go out before the previous round is filtered
-    for (int base = 0; base < entry_count; base += 4 * kThreads) {
-      const int at = base + 4 * threadIdx.x;
-      const uint4 four = next;
-      if (base + 4 * kThreads < entry_count) next = load_four(at + 4 * kThreads);
-      const unsigned entry[4] = {four.x, four.y, four.z, four.w};
+    for (int base = 0; base < entry_count; base += kPerThread * kThreads) {
+      const int at = base + kPerThread * threadIdx.x;
+      const Eight eight = next;
+      if (base + kPerThread * kThreads < entry_count) next = load_eight(at + kPerThread * kThreads);
+      const unsigned entry[kPerThread] = {eight.low.x,  eight.low.y,  eight.low.z,  eight.low.w,
+                                          eight.high.x, eight.high.y, eight.high.z, eight.high.w};
       unsigned whole_bits = 0, other_bits = 0;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < kPerThread; ++i) {
         const int born = static_cast<int>(entry[i] >> 16) - chunk_first, dies = static_cast<int>(entry[i] & 0xFFFFu);
         const bool valid = at + i < entry_count;
         const bool whole = valid && born <= first && dies > last;
@@ -174,7 +192,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       int whole_slot = whole_keys + round.whole_before + whole_scan - my_whole;
       int other_slot = others + round.other_before + other_scan - my_other;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < kPerThread; ++i) {
         const int key = static_cast<int>(entry[i] >> 16);
         if ((whole_bits >> i) & 1) shared_list[whole_slot++] = key;  // ≤ w + 64 keys in all: they fit
         else if ((other_bits >> i) & 1) shared_list[kSharedListCapacity - 1 - other_slot++] = key;
@@ -262,7 +280,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   // Q (issued before the list work, one copy group), then blocks 0..2 (tracked by the stages' barriers).
   commit_copies();
   __syncthreads();  // the barriers are initialized
-  for (int block = 0; block < min(blocks, kStages); ++block) load_block(block, block);
+  for (int block = 0; block < min(blocks, kStages); ++block) load_block(block, block);  // then refills, 2 ahead
   wait_copies<0>();  // the committed group: Q
   __syncthreads();   // every thread's share of Q is in shared memory
 
@@ -278,9 +296,12 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp reference (logit units)
 
-  // block's stage and the parity of its fill (block / kStages & 1), and those of block − 1, kept as counters.
-  int stage = 0, previous_stage = kStages - 1;
-  unsigned phase = 0, previous_phase = 1;
+  // block's stage and the parity of its fill (block / kStages & 1), kept as counters; those of block − 1 and of
+  // block − kRefillLag (the stage refilled in iteration block) follow from them.
+  int stage = 0;
+  unsigned phase = 0;
+  auto stage_before = [&](int back) { return stage >= back ? stage - back : stage + kStages - back; };
+  auto phase_before = [&](int back) { return stage >= back ? phase : phase ^ 1u; };
   for (int block = 0; block < blocks; ++block) {
     mbarrier_wait(shared_address(&stage_full[stage]), phase);  // block is in shared memory
     fence_proxy_async();  // the copies (generic proxy) are read next by wgmma (async proxy)
@@ -297,7 +318,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     if (block > 0) {  // this warpgroup's P·V of block − 1 is done (its Q·Kᵀ of block may still run): release it
       wgmma_wait<1>();
       fence_registers(o);
-      mbarrier_arrive(shared_address(&stage_empty[previous_stage]));
+      mbarrier_arrive(shared_address(&stage_empty[stage_before(1)]));
     }
     wgmma_wait<0>();
     fence_registers(s);
@@ -340,9 +361,12 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     };
     if (whole_block) bias_and_mask(std::false_type{});
     else bias_and_mask(std::true_type{});
-    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (in log2
-    // units; kLazyLogits as logits): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few times per row instead of
-    // after every block; a warp skips it when none of its rows moved. The normalized result is the same.
+    // (Each row's max and sum as pairwise trees instead of chains: our dense d64 3 % slower, DMA d64 unchanged;
+    // bench/2026-12-02-h200/session6, call 4.)
+    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (in
+    // log2 units; kLazyLogits as logits): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few
+    // times per row instead of after every block; a warp skips it when none of its rows moved. The normalized result
+    // is the same.
     float rescale[2];
     bool moved = false;
 #pragma unroll
@@ -390,12 +414,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       else wgmma_m64n128k16_rs<kF16>(o, p_fragments[kk], v_slice);
     }
     wgmma_commit();
-    if (block > 0 && block - 1 + kStages < blocks) {  // refill block − 1's stage once every thread is done with it
-      mbarrier_wait(shared_address(&stage_empty[previous_stage]), previous_phase);
-      load_block(block - 1 + kStages, previous_stage);
+    // Refill block − kRefillLag's stage with block + 2, once every thread released it.
+    if (block >= kRefillLag && block - kRefillLag + kStages < blocks) {
+      mbarrier_wait(shared_address(&stage_empty[stage_before(kRefillLag)]), phase_before(kRefillLag));
+      load_block(block - kRefillLag + kStages, stage_before(kRefillLag));
     }
-    previous_stage = stage;
-    previous_phase = phase;
     if (++stage == kStages) stage = 0, phase ^= 1;
   }
   wgmma_wait<0>();
@@ -435,8 +458,22 @@ void launch_typed(const ForwardParams& params, cudaStream_t stream) {
   constexpr int kShared = shared_bytes<D, Heads, Gathered>();
   DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
   const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);
-  kernel<<<grid, Heads * kWarpgroupThreads, kShared, stream>>>(params);
-  DMASCOPE_CUDA_CHECK_LAUNCH();
+  if (!params.programmatic) {
+    kernel<<<grid, Heads * kWarpgroupThreads, kShared, stream>>>(params);
+    DMASCOPE_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = dim3(Heads * kWarpgroupThreads);
+  config.dynamicSmemBytes = kShared;
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  DMASCOPE_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
 }
 
 // Query heads per CTA: as many of a GQA group as share everything but Q (one bias per kv head), up to 4.

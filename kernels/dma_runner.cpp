@@ -163,6 +163,7 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
   if (m.fused_lists) {
     m.chunks = static_cast<int>((shape.key_len + detail::kChunkRows - 1) / detail::kChunkRows);
     m.chunk_keys = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * m.chunk_capacity * 4);
+    m.chunk_keys.fill_bytes(0);  // the forward reads whole 16-byte groups, past a chunk's count too (then ignored)
     m.chunk_key_counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * 4);
   }
   // A blocking stream: it orders with the legacy default stream (where time_ms records its events and cudaMemcpy
@@ -222,6 +223,11 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     p.chunk_key_counts = m.chunk_key_counts.as<std::int32_t>();
     p.chunks = m.chunks;
     p.chunk_capacity = m.chunk_capacity;
+    static const bool programmatic = [] {  // DMASCOPE_PDL=1: the forward as the mask build's programmatic dependent
+      const char* value = std::getenv("DMASCOPE_PDL");
+      return value != nullptr && std::string_view(value) == "1";
+    }();
+    p.programmatic = programmatic;
   }
   const bool instrumented = instrumentation && instrumentation->enabled;
   if (instrumented) {

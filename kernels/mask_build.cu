@@ -233,7 +233,7 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 //      most w keys (every key is collected). If h missed (fewer than w prefix keys at or before it) or too many keys
 //      precede it, T is found by a radix select over the whole prefix instead and the n_I keys are compacted there:
 //      slower, same result;
-//   3. a stable LSD radix sort of their rank keys (four 8-bit passes in shared memory) gives the joint rank order;
+//   3. a stable LSD radix sort of their rank keys (8-bit passes in shared memory, as many as their range needs) gives the joint rank order;
 //      the local problem is its head up to the w-th prefix key (everything when the prefix holds fewer than w keys);
 //      a bitmap over the collection slots (which are in index order) gives each local key its position;
 //   4. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
@@ -258,7 +258,7 @@ constexpr int kMaxPrefixRounds = (kChunkedMaxKeys + kRoundKeys - 1) / kRoundKeys
 constexpr int kChunkSteps = kChunkKeys / kChunkThreads;           // the chunk's keys: two steps per warp
 constexpr int kSelectBins = 2048;  // 11-bit digits (fallback selection)
 constexpr int kBinsPerThread = kSelectBins / kChunkThreads;
-constexpr int kSortDigits = 256;   // 8-bit digits: four passes over a 32-bit rank key
+constexpr int kSortDigitsMax = 512;  // 8- or 9-bit digits (see radix_sort_collected)
 constexpr int kItemsSmall = 4;     // local keys per thread for w ≤ 1024
 constexpr int kItemsLarge = 10;    // for w ≤ 4096
 constexpr int kTraceSlots = 12;    // DMASCOPE_CHUNKED_TRACE: per-CTA timestamps (see launch_death_by_chunks)
@@ -281,7 +281,8 @@ struct ChunkedShared {
   union Counters {  // the pivot sample (step 1), the fallback selection (2) and the sort's counters (3) never overlap
     unsigned int sample[2][kChunkThreads];       // double-buffered bitonic exchange
     Selection selection;
-    int digit_offset[kChunkWarps * kSortDigits];  // [warp][digit]: count of the warp's entries, then their offset
+    // [warp][digit]: count of the warp's entries, then their offset (< kSortCapacity < 2^16)
+    unsigned short digit_offset[kChunkWarps * kSortDigitsMax];
   };
   struct SortBuffers {  // [ping-pong]: rank keys and their collection slots; each entry's rank within its warp's digit
     unsigned int keys[2][kSortCapacity];
@@ -458,42 +459,46 @@ __device__ __noinline__ void collect_alive_from_whole_prefix(Shared& sh, const f
   }
 }
 
-// Stable LSD radix sort of the n collected entries in sort.keys[0] (β's bits, converted to rank keys by the first pass;
-// payload: the collection slot, 0..n−1), four passes of 8-bit digits, ending in keys[0] / slots[0]. Warp u owns
-// entries [u·steps·32, (u+1)·steps·32) and ranks them in order: eight ballots group a step's lanes by digit (as CUB's
-// MatchAny; with __match_any_sync the sort of ~2.5K keys took 12.3 µs instead of 11.0) and a per-warp counter per
-// digit carries over the steps; one block scan over (digit, warp) turns the counts into output offsets. Four barriers
-// per pass. The loops stay rolled (ranks go through shared memory): each CTA runs this code once, and unrolled it was
-// no faster (mask-build-2.md).
-template <class Shared>
-__device__ void radix_sort_collected(Shared& sh, int n) {
+// Stable LSD radix sort of the n collected entries in sort.keys[0] (β's bits, turned into rank keys first; payload:
+// the collection slot, 0..n−1) by digits of (rank key − the smallest): 8- or 9-bit digits, as few passes as the range
+// of the keys needs (the collected keys are the prefix's best few percent: β within a factor of ~20 needs 26 bits,
+// three 9-bit passes instead of four 8-bit ones), and returns the slots in rank order (slots[0] or slots[1], by the
+// parity of the passes). Warp u owns entries [u·steps·32, (u+1)·steps·32) and ranks them in order: one ballot per digit
+// bit groups a step's lanes by digit (as CUB's MatchAny; with __match_any_sync the sort of ~2.5K keys took 12.3 µs
+// instead of 11.0) and a per-warp counter per digit carries over the steps; one block scan over (digit, warp) turns
+// the counts into output offsets. Four barriers per pass. The loops stay rolled (ranks go through shared memory):
+// each CTA runs this code once, and unrolled it was no faster (mask-build-2.md).
+template <int kBits, class Shared>
+__device__ const unsigned short* radix_sort_passes(Shared& sh, int n, unsigned int lowest, int passes) {
+  constexpr int kDigits = 1 << kBits;
+  constexpr int kWarpsPerThread = kChunkWarps * kDigits / kChunkThreads;  // scan: (digit, warp) cells per thread
+  constexpr int kThreadsPerDigit = kChunkWarps / kWarpsPerThread;
+  static_assert(kWarpsPerThread * kChunkThreads == kChunkWarps * kDigits && kWarpsPerThread <= kChunkWarps);
   __shared__ int warp_sums[kChunkWarps];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const unsigned int lanes_below = (1u << lane) - 1;
   const int steps = (n + kChunkThreads - 1) / kChunkThreads;
   const int warp_first = warp * steps * 32, warp_end = min(n, warp_first + steps * 32);
-  int* offsets = sh.counters.digit_offset;
-  int* warp_offsets = offsets + warp * kSortDigits;
+  unsigned short* offsets = sh.counters.digit_offset;
+  unsigned short* warp_offsets = offsets + warp * kDigits;
   unsigned short* ranks = sh.work.sort.ranks;
 #pragma unroll 1
-  for (int pass = 0; pass < 4; ++pass) {
-    const int shift = 8 * pass;
+  for (int pass = 0; pass < passes; ++pass) {
+    const int shift = kBits * pass;
     const unsigned int* from_keys = sh.work.sort.keys[pass & 1];
     const unsigned short* from_slots = sh.work.sort.slots[pass & 1];
     unsigned int* to_keys = sh.work.sort.keys[(pass + 1) & 1];
     unsigned short* to_slots = sh.work.sort.slots[(pass + 1) & 1];
-    for (int d = lane; d < kSortDigits; d += 32) warp_offsets[d] = 0;
+    for (int d = lane; d < kDigits; d += 32) warp_offsets[d] = 0;
     __syncwarp();
 #pragma unroll 1
     for (int base = warp_first; base < warp_end; base += 32) {
       const int i = base + lane;
       const bool valid = i < warp_end;
-      const unsigned int stored = from_keys[min(i, n - 1)];
-      const unsigned int key = pass == 0 ? rank_key(__uint_as_float(stored)) : stored;
-      const unsigned int digit = (key >> shift) & 0xFFu;
-      unsigned int peers = __ballot_sync(0xFFFFFFFFu, valid);  // the valid lanes with this lane's digit, 8 ballots
+      const unsigned int digit = ((from_keys[min(i, n - 1)] - lowest) >> shift) & (kDigits - 1u);
+      unsigned int peers = __ballot_sync(0xFFFFFFFFu, valid);  // the valid lanes with this lane's digit
 #pragma unroll
-      for (int bit = 0; bit < 8; ++bit) {
+      for (int bit = 0; bit < kBits; ++bit) {
         const bool set = (digit >> bit) & 1u;
         const unsigned int ones = __ballot_sync(0xFFFFFFFFu, set);
         peers &= set ? ones : ~ones;
@@ -502,17 +507,17 @@ __device__ void radix_sort_collected(Shared& sh, int n) {
       if (valid) rank = warp_offsets[digit] + __popc(peers & lanes_below);
       __syncwarp();
       if (valid) {
-        if ((peers & lanes_below) == 0) warp_offsets[digit] = rank + __popc(peers);
+        if ((peers & lanes_below) == 0) warp_offsets[digit] = static_cast<unsigned short>(rank + __popc(peers));
         ranks[i] = static_cast<unsigned short>(rank);
       }
       __syncwarp();
     }
     __syncthreads();
-    {  // exclusive scan over (digit, warp), digit-major: thread t holds warps 8·(t & 1) .. +7 of digit t / 2
-      const int digit = tid >> 1, first_warp = 8 * (tid & 1);
-      int counts[8], total = 0;
+    {  // exclusive scan over (digit, warp), digit-major: thread t holds kWarpsPerThread warps of one digit
+      const int digit = tid / kThreadsPerDigit, first_warp = kWarpsPerThread * (tid % kThreadsPerDigit);
+      int counts[kWarpsPerThread], total = 0;
 #pragma unroll
-      for (int k = 0; k < 8; ++k) total += counts[k] = offsets[(first_warp + k) * kSortDigits + digit];
+      for (int k = 0; k < kWarpsPerThread; ++k) total += counts[k] = offsets[(first_warp + k) * kDigits + digit];
       int inclusive = total;
 #pragma unroll
       for (int offset = 1; offset < 32; offset <<= 1) {
@@ -523,21 +528,48 @@ __device__ void radix_sort_collected(Shared& sh, int n) {
       __syncthreads();
       int running = __reduce_add_sync(0xFFFFFFFFu, lane < warp ? warp_sums[lane] : 0) + inclusive - total;
 #pragma unroll
-      for (int k = 0; k < 8; ++k) {
-        offsets[(first_warp + k) * kSortDigits + digit] = running;
+      for (int k = 0; k < kWarpsPerThread; ++k) {
+        offsets[(first_warp + k) * kDigits + digit] = static_cast<unsigned short>(running);
         running += counts[k];
       }
     }
     __syncthreads();
 #pragma unroll 1
     for (int i = warp_first + lane; i < warp_end; i += 32) {
-      const unsigned int key = pass == 0 ? rank_key(__uint_as_float(from_keys[i])) : from_keys[i];
-      const int to = warp_offsets[(key >> shift) & 0xFFu] + ranks[i];
+      const unsigned int key = from_keys[i];
+      const int to = warp_offsets[((key - lowest) >> shift) & (kDigits - 1u)] + ranks[i];
       to_keys[to] = key;
       to_slots[to] = pass == 0 ? static_cast<unsigned short>(i) : from_slots[i];
     }
     __syncthreads();
   }
+  return sh.work.sort.slots[passes & 1];
+}
+
+template <class Shared>
+__device__ const unsigned short* radix_sort_collected(Shared& sh, int n) {
+  __shared__ unsigned int warp_min[kChunkWarps], warp_max[kChunkWarps];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int steps = (n + kChunkThreads - 1) / kChunkThreads;
+  const int warp_first = warp * steps * 32, warp_end = min(n, warp_first + steps * 32);
+  // Rank keys in place, and their smallest and largest.
+  unsigned int smallest = 0xFFFFFFFFu, largest = 0;
+  for (int i = warp_first + lane; i < warp_end; i += 32) {
+    const unsigned int key = rank_key(__uint_as_float(sh.work.sort.keys[0][i]));
+    sh.work.sort.keys[0][i] = key;
+    smallest = min(smallest, key);
+    largest = max(largest, key);
+  }
+  smallest = __reduce_min_sync(0xFFFFFFFFu, smallest);
+  largest = __reduce_max_sync(0xFFFFFFFFu, largest);
+  if (lane == 0) warp_min[warp] = smallest, warp_max[warp] = largest;
+  __syncthreads();
+  const unsigned int lowest = __reduce_min_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_min[lane] : 0xFFFFFFFFu);
+  const unsigned int top = __reduce_max_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_max[lane] : 0u);
+  const int bits = n > 0 && top > lowest ? 32 - __clz(top - lowest) : 1;  // of the largest key − lowest
+  const int passes_of_8 = (bits + 7) / 8, passes_of_9 = (bits + 8) / 9;
+  return passes_of_9 < passes_of_8 ? radix_sort_passes<9>(sh, n, lowest, passes_of_9)
+                                   : radix_sort_passes<8>(sh, n, lowest, passes_of_8);
 }
 
 __device__ __forceinline__ long long global_time_ns() {
@@ -572,6 +604,11 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   };
   if (trace != nullptr && tid == 0) trace[0] = global_time_ns();
   stamp(1);
+#if __CUDA_ARCH__ >= 900
+  // A forward launched as this kernel's programmatic dependent (ForwardParams::programmatic) may start its CTAs now
+  // on the SMs this grid leaves free; they wait for this grid's completion before reading what it writes.
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
   if (stop_after_stage == 0) return;
 
   // Loads that need no pivot go out first: the chunk's keys and the first collection round of the prefix.
@@ -651,7 +688,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
       const unsigned int taken = __ballot_sync(0xFFFFFFFFu, take);
       const int at = slot + __popc(taken & lanes_below);
       if (take && at < Shared::kSortCapacity) {
-        sh.work.sort.keys[0][at] = __float_as_uint(values[s]);  // converted to its rank key by the sort's first pass
+        sh.work.sort.keys[0][at] = __float_as_uint(values[s]);  // turned into its rank key by the sort
         sh.slot_index[at] = static_cast<unsigned short>(warp_begin + 32 * s + lane);
       }
       slot += __popc(taken);
@@ -688,10 +725,9 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   if (stop_after_stage == 2) return;
 
   // 3. The joint rank order, the local keys (its head up to the w-th prefix key) and their positions.
-  radix_sort_collected<Shared>(sh, n);
+  const unsigned short* sorted_slots = radix_sort_collected<Shared>(sh, n);
   stamp(4);
   if (stop_after_stage == 3) return;
-  const unsigned short* sorted_slots = sh.work.sort.slots[0];
   if (prefix_entries >= window) {  // block-uniform
     const int steps = (n + kChunkThreads - 1) / kChunkThreads, warp_first = warp * steps * 32;
     int count = 0;
@@ -939,6 +975,9 @@ static_assert(ChunkedShared<kItemsLarge>::kWindowCapacity == kChunkedMaxWindow, 
 static_assert(sizeof(ChunkedShared<kItemsLarge>) <= 227 * 1024 - 1024,
               "the larger layout fits a Hopper CTA's shared memory, with 1 KB left for the static variables");
 static_assert(kChunkedMaxKeys <= 65536, "key indices fit 16 bits");
+static_assert(ChunkedShared<kItemsSmall>::kLocalCapacity % 8 == 0 && ChunkedShared<kItemsLarge>::kLocalCapacity % 8 == 0,
+              "the forward reads chunk keys 8 at a time (attention_fwd_sm90a.cu)");
+static_assert(ChunkedShared<kItemsLarge>::kSortCapacity < 65536, "sort slots and digit offsets fit 16 bits");
 static_assert(ChunkedShared<kItemsSmall>::kSortCapacity % kChunkThreads == 0 &&
                   ChunkedShared<kItemsLarge>::kSortCapacity % kChunkThreads == 0, "whole words of the slot bitmap");
 
