@@ -36,7 +36,8 @@ struct ForwardParams {
   bool wgmma = true;
   // The wgmma kernel launched as a programmatic dependent (PDL) of the kernel before it in the stream, which must be
   // the chunked mask build (it lets dependents launch at its start): the CTAs initialize and load Q while it runs,
-  // then wait for it (griddepcontrol.wait) before reading its outputs. Set by DmaRunner for the chunk-key path.
+  // then wait for it (griddepcontrol.wait) before reading its outputs. Set by DmaRunner for the chunk-key path
+  // (unless DMASCOPE_PDL=0).
   bool programmatic = false;
 };
 

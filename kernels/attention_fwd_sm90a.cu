@@ -424,25 +424,31 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   wgmma_wait<0>();
   fence_registers(o);
 
-  // Row sums over the quad, normalize, store.
+  // Row sums over the quad, normalize, store: the tile goes through this warpgroup's Q tile (no wgmma reads it any
+  // more), written in its swizzled layout (conflict-free), then out in 16-byte row chunks, instead of 4-byte stores of
+  // column pairs (D/4 of them per thread, which the CTA waited to drain before it could retire).
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 1);
     row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 2);
     row_sum[r] = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
   }
-  T* out = static_cast<T*>(p.out) + ((static_cast<long long>(b) * p.q_heads + h) * p.q_len + r0) * D;
+  unsigned char* const staging = q_tiles + warpgroup * kTileBytes;
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n) {
-    const int column = n * 8 + quad_col;
-    if (r0 + row_a < p.q_len) {
-      const unsigned pair = Convert<T>::pack(o[4 * n + 0] * row_sum[0], o[4 * n + 1] * row_sum[0]);
-      *reinterpret_cast<unsigned*>(out + row_a * D + column) = pair;
-    }
-    if (r0 + row_a + 8 < p.q_len) {
-      const unsigned pair = Convert<T>::pack(o[4 * n + 2] * row_sum[1], o[4 * n + 3] * row_sum[1]);
-      *reinterpret_cast<unsigned*>(out + (row_a + 8) * D + column) = pair;
-    }
+  for (int n = 0; n < D / 8; ++n) {  // columns n·8 + quad_col, + 1: 16-byte chunk n of the row, bytes quad_col·2
+    const int within = quad_col * 2;
+    *reinterpret_cast<unsigned*>(staging + swizzled_offset(row_a, n) + within) =
+        Convert<T>::pack(o[4 * n + 0] * row_sum[0], o[4 * n + 1] * row_sum[0]);
+    *reinterpret_cast<unsigned*>(staging + swizzled_offset(row_a + 8, n) + within) =
+        Convert<T>::pack(o[4 * n + 2] * row_sum[1], o[4 * n + 3] * row_sum[1]);
+  }
+  asm volatile("bar.sync %0, %1;\n" ::"r"(1 + warpgroup), "n"(kWarpgroupThreads) : "memory");  // this warpgroup only
+  T* out = static_cast<T*>(p.out) + ((static_cast<long long>(b) * p.q_heads + h) * p.q_len + r0) * D;
+  for (int c = threadIdx.x % kWarpgroupThreads; c < kTileRows * kChunks; c += kWarpgroupThreads) {
+    const int row = c / kChunks, chunk = c % kChunks;
+    if (r0 + row < p.q_len)
+      *reinterpret_cast<uint4*>(out + row * D + chunk * 8) =
+          *reinterpret_cast<const uint4*>(staging + swizzled_offset(row, chunk));
   }
   if (p.cta_nanoseconds && threadIdx.x % kWarpgroupThreads == 0)  // one entry per (head, tile)
     p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
