@@ -77,15 +77,11 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   Tiles& s = *reinterpret_cast<Tiles*>(shared_bytes);
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
-  const ForwardCta<T, D> cta = forward_cta<T, D>(p, Heads, Gathered);
-  const int qt = cta.qt, b = cta.b, r0 = cta.r0, p0 = cta.p0, p_last = cta.p_last;
-  const long long segment = cta.segment;
-  const T *const q = cta.q, *const k = cta.k, *const v = cta.v;
-  const float* const beta = cta.beta;
-  const int *const death = cta.death, *const list = cta.list;
+  const auto [qt, first_head, b, kv_head, bias_head, r0, p0, p_last, segment, q, k, v, beta, death, list] =
+      forward_cta<T, D>(p, Heads, Gathered);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int head_slot = warp / kWarpsPerHead;
-  const int h = cta.first_head + head_slot;
+  const int h = first_head + head_slot;
   const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
 

@@ -89,15 +89,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
 
   const unsigned long long started = p.cta_nanoseconds ? global_nanoseconds() : 0;
-  const ForwardCta<T, D> cta = forward_cta<T, D>(p, Heads, Gathered);
-  const int qt = cta.qt, b = cta.b, r0 = cta.r0, p0 = cta.p0, p_last = cta.p_last;
-  const long long segment = cta.segment;
-  const T *const q = cta.q, *const k = cta.k, *const v = cta.v;
-  const float* const beta = cta.beta;
-  const int *const death = cta.death, *const list = cta.list;
+  const auto [qt, first_head, b, kv_head, bias_head, r0, p0, p_last, segment, q, k, v, beta, death, list] =
+      forward_cta<T, D>(p, Heads, Gathered);
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-  const int h = cta.first_head + warpgroup;
+  const int h = first_head + warpgroup;
 
   // Q tiles of the CTA's heads → shared, swizzled (rows past q_len are zeros).
   for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
