@@ -324,13 +324,14 @@ void launch_for_type(const ForwardParams& params, bool gathered, cudaStream_t st
 
 }  // namespace
 
+// Whether launch_attention_forward runs the wgmma kernel for these parameters (else the mma.sync one).
+static bool runs_wgmma(const ForwardParams& params) { return params.wgmma && attention_forward_sm90a_applies(params); }
+
 const char* attention_forward_kernel_name(const ForwardParams& params) {
-  return params.wgmma && attention_forward_sm90a_applies(params) ? "wgmma" : "mma.sync";
+  return runs_wgmma(params) ? "wgmma" : "mma.sync";
 }
 
-bool attention_forward_uses_chunk_keys(const ForwardParams& params) {
-  return params.wgmma && attention_forward_sm90a_applies(params);
-}
+bool attention_forward_uses_chunk_keys(const ForwardParams& params) { return runs_wgmma(params); }
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
   if (params.q_tiles == 0) return;

@@ -319,9 +319,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     wgmma_wait<0>();
     fence_registers(s);
 
-    // Mask, bias and the online softmax: scores q·k·scale + β as logits (β needs no scaling), P = 2^(s·log2 e − m·log2 e)
-    // by one FFMA and ex2 (FlashAttention's folding of log2 e into the subtraction). A block whose keys all rows of the tile keep needs no mask:
-    // a dense block wholly left of the tile's first row, or a gathered block within the partitioned list's head.
+    // Mask, bias and the online softmax: scores q·k·scale + β as logits (β needs no scaling), P = 2^(s·log2 e −
+    // m·log2 e) by one FFMA and ex2 (FlashAttention's folding of log2 e into the subtraction). A block whose keys all
+    // rows of the tile keep needs no mask: a dense block wholly left of the tile's first row, or a gathered block
+    // within the partitioned list's head.
     const bool whole_block = Gathered ? (block + 1) * kTileKeys <= whole_keys
                                       : block * kTileKeys + kTileKeys - 1 <= p0;
     const int* const index = key_index + stage * kTileKeys;

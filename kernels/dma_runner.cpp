@@ -96,7 +96,10 @@ struct DmaRunner::Impl {
   cudaGraphExec_t graph = nullptr;               // mask build + gather + forward, captured once per set of buffers
   std::array<const void*, 6> graph_buffers{};
 
-  // Mask build, leaving the chunk keys where fused_lists; returns whether it did (else the caller gathers lists).
+  // The gather lists (per 64-row query tile, the keys some row keeps) from a device death array.
+  void gather_lists(const std::int32_t* death);
+  // Mask build, leaving the chunk keys where fused_lists, else followed by the gather lists; returns whether the
+  // forward reads chunk keys.
   bool build_mask_and_lists(const float* beta, std::int32_t* death);
   // The forward over the current gather lists, or (lists_from_mask_build) over the chunk keys the build just left.
   void forward_over_lists(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
@@ -181,16 +184,18 @@ void DmaRunner::build_mask(const float* beta, std::int32_t* death) {
   detail::launch_mask_build(impl_->plan, beta, death, impl_->mask_workspace.get(), impl_->stream);
 }
 
-void DmaRunner::build_gather_lists(const std::int32_t* death) {
-  Impl& m = *impl_;
-  if (m.all_kept) return;  // the dense path reads each tile's causal prefix, no lists
-  detail::launch_gather_lists(death, m.segments, static_cast<int>(m.shape.q_len), static_cast<int>(m.shape.key_len),
-                              m.q_tiles, m.capacity, m.lists.as<std::int32_t>(), m.counts.as<std::int32_t>(), m.stream);
+void DmaRunner::build_gather_lists(const std::int32_t* death) { impl_->gather_lists(death); }
+
+void DmaRunner::Impl::gather_lists(const std::int32_t* death) {
+  if (all_kept) return;  // the dense path reads each tile's causal prefix, no lists
+  detail::launch_gather_lists(death, segments, static_cast<int>(shape.q_len), static_cast<int>(shape.key_len), q_tiles,
+                              capacity, lists.as<std::int32_t>(), counts.as<std::int32_t>(), stream);
 }
 
 bool DmaRunner::Impl::build_mask_and_lists(const float* beta, std::int32_t* death) {
   if (!fused_lists) {
     detail::launch_mask_build(plan, beta, death, mask_workspace.get(), stream);
+    gather_lists(death);
     return false;
   }
   detail::ChunkKeysOutput output;
@@ -203,7 +208,7 @@ bool DmaRunner::Impl::build_mask_and_lists(const float* beta, std::int32_t* deat
 }
 
 void DmaRunner::build_mask_and_gather_lists(const float* beta, std::int32_t* death) {
-  if (!impl_->build_mask_and_lists(beta, death)) build_gather_lists(death);
+  impl_->build_mask_and_lists(beta, death);
 }
 
 void DmaRunner::forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
@@ -276,7 +281,6 @@ void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, co
     cudaGraph_t captured = nullptr;
     try {
       const bool fused = m.build_mask_and_lists(beta, death);
-      if (!fused) build_gather_lists(death);
       m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
     } catch (...) {
       cudaStreamEndCapture(m.stream, &captured);  // leave the stream usable, then report the first error

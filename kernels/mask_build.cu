@@ -233,9 +233,10 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 //      most w keys (every key is collected). If h missed (fewer than w prefix keys at or before it) or too many keys
 //      precede it, T is found by a radix select over the whole prefix instead and the n_I keys are compacted there:
 //      slower, same result;
-//   3. a stable LSD radix sort of their rank keys (8-bit passes in shared memory, as many as their range needs) gives the joint rank order;
-//      the local problem is its head up to the w-th prefix key (everything when the prefix holds fewer than w keys);
-//      a bitmap over the collection slots (which are in index order) gives each local key its position;
+//   3. a stable LSD radix sort of their rank keys (8- or 9-bit passes in shared memory, as few as their range needs)
+//      gives the joint rank order; the local problem is its head up to the w-th prefix key (everything when the
+//      prefix holds fewer than w keys); a bitmap over the collection slots (which are in index order) gives each local
+//      key its position;
 //   4. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
 //      64-bit masks over (rank block of 64) × (position bucket of 64): which ranks of the block lie in the bucket, and
 //      which positions of the bucket are ranked in earlier blocks (a prefix OR): a walk over at most M/64 buckets by
