@@ -1,6 +1,6 @@
 // DMA attention in fp32 for the GPU Doge forward: exact-semantics attention over the kept keys, for any head_dim up to
 // 128 (the bf16/fp16 tensor-core kernel of attention_fwd.cu covers 64 and 128 only, and not fp32). Twin:
-// attention_reference (core/attention_cpu.h) with a death array.
+// attention_reference (core/attention/attention_cpu.h) with a death array.
 //
 // grid (q_tiles, Hq), block 256 = 8 warps; no shared memory. Block (t, h) owns query rows [64t, 64t + 64) of query
 // head h; warp w takes rows 64t + w, + 8, ... One warp computes one row: lane ℓ holds elements ℓ, ℓ+32, ℓ+64, ℓ+96 of

@@ -1,10 +1,10 @@
 // The CUDA implementation of dmascope's compute interface. Plain C++ (no CUDA headers), so that the CLI, the app and
 // the tests can call it; every kernel here has a CPU twin in core/ with the same semantics:
-//   build_mask        ↔ dma_death_indices        (core/dma_mask.h)
-//   tile_map          ↔ build_tile_map           (core/attention_cpu.h)
+//   build_mask        ↔ dma_death_indices        (core/mask/dma_mask.h)
+//   tile_map          ↔ build_tile_map           (core/attention/attention_cpu.h)
 //   forward (DMA)     ↔ attention_tiled / attention_reference with a death array
 //   forward (dense)   ↔ the same with death == nullptr
-// Tensors live on the device; pointers are device pointers. Layouts match AttentionProblem in core/attention_cpu.h:
+// Tensors live on the device; pointers are device pointers. Layouts match AttentionProblem in core/attention/attention_cpu.h:
 //   q [B, Hq, Lq, d], k/v [B, Hkv, Lk, d] (bf16 or fp16), β [B, Hb, Lk] fp32, death [B, Hb, Lk] int32,
 //   out [B, Hq, Lq, d] in the input precision. Causal attention is bottom-right aligned when Lq < Lk.
 #pragma once
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/dma_mask.h"
+#include "core/mask/dma_mask.h"
 
 namespace dmascope::cuda {
 

@@ -13,7 +13,7 @@
 #include "kernels/dma_cuda.h"
 #include "kernels/mask_build.cuh"
 #include "kernels/materialized_softmax.cuh"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace dmascope::cuda {
 

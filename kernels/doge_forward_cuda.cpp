@@ -1,5 +1,5 @@
 // Host side of the GPU Doge forward (kernels/doge_forward_cuda.h): weight upload, activation buffers, the per-layer
-// sequence of launches (the same order as core/doge_forward.cpp), per-layer downloads of the captures, tile maps.
+// sequence of launches (the same order as core/model/doge_forward.cpp), per-layer downloads of the captures, tile maps.
 #include "kernels/doge_forward_cuda.h"
 
 #include <cublas_v2.h>
@@ -9,9 +9,9 @@
 #include <cmath>
 #include <mutex>
 
-#include "core/error.h"
-#include "core/parallel.h"
-#include "core/rope.h"
+#include "core/base/error.h"
+#include "core/base/parallel.h"
+#include "core/model/rope.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_kernels.cuh"

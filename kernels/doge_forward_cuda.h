@@ -1,17 +1,17 @@
-// The Doge forward pass on the GPU in float32 (batch 1): the twin of core's doge_forward (core/doge_forward.h), step
+// The Doge forward pass on the GPU in float32 (batch 1): the twin of core's doge_forward (core/model/doge_forward.h), step
 // for step, so that the app's CUDA backend computes the masks it shows on the device that shows them as computed.
 // Plain C++ (no CUDA headers): the app, the CLI and the tests include it.
 //
 //   step                        GPU                                  CPU twin (core/)
 //   embedding                   embed_rows kernel                    doge_forward's gather / embed_rows_f32
-//   RMSNorm (x, q/k per head)   rms_norm kernel                      rms_norm_f32 (core/linear.h)
+//   RMSNorm (x, q/k per head)   rms_norm kernel                      rms_norm_f32 (core/model/linear.h)
 //   projections, MLP, lm_head   cuBLAS SGEMM, TF32 off               linear_f32
-//   RoPE + heads-first layout   rope_heads_first kernel              apply_rope (core/rope.h) + a transpose
-//   dt → β (exp | linear)       dynamic_bias kernel                  doge_dynamic_bias (core/doge_forward.h)
-//   DMA mask (death indices)    mask_build.cu (launch_mask_build)    dma_death_indices (core/dma_mask.h)
-//   attention over kept keys    attention_f32 kernel (gather lists)  attention_reference (core/attention_cpu.h)
-//   residuals, SiLU gate        residual / silu_gate kernels         core/forward_elementwise.h
-//   tile maps (any tile shape)  tile_map kernel                      build_tile_map (core/attention_cpu.h)
+//   RoPE + heads-first layout   rope_heads_first kernel              apply_rope (core/model/rope.h) + a transpose
+//   dt → β (exp | linear)       dynamic_bias kernel                  doge_dynamic_bias (core/model/doge_forward.h)
+//   DMA mask (death indices)    mask_build.cu (launch_mask_build)    dma_death_indices (core/mask/dma_mask.h)
+//   attention over kept keys    attention_f32 kernel (gather lists)  attention_reference (core/attention/attention_cpu.h)
+//   residuals, SiLU gate        residual / silu_gate kernels         core/model/forward_elementwise.h
+//   tile maps (any tile shape)  tile_map kernel                      build_tile_map (core/attention/attention_cpu.h)
 // CDMoE (is_moe) is not implemented here: such a model is refused with its name (use the CPU forward).
 #pragma once
 
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "core/doge_forward.h"
+#include "core/model/doge_forward.h"
 
 namespace dmascope::cuda {
 

@@ -2,7 +2,7 @@
 // it with its CPU twin. Synchronous, on the legacy default stream.
 #include <algorithm>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_cuda.h"

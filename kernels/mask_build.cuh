@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/dma_mask.h"
+#include "core/mask/dma_mask.h"
 
 namespace dmascope::cuda::detail {
 

@@ -1,5 +1,5 @@
 // Device entry point of the tile maps of any tile shape (kernels/tile_map.cu). Twin: build_tile_map
-// (core/attention_cpu.h) with q_len == key_len. Host-side use: DogeForwardCuda.
+// (core/attention/attention_cpu.h) with q_len == key_len. Host-side use: DogeForwardCuda.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,4 +1,4 @@
-// The mask's level of detail on the GPU, the same counting as core/view_reduce.cpp's interval path: one block per
+// The mask's level of detail on the GPU, the same counting as core/view/view_reduce.cpp's interval path: one block per
 // pixel column; each thread takes keys of the column, and for key j adds its kept rows [j, death_j) and allowed rows
 // [j, end) to the bands they cross — the two end bands directly, the bands between through a difference array — in
 // shared memory; then one thread per band turns the difference array into counts (a block-wide prefix sum) and writes

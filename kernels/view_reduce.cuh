@@ -1,5 +1,5 @@
 // Device entry point of the mask's level-of-detail reduction (kernels/view_reduce.cu). Twin: reduce_mask_to_grid
-// (core/view_reduce.h) when the pixel rows tile the visible rows. Host-side use: cuda::reduce_mask_grid.
+// (core/view/view_reduce.h) when the pixel rows tile the visible rows. Host-side use: cuda::reduce_mask_grid.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -6,7 +6,7 @@
 
 #include <mutex>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/view_reduce.cuh"
@@ -59,7 +59,7 @@ std::optional<std::vector<float>> DeviceMasks::reduce(std::int64_t layer, std::i
     fail("device masks: bias head {} is out of range [0, {})", bias_head, bias_heads_);
   if (width < 1 || height < 1) fail("view reduction: grid {}x{} must be at least 1x1 pixels", width, height);
   if (height > detail::kReduceMaxHeight) return std::nullopt;
-  // The pixels' cells, by the rule the CPU and the hover lookup share (core/view_geometry.h).
+  // The pixels' cells, by the rule the CPU and the hover lookup share (core/view/view_geometry.h).
   const std::vector<std::int64_t> bands = tiling_row_bands(window, height, length_);
   if (bands.empty()) return std::nullopt;  // overlapping bands: zoomed in
   std::vector<std::int64_t> columns;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/view_reduce.h"
+#include "core/view/view_reduce.h"
 
 namespace dmascope::cuda {
 

@@ -1,9 +1,10 @@
-// Axis ranges and ticks of the timing charts (app/gui/chart_axis.h).
+// Axis ranges and ticks of the timing charts (app/gui/render/chart_axis.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "app/gui/chart_axis.h"
+#include "app/gui/engine_vocabulary.h"
+#include "app/gui/render/chart_axis.h"
 
 namespace dmascope::gui {
 namespace {

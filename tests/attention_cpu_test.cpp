@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 
-#include "core/attention_cpu.h"
-#include "core/dma_mask.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/dma_mask.h"
 
 namespace dmascope {
 namespace {

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <random>
 
-#include "core/attention_cpu.h"
-#include "core/bias_patterns.h"
-#include "core/dma_mask.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/bias_patterns.h"
+#include "core/mask/dma_mask.h"
 
 namespace dmascope {
 namespace {

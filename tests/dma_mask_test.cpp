@@ -2,8 +2,8 @@
 
 #include <random>
 
-#include "core/dma_mask.h"
-#include "core/error.h"
+#include "core/mask/dma_mask.h"
+#include "core/base/error.h"
 
 namespace dmascope {
 namespace {

@@ -1,8 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "core/doge_config.h"
-#include "core/error.h"
+#include "core/model/doge_config.h"
+#include "core/base/error.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

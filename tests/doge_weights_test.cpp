@@ -9,10 +9,10 @@
 #include <functional>
 #include <limits>
 
-#include "core/checkpoint_files.h"
-#include "core/doge_weights.h"
-#include "core/error.h"
-#include "core/safetensors.h"
+#include "core/formats/checkpoint_files.h"
+#include "core/model/doge_weights.h"
+#include "core/base/error.h"
+#include "core/formats/safetensors.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <set>
 
-#include "core/doge_forward.h"
-#include "core/safetensors.h"
+#include "core/model/doge_forward.h"
+#include "core/formats/safetensors.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

@@ -9,9 +9,9 @@
 #include <initializer_list>
 #include <optional>
 
-#include "core/checkpoint_files.h"
-#include "core/error.h"
-#include "core/safetensors.h"
+#include "core/formats/checkpoint_files.h"
+#include "core/base/error.h"
+#include "core/formats/safetensors.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

@@ -1,14 +1,14 @@
-// The mask export (core/mask_export.h): a forward's masks written as safetensors and read back with core's reader,
+// The mask export (core/formats/mask_export.h): a forward's masks written as safetensors and read back with core's reader,
 // tensor by tensor and byte for byte, with the settings in the metadata; a missing capture is an error naming the
 // layer, and a failed write leaves no file behind.
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "core/error.h"
-#include "core/mask_export.h"
-#include "core/random_model.h"
-#include "core/safetensors.h"
+#include "core/base/error.h"
+#include "core/formats/mask_export.h"
+#include "core/model/random_model.h"
+#include "core/formats/safetensors.h"
 #include "test_paths.h"
 
 namespace dmascope {

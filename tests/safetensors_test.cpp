@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/atomic_write.h"
-#include "core/checkpoint_files.h"
-#include "core/error.h"
-#include "core/safetensors.h"
+#include "core/formats/atomic_write.h"
+#include "core/formats/checkpoint_files.h"
+#include "core/base/error.h"
+#include "core/formats/safetensors.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

@@ -4,8 +4,8 @@
 #include <limits>
 #include <random>
 
-#include "core/error.h"
-#include "core/tensor.h"
+#include "core/base/error.h"
+#include "core/formats/tensor.h"
 
 namespace dmascope {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/tokenizer.h"
+#include "core/tokenizer/tokenizer.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/tokenizer_pattern.h"
+#include "core/base/error.h"
+#include "core/tokenizer/tokenizer_pattern.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

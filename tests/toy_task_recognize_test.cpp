@@ -7,9 +7,9 @@
 #include <random>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/tokenizer.h"
-#include "core/toy_tasks.h"
+#include "core/base/error.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/toy/toy_tasks.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {

@@ -28,7 +28,7 @@ token each answer copies (what an attention head has to find).
           <sep> on each next token of the repeat (induction)
 
 The generator below is the definition of the format: pure Python on a splitmix64 stream seeded per (seed, index), so
-that dmascope's C++ port (core/toy_tasks.cpp) produces the very same sequences from the same seed. Training draws from
+that dmascope's C++ port (core/toy/toy_tasks.cpp) produces the very same sequences from the same seed. Training draws from
 it too (in DataLoader worker processes), so the models see exactly this format.
 
 MQAR training uses a curriculum over the number of pairs (4..8 first, growing to 4..48 as the training accuracy

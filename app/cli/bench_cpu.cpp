@@ -4,13 +4,13 @@
 #include <random>
 
 #include "app/cli/bench.h"
-#include "core/attention_cpu.h"
-#include "core/bias_patterns.h"
-#include "core/dma_mask.h"
-#include "core/doge_forward.h"
-#include "core/error.h"
-#include "core/parallel.h"
-#include "core/toy_tasks.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/bias_patterns.h"
+#include "core/mask/dma_mask.h"
+#include "core/model/doge_forward.h"
+#include "core/base/error.h"
+#include "core/base/parallel.h"
+#include "core/toy/toy_tasks.h"
 
 namespace dmascope::cli {
 

@@ -3,10 +3,10 @@
 #include <random>
 
 #include "app/cli/bench.h"
-#include "core/attention_cpu.h"
-#include "core/bias_patterns.h"
-#include "core/error.h"
-#include "core/tensor.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/bias_patterns.h"
+#include "core/base/error.h"
+#include "core/formats/tensor.h"
 
 #ifdef DMASCOPE_HAS_CUDA
 #include "kernels/dma_cuda.h"

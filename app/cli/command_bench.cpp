@@ -9,7 +9,7 @@
 #include "app/cli/bench.h"
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace dmascope::cli {
 

@@ -2,10 +2,10 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/doge_forward.h"
-#include "core/error.h"
-#include "core/safetensors.h"
-#include "core/tokenizer.h"
+#include "core/model/doge_forward.h"
+#include "core/base/error.h"
+#include "core/formats/safetensors.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace dmascope::cli {
 

@@ -7,10 +7,10 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/doge_forward.h"
-#include "core/error.h"
-#include "core/parallel.h"
-#include "core/tokenizer.h"
+#include "core/model/doge_forward.h"
+#include "core/base/error.h"
+#include "core/base/parallel.h"
+#include "core/tokenizer/tokenizer.h"
 #ifdef DMASCOPE_HAS_CUDA
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_cuda.h"

@@ -2,10 +2,10 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/checkpoint_files.h"
-#include "core/doge_weights.h"
-#include "core/error.h"
-#include "core/rope.h"
+#include "core/formats/checkpoint_files.h"
+#include "core/model/doge_weights.h"
+#include "core/base/error.h"
+#include "core/model/rope.h"
 
 namespace dmascope::cli {
 

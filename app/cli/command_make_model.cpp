@@ -3,8 +3,8 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/error.h"
-#include "core/random_model.h"
+#include "core/base/error.h"
+#include "core/model/random_model.h"
 
 namespace dmascope::cli {
 

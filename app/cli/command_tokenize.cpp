@@ -4,8 +4,8 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
-#include "core/error.h"
-#include "core/tokenizer.h"
+#include "core/base/error.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace dmascope::cli {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "app/cli/commands.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace {
 

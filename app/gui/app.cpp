@@ -4,10 +4,11 @@
 
 #include <algorithm>
 
-#include "app/gui/gl_window.h"
-#include "app/gui/panels.h"
-#include "app/gui/presenter.h"
-#include "app/gui/toy_answers.h"
+#include "app/gui/platform/gl_window.h"
+#include "app/gui/panels/panels.h"
+#include "app/gui/presenter/presenter.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/pipeline/toy_answers.h"
 
 namespace dmascope::gui {
 

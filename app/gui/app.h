@@ -6,8 +6,9 @@
 #include <optional>
 
 #include "app/gui/app_state.h"
-#include "app/gui/session_file.h"
-#include "app/gui/tour_file.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/session/session_file.h"
+#include "engine/session/tour_file.h"
 
 namespace dmascope::gui {
 

@@ -9,17 +9,18 @@
 #include <string>
 #include <vector>
 
-#include "app/gui/export_files.h"
-#include "app/gui/gl_window.h"
-#include "app/gui/grid_key.h"
-#include "app/gui/grid_renderer.h"
-#include "app/gui/logit_grid_job.h"
-#include "app/gui/model_discovery.h"
-#include "app/gui/pipeline.h"
-#include "app/gui/timing_panel_state.h"
-#include "app/gui/recent_models.h"
-#include "app/gui/presenter_state.h"
-#include "app/gui/view_state.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/export/export_files.h"
+#include "app/gui/platform/gl_window.h"
+#include "engine/pipeline/grid_key.h"
+#include "app/gui/render/grid_renderer.h"
+#include "engine/pipeline/logit_grid_job.h"
+#include "engine/session/model_discovery.h"
+#include "engine/pipeline/pipeline.h"
+#include "app/gui/panels/timing_panel_state.h"
+#include "engine/session/recent_models.h"
+#include "app/gui/presenter/presenter_state.h"
+#include "engine/session/view_state.h"
 
 namespace dmascope::gui {
 

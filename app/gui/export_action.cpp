@@ -2,7 +2,7 @@
 // status bar with the absolute path, so that the user can find the file.
 #include <fmt/format.h>
 
-#include "app/gui/panels.h"
+#include "app/gui/panels/panels.h"
 
 namespace dmascope::gui {
 

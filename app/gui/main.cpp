@@ -17,17 +17,18 @@
 #include <nlohmann/json.hpp>
 
 #include "app/gui/app.h"
-#include "app/gui/bundled_assets.h"
-#include "app/gui/fullscreen_switch.h"
-#include "app/gui/frame_benchmark.h"
-#include "app/gui/headless_window.h"
-#include "app/gui/gl_window.h"
-#include "app/gui/model_discovery.h"
-#include "app/gui/panels.h"
-#include "app/gui/png_export.h"
-#include "app/gui/tour_file.h"
-#include "core/atomic_write.h"
-#include "core/error.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/session/bundled_assets.h"
+#include "app/gui/platform/fullscreen_switch.h"
+#include "app/gui/platform/frame_benchmark.h"
+#include "app/gui/platform/headless_window.h"
+#include "app/gui/platform/gl_window.h"
+#include "engine/session/model_discovery.h"
+#include "app/gui/panels/panels.h"
+#include "app/gui/platform/png_export.h"
+#include "engine/session/tour_file.h"
+#include "core/formats/atomic_write.h"
+#include "core/base/error.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR]
                       down, space, pageup, pagedown, home, end, escape, f1, f2, f11, a letter or digit, [ ] + -;
                       ctrl+KEY), then capture: what a user's keys would show
   --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
-                      moves (vsync off), write OUT.json and exit (app/gui/frame_benchmark.h says what is timed);
+                      moves (vsync off), write OUT.json and exit (app/gui/platform/frame_benchmark.h says what is timed);
                       with --screenshot, also the last frame measured
   --headless          with --measure: render offscreen on a GPU through EGL (no display needed)
 

@@ -1,13 +1,14 @@
-// "Export masks" (Source panel button, Ctrl+E): the current result's masks as safetensors (core/mask_export.h), with
+// "Export masks" (Source panel button, Ctrl+E): the current result's masks as safetensors (core/formats/mask_export.h), with
 // the settings that made them in the metadata, so that a file found later says what it holds; into the export folder
 // (export_files.h).
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
-#include "app/gui/panels.h"
-#include "app/gui/session_file.h"
-#include "core/mask_export.h"
+#include "app/gui/panels/panels.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/session/session_file.h"
+#include "core/formats/mask_export.h"
 
 namespace dmascope::gui {
 

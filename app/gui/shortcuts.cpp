@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "app/gui/panels.h"
+#include "app/gui/panels/panels.h"
 
 namespace dmascope::gui {
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/checkpoint_files.h"
-#include "core/error.h"
+#include "core/formats/checkpoint_files.h"
+#include "core/base/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

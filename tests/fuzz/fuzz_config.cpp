@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/doge_config.h"
-#include "core/error.h"
+#include "core/model/doge_config.h"
+#include "core/base/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -16,9 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.h"
-#include "core/tokenizer.h"
-#include "core/tokenizer_text.h"
+#include "core/base/error.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/tokenizer/tokenizer_text.h"
 
 namespace {
 

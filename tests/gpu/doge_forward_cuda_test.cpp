@@ -1,4 +1,4 @@
-// The GPU Doge forward (kernels/doge_forward_cuda.h) against the CPU forward (core/doge_forward.h), and each of its
+// The GPU Doge forward (kernels/doge_forward_cuda.h) against the CPU forward (core/model/doge_forward.h), and each of its
 // kernels against its CPU twin, on fresh random inputs. Skipped without a GPU. Device activations are poisoned with
 // NaN before every run (GpuForwardOutputs::poison_activations), kernel outputs likewise; NaN never passes.
 #include <fmt/format.h>
@@ -10,14 +10,14 @@
 #include <random>
 #include <sstream>
 
-#include "core/attention_cpu.h"
-#include "core/dma_mask.h"
-#include "core/doge_forward.h"
-#include "core/forward_elementwise.h"
-#include "core/linear.h"
-#include "core/random_model.h"
-#include "core/rope.h"
-#include "core/tokenizer.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/dma_mask.h"
+#include "core/model/doge_forward.h"
+#include "core/model/forward_elementwise.h"
+#include "core/model/linear.h"
+#include "core/model/random_model.h"
+#include "core/model/rope.h"
+#include "core/tokenizer/tokenizer.h"
 #include "kernels/dma_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
 #include "kernels/doge_forward_cuda.h"

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <random>
 
-#include "core/attention_cpu.h"
-#include "core/dma_mask.h"
-#include "core/tensor.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/dma_mask.h"
+#include "core/formats/tensor.h"
 #include "kernels/dma_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
 

@@ -8,7 +8,7 @@
 #include <limits>
 #include <random>
 
-#include "core/dma_mask.h"
+#include "core/mask/dma_mask.h"
 #include "kernels/dma_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
 #include "kernels/mask_build.cuh"

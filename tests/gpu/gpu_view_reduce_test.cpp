@@ -8,8 +8,8 @@
 #include <cmath>
 #include <random>
 
-#include "core/dma_mask.h"
-#include "core/error.h"
+#include "core/mask/dma_mask.h"
+#include "core/base/error.h"
 #include "kernels/view_reduce_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
 

@@ -1,4 +1,4 @@
-// The export rule (app/gui/export_files.h), without a window: names say what a file holds, an earlier export is
+// The export rule (engine/export/export_files.h), without a window: names say what a file holds, an earlier export is
 // never replaced (a taken name gets a number, also when two exports race), a failed write leaves nothing behind and
 // its error names the path and the reason, the folder is created and "~" is the home folder.
 #include <gtest/gtest.h>
@@ -11,11 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "app/gui/export_files.h"
-#include "app/gui/pipeline_compute.h"
-#include "core/error.h"
+#include "engine/export/export_files.h"
+#include "engine/pipeline/pipeline_compute.h"
+#include "core/base/error.h"
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 namespace fs = std::filesystem;
@@ -152,9 +152,9 @@ TEST(GuiExportFiles, ATildeIsTheHomeFolderAndTheDefaultFolderIsUnderIt) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 // A panel's PNG is the window's image cropped to the panel: the pixels must be those of the region, clipped at the
@@ -185,4 +185,4 @@ TEST(GuiExportFiles, APanelPngIsTheWindowImageCroppedToThePanel) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine

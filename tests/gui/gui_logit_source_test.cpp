@@ -1,7 +1,7 @@
-// The logits view's source (app/gui/logit_source.h) on a real forward of the bundled tiny model: the head mapping
+// The logits view's source (engine/pipeline/logit_source.h) on a real forward of the bundled tiny model: the head mapping
 // (query head → kv head for k, → bias head for β and the mask) gives the logits computed here from the captures, and
 // a result without q/k captures (or with captures of the wrong dtype) gives no source and a reason, never a crash.
-// And its worker (app/gui/logit_grid_job.h): it delivers the grid core computes, wakes the UI, and a request for
+// And its worker (engine/pipeline/logit_grid_job.h): it delivers the grid core computes, wakes the UI, and a request for
 // another head supersedes a running one.
 #include <gtest/gtest.h>
 
@@ -11,11 +11,11 @@
 #include <memory>
 #include <thread>
 
-#include "app/gui/logit_grid_job.h"
-#include "app/gui/logit_source.h"
-#include "core/toy_sequences.h"
+#include "engine/pipeline/logit_grid_job.h"
+#include "engine/pipeline/logit_source.h"
+#include "core/toy/toy_sequences.h"
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 std::shared_ptr<PipelineResult> small_result() {
@@ -139,4 +139,4 @@ TEST(GuiLogitGridJob, TheNewestRequestWinsAndBadCapturesComeBackAsAnError) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "app/gui/layer_timing.h"
-#include "app/gui/pipeline.h"
-#include "core/random_model.h"
+#include "engine/timing/layer_timing.h"
+#include "engine/pipeline/pipeline.h"
+#include "core/model/random_model.h"
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 PipelineSettings tiny_settings(std::int64_t length) {
@@ -132,4 +132,4 @@ TEST(GuiPipeline, CudaTimingRunsOnTheGpuWhenThereIsOne) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine

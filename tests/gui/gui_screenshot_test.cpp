@@ -18,14 +18,15 @@
 #include <string>
 #include <sys/wait.h>
 
-#include "app/gui/colormaps.h"
-#include "app/gui/session_file.h"
-#include "core/attention_cpu.h"
-#include "core/dma_mask.h"
-#include "core/doge_forward.h"
-#include "core/error.h"
+#include "app/gui/engine_vocabulary.h"
+#include "app/gui/render/colormaps.h"
+#include "engine/session/session_file.h"
+#include "core/attention/attention_cpu.h"
+#include "core/mask/dma_mask.h"
+#include "core/model/doge_forward.h"
+#include "core/base/error.h"
 #include "tests/run_command.h"
-#include "core/toy_sequences.h"
+#include "core/toy/toy_sequences.h"
 
 namespace dmascope::gui {
 namespace {

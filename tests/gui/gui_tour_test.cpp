@@ -15,14 +15,14 @@
 #include <string>
 #include <sys/wait.h>
 
-#include "app/gui/bundled_assets.h"
-#include "app/gui/recall_table.h"
-#include "app/gui/session_file.h"
-#include "app/gui/tour_file.h"
-#include "core/error.h"
+#include "engine/session/bundled_assets.h"
+#include "engine/session/recall_table.h"
+#include "engine/session/session_file.h"
+#include "engine/session/tour_file.h"
+#include "core/base/error.h"
 #include "tests/run_command.h"
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 namespace fs = std::filesystem;
@@ -312,4 +312,4 @@ TEST(GuiPresenter, FirstLaunchOpensTheTrainedToyModel) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine

@@ -9,14 +9,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/gui/bundled_assets.h"
-#include "app/gui/pipeline_compute.h"
-#include "app/gui/session_file.h"
-#include "app/gui/toy_answers.h"
-#include "core/dma_mask.h"
-#include "core/error.h"
+#include "engine/session/bundled_assets.h"
+#include "engine/pipeline/pipeline_compute.h"
+#include "engine/session/session_file.h"
+#include "engine/pipeline/toy_answers.h"
+#include "core/mask/dma_mask.h"
+#include "core/base/error.h"
 
-namespace dmascope::gui {
+namespace dmascope::engine {
 namespace {
 
 const std::filesystem::path kToyMix = std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-toy-mix";
@@ -164,4 +164,4 @@ TEST(GuiToyAnswers, ShortTasksFitAndTheTaskRoundTripsThroughASessionFile) {
 }
 
 }  // namespace
-}  // namespace dmascope::gui
+}  // namespace dmascope::engine

@@ -1,0 +1,554 @@
+// The Heatmap panel: one head's kept mask, attention probabilities (when captured) or logits (q·k/√d + β on kept
+// entries, from the q/k captures) as one shader-coloured quad of a view-sized grid (core/view/view_reduce.h), the β strip
+// under it, a colour bar, axes with index ticks or token labels, zoom (wheel) and pan (drag), and a tooltip with the
+// exact cell under the mouse. Logit grids that cost more than a frame's share are reduced on a worker
+// (logit_grid_job.h) while the previous grid stays on screen.
+#include <imgui.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "app/gui/panels/answers_section.h"
+#include "app/gui/engine_vocabulary.h"
+#include "engine/pipeline/mask_grid.h"
+#include "engine/pipeline/logit_source.h"
+#include "app/gui/render/number_format.h"
+#include "app/gui/panels/panels.h"
+#include "core/base/error.h"
+#include "core/view/view_reduce.h"
+
+namespace dmascope::gui {
+
+namespace {
+
+constexpr float kWheelZoomStep = 1.25f;
+// A logit grid is reduced on the UI thread when it costs at most this many multiply-adds (≈ 1-2 ms on one core),
+// so that zoomed-in views follow a pan without a frame of lag; costlier grids go to the worker.
+constexpr std::int64_t kLogitMultiplyAddsPerFrame = std::int64_t{1} << 22;
+
+
+GridStyle value_style(const AppState& state, float low, float high, float log_floor_fraction) {
+  GridStyle style;
+  style.table = &colormap_table(state.view.colormap);
+  if (state.view.scale == ColorScale::Log) {
+    style.mapping = GridMapping::Log;
+    style.low = std::max(high * log_floor_fraction, 1e-30f);
+    style.high = std::max(high, 1e-30f);
+  } else {
+    style.low = low;
+    style.high = high > low ? high : low + 1.0f;
+  }
+  return style;
+}
+
+// SameLine() when an item `width` wide still fits on this line, else a new line: the toolbar wraps instead of being
+// clipped at large UI scales.
+void same_line_if_fits(float width) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width <= right) ImGui::SameLine();
+}
+float radio_width(const char* label) {
+  return ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
+}
+float labelled_width(float field_width, const char* label) {
+  return field_width + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
+}
+
+// The layer/head/quantity/colour controls above the picture.
+void draw_toolbar(AppState& state, const PipelineResult& result) {
+  ViewState& view = state.view;
+  const float field = ImGui::GetFontSize() * 6;
+  ImGui::SetNextItemWidth(field);
+  int layer = static_cast<int>(view.layer);
+  if (ImGui::SliderInt("layer", &layer, 0, static_cast<int>(result.layers() - 1))) view.layer = layer;
+  same_line_if_fits(labelled_width(field, "head"));
+  ImGui::SetNextItemWidth(field);
+  int head = static_cast<int>(view.head);
+  if (ImGui::SliderInt("head", &head, 0, static_cast<int>(result.q_heads() - 1))) view.head = head;
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("query head %d uses the mask of bias head %lld", head,
+                      static_cast<long long>(result.bias_head_of(head)));
+  int quantity = static_cast<int>(view.quantity);
+  same_line_if_fits(radio_width("mask"));
+  ImGui::RadioButton("mask", &quantity, 0);
+  same_line_if_fits(radio_width("probs"));
+  ImGui::BeginDisabled(!result.has_probs);
+  ImGui::RadioButton("probs", &quantity, 1);
+  ImGui::EndDisabled();
+  if (!result.has_probs && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("probabilities are captured only up to %lld tokens", static_cast<long long>(kProbsMaxLength));
+  same_line_if_fits(radio_width("logits"));
+  ImGui::RadioButton("logits", &quantity, 2);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("q·k/√d + β on kept entries: what the softmax sees (masked entries hatched)");
+  view.quantity = static_cast<HeatmapQuantity>(quantity);
+
+  ImGui::SetNextItemWidth(field);
+  if (ImGui::BeginCombo("colormap", std::string(colormap_name(view.colormap)).c_str())) {
+    for (Colormap colormap : kColormaps)
+      if (ImGui::Selectable(std::string(colormap_name(colormap)).c_str(), colormap == view.colormap))
+        view.colormap = colormap;
+    ImGui::EndCombo();
+  }
+  int scale = static_cast<int>(view.scale);
+  same_line_if_fits(radio_width("linear"));
+  ImGui::RadioButton("linear", &scale, 0);
+  same_line_if_fits(radio_width("log"));
+  ImGui::RadioButton("log", &scale, 1);
+  if (ImGui::IsItemHovered() && view.quantity == HeatmapQuantity::Logits)
+    ImGui::SetTooltip("logits: log10 of (logit − min + 1), so that the low end spreads");
+  view.scale = static_cast<ColorScale>(scale);
+  int reduce = static_cast<int>(view.reduce);
+  same_line_if_fits(radio_width("mean"));
+  ImGui::RadioButton("mean", &reduce, 0);
+  same_line_if_fits(radio_width("max"));
+  ImGui::RadioButton("max", &reduce, 1);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("zoomed out, a pixel shows the mean or the max of its cells");
+  view.reduce = static_cast<ReduceMode>(reduce);
+  same_line_if_fits(ImGui::CalcTextSize("PNG").x + 2 * ImGui::GetStyle().FramePadding.x);
+  panel_png_button(state, "heatmap");
+}
+
+void update_matrix_grid(AppState& state, const PipelineResult& result, const MatrixWindow& window, std::int64_t texels) {
+  const ViewState& view = state.view;
+  const bool probs = view.quantity == HeatmapQuantity::Probabilities && result.has_probs;
+  const GridKey key{result.generation, view.layer, view.head, probs ? 1 : 0, static_cast<int>(view.reduce),
+                    window.row_begin, window.row_end, window.col_begin, window.col_end, texels, texels};
+  HeatmapPanelState& panel = state.heatmap;
+  if (key == panel.matrix_key && !panel.matrix.empty()) return;
+  panel.matrix_key = key;
+  panel.matrix_values =
+      probs ? reduce_matrix_to_grid(result.probs(view.layer, view.head), result.length(), window, texels, texels,
+                                    view.reduce)
+            : reduce_result_mask(result, view.layer, result.bias_head_of(view.head), window, texels, texels,
+                                 view.reduce, &panel.matrix_reduced_on);
+  if (probs) panel.matrix_reduced_on = "CPU";
+  panel.matrix_high = 1.0f;
+  if (probs) {
+    panel.matrix_high = 0.0f;
+    for (float value : panel.matrix_values) panel.matrix_high = std::max(panel.matrix_high, value);
+  }
+  panel.matrix.upload(panel.matrix_values, texels, texels);
+}
+
+// The grid values the shader colours: logits normalised to [0, 1] (linear) or shifted to [1, high − low + 1] (log,
+// so that log10 spreads the low end), kNoCausalCell above the diagonal and kMaskedGridValue where all is masked.
+std::vector<float> logit_display_values(const LogitGrid& grid, ColorScale scale) {
+  std::vector<float> values(grid.values.size());
+  const float span = grid.high > grid.low ? grid.high - grid.low : 1.0f;
+  for (std::size_t p = 0; p < values.size(); ++p) {
+    switch (grid.coverage[p]) {
+      case LogitPixel::NoCausalCell: values[p] = kNoCausalCell; break;
+      case LogitPixel::AllMasked: values[p] = kMaskedGridValue; break;
+      case LogitPixel::Value:
+        values[p] = scale == ColorScale::Log ? grid.values[p] - grid.low + 1.0f : (grid.values[p] - grid.low) / span;
+        break;
+    }
+  }
+  return values;
+}
+
+GridStyle logit_style(const AppState& state) {
+  const LogitGrid& grid = state.heatmap.logits;
+  GridStyle style;
+  style.table = &colormap_table(state.view.colormap);
+  if (state.view.scale == ColorScale::Log) {
+    style.mapping = GridMapping::Log;
+    style.low = 1.0f;
+    style.high = std::max(grid.high - grid.low + 1.0f, 1.0f + 1e-6f);
+  }
+  return style;
+}
+
+void show_logit_grid(HeatmapPanelState& panel, FinishedLogitGrid finished, ColorScale scale) {
+  panel.logit_key = finished.key;
+  panel.logit_error = std::move(finished.error);
+  panel.logits = std::move(finished.grid);
+  panel.logit_scale = scale;
+  if (panel.logit_error.empty())
+    panel.logit_texture.upload(logit_display_values(panel.logits, scale), panel.logits.width, panel.logits.height);
+}
+
+// Keeps state.heatmap.logits (and the texture) on the view's grid: at once when that is cheap or in screenshot mode,
+// else through the worker, showing the previous grid until it is done. The texture holds display values, so a colour
+// scale change re-uploads the grid without reducing it again.
+void update_logit_grid(AppState& state, const std::shared_ptr<const PipelineResult>& result, const LogitSource& source,
+                       const MatrixWindow& window, std::int64_t texels) {
+  const ViewState& view = state.view;
+  HeatmapPanelState& panel = state.heatmap;
+  const GridKey key{result->generation, view.layer, view.head, static_cast<int>(HeatmapQuantity::Logits),
+                    static_cast<int>(view.reduce), window.row_begin, window.row_end, window.col_begin,
+                    window.col_end, texels, texels};
+  panel.logit_wanted = key;
+  if (panel.logit_scale != view.scale && panel.logit_error.empty() && !panel.logits.values.empty()) {
+    panel.logit_scale = view.scale;
+    panel.logit_texture.upload(logit_display_values(panel.logits, view.scale), panel.logits.width,
+                               panel.logits.height);
+  }
+  if (key == panel.logit_key) return;
+  if (!panel.logit_job) panel.logit_job = std::make_unique<LogitGridJob>(state.wake);
+  if (auto finished = panel.logit_job->take_finished()) show_logit_grid(panel, std::move(*finished), view.scale);
+  if (key == panel.logit_key) return;
+  LogitGridOptions options;
+  options.samples_per_pixel = logit_samples_per_pixel(texels * texels);
+  const std::int64_t kept = kept_entries_in_window(source.death, window, texels, texels);
+  const std::int64_t entries =
+      kept <= options.exact_max_entries ? kept : std::min(kept, texels * texels * options.samples_per_pixel);
+  if (state.deterministic || entries * source.head_dim <= kLogitMultiplyAddsPerFrame) {
+    FinishedLogitGrid now{key, {}, {}};
+    try {
+      now.grid = reduce_logits_to_grid(source, window, texels, texels, view.reduce, options);
+    } catch (const Error& error) {
+      now.error = error.what();
+    }
+    show_logit_grid(panel, std::move(now), view.scale);
+    return;
+  }
+  panel.logit_job->request({key, result, source, window, texels, texels, view.reduce, options});
+}
+
+void update_beta_strip(AppState& state, const PipelineResult& result, const MatrixWindow& window, std::int64_t texels) {
+  const ViewState& view = state.view;
+  const std::int64_t bias_head = result.bias_head_of(view.head);
+  const GridKey key{result.generation, view.layer, bias_head, 0, static_cast<int>(view.reduce), 0, 0,
+                    window.col_begin, window.col_end, texels, 1};
+  HeatmapPanelState& panel = state.heatmap;
+  if (key == panel.beta_key && !panel.beta_strip.empty()) return;
+  panel.beta_key = key;
+  const auto strip = reduce_keys_to_strip(result.beta(view.layer, bias_head), window.col_begin, window.col_end, texels,
+                                          view.reduce);
+  const auto [low, high] = std::minmax_element(strip.begin(), strip.end());
+  panel.beta_low = *low;
+  panel.beta_high = *high;
+  panel.beta_strip.upload(strip, texels, 1);
+}
+
+// Index ticks, or one token label per cell once cells are tall (wide) enough for text.
+void draw_axes(const AppState& state, const PipelineResult& result, ImVec2 origin, float side,
+               const MatrixWindow& window, float left_margin) {
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  const float line = ImGui::GetTextLineHeight();
+  const std::int64_t L = result.length();
+  // Keys across the top.
+  if (token_labels_fit(window.col_begin, window.col_end, side, line * 1.6f)) {
+    const double cell = side / window.cols();
+    for (std::int64_t j = std::max<std::int64_t>(0, static_cast<std::int64_t>(window.col_begin));
+         j < std::min<std::int64_t>(L, static_cast<std::int64_t>(std::ceil(window.col_end))); ++j) {
+      const float x0 = origin.x + static_cast<float>((j - window.col_begin) * cell);
+      const std::string label = result.token_label(j);
+      const float width = ImGui::CalcTextSize(label.c_str()).x;
+      const ImVec2 at(x0 + std::max(0.0f, (static_cast<float>(cell) - width) / 2), origin.y - line - 2);
+      const ImVec4 clip(std::max(x0, origin.x), at.y, std::min(x0 + static_cast<float>(cell), origin.x + side),
+                        origin.y);
+      draw_list->AddText(nullptr, 0.0f, at, text, label.c_str(), nullptr, 0.0f, &clip);
+    }
+  } else {
+    for (const AxisTick& tick : axis_ticks(window.col_begin, window.col_end, side, L, line * 4.5f)) {
+      const float x = origin.x + static_cast<float>(tick.pixel);
+      const std::string label = fmt::format("{}", tick.index);
+      draw_list->AddLine(ImVec2(x, origin.y - 4), ImVec2(x, origin.y), faint);
+      draw_list->AddText(ImVec2(x - ImGui::CalcTextSize(label.c_str()).x / 2, origin.y - line - 4), faint,
+                         label.c_str());
+    }
+  }
+  // Queries down the left.
+  if (token_labels_fit(window.row_begin, window.row_end, side, line)) {
+    const double cell = side / window.rows();
+    for (std::int64_t i = std::max<std::int64_t>(0, static_cast<std::int64_t>(window.row_begin));
+         i < std::min<std::int64_t>(L, static_cast<std::int64_t>(std::ceil(window.row_end))); ++i) {
+      const float y0 = origin.y + static_cast<float>((i - window.row_begin) * cell);
+      const std::string label = fmt::format("{} {}", result.token_label(i), i);
+      const float width = ImGui::CalcTextSize(label.c_str()).x;
+      const ImVec2 at(origin.x - 4 - width, y0 + (static_cast<float>(cell) - line) / 2);
+      const ImVec4 clip(origin.x - left_margin, std::max(y0, origin.y), origin.x - 2,
+                        std::min(y0 + static_cast<float>(cell), origin.y + side));
+      draw_list->AddText(nullptr, 0.0f, at, text, label.c_str(), nullptr, 0.0f, &clip);
+    }
+  } else {
+    for (const AxisTick& tick : axis_ticks(window.row_begin, window.row_end, side, L, line * 2.0f)) {
+      const float y = origin.y + static_cast<float>(tick.pixel);
+      const std::string label = fmt::format("{}", tick.index);
+      draw_list->AddLine(ImVec2(origin.x - 4, y), ImVec2(origin.x, y), faint);
+      draw_list->AddText(ImVec2(origin.x - 6 - ImGui::CalcTextSize(label.c_str()).x, y - line / 2), faint,
+                         label.c_str());
+    }
+  }
+  draw_list->AddText(ImVec2(origin.x - left_margin, origin.y - line - 4), faint, "q↓ k→");
+}
+
+// logits: the logits view's source, null in the other views.
+void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 origin, float side,
+                  const MatrixWindow& window, const LogitSource* logits) {
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const double x = mouse.x - origin.x, y = mouse.y - origin.y;
+  const auto cell = cell_at_point(window, result.length(), side, side, x, y);
+  if (!cell) return;
+  const ViewState& view = state.view;
+  const std::int64_t bias_head = result.bias_head_of(view.head);
+  const auto death = result.death(view.layer, bias_head);
+  const std::int64_t i = cell->query, j = cell->key;
+  ImGui::BeginTooltip();
+  ImGui::Text("query %lld  %s", static_cast<long long>(i), result.token_label(i).c_str());
+  ImGui::Text("key   %lld  %s", static_cast<long long>(j), result.token_label(j).c_str());
+  if (j > i) {
+    ImGui::TextDisabled("above the diagonal: not allowed (causal)");
+  } else {
+    ImGui::Text("kept: %s", dma_keeps(death, i, j) ? "yes" : "no");
+  }
+  const std::int32_t death_index = death[static_cast<std::size_t>(j)];
+  if (death_index == j)
+    ImGui::Text("key %lld: death index %d (never kept)", static_cast<long long>(j), death_index);
+  else
+    ImGui::Text("key %lld: death index %d (kept on rows %lld..%d)", static_cast<long long>(j), death_index,
+                static_cast<long long>(j), death_index - 1);
+  ImGui::Text("β[%lld] = %.5g", static_cast<long long>(j), result.beta(view.layer, bias_head)[j]);
+  if (result.has_probs && j <= i)
+    ImGui::Text("p(%lld, %lld) = %.5g", static_cast<long long>(i), static_cast<long long>(j),
+                result.probs(view.layer, view.head)[i * result.length() + j]);
+  if (logits && j <= i) {
+    if (dma_keeps(death, i, j))
+      ImGui::Text("logit S(%lld, %lld) = q·k/√d + β = %.5g", static_cast<long long>(i), static_cast<long long>(j),
+                  dma_logit(*logits, i, j));
+    else
+      ImGui::Text("logit S(%lld, %lld): masked (−∞ to the softmax)", static_cast<long long>(i),
+                  static_cast<long long>(j));
+  }
+  // The pixel's reduced value when it covers more than one cell.
+  const HeatmapPanelState& panel = state.heatmap;
+  if (logits) {
+    const LogitGrid& grid = panel.logits;
+    if (window.cols() / side <= 1.0 || panel.logit_key != panel.logit_wanted || grid.values.empty()) {
+      ImGui::EndTooltip();
+      return;
+    }
+    const auto px = std::clamp<std::int64_t>(static_cast<std::int64_t>(x / side * grid.width), 0, grid.width - 1);
+    const auto py = std::clamp<std::int64_t>(static_cast<std::int64_t>(y / side * grid.height), 0, grid.height - 1);
+    const std::size_t p = static_cast<std::size_t>(py * grid.width + px);
+    const CellRange rows = cells_of_pixel(window.row_begin, window.row_end, grid.height, py, result.length());
+    const CellRange cols = cells_of_pixel(window.col_begin, window.col_end, grid.width, px, result.length());
+    const std::string where = fmt::format("pixel: rows {}..{} × keys {}..{}", rows.begin, rows.end - 1, cols.begin,
+                                          cols.end - 1);
+    if (grid.coverage[p] == LogitPixel::Value)
+      ImGui::TextDisabled("%s, %s logit of kept entries%s %.4g", where.c_str(),
+                          std::string(reduce_mode_name(view.reduce)).c_str(), grid.sampled ? " (sampled)" : "",
+                          grid.values[p]);
+    else if (grid.coverage[p] == LogitPixel::AllMasked)
+      ImGui::TextDisabled("%s: every allowed entry masked", where.c_str());
+    ImGui::EndTooltip();
+    return;
+  }
+  const std::int64_t texels = panel.matrix.width();
+  const auto px = std::clamp<std::int64_t>(static_cast<std::int64_t>(x / side * texels), 0, texels - 1);
+  const auto py = std::clamp<std::int64_t>(static_cast<std::int64_t>(y / side * texels), 0, texels - 1);
+  if (window.cols() / side > 1.0 && !panel.matrix_values.empty()) {
+    const float value = panel.matrix_values[static_cast<std::size_t>(py * texels + px)];
+    const CellRange rows = cells_of_pixel(window.row_begin, window.row_end, texels, py, result.length());
+    const CellRange cols = cells_of_pixel(window.col_begin, window.col_end, texels, px, result.length());
+    if (value >= 0)
+      ImGui::TextDisabled("pixel: rows %lld..%lld × keys %lld..%lld, %s %.4g", static_cast<long long>(rows.begin),
+                          static_cast<long long>(rows.end - 1), static_cast<long long>(cols.begin),
+                          static_cast<long long>(cols.end - 1), std::string(reduce_mode_name(view.reduce)).c_str(),
+                          value);
+  }
+  ImGui::EndTooltip();
+}
+
+void handle_mouse(AppState& state, std::int64_t length, ImVec2 origin, float side) {
+  ImGuiIO& io = ImGui::GetIO();
+  ViewState& view = state.view;
+  if (ImGui::IsItemHovered() && io.MouseWheel != 0.0f) {
+    const double anchor_x = (io.MousePos.x - origin.x) / side, anchor_y = (io.MousePos.y - origin.y) / side;
+    view.zoom_pan = zoom_about(view.zoom_pan, length, side, std::pow(kWheelZoomStep, io.MouseWheel), anchor_x, anchor_y);
+  }
+  if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0.0f))
+    view.zoom_pan = pan_by_pixels(view.zoom_pan, length, side, io.MouseDelta.x, io.MouseDelta.y);
+  if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) view.zoom_pan = whole_matrix(length);
+}
+
+}  // namespace
+
+void draw_heatmap_panel(AppState& state) {
+  place_panel(PanelSlot::Heatmap);
+  if (!ImGui::Begin("Heatmap")) {
+    ImGui::End();
+    return;
+  }
+  state.layout.heatmap_drawn = false;
+  const auto result = state.pipeline.result();
+  if (!result) {
+    const PipelineStatus status = state.pipeline.status();
+    ImGui::TextDisabled("%s", status.running     ? "computing the first result…"
+                              : status.cancelled ? "cancelled: F5 (or recompute) starts again"
+                              : !status.error.empty() ? "no result: see the error in the status bar"
+                                                      : "no result yet");
+    ImGui::End();
+    return;
+  }
+  draw_toolbar(state, *result);
+  const std::int64_t L = result->length();
+  const float line = ImGui::GetTextLineHeight(), scale = ImGui::GetFontSize() / 15.0f;
+  const float left_margin = std::floor(90 * scale), top_margin = std::floor(line + 10);
+  const float strip_height = std::floor(14 * scale), colorbar_height = std::floor(10 * scale);
+  const float below = strip_height + colorbar_height + 4 * line + 18;
+  const ImVec2 cursor = ImGui::GetCursorScreenPos(), available = ImGui::GetContentRegionAvail();
+  const float side = std::floor(std::min(available.x - left_margin - 8, available.y - top_margin - below));
+  if (side < 32) {
+    ImGui::TextDisabled("(enlarge the window to see the heatmap)");
+    ImGui::End();
+    return;
+  }
+  const ImVec2 origin(std::floor(cursor.x + left_margin), std::floor(cursor.y + top_margin));
+  ViewState& view = state.view;
+  view.zoom_pan = clamp_zoom_pan(view.zoom_pan, L, side);
+  const MatrixWindow window = visible_window(view.zoom_pan, L);
+  const auto texels = static_cast<std::int64_t>(side * ImGui::GetIO().DisplayFramebufferScale.x);
+
+  const bool logits_view = view.quantity == HeatmapQuantity::Logits;
+  std::string logits_missing;
+  std::optional<LogitSource> logits;
+  if (logits_view) logits = logit_source(*result, view.layer, view.head, &logits_missing);
+  if (logits) update_logit_grid(state, result, *logits, window, texels);
+  else if (!logits_view) update_matrix_grid(state, *result, window, texels);
+  update_beta_strip(state, *result, window, texels);
+  const bool probs = view.quantity == HeatmapQuantity::Probabilities && result->has_probs;
+  const HeatmapPanelState& panel = state.heatmap;
+  if (logits && panel.logit_error.empty() && panel.logit_key.generation == 0) logits_missing = "computing logits…";
+  if (logits && !panel.logit_error.empty()) logits_missing = panel.logit_error;
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  if (logits_view && !logits_missing.empty()) {
+    // Nothing to colour: say why where the picture would be.
+    draw_list->AddRectFilled(origin, ImVec2(origin.x + side, origin.y + side),
+                             IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255));
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + 12, origin.y + 12));
+    ImGui::PushTextWrapPos(origin.x + side - 12);
+    ImGui::TextUnformatted(logits_missing.c_str());
+    ImGui::PopTextWrapPos();
+  } else if (logits_view) {
+    // The grid is drawn where its own window lies in this view: while the worker reduces the window of a pan or zoom,
+    // the previous grid moves with the content (uncovered parts stay blank) instead of sliding under the axes.
+    const GridKey& shown = panel.logit_key;
+    const double x_scale = side / window.cols(), y_scale = side / window.rows();
+    const ImVec2 at(origin.x + static_cast<float>((shown.col_begin - window.col_begin) * x_scale),
+                    origin.y + static_cast<float>((shown.row_begin - window.row_begin) * y_scale));
+    const ImVec2 size(static_cast<float>((shown.col_end - shown.col_begin) * x_scale),
+                      static_cast<float>((shown.row_end - shown.row_begin) * y_scale));
+    const ImVec2 corner(origin.x + side, origin.y + side);
+    draw_list->PushClipRect(origin, corner, true);
+    if (shown != panel.logit_wanted)
+      draw_list->AddRectFilled(origin, corner,
+                               IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255));
+    state.renderer->draw(draw_list, panel.logit_texture, at, size, logit_style(state));
+    draw_list->PopClipRect();
+  } else {
+    state.renderer->draw(draw_list, panel.matrix, origin, ImVec2(side, side),
+                         value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f));
+  }
+  draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(origin.x + side + 1, origin.y + side + 1),
+                     ImGui::GetColorU32(ImGuiCol_Border));
+  draw_axes(state, *result, origin, side, window, left_margin);
+  draw_answer_markers(state, *result, draw_list, origin, side, window);
+
+  // β per key, under the columns it belongs to.
+  const ImVec2 strip_origin(origin.x, origin.y + side + 6);
+  GridStyle beta_style = value_style(state, state.heatmap.beta_low, state.heatmap.beta_high, 1e-3f);
+  if (view.scale == ColorScale::Log) beta_style.low = std::max(state.heatmap.beta_low, 1e-30f);
+  state.renderer->draw(draw_list, state.heatmap.beta_strip, strip_origin, ImVec2(side, strip_height), beta_style);
+  const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  draw_list->AddText(ImVec2(origin.x - left_margin, strip_origin.y + (strip_height - line) / 2), faint, "β per key");
+  const std::string beta_range =
+      fmt::format("β {:.3g} … {:.3g} ({})", state.heatmap.beta_low, state.heatmap.beta_high,
+                  view.scale == ColorScale::Log ? "log" : "linear");
+  draw_list->AddText(ImVec2(origin.x, strip_origin.y + strip_height + 2), faint, beta_range.c_str());
+
+  // Colour bar of the matrix's mapping.
+  if (state.heatmap.colorbar.empty()) {
+    std::vector<float> ramp(256);
+    for (int n = 0; n < 256; ++n) ramp[n] = static_cast<float>(n) / 255.0f;
+    state.heatmap.colorbar.upload(ramp, 256, 1);
+  }
+  const ImVec2 bar_origin(origin.x, strip_origin.y + strip_height + line + 8);
+  GridStyle ramp_style;
+  ramp_style.table = &colormap_table(view.colormap);
+  state.renderer->draw(draw_list, state.heatmap.colorbar, bar_origin, ImVec2(side, colorbar_height), ramp_style);
+  const GridStyle matrix_style = value_style(state, 0.0f, state.heatmap.matrix_high, probs ? 1e-4f : 1e-3f);
+  std::string what = probs ? "attention probability"
+                           : fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
+                                         state.heatmap.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
+  std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
+  if (logits_view) {
+    const LogitGrid& grid = panel.logits;
+    what = fmt::format("logit q·k/√d+β ({}{})", reduce_mode_name(view.reduce),
+                       grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels))
+                                    : std::string());
+    low = fmt::format("{:.3g}", grid.low);
+    high = fmt::format("{:.3g}", grid.high);
+  }
+  const float label_y = bar_origin.y + colorbar_height + 2;
+  draw_list->AddText(ImVec2(bar_origin.x, label_y), faint, low.c_str());
+  draw_list->AddText(ImVec2(bar_origin.x + side - ImGui::CalcTextSize(high.c_str()).x, label_y), faint, high.c_str());
+  if (logits_view) {  // the hatch's legend, centred under the bar
+    const char* masked = "masked";
+    const float swatch = line * 0.8f, text_width = ImGui::CalcTextSize(masked).x;
+    const ImVec2 at(std::floor(bar_origin.x + (side - swatch - 4 - text_width) / 2), label_y);
+    draw_list->AddRectFilled(ImVec2(at.x, at.y + 2), ImVec2(at.x + swatch, at.y + 2 + swatch),
+                             IM_COL32(kMaskedColor[0], kMaskedColor[1], kMaskedColor[2], 255));
+    for (float stripe = 4; stripe < 2 * swatch; stripe += 8)  // a few dark stripes, as in the picture
+      draw_list->AddLine(ImVec2(at.x + std::max(0.0f, stripe - swatch), at.y + 2 + std::min(stripe, swatch)),
+                         ImVec2(at.x + std::min(stripe, swatch), at.y + 2 + std::max(0.0f, stripe - swatch)),
+                         IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255), 3.0f);
+    draw_list->AddText(ImVec2(at.x + swatch + 4, label_y), faint, masked);
+  }
+  // The logits title leaves out the bias head (the tooltip has it): with "sampled" it would not fit the picture.
+  const std::string title =
+      logits_view ? fmt::format("{} · {} · layer {} head {} · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                view.zoom_pan.zoom)
+                  : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                result->bias_head_of(view.head), view.zoom_pan.zoom);
+  draw_list->AddText(ImVec2(bar_origin.x, label_y + line + 2), ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
+
+  if (logits_view && logits && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0) {
+    const char* badge = "computing logits…";
+    const ImVec2 size = ImGui::CalcTextSize(badge);
+    const ImVec2 at(origin.x + side - size.x - 12, origin.y);
+    draw_list->AddRectFilled(at, ImVec2(origin.x + side, origin.y + size.y + 8), IM_COL32(30, 60, 120, 230));
+    draw_list->AddText(ImVec2(at.x + 6, at.y + 4), IM_COL32(255, 255, 255, 255), badge);
+  }
+  if (state.pipeline.result_is_stale()) {
+    const char* banner = "stale: these settings are being recomputed";
+    const ImVec2 size = ImGui::CalcTextSize(banner);
+    draw_list->AddRectFilled(ImVec2(origin.x, origin.y), ImVec2(origin.x + size.x + 12, origin.y + size.y + 8),
+                             IM_COL32(140, 60, 20, 230));
+    draw_list->AddText(ImVec2(origin.x + 6, origin.y + 4), IM_COL32(255, 255, 255, 255), banner);
+  }
+
+  // Interaction over the matrix.
+  ImGui::SetCursorScreenPos(origin);
+  ImGui::InvisibleButton("heatmap_area", ImVec2(side, side));
+  handle_mouse(state, L, origin, side);
+  if (ImGui::IsItemHovered() && !ImGui::IsItemActive())
+    draw_tooltip(state, *result, origin, side, window, logits && logits_missing.empty() ? &*logits : nullptr);
+  ImGui::SetCursorScreenPos(ImVec2(cursor.x, bar_origin.y + colorbar_height + 2 * line + 6));
+  ImGui::Dummy(ImVec2(1, 1));
+
+  const ImVec2 framebuffer_scale = ImGui::GetIO().DisplayFramebufferScale;
+  state.layout.heatmap_drawn = true;
+  state.layout.heatmap_x = origin.x * framebuffer_scale.x;
+  state.layout.heatmap_y = origin.y * framebuffer_scale.y;
+  state.layout.heatmap_side = side * framebuffer_scale.x;
+  state.layout.font_pixels = ImGui::GetFontSize() * framebuffer_scale.x;
+  state.layout.window = window;
+  state.layout.length = L;
+  state.layout.layer = view.layer;
+  state.layout.head = view.head;
+  state.layout.bias_head = result->bias_head_of(view.head);
+  ImGui::End();
+}
+
+}  // namespace dmascope::gui

@@ -1,0 +1,314 @@
+// The Timing panel: for the current layer, DMA (mask build + masked kernel) against our dense kernel and the
+// materialized baseline, with executed and useful TFLOP/s, the measured and the ideal speedup; and sweeps over L and
+// over w as line charts. Everything is measured on the pipeline's worker; this file only draws. CPU timings say so.
+#include <imgui.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "app/gui/engine_vocabulary.h"
+#include "engine/timing/layer_timing.h"
+#include "app/gui/render/line_chart.h"
+#include "app/gui/render/number_format.h"
+#include "app/gui/panels/panels.h"
+#include "engine/timing/sweep_points.h"
+#include "engine/timing/timing_csv.h"
+#include "engine/timing/timing_math.h"
+#include "core/formats/atomic_write.h"
+#include "core/base/error.h"
+
+namespace dmascope::gui {
+
+namespace {
+
+// Timing starts by itself up to this length; longer runs (dense attention grows as L²) wait for the button.
+constexpr std::int64_t kAutoTimingMaxLength = 4096;
+
+constexpr ImU32 kDmaTotalColor = IM_COL32(0, 114, 178, 255);
+constexpr ImU32 kDmaKernelColor = IM_COL32(86, 180, 233, 255);
+constexpr ImU32 kDenseColor = IM_COL32(170, 170, 180, 255);
+constexpr ImU32 kMaterializedColor = IM_COL32(230, 159, 0, 255);
+const ImVec4 kErrorColor(1.0f, 0.45f, 0.35f, 1.0f);
+
+std::string format_tflops(double pairs, std::int64_t head_dim, double ms) {
+  const double rate = attention_tflops_per_second(pairs, head_dim, ms);
+  return rate > 0 ? fmt::format("{:.3g}", rate) : "—";
+}
+
+void export_csv(AppState& state, const char* what, const ExportName& name, const std::string& text) {
+  export_file_action(state, what, name, [&](const std::filesystem::path& path) { write_file_atomically(path, text); });
+}
+
+void variant_row(const char* name, const TimedVariant& variant, const LayerTiming& timing, const std::string& speedup) {
+  ImGui::TableNextRow();
+  ImGui::TableSetColumnIndex(0);
+  ImGui::TextUnformatted(name);
+  if (!variant.measured) {
+    ImGui::TableSetColumnIndex(1);
+    ImGui::TextDisabled("skipped");
+    if (!variant.skipped_why.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", variant.skipped_why.c_str());
+    ImGui::TableSetColumnIndex(5);
+    ImGui::TextDisabled("%s", variant.skipped_why.empty() ? "not timed" : "hover for why");
+    return;
+  }
+  ImGui::TableSetColumnIndex(1);
+  ImGui::TextUnformatted(format_ms(variant.median_ms).c_str());
+  ImGui::TableSetColumnIndex(2);
+  ImGui::TextDisabled("%s", format_ms(variant.spread_ms).c_str());
+  ImGui::TableSetColumnIndex(3);
+  ImGui::TextUnformatted(format_tflops(variant.executed_pairs, timing.head_dim, variant.median_ms).c_str());
+  ImGui::TableSetColumnIndex(4);
+  ImGui::TextUnformatted(format_tflops(variant.useful_pairs, timing.head_dim, variant.median_ms).c_str());
+  ImGui::TableSetColumnIndex(5);
+  ImGui::TextUnformatted(speedup.c_str());
+}
+
+void draw_timing_table(AppState& state, const PipelineResult& result, const LayerTiming& timing) {
+  ImGui::TextWrapped("%s timings · %s · median of %d, spread = max - min", timing.on_gpu ? "GPU" : "CPU",
+                     timing.device.c_str(), timing.repeats);
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV;
+  if (ImGui::BeginTable("timing", 6, flags)) {
+    ImGui::TableSetupColumn("variant");
+    ImGui::TableSetupColumn("median");
+    ImGui::TableSetupColumn("spread");
+    ImGui::TableSetupColumn("exec TFLOP/s");
+    ImGui::TableSetupColumn("useful TFLOP/s");
+    ImGui::TableSetupColumn("speedup");
+    ImGui::TableHeadersRow();
+    const double total = timing.dma_total_ms();
+    auto speedup = [&](const TimedVariant& v) { return v.measured && total > 0 ? format_ratio(v.median_ms / total) : "—"; };
+    variant_row("mask build", timing.mask_build, timing, "");
+    variant_row("DMA kernel", timing.dma, timing, "");
+    variant_row("DMA incl. mask", timing.dma_incl_mask(), timing, "1×");
+    variant_row("dense (ours)", timing.dense, timing, speedup(timing.dense));
+    variant_row(timing.on_gpu ? "materialized (cuBLAS)" : "materialized (CPU ref.)", timing.materialized, timing,
+                speedup(timing.materialized));
+    ImGui::EndTable();
+  }
+  if (!timing.materialized.measured && !timing.materialized.skipped_why.empty())
+    ImGui::TextWrapped("materialized skipped: %s", timing.materialized.skipped_why.c_str());
+  ImGui::Text("ideal speedup %s (1 / token density %s) · tile density %s", format_ratio(timing.ideal_speedup()).c_str(),
+              format_percent(timing.token_density).c_str(), format_percent(timing.tile_density).c_str());
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("FLOPs = 4·d per (query, key) pair. Useful: kept pairs (DMA), causal pairs (dense, materialized). "
+                     "Executed: the pairs the kernel computes (whole tiles; all L² for the materialized GEMMs). Speedup: that "
+                     "variant's median / DMA incl. mask.");
+  ImGui::PopStyleColor();
+  if (ImGui::SmallButton("export CSV"))
+    export_csv(state, "timing CSV", layer_timing_csv_name(result, timing), layer_timing_csv(timing));
+}
+
+void draw_current_layer(AppState& state, const PipelineResult& result, std::int64_t layer) {
+  const auto timing = state.pipeline.timing(layer);
+  const std::string error = state.pipeline.timing_error(layer);
+  if (!timing && error.empty() && result.length() <= kAutoTimingMaxLength && !state.pipeline.result_is_stale())
+    state.pipeline.request_timing(layer);
+  if (state.pipeline.timing_running(layer)) {
+    ImGui::TextDisabled("timing layer %lld…", static_cast<long long>(layer));
+    ImGui::SameLine();
+    if (ImGui::SmallButton("cancel")) state.pipeline.cancel();
+  } else if (ImGui::SmallButton(timing || !error.empty() ? "time again" : "time this layer")) {
+    state.pipeline.retry_timing(layer);
+  }
+  if (!error.empty()) ImGui::TextColored(kErrorColor, "timing: %s", error.c_str());
+  if (timing) draw_timing_table(state, result, *timing);
+}
+
+std::vector<ChartSeries> sweep_series(const TimingSweep& sweep) {
+  std::vector<ChartSeries> series = {{"DMA incl. mask", kDmaTotalColor, {}, {}},
+                                     {"DMA kernel", kDmaKernelColor, {}, {}},
+                                     {"dense", kDenseColor, {}, {}},
+                                     {"materialized", kMaterializedColor, {}, {}}};
+  for (std::size_t n = 0; n < sweep.timings.size(); ++n) {
+    const LayerTiming& t = sweep.timings[n];
+    const double x = static_cast<double>(sweep.points[n]);
+    const TimedVariant* variants[] = {nullptr, &t.dma, &t.dense, &t.materialized};
+    const TimedVariant total = t.dma_incl_mask();
+    variants[0] = &total;
+    for (std::size_t s = 0; s < series.size(); ++s) {
+      series[s].x.push_back(x);
+      series[s].y.push_back(variants[s]->measured ? variants[s]->median_ms : 0.0);
+    }
+  }
+  return series;
+}
+
+// "L 128K failed: CUDA error …", one per failed point: drawn wrapped under the chart or the table, which show only
+// where a point failed.
+std::vector<std::string> failure_lines(const TimingSweep& sweep, const char* variable) {
+  std::vector<std::string> lines;
+  for (std::size_t n = 0; n < sweep.timings.size() && n < sweep.points.size(); ++n)
+    if (sweep.timings[n].failed())
+      lines.push_back(fmt::format("{} {} failed: {}", variable, token_count_label(sweep.points[n]),
+                                  sweep.timings[n].failed_why));
+  return lines;
+}
+
+float wrapped_lines_height(const std::vector<std::string>& lines) {
+  const float width = ImGui::GetContentRegionAvail().x;
+  float height = 0;
+  for (const std::string& line : lines)
+    height += ImGui::CalcTextSize(line.c_str(), nullptr, false, width).y + ImGui::GetStyle().ItemSpacing.y;
+  return height;
+}
+
+void draw_wrapped_lines(const std::vector<std::string>& lines) {
+  ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+  for (const std::string& line : lines) ImGui::TextWrapped("%s", line.c_str());
+  ImGui::PopStyleColor();
+}
+
+// The sweep as numbers: one row per point; a failed point says so in its note (the reason on hover and below).
+void draw_sweep_table(const TimingSweep& sweep, const char* variable, float height) {
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV |
+                                ImGuiTableFlags_ScrollY;
+  if (!ImGui::BeginTable("sweep_table", 7, flags, ImVec2(0, height))) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn(variable);
+  ImGui::TableSetupColumn("DMA incl. mask");
+  ImGui::TableSetupColumn("DMA kernel");
+  ImGui::TableSetupColumn("dense");
+  ImGui::TableSetupColumn("materialized");
+  ImGui::TableSetupColumn("speedup vs dense");
+  ImGui::TableSetupColumn("note", ImGuiTableColumnFlags_WidthStretch);
+  ImGui::TableHeadersRow();
+  auto ms_cell = [](int column, const TimedVariant& variant) {
+    ImGui::TableSetColumnIndex(column);
+    if (variant.measured) ImGui::TextUnformatted(format_ms(variant.median_ms).c_str());
+    else ImGui::TextDisabled("—");
+  };
+  for (std::size_t n = 0; n < sweep.timings.size() && n < sweep.points.size(); ++n) {
+    const LayerTiming& t = sweep.timings[n];
+    ImGui::TableNextRow();
+    ImGui::TableSetColumnIndex(0);
+    ImGui::TextUnformatted(token_count_label(sweep.points[n]).c_str());
+    if (t.failed()) {
+      for (int column = 1; column <= 5; ++column) {
+        ImGui::TableSetColumnIndex(column);
+        ImGui::TextDisabled("—");
+      }
+      ImGui::TableSetColumnIndex(6);
+      ImGui::TextColored(kErrorColor, "failed");
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", t.failed_why.c_str());
+      continue;
+    }
+    ms_cell(1, t.dma_incl_mask());
+    ms_cell(2, t.dma);
+    ms_cell(3, t.dense);
+    ms_cell(4, t.materialized);
+    ImGui::TableSetColumnIndex(5);
+    ImGui::TextUnformatted(t.dense.measured && t.dma_total_ms() > 0 ? format_ratio(t.speedup()).c_str() : "—");
+    ImGui::TableSetColumnIndex(6);
+    if (!t.materialized.measured && !t.materialized.skipped_why.empty())
+      ImGui::TextDisabled("materialized skipped: %s", t.materialized.skipped_why.c_str());
+  }
+  ImGui::EndTable();
+}
+
+void draw_sweep(AppState& state, const PipelineResult& result, SweepKind kind, std::int64_t layer) {
+  const bool cuda = result.settings.backend == Backend::Cuda;
+  const std::vector<std::int64_t> points =
+      kind == SweepKind::Length ? length_sweep_points(cuda) : window_sweep_points(result.length(), result.forward.window);
+  if (kind == SweepKind::Length)
+    ImGui::TextWrapped("Synthetic q/k/v ~ N(0, 1) and random β with %s's head shape, w %lld, L = %s…%s (%s) — "
+                       "not the model's activations.",
+                       result.model->name().c_str(), static_cast<long long>(result.forward.window),
+                       token_count_label(points.front()).c_str(), token_count_label(points.back()).c_str(),
+                       cuda ? "CUDA" : "CPU: shorter than on CUDA");
+  else
+    ImGui::TextWrapped("Layer %lld's captured q/k/v/β (L %lld) with w = %s…%s.", static_cast<long long>(layer),
+                       static_cast<long long>(result.length()), token_count_label(points.front()).c_str(),
+                       token_count_label(points.back()).c_str());
+  const auto sweep = state.pipeline.sweep(kind);
+  const std::string error = state.pipeline.sweep_error(kind);
+  if (state.pipeline.sweep_running(kind)) {
+    const PipelineStatus status = state.pipeline.status();
+    const float fraction = status.steps_total > 0 ? static_cast<float>(status.steps_done) / status.steps_total : 0.0f;
+    ImGui::ProgressBar(fraction, ImVec2(ImGui::GetFontSize() * 10, 0),
+                       fmt::format("point {}/{}", status.steps_done, status.steps_total).c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("cancel")) state.pipeline.cancel();
+  } else if (state.pipeline.sweep_pending(kind)) {
+    ImGui::TextDisabled("waiting for the running job…");
+  } else if (ImGui::SmallButton(sweep ? "run again" : "run sweep")) {
+    state.pipeline.request_sweep(kind, layer, points);
+  }
+  if (sweep) {
+    ImGui::SameLine();
+    if (ImGui::SmallButton("export CSV"))
+      export_csv(state, "sweep CSV", timing_sweep_csv_name(result, *sweep), timing_sweep_csv(*sweep));
+  }
+  ImGui::SameLine();
+  ImGui::Checkbox("log ms axis", &state.timing_panel.log_ms);
+  ImGui::SameLine();
+  ImGui::Checkbox("table", &state.timing_panel.sweep_table);
+  if (!error.empty()) ImGui::TextColored(kErrorColor, "sweep: %s", error.c_str());
+  if (!sweep) return;
+  const std::size_t failed = sweep->failed_points();
+  ImGui::TextDisabled("%s · %s%s%s", sweep->device.empty() ? "no device timed" : sweep->device.c_str(),
+                      kind == SweepKind::Window ? fmt::format("layer {}", sweep->layer).c_str() : "synthetic",
+                      sweep->cancelled ? fmt::format(" · cancelled after {} of {} points", sweep->timings.size(),
+                                                     sweep->points.size()).c_str()
+                                       : "",
+                      failed ? fmt::format(" · {} of {} points failed", failed, sweep->timings.size()).c_str() : "");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", sweep->what_timed.c_str());
+  // Each failed point's reason goes under the chart or the table, which keep the rest of the panel.
+  const char* variable = kind == SweepKind::Length ? "L" : "w";
+  const std::vector<std::string> failures = failure_lines(*sweep, variable);
+  const float height =
+      std::max(ImGui::GetContentRegionAvail().y - 4 - wrapped_lines_height(failures), ImGui::GetTextLineHeight() * 8);
+  if (state.timing_panel.sweep_table) {
+    draw_sweep_table(*sweep, variable, height);
+  } else {
+    LineChartOptions options;
+    for (std::size_t n = 0; n < sweep->timings.size() && n < sweep->points.size(); ++n)
+      if (sweep->timings[n].failed())
+        options.failed_points.push_back({static_cast<double>(sweep->points[n]), sweep->timings[n].failed_why});
+    options.x_title = kind == SweepKind::Length ? "L (tokens)" : "w (keys per row)";
+    options.y_title = "ms (median)";
+    options.log_y = state.timing_panel.log_ms;
+    options.height = height;
+    options.format_value = &format_ms;
+    draw_line_chart(kind == SweepKind::Length ? "sweep_L" : "sweep_w", sweep_series(*sweep), options);
+  }
+  draw_wrapped_lines(failures);
+}
+
+}  // namespace
+
+void draw_timing_panel(AppState& state) {
+  const auto result = begin_result_panel(state, PanelSlot::Timing, "Timing");
+  if (!result) return;
+  const std::int64_t layer = state.view.layer;
+  const bool cuda = result->settings.backend == Backend::Cuda;
+  ImGui::Text("layer %lld · %s · %lld tokens · w %lld", static_cast<long long>(layer),
+              cuda ? fmt::format("CUDA backend, {}", timing_dtype_name(result->settings.timing_dtype)).c_str()
+                   : "CPU backend, fp32",
+              static_cast<long long>(result->length()), static_cast<long long>(result->forward.window));
+  panel_png_button(state, "timing");
+  if (state.deterministic) {
+    ImGui::TextWrapped("Timings are not measured for screenshots: they change from run to run.");
+    ImGui::End();
+    return;
+  }
+  if (state.pipeline.result_is_stale()) ImGui::TextDisabled("(for the previous settings: recomputing)");
+  if (ImGui::BeginTabBar("timing_tabs")) {
+    if (ImGui::BeginTabItem("this layer")) {
+      draw_current_layer(state, *result, layer);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("sweep over L")) {
+      draw_sweep(state, *result, SweepKind::Length, layer);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("sweep over w")) {
+      draw_sweep(state, *result, SweepKind::Window, layer);
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
+  }
+  ImGui::End();
+}
+
+}  // namespace dmascope::gui

@@ -1,0 +1,57 @@
+#include "core/base/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dmascope {
+
+namespace {
+std::atomic<int> configured_workers{0};
+}
+
+int worker_count() {
+  if (int configured = configured_workers.load(); configured > 0) return configured;
+  if (const char* env = std::getenv("DMASCOPE_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void set_worker_count(int threads) { configured_workers.store(std::max(0, threads)); }
+
+void parallel_for(std::int64_t count, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& body) {
+  if (count <= 0) return;
+  grain = std::max<std::int64_t>(grain, 1);
+  const std::int64_t chunks = (count + grain - 1) / grain;
+  const int threads = static_cast<int>(std::min<std::int64_t>(worker_count(), chunks));
+  if (threads <= 1) {
+    body(0, count);
+    return;
+  }
+  std::atomic<std::int64_t> next_chunk{0};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (;;) {
+      const std::int64_t chunk = next_chunk.fetch_add(1);
+      if (chunk >= chunks) return;
+      try {
+        body(chunk * grain, std::min(count, (chunk + 1) * grain));
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        next_chunk.store(chunks);  // stop handing out work
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace dmascope

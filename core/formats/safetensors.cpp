@@ -1,0 +1,357 @@
+#include "core/formats/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/formats/atomic_write.h"
+#include "core/base/error.h"
+
+namespace dmascope {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kMetadataKey = "__metadata__";
+
+std::uint64_t load_u64_le(const std::byte* bytes) {
+  std::uint64_t value;
+  std::memcpy(&value, bytes, sizeof(value));
+  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap64(value);
+  return value;
+}
+
+void store_u64_le(std::uint64_t value, char* out) {
+  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap64(value);
+  std::memcpy(out, &value, sizeof(value));
+}
+
+std::string supported_dtypes() {
+  std::string names;
+  for (DType dtype : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16, DType::I8,
+                      DType::U8, DType::BOOL})
+    names += (names.empty() ? "" : ", ") + std::string(dtype_name(dtype));
+  return names;
+}
+
+// A short rendering of an offending JSON value for error messages (bounded: headers can be huge).
+std::string excerpt(const json& value) {
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+DType parse_dtype(const json& entry, std::string_view source, const std::string& name) {
+  const auto it = entry.find("dtype");
+  if (it == entry.end()) fail("{}: tensor '{}': field 'dtype' is missing", source, name);
+  if (!it->is_string()) fail("{}: tensor '{}': field 'dtype' must be a string, got {}", source, name, excerpt(*it));
+  const auto& text = it->get_ref<const std::string&>();
+  const auto dtype = dtype_from_name(text);
+  if (!dtype)
+    fail("{}: tensor '{}': field 'dtype' is {}, which is not supported (supported: {})", source, name, excerpt(*it),
+         supported_dtypes());
+  return *dtype;
+}
+
+Shape parse_shape(const json& entry, std::string_view source, const std::string& name) {
+  const auto it = entry.find("shape");
+  if (it == entry.end()) fail("{}: tensor '{}': field 'shape' is missing", source, name);
+  if (!it->is_array())
+    fail("{}: tensor '{}': field 'shape' must be an array of non-negative integers, got {}", source, name,
+         excerpt(*it));
+  Shape shape;
+  std::uint64_t numel = 1;
+  for (const auto& extent : *it) {
+    if (!extent.is_number_unsigned() ||
+        extent.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      fail("{}: tensor '{}': field 'shape' must be an array of non-negative integers, got {}", source, name,
+           excerpt(*it));
+    const std::uint64_t value = extent.get<std::uint64_t>();
+    if (__builtin_mul_overflow(numel, value, &numel) ||
+        numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      fail("{}: tensor '{}': field 'shape' {} has more elements than can be counted (overflow)", source, name,
+           excerpt(*it));
+    shape.push_back(static_cast<std::int64_t>(value));
+  }
+  return shape;
+}
+
+std::pair<std::uint64_t, std::uint64_t> parse_offsets(const json& entry, std::string_view source,
+                                                      const std::string& name) {
+  const auto it = entry.find("data_offsets");
+  if (it == entry.end()) fail("{}: tensor '{}': field 'data_offsets' is missing", source, name);
+  if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number_unsigned() || !(*it)[1].is_number_unsigned())
+    fail("{}: tensor '{}': field 'data_offsets' must be [begin, end] with two non-negative integers, got {}", source,
+         name, excerpt(*it));
+  const auto begin = (*it)[0].get<std::uint64_t>(), end = (*it)[1].get<std::uint64_t>();
+  if (begin > end) fail("{}: tensor '{}': field 'data_offsets' [{}, {}] ends before it begins", source, name, begin, end);
+  return {begin, end};
+}
+
+std::map<std::string, std::string> parse_metadata(const json& value, std::string_view source) {
+  if (!value.is_object())
+    fail("{}: '{}' must be an object of string values, got {}", source, kMetadataKey, excerpt(value));
+  std::map<std::string, std::string> metadata;
+  for (const auto& [key, item] : value.items()) {
+    if (!item.is_string())
+      fail("{}: '{}' key '{}' must have a string value, got {}", source, kMetadataKey, printable_for_message(key),
+           excerpt(item));
+    metadata.emplace(key, item.get<std::string>());
+  }
+  return metadata;
+}
+
+// The data section must be tiled exactly: sorted by offset, each tensor starts where the previous one ended and the
+// last one ends at the end of the file. Overlaps would alias tensors; holes and trailing bytes are what the
+// reference implementation rejects too (they are where hidden or corrupt data would sit).
+void check_tiling(const std::vector<TensorEntry>& entries, std::uint64_t data_size, std::string_view source) {
+  std::uint64_t covered = 0;
+  const TensorEntry* previous = nullptr;
+  for (const auto& entry : entries) {
+    if (entry.begin < covered)
+      fail("{}: tensor '{}' (data_offsets [{}, {}]) overlaps tensor '{}' (data_offsets [{}, {}])", source,
+           printable_for_message(entry.name), entry.begin, entry.end, printable_for_message(previous->name),
+           previous->begin, previous->end);
+    if (entry.begin > covered)
+      fail("{}: hole in the data section: bytes [{}, {}) before tensor '{}' belong to no tensor", source, covered,
+           entry.begin, printable_for_message(entry.name));
+    covered = entry.end;
+    previous = &entry;
+  }
+  if (covered != data_size)
+    fail("{}: the data section has {} bytes but its tensors cover only {} (trailing bytes [{}, {}) after {} belong to "
+         "no tensor)",
+         source, data_size, covered, covered, data_size,
+         previous ? fmt::format("tensor '{}'", printable_for_message(previous->name)) : std::string("the header"));
+}
+
+// nlohmann quotes the offending input in its messages, which may not even be UTF-8: keep only ASCII of it.
+std::string ascii_only(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) >= 0x7F) c = '?';
+  return printable_for_message(out);
+}
+
+std::string_view as_chars(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+}  // namespace
+
+std::string printable_for_message(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F)
+      out += fmt::format("\\x{:02x}", byte);
+    else
+      out += c;
+  }
+  return out;
+}
+
+json parse_json_object_strictly(std::string_view text, std::string_view source_name, int max_depth) {
+  // One key set per open container (arrays get an unused one), so a key is checked against its own object only.
+  std::vector<std::set<std::string>> open_keys;
+  const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (static_cast<int>(open_keys.size()) >= max_depth)
+          fail("{}: JSON nested deeper than {} levels, which this file never needs", source_name, max_depth);
+        open_keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!open_keys.empty()) open_keys.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_keys.empty() && !open_keys.back().insert(parsed.get<std::string>()).second)
+          fail("{}: duplicate key '{}' in the JSON", source_name, printable_for_message(parsed.get<std::string>()));
+        break;
+      case json::parse_event_t::value:
+        break;
+    }
+    return true;
+  };
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end(), check);
+  } catch (const json::exception& error) {
+    fail("{}: not valid JSON: {}", source_name, ascii_only(error.what()));
+  }
+  if (!root.is_object()) fail("{}: the JSON must be an object, got {}", source_name, excerpt(root));
+  return root;
+}
+
+SafetensorsHeader SafetensorsFile::parse_header(std::string_view header_json, std::uint64_t data_size,
+                                                std::string_view source_name) {
+  if (header_json.empty() || header_json.front() != '{')
+    fail("{}: the header must be a JSON object starting with '{{' (found {})", source_name,
+         header_json.empty() ? std::string("an empty header") : fmt::format("byte 0x{:02x}", header_json.front() & 0xFF));
+  // Depth 3 is all a header needs (header → entry → shape); a little slack for unknown fields in entries.
+  const json root = parse_json_object_strictly(header_json, fmt::format("{}: header", source_name), 8);
+
+  SafetensorsHeader header;
+  for (const auto& [name, value] : root.items()) {
+    if (name == kMetadataKey) {
+      header.metadata = parse_metadata(value, source_name);
+      continue;
+    }
+    const std::string shown = printable_for_message(name);
+    if (!value.is_object())
+      fail("{}: tensor '{}': entry must be an object with dtype, shape and data_offsets, got {}", source_name, name,
+           excerpt(value));
+    TensorEntry entry;
+    entry.name = name;
+    entry.dtype = parse_dtype(value, source_name, shown);
+    entry.shape = parse_shape(value, source_name, shown);
+    std::tie(entry.begin, entry.end) = parse_offsets(value, source_name, shown);
+    if (entry.end > data_size)
+      fail("{}: tensor '{}': field 'data_offsets' [{}, {}] reaches past the end of the data section ({} bytes)",
+           source_name, shown, entry.begin, entry.end, data_size);
+    std::uint64_t expected_bytes;
+    if (__builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(entry.shape)), dtype_size(entry.dtype),
+                               &expected_bytes) ||
+        entry.end - entry.begin != expected_bytes)
+      fail("{}: tensor '{}': field 'data_offsets' [{}, {}] spans {} bytes, but {} {} needs {} elements × {} bytes",
+           source_name, shown, entry.begin, entry.end, entry.end - entry.begin, dtype_name(entry.dtype),
+           shape_str(entry.shape), shape_numel(entry.shape), dtype_size(entry.dtype));
+    header.entries.push_back(std::move(entry));
+  }
+  std::sort(header.entries.begin(), header.entries.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+  });
+  check_tiling(header.entries, data_size, source_name);
+  return header;
+}
+
+SafetensorsHeader SafetensorsFile::parse(std::span<const std::byte> file_bytes, std::string_view source_name) {
+  if (file_bytes.empty()) fail("{}: the file is empty (0 bytes); a safetensors file starts with an 8-byte header length", source_name);
+  if (file_bytes.size() < 8)
+    fail("{}: the file is {} bytes, shorter than the 8-byte header length every safetensors file starts with",
+         source_name, file_bytes.size());
+  const std::uint64_t header_length = load_u64_le(file_bytes.data());
+  if (header_length > kMaxSafetensorsHeaderBytes)
+    fail("{}: header length {} is absurd (more than {} bytes): not a safetensors file, or a corrupt one", source_name,
+         header_length, kMaxSafetensorsHeaderBytes);
+  const std::uint64_t available = file_bytes.size() - 8;
+  if (header_length > available)
+    fail("{}: header length {} reaches past the end of the file ({} bytes after the length): the file is truncated "
+         "or not safetensors",
+         source_name, header_length, available);
+  const std::string_view header_json = as_chars(file_bytes.subspan(8, header_length));
+  SafetensorsHeader header = parse_header(header_json, available - header_length, source_name);
+  header.data_offset = 8 + header_length;
+  return header;
+}
+
+std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open safetensors file: {}", source, std::strerror(errno));
+  struct stat info;
+  if (::fstat(fd, &info) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail("{}: cannot stat safetensors file: {}", source, std::strerror(error));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    fail("{}: not a regular file (a directory or device), expected a safetensors file", source);
+  }
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  if (size > 0) {  // mmap of 0 bytes is an error; parse() below reports the empty file properly
+    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping == MAP_FAILED) {
+      const int error = errno;
+      ::close(fd);
+      fail("{}: cannot memory-map {} bytes: {}", source, size, std::strerror(error));
+    }
+    file->mapping_ = static_cast<const std::byte*>(mapping);
+    file->mapping_size_ = size;
+  }
+  ::close(fd);  // the mapping keeps the file contents reachable
+  file->header_ = parse(file->mapped_bytes(), source);
+  for (std::size_t i = 0; i < file->header_.entries.size(); ++i) file->index_.emplace(file->header_.entries[i].name, i);
+  return file;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (mapping_) ::munmap(const_cast<std::byte*>(mapping_), mapping_size_);
+}
+
+const TensorEntry* SafetensorsFile::find(std::string_view name) const {
+  const auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &header_.entries[it->second];
+}
+
+Tensor SafetensorsFile::tensor(std::string_view name) const {
+  const TensorEntry* entry = find(name);
+  if (!entry) fail("{}: no tensor '{}' in this file ({} tensors)", path_.string(), printable_for_message(name),
+         header_.entries.size());
+  const std::byte* bytes = mapping_ + header_.data_offset + entry->begin;  // validated: inside the mapping
+  return Tensor::borrow(shared_from_this(), bytes, entry->dtype, entry->shape);
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string target = path.string();
+  std::set<std::string_view> seen;
+  for (const auto& [name, tensor] : tensors) {
+    if (name.empty()) fail("{}: cannot write a tensor with an empty name", target);
+    if (name == kMetadataKey) fail("{}: cannot write a tensor named '{}' (reserved for metadata)", target, name);
+    if (!seen.insert(name).second)
+      fail("{}: tensor name '{}' is given twice", target, printable_for_message(name));
+    if (!tensor.defined()) fail("{}: tensor '{}' is not defined (no data)", target, printable_for_message(name));
+  }
+
+  // Data layout like the reference writer: larger elements first (stable, so equal sizes keep the caller's order),
+  // which keeps every tensor aligned to its element size once the data section itself is 8-aligned.
+  std::vector<std::size_t> order(tensors.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return dtype_size(tensors[a].second.dtype()) > dtype_size(tensors[b].second.dtype());
+  });
+
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header[std::string(kMetadataKey)] = metadata;
+  std::uint64_t offset = 0;
+  for (std::size_t i : order) {
+    const auto& [name, tensor] = tensors[i];
+    const std::uint64_t bytes = tensor.nbytes();
+    header[name] = {{"dtype", dtype_name(tensor.dtype())}, {"shape", tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string header_text;
+  try {
+    header_text = header.dump();
+  } catch (const nlohmann::json::exception& error) {  // e.g. a name or metadata value that is not UTF-8
+    fail("{}: cannot encode the header: {}", target, error.what());
+  }
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+
+  write_file_atomically(path, [&](AtomicFileWriter& writer) {
+    char length[8];
+    store_u64_le(header_text.size(), length);
+    writer.write(length, sizeof(length));
+    writer.write(header_text);
+    for (std::size_t i : order) writer.write(tensors[i].second.bytes(), tensors[i].second.nbytes());
+  });
+}
+
+}  // namespace dmascope

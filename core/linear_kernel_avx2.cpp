@@ -1,3 +1,0 @@
-// The linear micro-kernels for AVX2 + FMA (this file is compiled with -mavx2 -mfma).
-#define DMASCOPE_LINEAR_ISA avx2
-#include "core/linear_microkernel.inl"

@@ -1,3 +1,0 @@
-// The linear micro-kernels for the baseline x86-64 instruction set.
-#define DMASCOPE_LINEAR_ISA generic
-#include "core/linear_microkernel.inl"

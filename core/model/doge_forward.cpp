@@ -1,0 +1,274 @@
+#include "core/model/doge_forward.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "core/base/error.h"
+#include "core/model/linear.h"
+#include "core/base/parallel.h"
+#include "core/model/rope.h"
+
+namespace dmascope {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+const float* f32(const Tensor& tensor) { return tensor.defined() && tensor.numel() ? tensor.data<float>() : nullptr; }
+
+Tensor zeros_f32(Shape shape) { return Tensor::zeros(DType::F32, std::move(shape)); }
+
+// x [rows, features] → y = linear(x) as a new [rows, out] buffer.
+std::vector<float> project(const std::vector<float>& x, std::int64_t rows, std::int64_t in, const Tensor& weight,
+                           const Tensor& bias) {
+  const std::int64_t out = weight.dim(0);
+  std::vector<float> y(static_cast<std::size_t>(rows * out));
+  linear_f32(x.data(), rows, in, f32(weight), out, f32(bias), y.data());
+  return y;
+}
+
+// [L, heads, d] → [heads, L, d]
+std::vector<float> heads_first(const std::vector<float>& x, std::int64_t length, std::int64_t heads, std::int64_t d) {
+  std::vector<float> y(x.size());
+  for (std::int64_t p = 0; p < length; ++p)
+    for (std::int64_t h = 0; h < heads; ++h)
+      std::copy_n(x.begin() + (p * heads + h) * d, d, y.begin() + (h * length + p) * d);
+  return y;
+}
+
+Tensor tensor_from(const std::vector<float>& values, Shape shape) { return Tensor::from_vector(values, std::move(shape)); }
+
+// Gated MLP: down(silu(gate(h)) ⊙ up(h)).
+std::vector<float> gated_mlp(const DogeLayerWeights& w, const std::vector<float>& h, std::int64_t length,
+                             std::int64_t hidden) {
+  std::vector<float> gate = project(h, length, hidden, w.gate_proj, w.gate_proj_bias);
+  const std::vector<float> up = project(h, length, hidden, w.up_proj, w.up_proj_bias);
+  for (std::size_t i = 0; i < gate.size(); ++i) gate[i] = silu(gate[i]) * up[i];
+  return project(gate, length, w.gate_proj.dim(0), w.down_proj, w.down_proj_bias);
+}
+
+// Indices of the k largest values, sorted descending. Ties go to the higher index, which is what torch.topk does on
+// the CPU (where transformers' reference data for CDMoE was produced).
+std::vector<std::int64_t> top_k_descending(std::span<const float> values, std::int64_t k) {
+  std::vector<std::int64_t> order(values.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](std::int64_t a, std::int64_t b) {
+    return values[a] != values[b] ? values[a] > values[b] : a > b;
+  });
+  order.resize(static_cast<std::size_t>(k));
+  return order;
+}
+
+// CDMoE's routed part, reproducing transformers 5.17: the router output [N, 2K] is reinterpreted as [2, N, K] (a raw
+// view, so a row's expert choice comes from other tokens' logits), product keys pick num_experts_per_tok experts,
+// and each contributes silu(down_embed[e]·h)·weight · up_embed[e].
+void add_routed_experts(const DogeConfig& config, const DogeLayerWeights& w, const std::vector<float>& h,
+                        std::int64_t tokens, std::vector<float>& y) {
+  const std::int64_t D = config.hidden_size, K = config.expert_keys(), top = config.num_experts_per_tok;
+  const std::vector<float> router = project(h, tokens, D, w.router_gate, Tensor{});  // [N, 2K] token-major
+  const float* down_embed = f32(w.down_embed);
+  const float* up_embed = f32(w.up_embed);
+  parallel_for(tokens, 4, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> sums(static_cast<std::size_t>(K * K));
+    std::vector<std::int64_t> expert_of(static_cast<std::size_t>(K * K));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::span<const float> part_x(router.data() + r * K, K);                 // part 0, row r
+      const std::span<const float> part_y(router.data() + (tokens + r) * K, K);      // part 1, row r
+      const auto ix = top_k_descending(part_x, K), iy = top_k_descending(part_y, K);
+      for (std::int64_t a = 0; a < K; ++a)
+        for (std::int64_t c = 0; c < K; ++c) {
+          sums[a * K + c] = part_x[ix[a]] + part_y[iy[c]];
+          expert_of[a * K + c] = ix[a] * K + iy[c];
+        }
+      const auto chosen = top_k_descending(sums, top);
+      std::vector<float> weights(static_cast<std::size_t>(top));
+      const float max_score = sums[chosen[0]];
+      float total = 0.0f;
+      for (std::int64_t t = 0; t < top; ++t) total += weights[t] = std::exp(sums[chosen[t]] - max_score);
+      for (auto& weight : weights) weight /= total;
+      if (config.norm_topk_prob) {
+        float renorm = 0.0f;
+        for (float weight : weights) renorm += weight;
+        for (auto& weight : weights) weight /= renorm;
+      }
+      const float* hr = h.data() + r * D;
+      float* yr = y.data() + r * D;
+      for (std::int64_t t = 0; t < top; ++t) {
+        const std::int64_t expert = expert_of[chosen[t]];
+        float dot = 0.0f;
+        for (std::int64_t c = 0; c < D; ++c) dot += down_embed[expert * D + c] * hr[c];
+        const float activation = silu(dot) * weights[t];
+        for (std::int64_t c = 0; c < D; ++c) yr[c] += activation * up_embed[expert * D + c];
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void doge_dynamic_bias(const DogeLayerWeights& layer, const float* v, std::int64_t length, std::int64_t value_width,
+                       std::int64_t bias_heads, BiasFormula formula, float* dt, float* beta) {
+  linear_f32(v, length, value_width, f32(layer.dt_proj), bias_heads, f32(layer.dt_proj_bias), dt);
+  const float* A = f32(layer.A);
+  for (std::int64_t j = 0; j < length; ++j)
+    for (std::int64_t n = 0; n < bias_heads; ++n) {
+      const float scaled = A[n] * softplus(dt[j * bias_heads + n]);
+      beta[n * length + j] = formula == BiasFormula::Exp ? std::exp(scaled) : scaled;
+    }
+}
+
+ForwardResult doge_forward(const DogeModel& model, std::span<const std::int32_t> ids, const ForwardOptions& options) {
+  const auto start = Clock::now();
+  const DogeConfig& config = model.config;
+  const DogeWeights& weights = model.weights;
+  const std::int64_t L = static_cast<std::int64_t>(ids.size());
+  const std::int64_t D = config.hidden_size, H = config.num_attention_heads, Hkv = config.num_key_value_heads;
+  const std::int64_t d = config.head_dim, V = config.vocab_size, Hb = weights.bias_heads;
+  if (L == 0) fail("forward: no input ids");
+  for (std::int64_t p = 0; p < L; ++p)
+    if (ids[p] < 0 || ids[p] >= V) fail("forward: input id {} at position {} is outside the vocabulary [0, {})", ids[p], p, V);
+  ForwardResult result;
+  result.window = options.window > 0 ? options.window : config.keep_window_size;
+  if (options.capture_probs && H * L * L * 4 > options.probs_max_bytes)
+    fail("forward: attention probabilities for {} heads × {}² tokens need {} MB, over the {} MB limit", H, L,
+         H * L * L * 4 / 1000000, options.probs_max_bytes / 1000000);
+
+  std::vector<float> x(static_cast<std::size_t>(L * D));
+  const float* embed = f32(weights.embed);
+  for (std::int64_t p = 0; p < L; ++p) std::copy_n(embed + ids[p] * D, D, x.begin() + p * D);
+  if (options.capture) result.embed = tensor_from(x, {1, L, D});
+
+  const std::vector<float> inverse_frequencies =
+      rope_inverse_frequencies(config.rope, d, config.max_position_embeddings, L);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> h(x.size());
+
+  for (std::int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
+    const DogeLayerWeights& w = weights.layers[static_cast<std::size_t>(layer)];
+    LayerCapture capture;
+
+    rms_norm_f32(x.data(), L, D, f32(w.input_norm), config.rms_norm_eps, h.data());
+    std::vector<float> q = project(h, L, D, w.q_proj, w.q_proj_bias);  // [L, H, d]
+    std::vector<float> k = project(h, L, D, w.k_proj, w.k_proj_bias);  // [L, Hkv, d]
+    const std::vector<float> v = project(h, L, D, w.v_proj, w.v_proj_bias);  // [L, Hkv·d]
+    if (w.q_norm.defined() && w.q_norm.numel()) {  // per-head RMSNorm over d, before RoPE
+      rms_norm_f32(q.data(), L * H, d, f32(w.q_norm), config.rms_norm_eps, q.data());
+      rms_norm_f32(k.data(), L * Hkv, d, f32(w.k_norm), config.rms_norm_eps, k.data());
+    }
+    apply_rope(q.data(), L, H, d, inverse_frequencies);
+    apply_rope(k.data(), L, Hkv, d, inverse_frequencies);
+    const std::vector<float> q_heads = heads_first(q, L, H, d);
+    const std::vector<float> k_heads = heads_first(k, L, Hkv, d);
+    const std::vector<float> v_heads = heads_first(v, L, Hkv, d);
+
+    std::vector<float> dt(static_cast<std::size_t>(L * Hb)), beta(static_cast<std::size_t>(Hb * L));
+    doge_dynamic_bias(w, v.data(), L, Hkv * d, Hb, options.bias_formula, dt.data(), beta.data());
+    std::vector<std::int32_t> death(static_cast<std::size_t>(Hb * L));
+    for (std::int64_t n = 0; n < Hb; ++n) {
+      const auto head_death = dma_death_indices(std::span<const float>(beta.data() + n * L, L), result.window,
+                                                options.mask_variant);
+      std::copy(head_death.begin(), head_death.end(), death.begin() + n * L);
+    }
+
+    AttentionProblem problem;
+    problem.q_heads = H;
+    problem.kv_heads = Hkv;
+    problem.bias_heads = Hb;
+    problem.q_len = problem.key_len = L;
+    problem.head_dim = d;
+    problem.scale = scale;
+    problem.q = q_heads.data();
+    problem.k = k_heads.data();
+    problem.v = v_heads.data();
+    problem.beta = beta.data();
+    problem.death = death.data();
+    std::vector<float> context_heads(static_cast<std::size_t>(H * L * d));
+    const auto attention_start = Clock::now();
+    capture.work = attention_tiled(problem, options.tiles, context_heads.data());
+    result.attention_ms += ms_since(attention_start);
+
+    std::vector<float> context(context_heads.size());  // [H, L, d] → [L, H·d]
+    for (std::int64_t hh = 0; hh < H; ++hh)
+      for (std::int64_t p = 0; p < L; ++p)
+        std::copy_n(context_heads.begin() + (hh * L + p) * d, d, context.begin() + (p * H + hh) * d);
+    const std::vector<float> attn_out = project(context, L, H * d, w.o_proj, w.o_proj_bias);
+    const float* input_residual = f32(w.input_residual);
+    for (std::int64_t p = 0; p < L; ++p)
+      for (std::int64_t c = 0; c < D; ++c) x[p * D + c] = input_residual[c] * x[p * D + c] + attn_out[p * D + c];
+
+    rms_norm_f32(x.data(), L, D, f32(w.post_norm), config.rms_norm_eps, h.data());
+    std::vector<float> mlp_out = gated_mlp(w, h, L, D);
+    if (config.is_moe) add_routed_experts(config, w, h, L, mlp_out);
+    const float* post_residual = f32(w.post_residual);
+    for (std::int64_t p = 0; p < L; ++p)
+      for (std::int64_t c = 0; c < D; ++c) x[p * D + c] = post_residual[c] * x[p * D + c] + mlp_out[p * D + c];
+
+    if (options.capture) {
+      capture.q_rope = tensor_from(q_heads, {1, H, L, d});
+      capture.k_rope = tensor_from(k_heads, {1, Hkv, L, d});
+      capture.v = tensor_from(v, {1, L, Hkv * d});
+      capture.dt = tensor_from(dt, {1, L, Hb});
+      capture.dyn_bias = tensor_from(beta, {1, Hb, L});
+      capture.death = Tensor::from_vector(death, {1, Hb, L});
+      capture.context = tensor_from(context, {1, L, H * d});
+      capture.attn_out = tensor_from(attn_out, {1, L, D});
+      capture.mlp_out = tensor_from(mlp_out, {1, L, D});
+      capture.output = tensor_from(x, {1, L, D});
+      for (std::int64_t n = 0; n < Hb; ++n)
+        capture.tile_maps.push_back(build_tile_map(death.data() + n * L, L, L, options.tiles));
+      if (options.capture_probs) {
+        capture.attn_probs = zeros_f32({1, H, L, L});
+        std::vector<float> reference_out(context_heads.size());
+        attention_reference(problem, reference_out.data(), capture.attn_probs.mutable_data<float>(), false);
+      }
+    }
+    result.layers.push_back(std::move(capture));
+    if (options.on_progress) options.on_progress(layer + 1, config.num_hidden_layers);
+  }
+
+  rms_norm_f32(x.data(), L, D, f32(weights.final_norm), config.rms_norm_eps, h.data());
+  if (options.capture) result.final_norm = tensor_from(h, {1, L, D});
+  result.logits = tensor_from(project(h, L, D, weights.lm_head, Tensor{}), {1, L, V});
+  result.elapsed_ms = ms_since(start);
+  return result;
+}
+
+std::vector<float> doge_layer_bias(const DogeModel& model, std::span<const std::int32_t> ids, std::int64_t layer) {
+  const DogeConfig& config = model.config;
+  if (layer < 0 || layer >= config.num_hidden_layers)
+    fail("layer {} is not in the model (0..{})", layer, config.num_hidden_layers - 1);
+  const std::int64_t L = static_cast<std::int64_t>(ids.size()), D = config.hidden_size;
+  const std::int64_t Hkv = config.num_key_value_heads, d = config.head_dim, Hb = model.weights.bias_heads;
+  std::vector<float> x(static_cast<std::size_t>(L * D)), h(x.size());
+  if (layer > 0) {  // the earlier layers in full
+    ForwardOptions options;
+    options.capture = true;
+    DogeModel truncated_view = model;  // shares the weight storage (tensors are shared views)
+    truncated_view.config.num_hidden_layers = layer;
+    truncated_view.weights.layers.resize(static_cast<std::size_t>(layer));
+    const ForwardResult result = doge_forward(truncated_view, ids, options);
+    const auto& output = result.layers.back().output;
+    std::copy_n(output.data<float>(), x.size(), x.begin());
+  } else {
+    const float* embed = f32(model.weights.embed);
+    for (std::int64_t p = 0; p < L; ++p) {
+      if (ids[p] < 0 || ids[p] >= config.vocab_size) fail("input id {} at position {} is outside the vocabulary", ids[p], p);
+      std::copy_n(embed + ids[p] * D, D, x.begin() + p * D);
+    }
+  }
+  const DogeLayerWeights& w = model.weights.layers[static_cast<std::size_t>(layer)];
+  rms_norm_f32(x.data(), L, D, f32(w.input_norm), config.rms_norm_eps, h.data());
+  const std::vector<float> v = project(h, L, D, w.v_proj, w.v_proj_bias);
+  std::vector<float> dt(static_cast<std::size_t>(L * Hb)), beta(static_cast<std::size_t>(Hb * L));
+  doge_dynamic_bias(w, v.data(), L, Hkv * d, Hb, BiasFormula::Exp, dt.data(), beta.data());
+  return beta;
+}
+
+}  // namespace dmascope

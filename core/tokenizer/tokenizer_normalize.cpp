@@ -1,0 +1,133 @@
+#include "core/tokenizer/tokenizer_normalize.h"
+
+#include "core/tokenizer/tokenizer_text.h"
+
+namespace dmascope::tokenizer_detail {
+
+namespace {
+
+void prepend(TextPiece& piece, const std::string& prefix) {
+  if (piece.text.empty()) return;  // the library prepends to non-empty text only
+  piece.text.insert(0, prefix);
+  piece.origin.insert(piece.origin.begin(), prefix.size(), piece.origin.front());
+}
+
+void replace(TextPiece& piece, const Pattern& pattern, const std::string& content) {
+  TextPiece out;
+  for (const TextSegment& segment : pattern.segments(piece.text)) {
+    if (segment.is_match) {
+      if (!content.empty()) out.append(content, piece.origin[segment.begin]);
+    } else {
+      out.text.append(piece.text, segment.begin, segment.end - segment.begin);
+      out.origin.insert(out.origin.end(), piece.origin.begin() + static_cast<std::ptrdiff_t>(segment.begin),
+                        piece.origin.begin() + static_cast<std::ptrdiff_t>(segment.end));
+    }
+  }
+  piece.text = std::move(out.text);
+  piece.origin = std::move(out.origin);
+}
+
+void lowercase(TextPiece& piece) {
+  TextPiece out;
+  out.text.reserve(piece.text.size());
+  std::string lowered;
+  std::size_t offset = 0;
+  while (offset < piece.text.size()) {
+    const std::size_t start = offset;
+    lowered.clear();
+    append_lowercase(lowered, next_code_point(piece.text, offset));
+    out.append(lowered, piece.origin[start]);
+  }
+  piece.text = std::move(out.text);
+  piece.origin = std::move(out.origin);
+}
+
+void strip(TextPiece& piece, bool left, bool right) {
+  std::size_t begin = 0, end = piece.text.size();
+  if (left) {
+    while (begin < end) {
+      std::size_t next = begin;
+      if (!is_white_space(next_code_point(piece.text, next))) break;
+      begin = next;
+    }
+  }
+  if (right) {
+    while (end > begin) {
+      std::size_t start = end - 1;
+      while (start > begin && (static_cast<unsigned char>(piece.text[start]) & 0xC0) == 0x80) --start;
+      std::size_t next = start;
+      if (!is_white_space(next_code_point(piece.text, next))) break;
+      end = start;
+    }
+  }
+  piece = piece.slice(begin, end);
+}
+
+}  // namespace
+
+Normalizer Normalizer::parse(const JsonField& field) {
+  Normalizer normalizer;
+  if (!field.is_null()) parse_into(field, normalizer.steps_);
+  normalizer.where_ = field.where();
+  return normalizer;
+}
+
+void Normalizer::parse_into(const JsonField& field, std::vector<Step>& steps) {
+  const std::string type = field.type_name();
+  if (type == "Sequence") {
+    field.require_shallow_nesting();
+    const JsonField list = field.member("normalizers");
+    list.require_array();
+    for (std::size_t i = 0; i < list.value().size(); ++i) parse_into(list.element(i), steps);
+  } else if (type == "Prepend") {
+    steps.push_back(Step{Kind::Prepend, field.string_member("prepend"), {}});
+  } else if (type == "Replace") {
+    steps.push_back(Step{Kind::Replace, field.string_member("content"), parse_pattern(field.member("pattern"))});
+  } else if (type == "Lowercase") {
+    require_lowercase_support(field.where());
+    steps.push_back(Step{Kind::Lowercase, {}, {}});
+  } else if (type == "Strip") {
+    Step step{Kind::Strip, {}, {}};
+    step.strip_left = field.bool_or("strip_left", true);
+    step.strip_right = field.bool_or("strip_right", true);
+    steps.push_back(std::move(step));
+  } else if (type == "NFC" || type == "NFKC" || type == "NFD" || type == "NFKD") {
+    field.fail_here("unsupported normalizer type \"{}\": Unicode normalization needs tables dmascope does not carry",
+                    type);
+  } else {
+    field.fail_here("unsupported normalizer type \"{}\" (supported: Sequence, Prepend, Replace, Lowercase, Strip)",
+                    type);
+  }
+}
+
+void Normalizer::apply(TextPiece& piece) const {
+  const std::size_t input_bytes = piece.text.size();
+  const std::size_t limit = growth_limit(input_bytes);
+  for (const Step& step : steps_) {
+    switch (step.kind) {
+      case Kind::Prepend:
+        prepend(piece, step.text);
+        break;
+      case Kind::Replace:
+        replace(piece, step.pattern, step.text);
+        break;
+      case Kind::Lowercase:
+        lowercase(piece);
+        break;
+      case Kind::Strip:
+        strip(piece, step.strip_left, step.strip_right);
+        break;
+    }
+    if (piece.text.size() > limit) {
+      fail("{}: the normalizer grew {} bytes of text past {} bytes", where_, input_bytes, limit);
+    }
+  }
+}
+
+std::string Normalizer::apply(const std::string& text) const {
+  TextPiece piece{text, std::vector<std::uint32_t>(text.size(), 0), std::nullopt};
+  apply(piece);
+  return piece.text;
+}
+
+}  // namespace dmascope::tokenizer_detail

@@ -1,0 +1,228 @@
+#include "engine/pipeline/pipeline_compute.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "engine/timing/layer_timing.h"  // cuda_backend_available
+#include "engine/pipeline/toy_answers.h"
+#include "core/base/error.h"
+#include "core/model/forward_elementwise.h"
+#include "core/view/view_reduce.h"
+#ifdef DMASCOPE_HAS_CUDA
+#include "kernels/dma_cuda.h"
+#include "kernels/doge_forward_cuda.h"
+#include "kernels/view_reduce_cuda.h"
+#endif
+
+namespace dmascope::engine {
+
+std::string_view compute_phase_label(ComputePhase phase) {
+  switch (phase) {
+    case ComputePhase::Idle: return "idle";
+    case ComputePhase::LoadingModel: return "loading model";
+    case ComputePhase::Tokenizing: return "preparing tokens";
+    case ComputePhase::Forward: return "forward pass";
+    case ComputePhase::Summaries: return "thumbnails";
+    case ComputePhase::Timing: return "timing";
+  }
+  return "?";
+}
+
+bool should_capture_probs(const DogeModel& model, std::int64_t length) {
+  const std::int64_t per_layer = model.config.num_attention_heads * length * length * 4;
+  return length <= kProbsMaxLength && per_layer * model.config.num_hidden_layers <= kProbsMaxBytes;
+}
+
+std::shared_ptr<const LoadedModel> ModelCache::get(const std::filesystem::path& dir) {
+  if (model_ && model_->dir == dir) return model_;
+  gpu_forward.reset();  // the old model's device weights go with it
+  model_.reset();       // free the old weights before loading the new ones
+  auto loaded = std::make_shared<LoadedModel>();
+  loaded->dir = dir;
+  loaded->model = DogeModel::load(dir);
+  if (loaded->model.has_tokenizer) loaded->tokenizer = Tokenizer::load(dir / "tokenizer.json");
+  model_ = std::move(loaded);
+  return model_;
+}
+
+std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const LoadedModel& model) {
+  const std::int64_t vocab = model.model.config.vocab_size;
+  std::vector<std::int32_t> ids;
+  switch (settings.source) {
+    case SourceKind::Toy:
+      ids = make_toy_sequence(settings.toy, settings.length, vocab, settings.seed).ids;
+      break;
+    case SourceKind::Text:
+      if (!model.tokenizer) fail("{} has no tokenizer.json: use a toy sequence or ids", model.dir.string());
+      if (settings.text.empty()) fail("the text is empty: type something in the Source panel");
+      ids = model.tokenizer->encode(settings.text, true);
+      break;
+    case SourceKind::Ids:
+      ids = settings.ids;
+      if (ids.empty()) fail("no token ids given");
+      break;
+    case SourceKind::Task: {
+      if (!uses_toy_vocabulary(model))
+        fail("the trained tasks are sequences of the bundled toy models' vocabulary ({} ids); {} has another: use a "
+             "toy sequence or a text", toy_vocab::kSize, model.dir.string());
+      if (settings.length < kMinTaskLength)
+        fail("a trained task needs at least {} tokens, got {}", kMinTaskLength, settings.length);
+      // The training distribution, with the largest counts trimmed to what fits a short sequence (from 194 tokens on
+      // nothing is trimmed).
+      ToyTaskSettings task_settings;
+      task_settings.length = settings.length;
+      task_settings.mqar_pairs_max = std::min(task_settings.mqar_pairs_max, (settings.length - 2) / 4);
+      task_settings.copy_length_max = std::min(task_settings.copy_length_max, (settings.length - 4) / 2);
+      ids = make_toy_example(settings.task, task_settings, settings.seed, 0).ids;
+      break;
+    }
+  }
+  for (std::size_t p = 0; p < ids.size(); ++p)
+    if (ids[p] < 0 || ids[p] >= vocab)
+      fail("token id {} at position {} is outside the vocabulary of {} ([0, {}))", ids[p], p, model.dir.string(), vocab);
+  return ids;
+}
+
+namespace {
+
+#ifdef DMASCOPE_HAS_CUDA
+// Probabilities [1, H, L, L] per layer from a result's captured q/k (after RoPE), v, β and death arrays: the CPU
+// reference attention over the mask the captures carry. With the CUDA backend this makes the heatmap's probabilities
+// those of the GPU's mask (the CPU forward's mask could differ where β has a near-tie).
+void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& cancel) {
+  const DogeConfig& config = result.model->model.config;
+  const std::int64_t L = result.length(), H = config.num_attention_heads, Hkv = config.num_key_value_heads;
+  const std::int64_t d = config.head_dim;
+  for (LayerCapture& capture : result.forward.layers) {
+    if (cancel.load()) throw ForwardCancelled{};
+    std::vector<float> v_heads(static_cast<std::size_t>(Hkv * L * d)), context(static_cast<std::size_t>(H * L * d));
+    heads_first_f32(capture.v.data<float>(), L, Hkv, d, v_heads.data());
+    AttentionProblem problem;
+    problem.q_heads = H;
+    problem.kv_heads = Hkv;
+    problem.bias_heads = result.bias_heads();
+    problem.q_len = problem.key_len = L;
+    problem.head_dim = d;
+    problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
+    problem.q = capture.q_rope.data<float>();
+    problem.k = capture.k_rope.data<float>();
+    problem.v = v_heads.data();
+    problem.beta = capture.dyn_bias.data<float>();
+    problem.death = capture.death.data<std::int32_t>();
+    capture.attn_probs = Tensor::zeros(DType::F32, {1, H, L, L});
+    attention_reference(problem, context.data(), capture.attn_probs.mutable_data<float>(), false);
+  }
+  result.has_probs = true;
+}
+#endif
+
+// The CUDA backend's forward: masks, β, tile maps and q/k/v from the GPU (weights cached in `models`), only the last
+// position's logits (all of them are L·V floats) unless `all_logits` (answers to score), probabilities at small L from the GPU's tensors.
+// Returns false, leaving `result` to the CPU forward, when this build or machine has no usable GPU or the model is not
+// supported; a failing GPU run also falls back, and the status bar says why.
+bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options, bool all_logits,
+                        const std::atomic<bool>& cancel) {
+  std::string why_not;
+  if (!cuda_backend_available(&why_not)) {
+    result.mask_device = fmt::format("CPU forward, fp32 (CUDA: {})", why_not);
+    return false;
+  }
+#ifdef DMASCOPE_HAS_CUDA
+  const DogeModel& model = result.model->model;
+  if (why_not = cuda::gpu_forward_unsupported_reason(model); !why_not.empty()) {
+    result.mask_device = fmt::format("CPU forward, fp32 ({})", why_not);
+    return false;
+  }
+  try {
+    if (!models.gpu_forward) models.gpu_forward = std::make_shared<cuda::DogeForwardCuda>(model);
+    auto& gpu = *static_cast<cuda::DogeForwardCuda*>(models.gpu_forward.get());
+    ForwardOptions gpu_options = options;
+    gpu_options.capture_probs = false;
+    cuda::GpuForwardOutputs outputs;
+    outputs.logits = all_logits ? cuda::LogitRows::All : cuda::LogitRows::Last;
+    outputs.device_masks = std::make_shared<cuda::DeviceMasks>(model.config.num_hidden_layers,
+                                                               model.weights.bias_heads, result.length());
+    cuda::GpuForwardResult run = gpu.run(result.ids, gpu_options, outputs);
+    result.forward = std::move(run.forward);
+    result.gpu_forward_ms = run.gpu_ms;
+    result.device_masks = outputs.device_masks;
+    result.mask_device = fmt::format("GPU forward on {}, fp32", cuda::device_info().name);
+  } catch (const ForwardCancelled&) {
+    throw;
+  } catch (const std::exception& error) {
+    models.gpu_forward.reset();  // a device in a bad state gets a fresh upload next time
+    result.mask_device = fmt::format("CPU forward, fp32 (the GPU forward failed: {})", error.what());
+    return false;
+  }
+  if (options.capture_probs) add_probs_from_captures(result, cancel);
+  return true;
+#else
+  (void)models;
+  (void)options;
+  (void)all_logits;
+  (void)cancel;
+  return false;
+#endif
+}
+
+}  // namespace
+
+std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& settings, ModelCache& models,
+                                                        ComputeProgress& progress, const std::atomic<bool>& cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  if (settings.model_dir.empty()) fail("no model folder given: pick one in the Source panel");
+  if (settings.tile_size < 1) fail("tile size must be positive, got {}", settings.tile_size);
+  if (settings.window < 0) fail("window must be ≥ 0 (0 = the model's), got {}", settings.window);
+
+  progress.phase = ComputePhase::LoadingModel;
+  auto result = std::make_shared<PipelineResult>();
+  result->settings = settings;
+  result->model = models.get(settings.model_dir);
+  const DogeModel& model = result->model->model;
+
+  progress.phase = ComputePhase::Tokenizing;
+  result->ids = resolve_ids(settings, *result->model);
+  const std::int64_t L = result->length();
+
+  progress.phase = ComputePhase::Forward;
+  progress.steps_done = 0;
+  progress.steps_total = model.config.num_hidden_layers;
+  ForwardOptions options;
+  options.window = settings.window;
+  options.mask_variant = settings.mask_variant;
+  options.tiles = {settings.tile_size, settings.tile_size};
+  options.capture = true;
+  options.capture_probs = should_capture_probs(model, L);
+  options.cancel = &cancel;
+  options.on_progress = [&](std::int64_t done, std::int64_t total) {
+    progress.steps_done = done;
+    progress.steps_total = total;
+  };
+  // A task-format sequence gets its answers scored, which needs the logits of every row (L·V floats: the toy
+  // vocabulary has 329 ids, so 128K tokens are 172 MB).
+  std::optional<ToyExample> example = toy_example_of(*result->model, result->ids);
+  const bool all_logits = example && L * model.config.vocab_size <= kAnswerLogitsMaxFloats;
+  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, all_logits, cancel))) {
+    result->forward = doge_forward(model, result->ids, options);
+    result->has_probs = options.capture_probs;
+  }
+
+  progress.phase = ComputePhase::Summaries;
+  if (example) result->answers = std::make_shared<const ToyAnswers>(score_answers(*result, std::move(*example)));
+  const MatrixWindow whole = visible_window(whole_matrix(L), L);
+  const std::int64_t thumb = std::min<std::int64_t>(kThumbnailPixels, L);
+  for (std::int64_t layer = 0; layer < result->layers(); ++layer) {
+    if (cancel.load()) throw ForwardCancelled{};
+    for (std::int64_t head = 0; head < result->bias_heads(); ++head)
+      result->thumbnails.push_back(reduce_mask_to_grid(result->death(layer, head), whole, thumb, thumb,
+                                                       ReduceMode::Mean));
+  }
+  result->compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  progress.phase = ComputePhase::Idle;
+  return result;
+}
+
+}  // namespace dmascope::engine

@@ -1,0 +1,67 @@
+// What one pipeline run produced, with the settings it came from. Immutable once published: views hold a
+// shared_ptr<const PipelineResult> and read it on the UI thread while the worker builds the next one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline/pipeline_settings.h"
+#include "engine/timing/timing_results.h"  // LayerTiming, what the pipeline times for a result
+#include "core/model/doge_forward.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace dmascope::engine {
+
+struct ToyAnswers;  // engine/pipeline/toy_answers.h
+
+struct LoadedModel {
+  std::filesystem::path dir;
+  DogeModel model;
+  std::optional<Tokenizer> tokenizer;
+  std::string name() const { return dir.filename().string(); }
+};
+
+// Overview thumbnails: each (layer, bias head) mask reduced to kThumbnailPixels² (kept fraction per pixel).
+inline constexpr std::int64_t kThumbnailPixels = 64;
+
+struct PipelineResult {
+  PipelineSettings settings;   // what this was computed from
+  std::uint64_t generation = 0;  // increases with every published result
+  std::shared_ptr<const LoadedModel> model;
+  std::vector<std::int32_t> ids;
+  ForwardResult forward;
+  bool has_probs = false;      // attention probabilities captured (small L only)
+  // Where the masks, β, tile maps and q/k/v came from: "CPU forward, fp32" or "GPU forward on <device>, fp32" (the
+  // CUDA backend; then the probabilities, at small L, are computed on the CPU from the GPU's tensors and masks).
+  std::string mask_device = "CPU forward, fp32";
+  double gpu_forward_ms = 0.0;  // device time of the GPU forward (CUDA events); 0 when the CPU computed the mask
+  double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
+  std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
+  // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
+  std::shared_ptr<const ToyAnswers> answers;
+  // The CUDA backend's death indices left on the GPU (a cuda::DeviceMasks, opaque so that a CPU-only build compiles):
+  // the heatmap reduces its views there (mask_grid.h). Null on the CPU backend.
+  std::shared_ptr<void> device_masks;
+
+  std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
+  std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }
+  std::int64_t q_heads() const { return model->model.config.num_attention_heads; }
+  std::int64_t bias_heads() const { return model->model.weights.bias_heads; }
+  std::int64_t bias_head_of(std::int64_t q_head) const {
+    return bias_heads() == q_heads() ? q_head : q_head / (q_heads() / bias_heads());
+  }
+  std::span<const std::int32_t> death(std::int64_t layer, std::int64_t bias_head) const;
+  std::span<const float> beta(std::int64_t layer, std::int64_t bias_head) const;
+  const TileMap& tile_map(std::int64_t layer, std::int64_t bias_head) const;
+  std::span<const float> probs(std::int64_t layer, std::int64_t q_head) const;  // [L, L]; empty without probs
+  const std::vector<float>& thumbnail(std::int64_t layer, std::int64_t bias_head) const;
+  std::string token_label(std::int64_t position) const;  // the token's display string, or its id without a tokenizer
+};
+
+
+}  // namespace dmascope::engine

@@ -1,0 +1,139 @@
+#include "engine/session/session_file.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/formats/atomic_write.h"
+#include "core/base/error.h"
+
+namespace dmascope::engine {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kSessionVersion = 1;
+
+// Reads `key` of `object` into `value` when present; a type error names the file and the key.
+template <class T>
+void read_key(const json& object, const char* key, T& value, std::string_view source, std::string_view section) {
+  const auto found = object.find(key);
+  if (found == object.end()) return;
+  try {
+    value = found->get<T>();
+  } catch (const json::exception& error) {
+    fail("{}: session key {}.{}: {}", source, section, key, error.what());
+  }
+}
+
+template <class Enum, class FromName>
+void read_enum(const json& object, const char* key, Enum& value, FromName from_name, std::string_view source,
+               std::string_view section) {
+  std::string name;
+  if (!object.contains(key)) return;
+  read_key(object, key, name, source, section);
+  try {
+    value = from_name(name);
+  } catch (const Error& error) {
+    fail("{}: session key {}.{}: {}", source, section, key, error.what());
+  }
+}
+
+}  // namespace
+
+std::string session_to_json(const Session& session) {
+  const PipelineSettings& s = session.settings;
+  const ViewState& v = session.view;
+  json document = {
+      {"dmascope_session", kSessionVersion},
+      {"settings",
+       {{"model_dir", s.model_dir},
+        {"source", source_kind_name(s.source)},
+        {"toy", toy_sequence_name(s.toy)},
+        {"task", toy_task_name(s.task)},
+        {"length", s.length},
+        {"seed", s.seed},
+        {"text", s.text},
+        {"ids", s.ids},
+        {"window", s.window},
+        {"mask_variant", mask_variant_name(s.mask_variant)},
+        {"tile_size", s.tile_size},
+        {"backend", backend_name(s.backend)},
+        {"dtype", timing_dtype_name(s.timing_dtype)}}},
+      {"view",
+       {{"layer", v.layer},
+        {"head", v.head},
+        {"quantity", heatmap_quantity_name(v.quantity)},
+        {"colormap", colormap_name(v.colormap)},
+        {"scale", color_scale_name(v.scale)},
+        {"reduce", reduce_mode_name(v.reduce)},
+        {"zoom", v.zoom_pan.zoom},
+        {"center_row", v.zoom_pan.center_row},
+        {"center_col", v.zoom_pan.center_col},
+        {"zoom_length", v.zoom_pan_length}}}};
+  return document.dump(2) + "\n";
+}
+
+Session session_from_json(std::string_view json_text, std::string_view source) {
+  json document;
+  try {
+    document = json::parse(json_text);
+  } catch (const json::exception& error) {
+    fail("{}: not a JSON session file: {}", source, error.what());
+  }
+  if (!document.is_object() || !document.contains("dmascope_session"))
+    fail("{}: not a dmascope session (no \"dmascope_session\" version key)", source);
+  Session session;
+  const json settings = document.value("settings", json::object());
+  const json view = document.value("view", json::object());
+  if (!settings.is_object() || !view.is_object()) fail("{}: \"settings\" and \"view\" must be objects", source);
+
+  PipelineSettings& s = session.settings;
+  read_key(settings, "model_dir", s.model_dir, source, "settings");
+  read_enum(settings, "source", s.source, source_kind_from_name, source, "settings");
+  read_enum(settings, "toy", s.toy, toy_sequence_from_name, source, "settings");
+  read_enum(settings, "task", s.task, toy_task_from_name, source, "settings");
+  read_key(settings, "length", s.length, source, "settings");
+  read_key(settings, "seed", s.seed, source, "settings");
+  read_key(settings, "text", s.text, source, "settings");
+  read_key(settings, "ids", s.ids, source, "settings");
+  read_key(settings, "window", s.window, source, "settings");
+  read_enum(settings, "mask_variant", s.mask_variant, mask_variant_from_name, source, "settings");
+  read_key(settings, "tile_size", s.tile_size, source, "settings");
+  read_enum(settings, "backend", s.backend, backend_from_name, source, "settings");
+  read_enum(settings, "dtype", s.timing_dtype, timing_dtype_from_name, source, "settings");
+  if (s.length < kMinLength || s.length > kMaxLength)
+    fail("{}: settings.length {} is outside [{}, {}]", source, s.length, kMinLength, kMaxLength);
+  if (s.tile_size < kMinTileSize || s.tile_size > kMaxTileSize)
+    fail("{}: settings.tile_size {} is outside [{}, {}]", source, s.tile_size, kMinTileSize, kMaxTileSize);
+  if (s.window < 0) fail("{}: settings.window must be ≥ 0 (0 = the model's), got {}", source, s.window);
+
+  ViewState& v = session.view;
+  read_key(view, "layer", v.layer, source, "view");
+  read_key(view, "head", v.head, source, "view");
+  read_enum(view, "quantity", v.quantity, heatmap_quantity_from_name, source, "view");
+  read_enum(view, "colormap", v.colormap, colormap_from_name, source, "view");
+  read_enum(view, "scale", v.scale, color_scale_from_name, source, "view");
+  read_enum(view, "reduce", v.reduce, reduce_mode_from_name, source, "view");
+  read_key(view, "zoom", v.zoom_pan.zoom, source, "view");
+  read_key(view, "center_row", v.zoom_pan.center_row, source, "view");
+  read_key(view, "center_col", v.zoom_pan.center_col, source, "view");
+  read_key(view, "zoom_length", v.zoom_pan_length, source, "view");
+  if (v.layer < 0 || v.head < 0) fail("{}: view.layer and view.head must be ≥ 0", source);
+  return session;
+}
+
+Session load_session(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail("cannot open session file {}", path.string());
+  std::ostringstream text;
+  text << file.rdbuf();
+  return session_from_json(text.str(), path.string());
+}
+
+void save_session(const std::filesystem::path& path, const Session& session) {
+  write_file_atomically(path, session_to_json(session));
+}
+
+}  // namespace dmascope::engine

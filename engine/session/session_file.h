@@ -1,0 +1,26 @@
+// Session files: the pipeline settings and the view state as JSON, so that `dmascope --session FILE` reproduces a view
+// exactly (same settings → same result; same view → same pixels). Unknown keys are ignored and missing ones keep their
+// defaults, so older files still open; wrong types or values are errors that name the key.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "engine/pipeline/pipeline_settings.h"
+#include "engine/session/view_state.h"
+
+namespace dmascope::engine {
+
+struct Session {
+  PipelineSettings settings;
+  ViewState view;
+};
+
+std::string session_to_json(const Session& session);
+Session session_from_json(std::string_view json_text, std::string_view source_name);
+
+Session load_session(const std::filesystem::path& path);
+void save_session(const std::filesystem::path& path, const Session& session);  // atomic write
+
+}  // namespace dmascope::engine

@@ -1,0 +1,168 @@
+#include "engine/session/tour_file.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/base/error.h"
+
+namespace dmascope::engine {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kTourVersion = 1;
+
+std::string read_text_file(const fs::path& path, const std::string& what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail("{}: cannot open {}", what, path.string());
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The keys a session's "settings" and "view" may hold: those session_to_json writes (one list, kept by the session
+// file), plus the tour-only settings.text_file.
+const std::set<std::string>& known_keys(const std::string& section) {
+  static const auto keys = [] {
+    std::map<std::string, std::set<std::string>> found;
+    const json document = json::parse(session_to_json(Session{}));
+    for (const char* name : {"settings", "view"})
+      for (const auto& item : document.at(name).items()) found[name].insert(item.key());
+    found["settings"].insert("text_file");
+    return found;
+  }();
+  return keys.at(section);
+}
+
+void check_keys(const json& object, const std::set<std::string>& allowed, const std::string& where) {
+  for (const auto& item : object.items())
+    if (!allowed.count(item.key())) {
+      std::string list;
+      for (const std::string& key : allowed) list += (list.empty() ? "" : ", ") + key;
+      fail("{}: unknown key \"{}\" (expected one of: {})", where, item.key(), list);
+    }
+}
+
+// An inline session object (after merging over base_session): strict keys, text_file read, model_dir made absolute.
+Session inline_session(json session, const fs::path& tour_dir, const std::string& where) {
+  if (!session.is_object()) fail("{}: \"session\" must be an object or a path", where);
+  check_keys(session, {"settings", "view"}, where + ": session");
+  for (const char* section : {"settings", "view"}) {
+    if (!session.contains(section)) session[section] = json::object();
+    if (!session[section].is_object()) fail("{}: session.{} must be an object", where, section);
+    check_keys(session[section], known_keys(section), fmt::format("{}: session.{}", where, section));
+  }
+  json& settings = session["settings"];
+  if (settings.contains("text_file")) {
+    if (!settings["text_file"].is_string()) fail("{}: session.settings.text_file must be a string", where);
+    const fs::path text_path = tour_dir / settings["text_file"].get<std::string>();
+    std::string text = read_text_file(text_path, where + ": session.settings.text_file");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();  // as $(cat FILE) does
+    settings["text"] = text;
+    settings.erase("text_file");
+  }
+  session["dmascope_session"] = 1;
+  Session parsed = session_from_json(session.dump(), where);
+  std::string& model_dir = parsed.settings.model_dir;
+  if (!model_dir.empty() && fs::path(model_dir).is_relative()) model_dir = (tour_dir / model_dir).lexically_normal();
+  return parsed;
+}
+
+Session session_at_path(const std::string& relative, const fs::path& tour_dir, const std::string& where) {
+  const fs::path path = tour_dir / relative;
+  Session session = session_from_json(read_text_file(path, where), fmt::format("{} ({})", where, path.string()));
+  std::string& model_dir = session.settings.model_dir;
+  if (!model_dir.empty() && fs::path(model_dir).is_relative())
+    model_dir = (path.parent_path() / model_dir).lexically_normal();
+  return session;
+}
+
+std::string string_key(const json& object, const char* key, const std::string& where) {
+  const auto found = object.find(key);
+  if (found == object.end() || !found->is_string()) fail("{}: \"{}\" must be a string", where, key);
+  return found->get<std::string>();
+}
+
+}  // namespace
+
+int caption_sentence_count(std::string_view caption) {
+  int sentences = 0;
+  bool open = false;  // text seen since the last end mark
+  for (std::size_t n = 0; n < caption.size(); ++n) {
+    const char c = caption[n];
+    const bool end_mark = (c == '.' || c == '!' || c == '?') &&
+                          (n + 1 == caption.size() || caption[n + 1] == ' ' || caption[n + 1] == '\n');
+    if (end_mark) {
+      if (open) ++sentences;
+      open = false;
+    } else if (c != ' ' && c != '\n') {
+      open = true;
+    }
+  }
+  return sentences + (open ? 1 : 0);
+}
+
+Tour tour_from_json(std::string_view json_text, const fs::path& file) {
+  const std::string name = file.string();
+  json document;
+  try {
+    document = json::parse(json_text);
+  } catch (const json::exception& error) {
+    fail("{}: not a JSON tour file: {}", name, error.what());
+  }
+  if (!document.is_object() || !document.contains("dmascope_tour"))
+    fail("{}: not a dmascope tour (no \"dmascope_tour\" version key)", name);
+  if (document["dmascope_tour"] != kTourVersion)
+    fail("{}: dmascope_tour version {} is not supported (expected {})", name, document["dmascope_tour"].dump(),
+         kTourVersion);
+  check_keys(document, {"dmascope_tour", "title", "base_session", "steps"}, name);
+  Tour tour;
+  tour.file = file;
+  tour.title = string_key(document, "title", name);
+  const json base = document.value("base_session", json::object());
+  if (!base.is_object()) fail("{}: \"base_session\" must be an object", name);
+  const auto steps = document.find("steps");
+  if (steps == document.end() || !steps->is_array() || steps->empty())
+    fail("{}: \"steps\" must be a non-empty array", name);
+  const fs::path tour_dir = file.parent_path();
+  for (std::size_t index = 0; index < steps->size(); ++index) {
+    const json& step = (*steps)[index];
+    std::string where = fmt::format("{}: step {}", name, index + 1);
+    if (!step.is_object()) fail("{} must be an object", where);
+    check_keys(step, {"title", "caption", "session"}, where);
+    TourStep parsed;
+    parsed.title = string_key(step, "title", where);
+    where += fmt::format(" (\"{}\")", parsed.title);
+    parsed.caption = string_key(step, "caption", where);
+    if (parsed.title.empty() || parsed.title.size() > kMaxTitleBytes)
+      fail("{}: the title must have 1 to {} bytes", where, kMaxTitleBytes);
+    const int sentences = caption_sentence_count(parsed.caption);
+    if (sentences < 1 || sentences > kMaxCaptionSentences)
+      fail("{}: the caption must have 1 to {} sentences, it has {}", where, kMaxCaptionSentences, sentences);
+    if (parsed.caption.size() > kMaxCaptionBytes)
+      fail("{}: the caption has {} bytes, at most {} fit the caption bar", where, parsed.caption.size(),
+           kMaxCaptionBytes);
+    const auto session = step.find("session");
+    if (session == step.end()) fail("{}: \"session\" is missing (an object or a path to a session file)", where);
+    if (session->is_string()) {
+      parsed.session = session_at_path(session->get<std::string>(), tour_dir, where);
+    } else {
+      json merged = base;
+      merged.merge_patch(*session);
+      parsed.session = inline_session(std::move(merged), tour_dir, where);
+    }
+    tour.steps.push_back(std::move(parsed));
+  }
+  return tour;
+}
+
+Tour load_tour(const fs::path& file) { return tour_from_json(read_text_file(file, "tour"), file); }
+
+}  // namespace dmascope::engine

@@ -1,0 +1,49 @@
+// Tour files: a guided walk through dmascope for presenter mode (presenter.h). A tour is JSON that lists steps; each
+// step is a session (session_file.h) plus a title and a caption of 1–3 sentences that says what is on screen.
+//
+//   {"dmascope_tour": 1, "title": "...",
+//    "base_session": {"settings": {...}, "view": {...}},          optional: what every inline step starts from
+//    "steps": [{"title": "...", "caption": "...", "session": {"view": {"layer": 1}}},      inline, over base_session
+//              {"title": "...", "caption": "...", "session": "sessions/tiles.json"}]}      a session file
+//
+// Paths inside a tour are relative to the file that names them: a session path and the inline keys
+// settings.model_dir and settings.text_file (a text file read into settings.text, so that a long sequence is not
+// repeated in every step) to the tour file; a session file's own relative model_dir to that session file. Parsing is
+// strict, unlike session files: an unknown key, a missing title or a caption of more than 3 sentences is an error
+// that names the tour file and the step, because a tour is written by hand and a typo must not pass silently.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/session/session_file.h"
+
+namespace dmascope::engine {
+
+struct TourStep {
+  std::string title;
+  std::string caption;
+  Session session;
+};
+
+struct Tour {
+  std::string title;
+  std::filesystem::path file;  // where it was read from (for messages)
+  std::vector<TourStep> steps; // at least one
+};
+
+// Limits a caption and a title must keep so that they fit the presenter's caption bar.
+inline constexpr int kMaxCaptionSentences = 3;
+inline constexpr std::size_t kMaxCaptionBytes = 420, kMaxTitleBytes = 80;
+
+// Sentences in a caption: runs of text ended by '.', '!' or '?' followed by a space or the end (so "1.5" and
+// "arXiv 2508.02124" do not end one); a trailing fragment without an end mark counts as a sentence too.
+int caption_sentence_count(std::string_view caption);
+
+// `file` names the tour in errors and is the base of its relative paths; it is not read.
+Tour tour_from_json(std::string_view json_text, const std::filesystem::path& file);
+Tour load_tour(const std::filesystem::path& file);
+
+}  // namespace dmascope::engine
