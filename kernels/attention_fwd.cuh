@@ -28,8 +28,8 @@ struct ForwardParams {
   float scale;  // 1/√d
   bool f16;     // inputs are fp16 (else bf16)
   int heads_per_cta = 0;  // 0: automatic (2 when an even GQA group allows it); 1: force one head per CTA
-  // true (default): key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu; measured and
-  // GPU-tested in bench/2026-12-01-h200/forward-kernel.md); false: the earlier kernel (DMASCOPE_FORWARD_KEYS=sync).
+  // true (default): key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu; forward −30 % at
+  // d128 on an NVIDIA H200, bench/h200/README.md); false: the earlier kernel (DMASCOPE_FORWARD_KEYS=sync).
   bool async_key_loads = true;
   // true (default): on a compute capability 9.0 GPU, the wgmma kernel (attention_fwd_sm90a.cu); false, or any other
   // GPU: the mma.sync kernel. DMASCOPE_FORWARD_KERNEL=mma forces the latter, for same-run comparisons.

@@ -11,7 +11,7 @@
 // stage has a "full" mbarrier (cp.async.mbarrier.arrive tracks the copies) and an "empty" one (every thread arrives
 // once its warpgroup's P·V of the stage's block is done); a thread refills a stage with block b + 2 after its own P·V
 // of block b is issued, once the stage (of block b + 2 − kStages) is empty. So the warpgroups of a CTA drift apart and
-// one's softmax overlaps another's products (H200: −15 % at d128 with 4 heads per CTA, bench/2026-12-01-h200/session5).
+// one's softmax overlaps another's products (NVIDIA H200: −15 % at d128 with 4 heads per CTA, bench/h200/README.md).
 // Each tile's gathered list is first partitioned in shared memory (keys kept on every row of the tile first), so most
 // key blocks skip the per-element mask; the exp2 reference moves lazily (see the softmax), so O is rarely rescaled.
 // Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
@@ -37,7 +37,7 @@ constexpr int kWarpgroupThreads = 128;
 // K/V stages. While block b is computed, blocks b + 1 and b + 2 load; the stage that block b + 2 refills is that of
 // block b + 2 − kStages, which every thread released kRefillLag = kStages − 2 iterations earlier. Three: a thread
 // waits for the slowest thread of its CTA to finish the previous block. Four (warpgroups may drift two blocks apart
-// before anyone waits) measured equal at d64 and 3-4 % slower at d128 (bench/2026-12-02-h200/session6, call 3).
+// before anyone waits) measured equal at d64 and 3-4 % slower at d128 (NVIDIA H200, bench/h200/README.md).
 #ifndef DMASCOPE_WGMMA_STAGES
 #define DMASCOPE_WGMMA_STAGES 3
 #endif
@@ -359,7 +359,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     if (whole_block) bias_and_mask(std::false_type{});
     else bias_and_mask(std::true_type{});
     // (Each row's max and sum as pairwise trees instead of chains: our dense d64 3 % slower, DMA d64 unchanged;
-    // bench/2026-12-02-h200/session6, call 4.)
+    // NVIDIA H200, bench/h200/README.md.)
     // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (in
     // log2 units; kLazyLogits as logits): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few
     // times per row instead of after every block; a warp skips it when none of its rows moved. The normalized result

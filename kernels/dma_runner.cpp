@@ -130,8 +130,8 @@ struct DmaRunner::Impl {
     // DMASCOPE_HEADS_PER_CTA=1 forces one query head per CTA (for measuring what pairing heads buys).
     if (const char* forced = std::getenv("DMASCOPE_HEADS_PER_CTA")) p.heads_per_cta = std::atoi(forced);
     // The forward kernel loads key indices, β and death one block ahead (AsyncKeys, the default since it measured
-    // 30 % faster at d128 on the H200: bench/2026-12-01-h200/forward-kernel.md); DMASCOPE_FORWARD_KEYS=sync forces
-    // the earlier kernel, for same-run comparisons (forward_kernel_check.sh).
+    // 30 % faster at d128 on an NVIDIA H200: bench/h200/README.md); DMASCOPE_FORWARD_KEYS=sync forces the earlier
+    // kernel, for same-run comparisons.
     if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) != "sync";
     // On an H100/H200 the forward runs the wgmma kernel (attention_fwd_sm90a.cu); DMASCOPE_FORWARD_KERNEL=mma forces
     // the mma.sync kernel, for same-run comparisons and to keep testing it on Hopper.
@@ -229,7 +229,7 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     p.chunks = m.chunks;
     p.chunk_capacity = m.chunk_capacity;
     // The forward as the mask build's programmatic dependent (its first CTAs set up while the mask build runs: −1.1 us
-    // at 32K w1024 2/1 d64, bench/2026-12-02-h200/session6 call 5); DMASCOPE_PDL=0 launches it plainly.
+    // at 32K w1024 2/1 d64 on an NVIDIA H200, bench/h200/README.md); DMASCOPE_PDL=0 launches it plainly.
     static const bool programmatic = [] {
       const char* value = std::getenv("DMASCOPE_PDL");
       return !(value != nullptr && std::string_view(value) == "0");

@@ -1,6 +1,6 @@
 // The app's pipeline on the CUDA backend (engine/pipeline/pipeline_compute.cpp): masks, β and tile maps come from the GPU
 // forward (kernels/doge_forward_cuda.h), the result says so, the probabilities at small L are those of the GPU's
-// mask, and the recompute time at 32K and 128K tokens (printed: the numbers of bench/2026-11-22-h100/gpu-forward.md).
+// mask, and the recompute time at 32K and 128K tokens (printed; the app's measured recompute: bench/app/README.md).
 // Skipped without a GPU.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
