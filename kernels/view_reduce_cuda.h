@@ -1,4 +1,4 @@
-// The heatmap's level of detail on the GPU that computed the mask (issue #4): a forward's death indices stay on the
+// The heatmap's level of detail on the GPU that computed the mask: a forward's death indices stay on the
 // device (DeviceMasks, filled by DogeForwardCuda::run), and each view is reduced there to its pixels, so neither the
 // mask nor an L×L buffer ever crosses to the host; only the grid of pixels comes back. CPU twin: reduce_mask_to_grid.
 #pragma once

@@ -14,7 +14,7 @@
 namespace dmascope {
 namespace {
 
-// fp32 end to end; transformers and we sum in different orders, which costs a few ulp per op. The bar for
+// fp32 end to end; transformers and we sum in different orders, which costs a few ulp per op. The bar for
 // logits is 1e-4 max abs, and every other captured tensor is held to it too, plus 1e-5 of the value for β: exp()
 // turns a few ulp of its argument into a relative error, and β reaches the hundreds.
 constexpr double kMaxAbsDifference = 1e-4;

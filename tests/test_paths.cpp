@@ -7,7 +7,7 @@
 namespace dmascope::testing {
 
 // Built-in absolute paths, overridable so that a test binary built here can run from a copy of the tree elsewhere
-// (the GPU machine).
+// (a GPU machine).
 std::filesystem::path fixtures_dir() {
   const char* override_dir = std::getenv("DMASCOPE_FIXTURES_DIR");
   return override_dir ? override_dir : DMASCOPE_FIXTURES_DIR;

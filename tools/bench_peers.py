@@ -1,13 +1,13 @@
 """Times dmascope's CUDA kernels and their peers on the same GPU in one run, and prints the ratios.
 
-Runs on the GPU machine (torch 2.11). For each shape it calls `dmascope-cli bench --backend cuda --json` (DMA with the
+Runs on a GPU machine (torch 2.11). For each shape it calls `dmascope-cli bench --backend cuda --json` (DMA with the
 mask build included, our dense kernel, the materialized cuBLAS baseline) and, in this process, torch's dense causal
 attention through SDPA's flash and cuDNN backends (K/V expanded to the query heads outside the timed region, since the
 cuDNN backend has no GQA), plus FlexAttention with a 128×128 causal block mask. Peers are timed like our CLI times
 itself: CUDA events, warm-up, median of repeats.
 
 With --fsa DIR (a checkout of flash-algo's flash-dmattn holding its flash_sparse_attn package; not part of dmascope,
-carried to the GPU machine beside it) it also times that project's Triton DMA kernel on the 2/1-head, d 64 rows with
+installed beside it on the same machine) it also times that project's Triton DMA kernel on the 2/1-head, d 64 rows with
 random bias, the way its own benchmark feeds it (benchmarks/forward_performance.py): a dense [B, H, L, L] bias and the
 torch top-k mask built from it outside the timed region (that build is timed separately), K/V repeated to the query
 heads; its output is checked against a float32 masked-softmax reference on the last 256 query rows.
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-# (L, w, Hq, Hkv, d, bias): issue #3's target rows first, then a spread over L and w.
+# (L, w, Hq, Hkv, d, bias): the target rows first (bench/h200/README.md), then a spread over L and w.
 TARGETS = [(32768, 1024, 2, 1, 64, "random"), (32768, 1024, 2, 1, 64, "clustered"),
            (32768, 2048, 32, 8, 128, "random"), (32768, 32768, 2, 1, 64, "random"),
            (16384, 16384, 32, 8, 128, "random"), (131072, 2048, 32, 8, 128, "random")]

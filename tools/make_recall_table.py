@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write assets/models/recall-table.json, the recall table the app's About / Tour window shows, from the results files
 of tools/train_toy_doge.py that made the bundled models (bench/toy-recall/results-L256-warmup.json: every run of
-run 4, whose dma-mqar is assets/models/doge-toy-mqar; results-L256-curriculum.json: its dma-mix, bundled as
-assets/models/doge-toy-mix).
+the warm-up training, whose dma-mqar is assets/models/doge-toy-mqar; results-L256-curriculum.json: its dma-mix, bundled
+as assets/models/doge-toy-mix).
 
 The app renders the table as it is written here (cells are text), so the numbers live in one data file next to the
 models and not in C++. Rerun this after retraining (and update SOURCES):  python3 tools/make_recall_table.py [OUT.json]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the desktop app as issue #4 asks: frame times while panning and zooming a head, and the time from a window
+# Measures the desktop app against its targets: frame times while panning and zooming a head, and the time from a window
 # slider move to the first frame showing the new result, for each session in bench/app/measure-*.json. Each run is
 # `dmascope --headless --measure` (offscreen OpenGL through EGL, so it needs a GPU driver's EGL; on a desktop, drop
 # --headless) plus a screenshot of the view it measured. Prints one line per session; the JSON reports and PNGs go

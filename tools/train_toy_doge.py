@@ -1,7 +1,7 @@
 """Train tiny Doge models on the DMA paper's recall tasks, compare DMA with dense and sliding-window attention, and
-export the DMA models in the Hugging Face layout for dmascope to bundle (issue #5).
+export the DMA models in the Hugging Face layout for dmascope to bundle.
 
-Runs on the GPU machine (torch 2.11 + transformers 5.17 + tokenizers). Every model is transformers' own
+Runs on a GPU machine (torch 2.11 + transformers 5.17 + tokenizers). Every model is transformers' own
 DogeForCausalLM with eager attention (sdpa is non-causal for Doge in 5.17), trained in bf16 autocast with AdamW on
 fixed-length sequences (L = 256 by default; L = 512 was tried first and learned less in the same GPU time, see
 bench/toy-recall/README.md). The three attention variants differ only in which keys a query row may
@@ -37,7 +37,7 @@ copy task until the induction heads exist (see "Copy warm-up"). The run tags "+f
 them, as ablations. Every 1000 steps a probe logs how far the previous-token and lookup heads have formed and what β
 looks like.
 
-Usage (on the GPU machine):
+Usage (on a GPU machine):
   python3 tools/train_toy_doge.py --out out/toy-recall --pack "$OUT"     # the 4 runs of the bundled models at once,
                                                                          # eval, export, tar (about 7 minutes)
   ... --runs dma-mqar,dense-mqar,swa-mqar,dma-mix,dense-mix,swa-mix --jobs 6   # all six (variant × task)

@@ -21,7 +21,7 @@ bool cuda_backend_built() { return true; }
 namespace {
 
 // Uniform in [−√3, √3) (unit variance) from a xorshift generator: fast enough for the 0.5 G elements of a 128K-token,
-// 32-head input, where std::normal_distribution would take most of a device call.
+// 32-head input, where std::normal_distribution would take longer than the timings themselves.
 cuda::DeviceBuffer random_device_tensor(std::int64_t count, cuda::Precision precision, std::mt19937& rng) {
   std::uint64_t state = (static_cast<std::uint64_t>(rng()) << 32) | rng() | 1;
   std::vector<std::uint16_t> bits(static_cast<std::size_t>(count));

@@ -1,5 +1,5 @@
-// `dmascope-cli bench`: times DMA (mask build included) against our dense kernel on one shape, or the whole matrix of
-// issue #3 with --matrix; prints a table, or JSON with --json.
+// `dmascope-cli bench`: times DMA (mask build included) against our dense kernel on one shape, or a matrix of shapes
+// (L, w, heads, d, β) with --matrix; prints a table, or JSON with --json.
 #include <fmt/core.h>
 
 #include <map>
@@ -76,7 +76,7 @@ int command_bench(const std::vector<std::string>& argv) {
     fail("argument --bias must be random, clustered or model, got '{}'", base.bias);
 
   std::vector<BenchSetting> settings;
-  if (args.flag("--matrix")) {  // issue #3's matrix; --max-len trims it for smaller machines
+  if (args.flag("--matrix")) {  // the benchmark matrix; --max-len trims it for smaller machines
     const std::int64_t max_len = args.integer("--max-len", 131072);
     // Every bias pattern, or only the one --bias names (e.g. --bias model for the rows of a real model's β).
     std::vector<std::string> biases = {"random", "clustered"};
@@ -98,7 +98,7 @@ int command_bench(const std::vector<std::string>& argv) {
             s.window = window;
             s.bias = bias;
             const double dense_flops = 2.0 * hq * static_cast<double>(length) * length * dim;
-            if (dense_flops > 2e13) {  // long runs: fewer repeats keep the matrix inside a device call
+            if (dense_flops > 2e13) {  // long runs: fewer repeats keep the whole matrix to minutes
               s.repeats = std::min(s.repeats, 5);
               s.warmup = std::min(s.warmup, 1);
             }

@@ -1,7 +1,7 @@
 // The Timing view's measurements on real pipeline results (engine/timing/layer_timing.h), without a window: the CPU
 // variants everywhere, and on a GPU the CUDA timing in bf16 and fp16 with the materialized cuBLAS baseline, the
 // kernel's own tile statuses against the CPU tile map at 64×64, per-CTA times, and both sweeps. The GPU tests skip
-// themselves without a GPU; they print what they measured (the numbers quoted in the report).
+// themselves without a GPU; they also print what they measured.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 

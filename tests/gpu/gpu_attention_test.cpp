@@ -20,7 +20,7 @@ namespace {
 using test_support::random_beta;
 
 // bf16 keeps 8 mantissa bits, fp16 11: P is rounded to the input precision before P·V, so the output error is a few
-// ulp of that precision relative to its norm. The bars are the issue's: 1e-2 (bf16), 2e-3 (fp16).
+// ulp of that precision relative to its norm. The bars: 1e-2 (bf16), 2e-3 (fp16).
 constexpr double kRelativeToleranceBf16 = 1e-2;
 constexpr double kRelativeToleranceF16 = 2e-3;
 

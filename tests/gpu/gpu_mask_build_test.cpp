@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Large, GpuChunkedMaskBuild,
-                         ::testing::Values(ChunkedCase{32768, 1024, 2, 0, true},   // the shape
+                         ::testing::Values(ChunkedCase{32768, 1024, 2, 0, true},   // the target shape
                                            ChunkedCase{65536, 1024, 1, 0, true},   // the largest chunked L
                                            ChunkedCase{65537, 1024, 1, 0, false},  // one past it
                                            ChunkedCase{65536, 4096, 1, 3, true},   // ties, largest window
@@ -324,14 +324,14 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Large, GpuMaskBuildLists,
-                         ::testing::Values(FusedCase{32768, 32768, 1024, 1, 0},  // the shape
+                         ::testing::Values(FusedCase{32768, 32768, 1024, 1, 0},  // the target shape
                                            FusedCase{32768, 32768, 2048, 2, 0},
                                            FusedCase{65536, 40960, 4096, 1, 3}),  // ties, largest L and window
                          [](const auto& info) { return ::testing::PrintToString(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(
     Large, GpuChunkedGatherLists,
-    ::testing::Values(GatherCase{32768, 32768, 1024, 1, 0},  // the shape
+    ::testing::Values(GatherCase{32768, 32768, 1024, 1, 0},  // the target shape
                       GatherCase{20000, 20000, 4096, 1, 0},  // the largest capacity (w + 64 = 4160)
                       GatherCase{70000, 60001, 2048, 2, 0}), // beyond the chunked mask build's L
     [](const auto& info) { return ::testing::PrintToString(info.param); });

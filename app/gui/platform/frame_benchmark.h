@@ -1,6 +1,6 @@
-// `dmascope --measure OUT.json`: drives the running app through the moves issue #4 asks to be measured and writes
-// what it saw. Frames are timed end to end (poll, reduce, upload, draw, swap with vsync off), so the frame rate is
-// what the app can sustain, not the monitor's refresh:
+// `dmascope --measure OUT.json`: drives the running app through the moves its frame-rate and latency targets are set
+// for and writes what it saw. Frames are timed end to end (poll, reduce, upload, draw, swap with vsync off), so the
+// frame rate is what the app can sustain, not the monitor's refresh:
 //   1. settle   — the first result of the session (its compute time is recorded);
 //   2. pan      — zoomed in (8× by default, the heatmap then shows L/8 tokens a side) and dragged 12 px per frame
 //                 along the diagonal for `pan_frames` frames: every frame reduces a new window of the mask;
