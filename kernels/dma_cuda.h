@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compute/precision.h"  // the kernels take Precision::BF16 or Precision::F16
 #include "core/mask/dma_mask.h"
 
 namespace dmascope::cuda {
@@ -29,15 +30,13 @@ struct DeviceInfo {
 };
 DeviceInfo device_info();  // available == false when there is no usable GPU (never throws)
 
-enum class Precision { BF16, F16 };
-
 struct AttentionShape {
   std::int64_t batch = 1, q_heads = 1, kv_heads = 1, bias_heads = 1;
   std::int64_t q_len = 0, key_len = 0, head_dim = 64;
   Precision precision = Precision::BF16;
 };
 
-// Supported? Returns an empty string, or why not (head dims 64 and 128; Hq a multiple of Hkv; Hb = Hkv or Hq;
+// Supported? Returns an empty string, or why not (bf16 or fp16; head dims 64 and 128; Hq a multiple of Hkv; Hb = Hkv or Hq;
 // Lq ≤ Lk; sizes that fit int32 indexing).
 std::string unsupported_reason(const AttentionShape& shape);
 

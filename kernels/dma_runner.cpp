@@ -35,6 +35,7 @@ DeviceInfo device_info() {
 }
 
 std::string unsupported_reason(const AttentionShape& s) {
+  if (s.precision == Precision::F32) return "precision fp32 (the attention kernels take bf16 or fp16)";
   if (s.head_dim != 64 && s.head_dim != 128) return fmt::format("head_dim {} (supported: 64, 128)", s.head_dim);
   if (s.batch < 1 || s.q_heads < 1 || s.kv_heads < 1 || s.q_heads % s.kv_heads != 0)
     return fmt::format("heads {}/{} (query heads must be a multiple of kv heads)", s.q_heads, s.kv_heads);

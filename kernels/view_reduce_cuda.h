@@ -8,11 +8,12 @@
 #include <optional>
 #include <vector>
 
+#include "core/compute/compute_backend.h"  // MaskViews
 #include "core/view/view_reduce.h"
 
 namespace dmascope::cuda {
 
-class DeviceMasks {
+class DeviceMasks final : public MaskViews {
  public:
   DeviceMasks(std::int64_t layers, std::int64_t bias_heads, std::int64_t length);  // throws on a device error
   ~DeviceMasks();
@@ -24,13 +25,13 @@ class DeviceMasks {
   std::int64_t length() const { return length_; }
   // Device pointer to layer's [bias_heads, length] death indices (DogeForwardCuda copies each layer's in).
   std::int32_t* layer_data(std::int64_t layer) const;
-  void download(std::int64_t layer, std::int64_t bias_head, std::int32_t* host) const;  // tests
+  void download(std::int64_t layer, std::int64_t bias_head, std::int32_t* host) const override;  // tests
 
   // The view's grid as reduce_mask_to_grid computes it, reduced on the device on the masks' own stream (it never
   // waits for a forward or a timing run on another stream). nullopt when this path does not apply: zoomed in so far
   // that pixel rows overlap (few keys are visible then; the CPU reduces them), or a grid taller than the kernel takes.
   std::optional<std::vector<float>> reduce(std::int64_t layer, std::int64_t bias_head, const MatrixWindow& window,
-                                           std::int64_t width, std::int64_t height, ReduceMode mode) const;
+                                           std::int64_t width, std::int64_t height, ReduceMode mode) const override;
 
  private:
   struct Impl;

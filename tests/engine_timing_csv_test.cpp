@@ -28,6 +28,7 @@ LayerTiming sample_timing() {
   t.q_heads = 4;
   t.mask_build = {true, 0.5, 0.1, 0, 0, {}};
   t.dma = {true, 1.5, 0.2, 2e6, 1e6, {}};
+  t.dma_total = {true, 2.0, 0.3, 2e6, 1e6, {}};  // mask build + kernel, timed as one
   t.dense = {true, 8.0, 0.3, 4e6, 2e6, {}};
   t.materialized.skipped_why = "needs 6 GB, 2 GB free";
   return t;

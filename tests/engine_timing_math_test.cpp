@@ -1,10 +1,10 @@
-// The Timing view's arithmetic (engine/timing/timing_math.h, sweep_points.h): FLOP rates, executed pairs, sweep points.
+// The Timing view's arithmetic (core/compute/timing_math.h, sweep_points.h): FLOP rates, executed pairs, sweep points.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "engine/timing/sweep_points.h"
-#include "engine/timing/timing_math.h"
+#include "core/compute/timing_math.h"
 #include "core/mask/bias_patterns.h"
 #include "core/mask/dma_mask.h"
 

@@ -6,12 +6,14 @@
 #include <set>
 #include <tuple>
 
-#include "app/cli/bench.h"
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
 #include "core/base/error.h"
+#include "engine/timing/bench_run.h"
 
 namespace dmascope::cli {
+
+using engine::BenchSetting;
 
 namespace {
 
@@ -57,8 +59,9 @@ int command_bench(const std::vector<std::string>& argv) {
                   {"--json", "--matrix"});
   if (!args.positional().empty()) fail("bench: unexpected argument '{}'", args.positional()[0]);
   BenchSetting base;
-  base.backend = args.value("--backend").value_or("cpu");
-  if (base.backend != "cpu" && base.backend != "cuda") fail("argument --backend must be cpu or cuda, got '{}'", base.backend);
+  const std::string backend = args.value("--backend").value_or("cpu");
+  if (backend != "cpu" && backend != "cuda") fail("argument --backend must be cpu or cuda, got '{}'", backend);
+  base.backend = backend_from_name(backend);
   base.length = args.integer("--len", 4096);
   base.window = args.integer("--window", 256);
   base.head_dim = args.integer("--dim", 64);
@@ -66,9 +69,12 @@ int command_bench(const std::vector<std::string>& argv) {
   if (auto heads = args.value("--heads")) parse_heads(*heads, base);
   base.bias = args.value("--bias").value_or("random");
   base.bias_model = args.value("--bias-model").value_or("");
-  base.precision = args.value("--precision").value_or("bf16");
-  base.repeats = static_cast<int>(args.integer("--repeats", base.backend == "cuda" ? 20 : 5));
-  base.warmup = static_cast<int>(args.integer("--warmup", base.backend == "cuda" ? 5 : 1));
+  const std::string precision = args.value("--precision").value_or("bf16");
+  if (base.backend == Backend::Cuda && precision != "bf16" && precision != "fp16")
+    fail("argument --precision must be bf16 or fp16 with --backend cuda, got '{}'", precision);
+  base.precision = precision_from_name(precision);
+  base.repeats = static_cast<int>(args.integer("--repeats", base.backend == Backend::Cuda ? 20 : 5));
+  base.warmup = static_cast<int>(args.integer("--warmup", base.backend == Backend::Cuda ? 5 : 1));
   base.seed = static_cast<std::uint64_t>(args.integer("--seed", 0));
   if (base.length < 1 || base.window < 1 || base.batch < 1 || base.repeats < 1 || base.warmup < 0)
     fail("bench: --len, --window, --batch and --repeats must be positive");
@@ -110,19 +116,15 @@ int command_bench(const std::vector<std::string>& argv) {
   }
 
   nlohmann::json all = nlohmann::json::array();
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, double> dense_cache;
+  // CUDA: the dense kernel ignores w and β, so it is timed once per shape (the CPU times it on every row).
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, TimedVariant> dense_cache;
   if (!args.flag("--json")) print_row_header();
   for (const auto& s : settings) {
-    BenchResult result;
-    if (s.backend == "cpu") {
-      result = run_bench_cpu(s);
-    } else {
-      const auto key = std::tuple{s.length, s.q_heads, s.kv_heads, s.head_dim};
-      auto cached = dense_cache.find(key);
-      result = run_bench_cuda(s, cached == dense_cache.end() ? -1.0 : cached->second);
-      dense_cache[key] = result.dense_ms;  // the dense kernel ignores w and β: time it once per shape
-    }
-    const auto j = bench_json(s, result);
+    const auto key = std::tuple{s.length, s.q_heads, s.kv_heads, s.head_dim};
+    const auto cached = s.backend == Backend::Cuda ? dense_cache.find(key) : dense_cache.end();
+    const LayerTiming timing = engine::run_bench(s, cached == dense_cache.end() ? nullptr : &cached->second);
+    if (s.backend == Backend::Cuda) dense_cache[key] = timing.dense;
+    const auto j = engine::bench_json(s, timing);
     all.push_back(j);
     if (!args.flag("--json")) {
       print_row(j);

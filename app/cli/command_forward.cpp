@@ -11,10 +11,7 @@
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
-#ifdef DMASCOPE_HAS_CUDA
-#include "kernels/dma_cuda.h"
-#include "kernels/doge_forward_cuda.h"
-#endif
+#include "engine/backend/backend_factory.h"
 
 namespace dmascope::cli {
 
@@ -88,32 +85,31 @@ int command_forward(const std::vector<std::string>& argv) {
       elapsed.push_back(result.elapsed_ms);
     }
   } else {
-#ifdef DMASCOPE_HAS_CUDA
     // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
-    // summary does not print logits); q/k/v stay on the device. Tile maps are built on the CPU from the masks.
-    cuda::DogeForwardCuda gpu_forward(model);
-    cuda::GpuForwardOutputs outputs;
-    outputs.attention_inputs = false;
-    outputs.logits = cuda::LogitRows::Last;
+    // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
+    const ComputeBackend& cuda = engine::compute_backend(Backend::Cuda);
+    if (const std::string why = cuda.forward_unsupported_reason(model); !why.empty())
+      fail("argument --backend cuda: {}", why);
+    const std::unique_ptr<ModelForward> gpu_forward = cuda.load_forward(model);
+    ForwardRequest request;
+    request.attention_inputs = false;
+    request.logits = LogitRows::Last;
     const std::string tile_maps = args.value("--tile-maps").value_or("gpu");
     if (tile_maps != "gpu" && tile_maps != "cpu") fail("argument --tile-maps: expected gpu or cpu, got '{}'", tile_maps);
-    outputs.tile_maps_on_gpu = tile_maps == "gpu";
-    cuda::GpuForwardResult gpu;
+    request.tile_maps_on_device = tile_maps == "gpu";
+    BackendForward gpu;
     for (std::int64_t r = 0; r < repeats; ++r) {
-      gpu = gpu_forward.run(ids, options, outputs);
+      gpu = gpu_forward->run(ids, options, request);
       elapsed.push_back(gpu.forward.elapsed_ms);
-      gpu_elapsed.push_back(gpu.gpu_ms);
+      gpu_elapsed.push_back(gpu.device_ms);
     }
     std::sort(gpu_elapsed.begin(), gpu_elapsed.end());
     gpu_line = fmt::format("GPU {:.2f} ms median of {} (device time, CUDA events; min {:.2f}, max {:.2f}), downloads "
                            "{:.2f} ms, tile maps ({}) {:.2f} ms, weights {:.1f} MB on {}\n",
                            gpu_elapsed[gpu_elapsed.size() / 2], repeats, gpu_elapsed.front(), gpu_elapsed.back(),
-                           gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward.weight_bytes() / 1e6,
-                           cuda::device_info().name);
+                           gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward->weight_bytes() / 1e6,
+                           cuda.status().name);
     result = std::move(gpu.forward);
-#else
-    fail("argument --backend cuda: this dmascope-cli was built without CUDA");
-#endif
   }
   std::sort(elapsed.begin(), elapsed.end());
   const double median_ms = elapsed[elapsed.size() / 2];

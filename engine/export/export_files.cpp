@@ -27,8 +27,8 @@ std::string length_part(std::int64_t length) { return fmt::format("L{}", token_c
 std::string window_part(std::int64_t window) { return fmt::format("w{}", window); }
 std::string layer_part(std::int64_t layer) { return fmt::format("layer{}", layer); }
 
-std::string backend_part(bool on_gpu, TimingDtype dtype) {
-  return on_gpu ? fmt::format("cuda-{}", timing_dtype_name(dtype)) : "cpu";
+std::string backend_part(bool on_gpu, Precision dtype) {
+  return on_gpu ? fmt::format("cuda-{}", precision_name(dtype)) : "cpu";
 }
 
 // A name no other writer picks (pid and a process-wide counter); the leading dot hides it while it exists.

@@ -2,21 +2,15 @@
 
 #include <fmt/format.h>
 
-#ifdef DMASCOPE_HAS_CUDA
-#include "kernels/view_reduce_cuda.h"
-#endif
-
 namespace dmascope::engine {
 
 std::vector<float> reduce_result_mask(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head,
                                       const MatrixWindow& window, std::int64_t width, std::int64_t height,
                                       ReduceMode mode, std::string* where) {
   std::string cpu_reason = "CPU";
-#ifdef DMASCOPE_HAS_CUDA
   if (result.device_masks) {
     try {
-      const auto& masks = *static_cast<const cuda::DeviceMasks*>(result.device_masks.get());
-      if (auto grid = masks.reduce(layer, bias_head, window, width, height, mode)) {
+      if (auto grid = result.device_masks->reduce(layer, bias_head, window, width, height, mode)) {
         if (where) *where = "GPU";
         return std::move(*grid);
       }
@@ -25,7 +19,6 @@ std::vector<float> reduce_result_mask(const PipelineResult& result, std::int64_t
       cpu_reason = fmt::format("CPU (the GPU reduction failed: {})", error.what());
     }
   }
-#endif
   if (where) *where = cpu_reason;
   return reduce_mask_to_grid(result.death(layer, bias_head), window, width, height, mode);
 }

@@ -6,16 +6,11 @@
 
 #include <fmt/format.h>
 
-#include "engine/timing/layer_timing.h"  // cuda_backend_available
+#include "engine/backend/backend_factory.h"
 #include "engine/pipeline/toy_answers.h"
 #include "core/base/error.h"
 #include "core/model/forward_elementwise.h"
 #include "core/view/view_reduce.h"
-#ifdef DMASCOPE_HAS_CUDA
-#include "kernels/dma_cuda.h"
-#include "kernels/doge_forward_cuda.h"
-#include "kernels/view_reduce_cuda.h"
-#endif
 
 namespace dmascope::engine {
 
@@ -88,7 +83,6 @@ std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const Lo
 
 namespace {
 
-#ifdef DMASCOPE_HAS_CUDA
 // Probabilities [1, H, L, L] per layer from a result's captured q/k (after RoPE), v, β and death arrays: the CPU
 // reference attention over the mask the captures carry. With the CUDA backend this makes the heatmap's probabilities
 // those of the GPU's mask (the CPU forward's mask could differ where β has a near-tie).
@@ -117,7 +111,6 @@ void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& ca
   }
   result.has_probs = true;
 }
-#endif
 
 // The CUDA backend's forward: masks, β, tile maps and q/k/v from the GPU (weights cached in `models`), only the last
 // position's logits (all of them are L·V floats) unless `all_logits` (answers to score), probabilities at small L from the GPU's tensors.
@@ -125,31 +118,28 @@ void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& ca
 // supported; a failing GPU run also falls back, and the status bar says why.
 bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options, bool all_logits,
                         const std::atomic<bool>& cancel) {
-  std::string why_not;
-  if (!cuda_backend_available(&why_not)) {
+  const ComputeBackend& cuda = compute_backend(Backend::Cuda);
+  if (const std::string why_not = cuda.unsupported_reason(); !why_not.empty()) {
     result.mask_device = fmt::format("CPU forward, fp32 (CUDA: {})", why_not);
     return false;
   }
-#ifdef DMASCOPE_HAS_CUDA
   const DogeModel& model = result.model->model;
-  if (why_not = cuda::gpu_forward_unsupported_reason(model); !why_not.empty()) {
+  if (const std::string why_not = cuda.forward_unsupported_reason(model); !why_not.empty()) {
     result.mask_device = fmt::format("CPU forward, fp32 ({})", why_not);
     return false;
   }
   try {
-    if (!models.gpu_forward) models.gpu_forward = std::make_shared<cuda::DogeForwardCuda>(model);
-    auto& gpu = *static_cast<cuda::DogeForwardCuda*>(models.gpu_forward.get());
+    if (!models.gpu_forward) models.gpu_forward = cuda.load_forward(model);
     ForwardOptions gpu_options = options;
     gpu_options.capture_probs = false;
-    cuda::GpuForwardOutputs outputs;
-    outputs.logits = all_logits ? cuda::LogitRows::All : cuda::LogitRows::Last;
-    outputs.device_masks = std::make_shared<cuda::DeviceMasks>(model.config.num_hidden_layers,
-                                                               model.weights.bias_heads, result.length());
-    cuda::GpuForwardResult run = gpu.run(result.ids, gpu_options, outputs);
+    ForwardRequest request;
+    request.logits = all_logits ? LogitRows::All : LogitRows::Last;
+    request.keep_masks = true;
+    BackendForward run = models.gpu_forward->run(result.ids, gpu_options, request);
     result.forward = std::move(run.forward);
-    result.gpu_forward_ms = run.gpu_ms;
-    result.device_masks = outputs.device_masks;
-    result.mask_device = fmt::format("GPU forward on {}, fp32", cuda::device_info().name);
+    result.gpu_forward_ms = run.device_ms;
+    result.device_masks = std::move(run.masks);
+    result.mask_device = fmt::format("GPU forward on {}, fp32", cuda.status().name);
   } catch (const ForwardCancelled&) {
     throw;
   } catch (const std::exception& error) {
@@ -159,13 +149,6 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
   }
   if (options.capture_probs) add_probs_from_captures(result, cancel);
   return true;
-#else
-  (void)models;
-  (void)options;
-  (void)all_logits;
-  (void)cancel;
-  return false;
-#endif
 }
 
 }  // namespace

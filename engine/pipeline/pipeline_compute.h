@@ -34,9 +34,9 @@ class ModelCache {
  public:
   std::shared_ptr<const LoadedModel> get(const std::filesystem::path& dir);
 
-  // The GPU forward holding the current model's weights on the device (a cuda::DogeForwardCuda, opaque here so that a
-  // build without CUDA compiles): made on the first CUDA run, reused by the next ones, dropped with the model.
-  std::shared_ptr<void> gpu_forward;
+  // The CUDA backend's forward holding the current model's weights on the device: made on the first CUDA run, reused
+  // by the next ones, dropped with the model.
+  std::shared_ptr<ModelForward> gpu_forward;
 
  private:
   std::shared_ptr<const LoadedModel> model_;

@@ -12,6 +12,7 @@
 
 #include "engine/pipeline/pipeline_settings.h"
 #include "engine/timing/timing_results.h"  // LayerTiming, what the pipeline times for a result
+#include "core/compute/compute_backend.h"  // MaskViews
 #include "core/model/doge_forward.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -44,9 +45,9 @@ struct PipelineResult {
   std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
   // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
   std::shared_ptr<const ToyAnswers> answers;
-  // The CUDA backend's death indices left on the GPU (a cuda::DeviceMasks, opaque so that a CPU-only build compiles):
-  // the heatmap reduces its views there (mask_grid.h). Null on the CPU backend.
-  std::shared_ptr<void> device_masks;
+  // The CUDA backend's death indices left on the GPU: the heatmap reduces its views there (mask_grid.h). Null on the
+  // CPU backend.
+  std::shared_ptr<const MaskViews> device_masks;
 
   std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
   std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }

@@ -20,12 +20,10 @@ SourceKind source_kind_from_name(std::string_view name) {
   fail("unknown source '{}' (expected toy, text, ids or task)", name);
 }
 
-std::string_view backend_name(Backend backend) { return backend == Backend::Cpu ? "cpu" : "cuda"; }
-
-Backend backend_from_name(std::string_view name) {
-  if (name == "cpu") return Backend::Cpu;
-  if (name == "cuda") return Backend::Cuda;
-  fail("unknown backend '{}' (expected cpu or cuda)", name);
+Precision timing_precision_from_name(std::string_view name) {
+  if (name == "bf16") return Precision::BF16;
+  if (name == "fp16") return Precision::F16;
+  fail("unknown dtype '{}' (expected bf16 or fp16)", name);
 }
 
 }  // namespace dmascope::engine

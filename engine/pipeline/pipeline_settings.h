@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/timing/timing_results.h"
+#include "core/compute/backend_kind.h"
+#include "core/compute/precision.h"
 #include "core/mask/dma_mask.h"
 #include "core/toy/toy_sequences.h"
 #include "core/toy/toy_tasks.h"
@@ -22,12 +23,13 @@ enum class SourceKind { Toy, Text, Ids, Task };
 std::string_view source_kind_name(SourceKind kind);  // "toy" | "text" | "ids" | "task"
 SourceKind source_kind_from_name(std::string_view name);
 
-// CPU always; CUDA only in a build with the kernels and on a machine with a GPU. The backend runs the forward pass
-// (fp32 on both, so the masks agree; the CUDA one falls back to the CPU with the reason in the status bar), reduces
-// the heatmap's views, and is what the Timing view measures.
-enum class Backend { Cpu, Cuda };
-std::string_view backend_name(Backend backend);  // "cpu" | "cuda"
-Backend backend_from_name(std::string_view name);
+// The backend (core/compute/backend_kind.h: CPU always; CUDA only in a build with the kernels and on a machine with a
+// GPU) runs the forward pass (fp32 on both, so the masks agree; the CUDA one falls back to the CPU with the reason in
+// the status bar), reduces the heatmap's views, and is what the Timing view measures.
+
+// The CUDA timing's precision as the Source panel and session files name it: "bf16" or "fp16" (not fp32, which the
+// CUDA attention kernels do not take). Throws Error naming the text.
+Precision timing_precision_from_name(std::string_view name);
 
 struct PipelineSettings {
   std::string model_dir;
@@ -42,7 +44,7 @@ struct PipelineSettings {
   MaskVariant mask_variant = MaskVariant::PerRowTopK;
   std::int64_t tile_size = 16;  // square tiles of the reported tile maps and the timed CPU kernel
   Backend backend = Backend::Cpu;
-  TimingDtype timing_dtype = TimingDtype::BF16;  // what the CUDA timing runs in; the CPU kernels are fp32
+  Precision timing_dtype = Precision::BF16;  // what the CUDA timing runs in (bf16 | fp16); the CPU kernels are fp32
 
   bool operator==(const PipelineSettings&) const = default;
 };

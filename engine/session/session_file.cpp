@@ -60,7 +60,7 @@ std::string session_to_json(const Session& session) {
         {"mask_variant", mask_variant_name(s.mask_variant)},
         {"tile_size", s.tile_size},
         {"backend", backend_name(s.backend)},
-        {"dtype", timing_dtype_name(s.timing_dtype)}}},
+        {"dtype", precision_name(s.timing_dtype)}}},
       {"view",
        {{"layer", v.layer},
         {"head", v.head},
@@ -102,7 +102,7 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
   read_enum(settings, "mask_variant", s.mask_variant, mask_variant_from_name, source, "settings");
   read_key(settings, "tile_size", s.tile_size, source, "settings");
   read_enum(settings, "backend", s.backend, backend_from_name, source, "settings");
-  read_enum(settings, "dtype", s.timing_dtype, timing_dtype_from_name, source, "settings");
+  read_enum(settings, "dtype", s.timing_dtype, timing_precision_from_name, source, "settings");
   if (s.length < kMinLength || s.length > kMaxLength)
     fail("{}: settings.length {} is outside [{}, {}]", source, s.length, kMinLength, kMaxLength);
   if (s.tile_size < kMinTileSize || s.tile_size > kMaxTileSize)

@@ -1,43 +1,51 @@
-// Backend-neutral parts of the Timing view: one layer of a result, and sweeps over L or w.
+// The Timing view's service: one layer of a result, and sweeps over L or w, measured by the settings' backend.
 #include <fmt/format.h>
 
 #include <new>
 
 #include "engine/timing/layer_timing.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/timing/sweep_points.h"
 #include "core/base/error.h"
 
 namespace dmascope::engine {
 
-namespace {
-
-LayerTiming time_inputs(const AttentionInputs& inputs, const TimingOptions& options, const std::atomic<bool>& cancel) {
-  return options.backend == Backend::Cuda ? time_attention_cuda(inputs, options, cancel)
-                                          : time_attention_cpu(inputs, options, cancel);
+LayerTiming time_attention(const AttentionInputs& inputs, const TimingOptions& options,
+                           const std::atomic<bool>& cancel) {
+  return compute_backend(options.backend).time_attention(inputs, options, cancel);
 }
 
-// Tile density of the tiles the backend runs: the chosen size on the CPU, the kernel's 64×64 on CUDA.
-double tile_density(const PipelineResult& result, std::int64_t layer, Backend backend) {
-  double active = 0, causal = 0;
-  for (std::int64_t b = 0; b < result.bias_heads(); ++b) {
-    const TileMap kernel_map = backend == Backend::Cuda
-                                   ? build_tile_map(result.death(layer, b).data(), result.length(), result.length(), {64, 64})
-                                   : TileMap{};
-    const TileMap& map = backend == Backend::Cuda ? kernel_map : result.tile_map(layer, b);
-    active += static_cast<double>(map.partial + map.full);
-    causal += static_cast<double>(map.causal_tiles);
-  }
-  return causal > 0 ? active / causal : 0;
+LayerTiming time_attention_cpu(const AttentionInputs& inputs, const TimingOptions& options,
+                               const std::atomic<bool>& cancel) {
+  return compute_backend(Backend::Cpu).time_attention(inputs, options, cancel);
 }
 
-}  // namespace
+LayerTiming time_attention_cuda(const AttentionInputs& inputs, const TimingOptions& options,
+                                const std::atomic<bool>& cancel) {
+  return compute_backend(Backend::Cuda).time_attention(inputs, options, cancel);
+}
+
+bool cuda_backend_available(std::string* why_not) {
+  const std::string reason = compute_backend(Backend::Cuda).unsupported_reason();
+  if (why_not) *why_not = reason;
+  return reason.empty();
+}
+
+GpuStatus query_gpu_status() { return compute_backend(Backend::Cuda).status(); }
+
+KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t layer, Precision precision) {
+  KernelTileMap map = compute_backend(Backend::Cuda)
+                          .instrument_attention(layer_attention_inputs(result, layer, result.forward.window), precision);
+  map.generation = result.generation;
+  map.layer = layer;
+  return map;
+}
 
 LayerTiming time_layer(const PipelineResult& result, std::int64_t layer, const TimingOptions& options,
                        const std::atomic<bool>& cancel) {
-  LayerTiming timing = time_inputs(layer_attention_inputs(result, layer, result.forward.window), options, cancel);
+  LayerTiming timing = time_attention(layer_attention_inputs(result, layer, result.forward.window), options, cancel);
   timing.generation = result.generation;
   timing.layer = layer;
-  timing.tile_density = tile_density(result, layer, options.backend);
   return timing;
 }
 
@@ -46,14 +54,14 @@ TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::
                              const SweepProgress& progress, const std::atomic<bool>& cancel,
                              const AttentionTimer& timer) {
   if (points.empty()) fail("timing sweep over {}: no points", sweep_kind_name(kind));
-  const AttentionTimer time_problem = timer ? timer : AttentionTimer(&time_inputs);
+  const AttentionTimer time_problem = timer ? timer : AttentionTimer(&time_attention);
   TimingSweep sweep;
   sweep.kind = kind;
   sweep.generation = result.generation;
   sweep.layer = layer;
   sweep.points = points;
   const AttentionInputs layer_inputs = layer_attention_inputs(result, layer, result.forward.window);
-  const std::string dtype = options.backend == Backend::Cuda ? std::string(timing_dtype_name(options.dtype)) : "fp32";
+  const std::string dtype = options.backend == Backend::Cuda ? std::string(precision_name(options.precision)) : "fp32";
   if (kind == SweepKind::Length) {
     sweep.what_timed = fmt::format(
         "synthetic inputs, not the model's activations: q, k, v ~ N(0, 1) and a random β (exp N(0, 1) per key) with "

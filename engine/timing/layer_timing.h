@@ -1,11 +1,12 @@
 // Timing of attention for the Timing view: DMA (the mask build, then the masked kernel) against dense attention (the
 // same kernel family without a mask) and the materialized baseline (QKᵀ → softmax → PV with the L×L scores in
 // memory). nvbench-style: warm-up, repeats, median and spread. Everything here runs on the pipeline's worker thread;
-// cancel is checked between timed variants and between sweep points.
+// cancel is checked between timed variants and between sweep points. The measuring is the backends' (time_attention
+// in core/compute/compute_backend.h):
 //   CPU:  attention_tiled (fp32, the chosen tile size); materialized = attention_reference writing [Hq, L, L] fp32
 //         probabilities, where they fit in kCpuMaterializedMaxBytes.
-//   CUDA: DmaRunner (kernels/dma_cuda.h) in bf16 or fp16, CUDA events; materialized = cuBLAS, where its workspace
-//         fits in the free GPU memory.
+//   CUDA: DmaRunner in bf16 or fp16, CUDA events; DMA time = DmaRunner::mask_and_forward (one CUDA graph);
+//         materialized = cuBLAS, where its workspace fits in the free GPU memory.
 #pragma once
 
 #include <atomic>
@@ -18,37 +19,27 @@
 #include "engine/pipeline/pipeline_result.h"
 #include "engine/timing/timing_results.h"
 #include "core/attention/attention_cpu.h"
+#include "core/compute/compute_backend.h"
 #include "core/mask/bias_patterns.h"
 
 namespace dmascope::engine {
 
-// One attention problem's inputs on the host, fp32, in the kernels' layouts: q [Hq, L, d], k/v [Hkv, L, d], β [Hb, L].
-struct AttentionInputs {
-  std::int64_t q_heads = 1, kv_heads = 1, bias_heads = 1, length = 0, head_dim = 64, window = 1;
-  MaskVariant variant = MaskVariant::PerRowTopK;
-  std::vector<float> q, k, v, beta;
-};
-
 // The captured q/k/v/β of one layer of a result, with DMA budget `window` (the result's own w for a plain timing).
 AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_t layer, std::int64_t window);
-// Synthetic inputs with a model's head shape: q/k/v ~ N(0, 1), β from core/bias_patterns.h.
+// Synthetic inputs with a model's head shape (and batch): q/k/v ~ N(0, 1), β from core/bias_patterns.h.
 AttentionInputs synthetic_attention_inputs(const AttentionInputs& head_shape, std::int64_t length, BiasPattern pattern,
                                            std::uint64_t seed);
 
-inline constexpr std::size_t kCpuMaterializedMaxBytes = std::size_t{1} << 30;
-
-struct TimingOptions {
+// How to time (core/compute/attention_inputs.h) and on which backend.
+struct TimingOptions : AttentionTimingOptions {
   Backend backend = Backend::Cpu;
-  TimingDtype dtype = TimingDtype::BF16;  // CUDA only; the CPU is fp32
-  int cuda_warmup = 3, cuda_repeats = 20;
-  double cpu_budget_ms = 2000;  // per variant after the warm-up
-  int cpu_max_repeats = 9;
-  TileShape cpu_tiles{16, 16};
-  bool baselines = true;        // time dense and materialized too (a w sweep times them once: they ignore w)
-  std::size_t cpu_materialized_max_bytes = kCpuMaterializedMaxBytes;
 };
 TimingOptions timing_options_for(const PipelineSettings& settings);
 
+// The timing service: every DMA number the app, its sweeps and `dmascope-cli bench` show comes from here, i.e. from
+// the options' backend's time_attention (engine/backend/backend_factory.h).
+LayerTiming time_attention(const AttentionInputs& inputs, const TimingOptions& options, const std::atomic<bool>& cancel);
+// time_attention on the CPU or the CUDA backend whatever options.backend says (tests).
 LayerTiming time_attention_cpu(const AttentionInputs& inputs, const TimingOptions& options,
                                const std::atomic<bool>& cancel);
 LayerTiming time_attention_cuda(const AttentionInputs& inputs, const TimingOptions& options,
@@ -73,18 +64,15 @@ TimingSweep run_timing_sweep(const PipelineResult& result, SweepKind kind, std::
                              const SweepProgress& progress, const std::atomic<bool>& cancel,
                              const AttentionTimer& timer = {});
 
-// The CUDA backend (kernels/dma_cuda.h) when this build has it and a GPU is present.
+// The CUDA backend's supported? answer: true when this build has the kernels and a GPU is present; else false with
+// the backend's reason in why_not.
 bool cuda_backend_available(std::string* why_not);
-// DmaRunner::forward with Instrumentation on, for one layer: a separate, untimed run.
-KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t layer, TimingDtype dtype);
+// The CUDA kernel's instrumented forward for one layer: a separate, untimed run (the backend's instrument_attention).
+KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t layer, Precision precision);
 
-// The status bar's GPU line; available == false without a GPU or CUDA in this build. Queries the driver: call it at
-// most about once a second.
-struct GpuStatus {
-  bool available = false;
-  std::string name;
-  std::size_t memory_used = 0, memory_total = 0;
-};
+// The status bar's GPU line: the CUDA backend's status(); available == false without a GPU or CUDA in this build.
+// Queries the driver: call it at most about once a second.
+using GpuStatus = DeviceStatus;
 GpuStatus query_gpu_status();
 
 }  // namespace dmascope::engine

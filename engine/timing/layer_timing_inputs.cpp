@@ -36,6 +36,7 @@ AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_
 AttentionInputs synthetic_attention_inputs(const AttentionInputs& head_shape, std::int64_t length, BiasPattern pattern,
                                            std::uint64_t seed) {
   AttentionInputs inputs;
+  inputs.batch = head_shape.batch;
   inputs.q_heads = head_shape.q_heads;
   inputs.kv_heads = head_shape.kv_heads;
   inputs.bias_heads = head_shape.bias_heads;
@@ -58,17 +59,17 @@ AttentionInputs synthetic_attention_inputs(const AttentionInputs& head_shape, st
       }
     });
   };
-  fill(inputs.q, inputs.q_heads, 1);
-  fill(inputs.k, inputs.kv_heads, 2);
-  fill(inputs.v, inputs.kv_heads, 3);
-  inputs.beta = make_bias(pattern, inputs.bias_heads, length, seed);
+  fill(inputs.q, inputs.batch * inputs.q_heads, 1);
+  fill(inputs.k, inputs.batch * inputs.kv_heads, 2);
+  fill(inputs.v, inputs.batch * inputs.kv_heads, 3);
+  inputs.beta = make_bias(pattern, inputs.batch * inputs.bias_heads, length, seed);
   return inputs;
 }
 
 TimingOptions timing_options_for(const PipelineSettings& settings) {
   TimingOptions options;
   options.backend = settings.backend;
-  options.dtype = settings.timing_dtype;
+  options.precision = settings.timing_dtype;
   options.cpu_tiles = {settings.tile_size, settings.tile_size};
   return options;
 }

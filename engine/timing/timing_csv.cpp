@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "engine/timing/timing_math.h"
+#include "core/compute/timing_math.h"
 #include "core/base/error.h"
 
 namespace dmascope::engine {

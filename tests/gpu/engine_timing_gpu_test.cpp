@@ -14,7 +14,7 @@
 #include "engine/pipeline/pipeline_compute.h"
 #include "engine/timing/sweep_points.h"
 #include "engine/timing/timing_csv.h"
-#include "engine/timing/timing_math.h"
+#include "core/compute/timing_math.h"
 #include "core/base/error.h"
 
 namespace dmascope::engine {
@@ -216,14 +216,14 @@ TEST(AppTimingCpu, AWSweepWhoseFirstPointFailsTimesTheBaselinesAtTheFirstPointTh
 TEST(AppTimingGpu, LayerTimingInBf16AndFp16WithTheMaterializedBaseline) {
   SKIP_WITHOUT_GPU();
   const auto result = compute(toy_mix_dir(), 2048, Backend::Cuda);
-  for (TimingDtype dtype : {TimingDtype::BF16, TimingDtype::F16}) {
+  for (Precision dtype : {Precision::BF16, Precision::F16}) {
     TimingOptions options = timing_options_for(result->settings);
-    options.dtype = dtype;
+    options.precision = dtype;
     std::atomic<bool> cancel{false};
     const LayerTiming t = time_layer(*result, 1, options, cancel);
     print_timing("CUDA layer 1 of doge-toy-mix", t);
     EXPECT_TRUE(t.on_gpu);
-    EXPECT_NE(t.device.find(std::string(timing_dtype_name(dtype))), std::string::npos);
+    EXPECT_NE(t.device.find(std::string(precision_name(dtype))), std::string::npos);
     expect_consistent(t);
     ASSERT_TRUE(t.materialized.measured) << t.materialized.skipped_why;
     EXPECT_DOUBLE_EQ(t.materialized.executed_pairs, full_pairs(2048, 2048) * static_cast<double>(t.q_heads));
@@ -233,7 +233,7 @@ TEST(AppTimingGpu, LayerTimingInBf16AndFp16WithTheMaterializedBaseline) {
 TEST(AppTimingGpu, KernelTileStatusesEqualTheCpuMapAt64AndEveryCtaHasATime) {
   SKIP_WITHOUT_GPU();
   const auto result = compute(toy_mix_dir(), 2048, Backend::Cuda);
-  const KernelTileMap map = instrument_layer_cuda(*result, 1, TimingDtype::BF16);
+  const KernelTileMap map = instrument_layer_cuda(*result, 1, Precision::BF16);
   ASSERT_EQ(map.q_tiles, 2048 / 64);
   ASSERT_EQ(map.cta_microseconds.size(), static_cast<std::size_t>(map.q_heads * map.q_tiles));
   for (std::int64_t b = 0; b < map.bias_heads; ++b) {
@@ -259,8 +259,8 @@ TEST(AppTimingGpu, SweepsOverLAndOverW) {
   SKIP_WITHOUT_GPU();
   const auto result = compute(toy_mix_dir(), 2048, Backend::Cuda);
   TimingOptions options = timing_options_for(result->settings);
-  options.cuda_warmup = 1;
-  options.cuda_repeats = 5;  // the sweep test's budget: a fraction of the GPU minutes
+  options.warmup = 1;
+  options.repeats = 5;  // the sweep test's budget: a fraction of the GPU minutes
   std::atomic<bool> cancel{false};
   for (SweepKind kind : {SweepKind::Length, SweepKind::Window}) {
     const auto points =

@@ -406,7 +406,7 @@ TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {
   session.settings.text = "héllo";
   session.settings.mask_variant = MaskVariant::SharedTopK;
   session.settings.backend = Backend::Cuda;
-  session.settings.timing_dtype = TimingDtype::F16;
+  session.settings.timing_dtype = Precision::F16;
   session.view.quantity = HeatmapQuantity::Probabilities;
   session.view.zoom_pan = {3.0, 10.5, 7.25};
   session.view.zoom_pan_length = 32;

@@ -266,10 +266,10 @@ void compute_section(AppState& state, const PipelineResult* result) {
   // The dtype of the CUDA timing (bf16 or fp16); the CPU kernels are fp32 whatever this says.
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
   ImGui::BeginDisabled(edit.backend != Backend::Cuda);
-  if (ImGui::BeginCombo("dtype", edit.backend == Backend::Cuda ? std::string(timing_dtype_name(edit.timing_dtype)).c_str()
+  if (ImGui::BeginCombo("dtype", edit.backend == Backend::Cuda ? std::string(precision_name(edit.timing_dtype)).c_str()
                                                                 : "fp32 (CPU)")) {
-    for (TimingDtype dtype : {TimingDtype::BF16, TimingDtype::F16})
-      if (ImGui::Selectable(std::string(timing_dtype_name(dtype)).c_str(), dtype == edit.timing_dtype)) {
+    for (Precision dtype : {Precision::BF16, Precision::F16})
+      if (ImGui::Selectable(std::string(precision_name(dtype)).c_str(), dtype == edit.timing_dtype)) {
         edit.timing_dtype = dtype;
         state.edit_complete = true;
       }

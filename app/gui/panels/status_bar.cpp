@@ -29,7 +29,7 @@ std::string backend_label(AppState& state, bool cuda) {
   }
   const GpuStatus& gpu = cache.status;
   if (!gpu.available) return "CUDA backend · no GPU found";
-  return fmt::format("CUDA backend ({}) · {} · {} / {} GiB in use", timing_dtype_name(state.pipeline.settings().timing_dtype),
+  return fmt::format("CUDA backend ({}) · {} · {} / {} GiB in use", precision_name(state.pipeline.settings().timing_dtype),
                      gpu.name, gib(gpu.memory_used), gib(gpu.memory_total));
 }
 

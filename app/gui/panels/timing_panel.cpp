@@ -14,7 +14,7 @@
 #include "app/gui/panels/panels.h"
 #include "engine/timing/sweep_points.h"
 #include "engine/timing/timing_csv.h"
-#include "engine/timing/timing_math.h"
+#include "core/compute/timing_math.h"
 #include "core/formats/atomic_write.h"
 #include "core/base/error.h"
 
@@ -92,8 +92,9 @@ void draw_timing_table(AppState& state, const PipelineResult& result, const Laye
               format_percent(timing.token_density).c_str(), format_percent(timing.tile_density).c_str());
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("FLOPs = 4·d per (query, key) pair. Useful: kept pairs (DMA), causal pairs (dense, materialized). "
-                     "Executed: the pairs the kernel computes (whole tiles; all L² for the materialized GEMMs). Speedup: that "
-                     "variant's median / DMA incl. mask.");
+                     "Executed: the pairs the kernel computes (whole tiles; all L² for the materialized GEMMs). DMA incl. mask: "
+                     "the mask build and the kernel timed together (on the GPU as one CUDA graph, as dmascope-cli bench "
+                     "times it). Speedup: that variant's median / DMA incl. mask.");
   ImGui::PopStyleColor();
   if (ImGui::SmallButton("export CSV"))
     export_csv(state, "timing CSV", layer_timing_csv_name(result, timing), layer_timing_csv(timing));
@@ -283,7 +284,7 @@ void draw_timing_panel(AppState& state) {
   const std::int64_t layer = state.view.layer;
   const bool cuda = result->settings.backend == Backend::Cuda;
   ImGui::Text("layer %lld · %s · %lld tokens · w %lld", static_cast<long long>(layer),
-              cuda ? fmt::format("CUDA backend, {}", timing_dtype_name(result->settings.timing_dtype)).c_str()
+              cuda ? fmt::format("CUDA backend, {}", precision_name(result->settings.timing_dtype)).c_str()
                    : "CPU backend, fp32",
               static_cast<long long>(result->length()), static_cast<long long>(result->forward.window));
   panel_png_button(state, "timing");

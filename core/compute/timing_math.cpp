@@ -1,8 +1,8 @@
-#include "engine/timing/timing_math.h"
+#include "core/compute/timing_math.h"
 
 #include <algorithm>
 
-namespace dmascope::engine {
+namespace dmascope {
 
 double attention_tflops_per_second(double pairs, std::int64_t head_dim, double milliseconds) {
   if (!(milliseconds > 0) || pairs <= 0) return 0;
@@ -40,4 +40,15 @@ std::size_t cpu_materialized_bytes(std::int64_t q_heads, std::int64_t length) {
   return static_cast<std::size_t>(q_heads) * static_cast<std::size_t>(length) * static_cast<std::size_t>(length) * 4;
 }
 
-}  // namespace dmascope::engine
+double mask_tile_density(std::span<const std::int32_t> death, std::int64_t segments, std::int64_t length,
+                         TileShape tiles) {
+  double active = 0, causal = 0;
+  for (std::int64_t seg = 0; seg < segments; ++seg) {
+    const TileMap map = build_tile_map(death.data() + seg * length, length, length, tiles);
+    active += static_cast<double>(map.partial + map.full);
+    causal += static_cast<double>(map.causal_tiles);
+  }
+  return causal > 0 ? active / causal : 0;
+}
+
+}  // namespace dmascope

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <span>
 
-namespace dmascope::engine {
+#include "core/attention/attention_cpu.h"
+
+namespace dmascope {
 
 // TFLOP/s of `pairs` (query, key) pairs at head dim d done in `milliseconds`; 0 when nothing was timed.
 double attention_tflops_per_second(double pairs, std::int64_t head_dim, double milliseconds);
@@ -26,4 +28,8 @@ double kept_pairs(std::span<const std::int32_t> death, std::int64_t q_len);
 // Bytes the materialized CPU reference needs for its [Hq, L, L] fp32 probabilities.
 std::size_t cpu_materialized_bytes(std::int64_t q_heads, std::int64_t length);
 
-}  // namespace dmascope::engine
+// Active (partial + full) over causal tiles of `segments` death arrays [segments, L] (q_len = key_len = L), at `tiles`.
+double mask_tile_density(std::span<const std::int32_t> death, std::int64_t segments, std::int64_t length,
+                         TileShape tiles);
+
+}  // namespace dmascope
