@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <mutex>
 
 #include "core/base/error.h"
 #include "core/base/parallel.h"
@@ -16,6 +15,7 @@
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_kernels.cuh"
 #include "kernels/mask_build.cuh"
+#include "kernels/pinned_host_pool.h"
 #include "kernels/tile_map.cuh"
 #include "kernels/view_reduce_cuda.h"
 
@@ -58,71 +58,36 @@ void ensure_bytes(DeviceBuffer& buffer, std::size_t bytes) {
   buffer = DeviceBuffer(bytes);
 }
 
-// Page-locked host blocks for the q/k/v captures (megabytes per layer), reused across runs: copying into pageable,
-// freshly allocated memory costs page faults plus a staged copy (~60 ms for 128 MB on the H100 box, most of the app's
-// 100 ms recompute budget at 32K); into pinned memory the copy runs at PCIe speed. A block goes back to the pool when
-// the last Tensor borrowing it is destroyed (the app's previous result, on the UI thread: hence the mutex), so the
-// app keeps about two sets alive (the shown result and the one being computed). Free blocks beyond kMaxFreeBytes are
-// released at once.
-class PinnedPool : public std::enable_shared_from_this<PinnedPool> {
- public:
-  ~PinnedPool() {
-    for (const Block& block : free_) cudaFreeHost(block.pointer);
-  }
-
-  std::shared_ptr<std::byte> take(std::size_t bytes) {
-    void* pointer = nullptr;
-    std::size_t size = 0;
-    {
-      const std::lock_guard lock(mutex_);
-      auto best = free_.end();
-      for (auto it = free_.begin(); it != free_.end(); ++it)
-        if (it->bytes >= bytes && (best == free_.end() || it->bytes < best->bytes)) best = it;
-      if (best != free_.end()) {
-        pointer = best->pointer;
-        size = best->bytes;
-        free_bytes_ -= size;
-        free_.erase(best);
-      }
-    }
-    if (!pointer) {
-      DMASCOPE_CUDA_CHECK(cudaMallocHost(&pointer, bytes));
-      size = bytes;
-    }
-    return {static_cast<std::byte*>(pointer),
-            [pool = shared_from_this(), size](std::byte* block) { pool->give_back(block, size); }};
-  }
-
- private:
-  static constexpr std::size_t kMaxFreeBytes = std::size_t{4} << 30;
-  struct Block {
-    void* pointer;
-    std::size_t bytes;
-  };
-
-  void give_back(void* pointer, std::size_t bytes) {
-    const std::lock_guard lock(mutex_);
-    if (free_bytes_ + bytes > kMaxFreeBytes) {
-      cudaFreeHost(pointer);
-      return;
-    }
-    free_.push_back({pointer, bytes});
-    free_bytes_ += bytes;
-  }
-
-  std::mutex mutex_;
-  std::vector<Block> free_;
-  std::size_t free_bytes_ = 0;
-};
-
 // A captured tensor in a pinned block, filled by an async copy on `stream` (valid after the stream synchronizes).
-Tensor download_pinned(PinnedPool& pool, const DeviceBuffer& source, Shape shape, cudaStream_t stream) {
+Tensor download_pinned(PinnedHostPool& pool, const DeviceBuffer& source, Shape shape, cudaStream_t stream) {
   const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * sizeof(float);
   std::shared_ptr<std::byte> block = pool.take(bytes);
   DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(block.get(), source.get(), bytes, cudaMemcpyDeviceToHost, stream));
   const std::byte* pointer = block.get();
   return Tensor::borrow(std::move(block), pointer, DType::F32, std::move(shape));
 }
+
+// What one run works with, fixed from the ids, options and outputs before anything is allocated: every buffer size
+// and launch shape of the run follows from it.
+struct RunPlan {
+  std::int64_t length = 0;         // L
+  std::int64_t window = 0;         // the DMA budget w in use (ForwardResult::window)
+  std::int64_t kept_window = 0;    // min(w, L): the keys any row can keep
+  int gather_q_tiles = 0;          // query tiles of kGatherTileRows rows
+  int gather_capacity = 0;         // keys per gather list: min(L, w + kGatherTileRows)
+  detail::MaskBuildPlan mask;
+  std::int64_t logit_rows = 0;     // L, 1 or 0 (GpuForwardOutputs::logits)
+  bool gpu_tile_maps = false;      // tile maps asked for and built on the device
+  std::int64_t map_q_tiles = 0, map_k_tiles = 0;  // of the tile maps in the options' tile shape (when asked for)
+  std::size_t map_tiles = 0;       // per bias head
+};
+
+// One layer's device times from its events (valid once the layer has synchronized).
+struct LayerTimes {
+  float layer_ms = 0.0f;      // the whole layer, tile map excluded
+  float attention_ms = 0.0f;  // mask build + gather lists + attention
+  float tile_map_ms = 0.0f;
+};
 
 }  // namespace
 
@@ -147,7 +112,7 @@ struct DogeForwardCuda::Impl {
   std::vector<DeviceLayerWeights> layers;
   DeviceBuffer embed, final_norm, lm_head_untied;
   const float* lm_head = nullptr;  // embed when tied
-  std::shared_ptr<PinnedPool> pinned = std::make_shared<PinnedPool>();
+  std::shared_ptr<PinnedHostPool> pinned = std::make_shared<PinnedHostPool>();
   std::size_t weight_bytes = 0;
 
   cublasHandle_t cublas = nullptr;
@@ -176,6 +141,26 @@ struct DogeForwardCuda::Impl {
                  what);
     if (bias.get()) detail::launch_add_row_bias(y, rows, static_cast<int>(out), bias.as<float>(), stream);
   }
+
+  // The steps of DogeForwardCuda::run, in order. Device memory is allocated only in reserve_activations, after the
+  // plan: a check that the run fits on the device belongs between plan_run and reserve_activations.
+  void check_run_inputs(std::span<const std::int32_t> ids, const ForwardOptions& options,
+                        const GpuForwardOutputs& outputs) const;
+  RunPlan plan_run(std::int64_t length, const ForwardOptions& options, const GpuForwardOutputs& outputs) const;
+  void reserve_activations(const RunPlan& plan, bool poison);
+  void upload_inputs(std::span<const std::int32_t> ids, const RunPlan& plan);
+  void launch_embedding(const RunPlan& plan);
+  void launch_layer(std::int64_t layer, const RunPlan& plan, const ForwardOptions& options);
+  void launch_attention_block(const DeviceLayerWeights& w, const RunPlan& plan, const ForwardOptions& options);
+  void launch_masked_attention(const RunPlan& plan);
+  void launch_mlp_block(const DeviceLayerWeights& w, const RunPlan& plan);
+  void launch_tile_maps(const RunPlan& plan, const ForwardOptions& options);
+  LayerTimes wait_for_layer(std::int64_t layer);
+  LayerCapture download_layer(std::int64_t layer, const RunPlan& plan, const ForwardOptions& options,
+                              const GpuForwardOutputs& outputs, GpuForwardResult& timings);
+  std::vector<TileMap> download_tile_maps(const RunPlan& plan, const ForwardOptions& options);
+  double run_head(const RunPlan& plan);  // final norm + lm_head on the logit rows; returns its device ms
+  Tensor download_logits(const RunPlan& plan);
 };
 
 DogeForwardCuda::DogeForwardCuda(const DogeModel& model) : impl_(new Impl) {
@@ -241,14 +226,11 @@ DogeForwardCuda::~DogeForwardCuda() = default;
 
 std::size_t DogeForwardCuda::weight_bytes() const { return impl_->weight_bytes; }
 
-GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const ForwardOptions& options,
-                                      const GpuForwardOutputs& outputs) {
-  const auto start = Clock::now();
-  Impl& m = *impl_;
-  const DogeConfig& c = m.config;
-  const std::int64_t L = static_cast<std::int64_t>(ids.size());
-  const std::int64_t D = c.hidden_size, H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim;
-  const std::int64_t V = c.vocab_size, I = c.intermediate_size, Hb = m.bias_heads;
+// ---- run, step by step -----------------------------------------------------------------------------------------
+
+void DogeForwardCuda::Impl::check_run_inputs(std::span<const std::int32_t> ids, const ForwardOptions& options,
+                                             const GpuForwardOutputs& outputs) const {
+  const std::int64_t L = static_cast<std::int64_t>(ids.size()), V = config.vocab_size;
   if (L == 0) fail("GPU forward: no input ids");
   if (L >= (std::int64_t{1} << 30)) fail("GPU forward: {} tokens are too many (the mask build indexes keys in int32)", L);
   for (std::int64_t p = 0; p < L; ++p)
@@ -256,231 +238,338 @@ GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const F
       fail("GPU forward: input id {} at position {} is outside the vocabulary [0, {})", ids[p], p, V);
   if (options.capture_probs)
     fail("GPU forward: attention probabilities are not materialized on the GPU (use the CPU forward for them)");
-  if (outputs.device_masks && (outputs.device_masks->layers() != c.num_hidden_layers ||
-                               outputs.device_masks->bias_heads() != Hb || outputs.device_masks->length() != L))
+  if (outputs.tile_maps && (options.tiles.rows < 1 || options.tiles.cols < 1))
+    fail("GPU forward: tile shape {}x{} must be positive", options.tiles.rows, options.tiles.cols);
+  if (outputs.device_masks && (outputs.device_masks->layers() != config.num_hidden_layers ||
+                               outputs.device_masks->bias_heads() != bias_heads || outputs.device_masks->length() != L))
     fail("GPU forward: the device masks hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
          outputs.device_masks->layers(), outputs.device_masks->bias_heads(), outputs.device_masks->length(),
-         c.num_hidden_layers, Hb, L);
+         config.num_hidden_layers, bias_heads, L);
+}
+
+RunPlan DogeForwardCuda::Impl::plan_run(std::int64_t length, const ForwardOptions& options,
+                                        const GpuForwardOutputs& outputs) const {
+  RunPlan plan;
+  plan.length = length;
+  plan.window = options.window > 0 ? options.window : config.keep_window_size;
+  plan.kept_window = std::min(plan.window, length);
+  plan.gather_capacity = static_cast<int>(std::min<std::int64_t>(length, plan.kept_window + kGatherTileRows));
+  plan.gather_q_tiles = static_cast<int>((length + kGatherTileRows - 1) / kGatherTileRows);
+  plan.mask = detail::make_mask_build_plan(static_cast<int>(bias_heads), static_cast<int>(length),
+                                           static_cast<int>(plan.kept_window), options.mask_variant);
+  plan.logit_rows = outputs.logits == LogitRows::All ? length : outputs.logits == LogitRows::Last ? 1 : 0;
+  plan.gpu_tile_maps = outputs.tile_maps && outputs.tile_maps_on_gpu;
+  if (outputs.tile_maps) {  // check_run_inputs has refused a non-positive tile shape
+    plan.map_q_tiles = (length + options.tiles.rows - 1) / options.tiles.rows;
+    plan.map_k_tiles = (length + options.tiles.cols - 1) / options.tiles.cols;
+    plan.map_tiles = static_cast<std::size_t>(plan.map_q_tiles * plan.map_k_tiles);
+  }
+  return plan;
+}
+
+void DogeForwardCuda::Impl::reserve_activations(const RunPlan& plan, bool poison) {
+  const DogeConfig& c = config;
+  const std::int64_t L = plan.length, D = c.hidden_size, H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+  const std::int64_t d = c.head_dim, I = c.intermediate_size, Hb = bias_heads;
+  constexpr std::size_t f = sizeof(float);
+  const auto n = [](std::int64_t count) { return static_cast<std::size_t>(count); };
+  ensure_bytes(ids, n(L) * 4);
+  ensure_bytes(x, n(L * D) * f);
+  ensure_bytes(h, n(L * D) * f);
+  ensure_bytes(q, n(L * H * d) * f);
+  ensure_bytes(k, n(L * Hkv * d) * f);
+  ensure_bytes(v, n(L * Hkv * d) * f);
+  ensure_bytes(q_rope, n(L * H * d) * f);
+  ensure_bytes(k_rope, n(L * Hkv * d) * f);
+  ensure_bytes(dt, n(L * Hb) * f);
+  ensure_bytes(beta, n(L * Hb) * f);
+  ensure_bytes(death, n(L * Hb) * 4);
+  ensure_bytes(context, n(L * H * d) * f);
+  ensure_bytes(attn_out, n(L * D) * f);
+  ensure_bytes(gate, n(L * I) * f);
+  ensure_bytes(up, n(L * I) * f);
+  ensure_bytes(mlp_out, n(L * D) * f);
+  ensure_bytes(logits, n(plan.logit_rows * c.vocab_size) * f);
+  ensure_bytes(mask_workspace, detail::mask_build_workspace_bytes(plan.mask));
+  ensure_bytes(lists, n(Hb) * plan.gather_q_tiles * plan.gather_capacity * 4);
+  ensure_bytes(counts, n(Hb) * plan.gather_q_tiles * 4);
+  if (plan.gpu_tile_maps) {
+    ensure_bytes(tile_status, n(Hb) * plan.map_tiles);
+    ensure_bytes(tile_counters, n(Hb) * detail::kTileMapCounters * sizeof(unsigned long long));
+  }
+  if (!poison) return;
+  for (DeviceBuffer* buffer : {&x, &h, &q, &k, &v, &q_rope, &k_rope, &dt, &beta, &death, &context, &attn_out, &gate,
+                               &up, &mlp_out, &logits, &lists, &counts})
+    if (buffer->get()) buffer->fill_bytes(0xFF);  // NaN as fp32, -1 as int32
+  if (plan.gpu_tile_maps) tile_status.fill_bytes(0xEE);  // not a TileStatus
+}
+
+void DogeForwardCuda::Impl::upload_inputs(std::span<const std::int32_t> input_ids, const RunPlan& plan) {
+  const std::vector<float> frequencies =
+      rope_inverse_frequencies(config.rope, config.head_dim, config.max_position_embeddings, plan.length);
+  ensure_bytes(inverse_frequencies, frequencies.size() * sizeof(float));
+  inverse_frequencies.upload(frequencies.data(), frequencies.size() * sizeof(float));
+  ids.upload(input_ids.data(), static_cast<std::size_t>(plan.length) * 4);
+}
+
+void DogeForwardCuda::Impl::launch_embedding(const RunPlan& plan) {
+  detail::launch_embed_rows(embed.as<float>(), ids.as<std::int32_t>(), static_cast<int>(plan.length),
+                            static_cast<int>(config.hidden_size), x.as<float>(), stream);
+}
+
+// One layer's launches, bracketed by its events (see `events`): [0] begin, [1]..[2] the masked attention, [3] end of
+// the layer's arithmetic, [4]..[5] the tile maps (empty when they are not built on the device).
+void DogeForwardCuda::Impl::launch_layer(std::int64_t layer, const RunPlan& plan, const ForwardOptions& options) {
+  const DeviceLayerWeights& w = layers[static_cast<std::size_t>(layer)];
+  cudaEvent_t* layer_events = events.data() + 6 * layer;
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[0], stream));
+  launch_attention_block(w, plan, options);
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[1], stream));
+  launch_masked_attention(plan);
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[2], stream));
+  launch_mlp_block(w, plan);
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[3], stream));
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[4], stream));
+  if (plan.gpu_tile_maps) launch_tile_maps(plan, options);
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[5], stream));
+}
+
+// Everything the mask needs: norm, q/k/v projections, q/k norms, RoPE into heads-first q_rope/k_rope, dt → β.
+void DogeForwardCuda::Impl::launch_attention_block(const DeviceLayerWeights& w, const RunPlan& plan,
+                                                   const ForwardOptions& options) {
+  const DogeConfig& c = config;
+  const std::int64_t L = plan.length, D = c.hidden_size, H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+  const std::int64_t d = c.head_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  detail::launch_rms_norm(x.as<float>(), L, static_cast<int>(D), w.input_norm.as<float>(), eps, h.as<float>(), stream);
+  linear(h.as<float>(), L, D, w.q_proj.as<float>(), H * d, w.q_proj_bias, q.as<float>(), "q_proj");
+  linear(h.as<float>(), L, D, w.k_proj.as<float>(), Hkv * d, w.k_proj_bias, k.as<float>(), "k_proj");
+  linear(h.as<float>(), L, D, w.v_proj.as<float>(), Hkv * d, w.v_proj_bias, v.as<float>(), "v_proj");
+  if (w.q_norm.get()) {  // per-head RMSNorm over d, before RoPE (Transformers layout)
+    detail::launch_rms_norm(q.as<float>(), L * H, static_cast<int>(d), w.q_norm.as<float>(), eps, q.as<float>(),
+                            stream);
+    detail::launch_rms_norm(k.as<float>(), L * Hkv, static_cast<int>(d), w.k_norm.as<float>(), eps, k.as<float>(),
+                            stream);
+  }
+  detail::launch_rope_heads_first(q.as<float>(), static_cast<int>(L), static_cast<int>(H), static_cast<int>(d),
+                                  inverse_frequencies.as<float>(), q_rope.as<float>(), stream);
+  detail::launch_rope_heads_first(k.as<float>(), static_cast<int>(L), static_cast<int>(Hkv), static_cast<int>(d),
+                                  inverse_frequencies.as<float>(), k_rope.as<float>(), stream);
+  linear(v.as<float>(), L, Hkv * d, w.dt_proj.as<float>(), bias_heads, w.dt_proj_bias, dt.as<float>(), "dt_proj");
+  detail::launch_dynamic_bias(dt.as<float>(), static_cast<int>(L), static_cast<int>(bias_heads), w.A.as<float>(),
+                              options.bias_formula == BiasFormula::Exp, beta.as<float>(), stream);
+}
+
+// β → death indices (the mask) → per query tile the kept keys → attention over them into `context` [L, H, d].
+void DogeForwardCuda::Impl::launch_masked_attention(const RunPlan& plan) {
+  const DogeConfig& c = config;
+  const std::int64_t L = plan.length, H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim;
+  const int length = static_cast<int>(L);
+  detail::launch_mask_build(plan.mask, beta.as<float>(), death.as<std::int32_t>(), mask_workspace.get(), stream);
+  detail::launch_gather_lists(death.as<std::int32_t>(), static_cast<int>(bias_heads), length, length,
+                              plan.gather_q_tiles, plan.gather_capacity, lists.as<std::int32_t>(),
+                              counts.as<std::int32_t>(), stream);
+  detail::AttentionF32Params p;
+  p.q = q_rope.as<float>();
+  p.k = k_rope.as<float>();
+  p.v = v.as<float>();  // token-major [L, Hkv, d]: no transpose needed
+  p.beta = beta.as<float>();
+  p.death = death.as<std::int32_t>();
+  p.lists = lists.as<std::int32_t>();
+  p.counts = counts.as<std::int32_t>();
+  p.out = context.as<float>();  // [L, H, d]: o_proj's input
+  p.q_head_stride = L * d;
+  p.q_row_stride = d;
+  p.k_head_stride = L * d;
+  p.k_row_stride = d;
+  p.v_head_stride = d;
+  p.v_row_stride = Hkv * d;
+  p.out_head_stride = d;
+  p.out_row_stride = H * d;
+  p.q_heads = static_cast<int>(H);
+  p.kv_heads = static_cast<int>(Hkv);
+  p.bias_heads = static_cast<int>(bias_heads);
+  p.length = length;
+  p.head_dim = static_cast<int>(d);
+  p.q_tiles = plan.gather_q_tiles;
+  p.capacity = plan.gather_capacity;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(d));
+  detail::launch_attention_f32(p, stream);
+}
+
+// o_proj and the first residual, then the SiLU-gated MLP and the second residual, into x.
+void DogeForwardCuda::Impl::launch_mlp_block(const DeviceLayerWeights& w, const RunPlan& plan) {
+  const DogeConfig& c = config;
+  const std::int64_t L = plan.length, D = c.hidden_size, H = c.num_attention_heads, d = c.head_dim;
+  const std::int64_t I = c.intermediate_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  float* residual_stream = x.as<float>();
+  linear(context.as<float>(), L, H * d, w.o_proj.as<float>(), D, w.o_proj_bias, attn_out.as<float>(), "o_proj");
+  detail::launch_residual(residual_stream, w.input_residual.as<float>(), attn_out.as<float>(), L, static_cast<int>(D),
+                          stream);
+  detail::launch_rms_norm(residual_stream, L, static_cast<int>(D), w.post_norm.as<float>(), eps, h.as<float>(),
+                          stream);
+  linear(h.as<float>(), L, D, w.gate_proj.as<float>(), I, w.gate_proj_bias, gate.as<float>(), "gate_proj");
+  linear(h.as<float>(), L, D, w.up_proj.as<float>(), I, w.up_proj_bias, up.as<float>(), "up_proj");
+  detail::launch_silu_gate(gate.as<float>(), up.as<float>(), L * I, stream);
+  linear(gate.as<float>(), L, I, w.down_proj.as<float>(), D, w.down_proj_bias, mlp_out.as<float>(), "down_proj");
+  detail::launch_residual(residual_stream, w.post_residual.as<float>(), mlp_out.as<float>(), L, static_cast<int>(D),
+                          stream);
+}
+
+void DogeForwardCuda::Impl::launch_tile_maps(const RunPlan& plan, const ForwardOptions& options) {
+  DMASCOPE_CUDA_CHECK(cudaMemsetAsync(tile_counters.get(), 0, tile_counters.bytes(), stream));
+  detail::launch_tile_map(death.as<std::int32_t>(), static_cast<int>(bias_heads), static_cast<int>(plan.length),
+                          static_cast<int>(options.tiles.rows), static_cast<int>(options.tiles.cols),
+                          tile_status.as<std::uint8_t>(), tile_counters.as<unsigned long long>(), stream);
+}
+
+LayerTimes DogeForwardCuda::Impl::wait_for_layer(std::int64_t layer) {
+  const cudaEvent_t* layer_events = events.data() + 6 * layer;
+  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream));  // surfaces execution errors of this layer here
+  LayerTimes times;
+  DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&times.layer_ms, layer_events[0], layer_events[3]));
+  DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&times.attention_ms, layer_events[1], layer_events[2]));
+  DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&times.tile_map_ms, layer_events[4], layer_events[5]));
+  return times;
+}
+
+// The layer's captures, while the device waits: the per-layer buffers are reused by the next layer. Adds the copy
+// time to timings.download_ms and the tile maps' download to timings.tile_map_ms.
+LayerCapture DogeForwardCuda::Impl::download_layer(std::int64_t layer, const RunPlan& plan,
+                                                   const ForwardOptions& options, const GpuForwardOutputs& outputs,
+                                                   GpuForwardResult& timings) {
+  const DogeConfig& c = config;
+  const std::int64_t L = plan.length, H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim;
+  const std::int64_t Hb = bias_heads;
+  const std::size_t mask_entries = static_cast<std::size_t>(Hb * L);
+  if (outputs.device_masks)  // before the next layer reuses the buffer; same stream, so in order
+    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(outputs.device_masks->layer_data(layer), death.get(), mask_entries * 4,
+                                        cudaMemcpyDeviceToDevice, stream));
+  const auto download_start = Clock::now();
+  LayerCapture capture;
+  capture.dyn_bias = Tensor::zeros(DType::F32, {1, Hb, L});
+  beta.download(capture.dyn_bias.mutable_data<float>(), mask_entries * sizeof(float));
+  capture.death = Tensor::zeros(DType::I32, {1, Hb, L});
+  death.download(capture.death.mutable_data<std::int32_t>(), mask_entries * 4);
+  if (outputs.attention_inputs) {
+    capture.q_rope = download_pinned(*pinned, q_rope, {1, H, L, d}, stream);
+    capture.k_rope = download_pinned(*pinned, k_rope, {1, Hkv, L, d}, stream);
+    capture.v = download_pinned(*pinned, v, {1, L, Hkv * d}, stream);
+    DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
+  timings.download_ms += ms_since(download_start);
+  if (plan.gpu_tile_maps) {
+    const auto tiles_start = Clock::now();
+    capture.tile_maps = download_tile_maps(plan, options);
+    timings.tile_map_ms += ms_since(tiles_start);
+  }
+  return capture;
+}
+
+// The statuses and counters launch_tile_maps left on the device, one TileMap per bias head.
+std::vector<TileMap> DogeForwardCuda::Impl::download_tile_maps(const RunPlan& plan, const ForwardOptions& options) {
+  std::vector<unsigned long long> counters(static_cast<std::size_t>(bias_heads) * detail::kTileMapCounters);
+  tile_counters.download(counters.data(), counters.size() * sizeof(unsigned long long));
+  std::vector<TileMap> maps;
+  for (std::int64_t head = 0; head < bias_heads; ++head) {
+    TileMap map;
+    map.shape = options.tiles;
+    map.q_tiles = plan.map_q_tiles;
+    map.k_tiles = plan.map_k_tiles;
+    map.status.resize(plan.map_tiles);
+    DMASCOPE_CUDA_CHECK(cudaMemcpy(map.status.data(), tile_status.as<std::uint8_t>() + head * plan.map_tiles,
+                                   plan.map_tiles, cudaMemcpyDeviceToHost));
+    const unsigned long long* value = counters.data() + head * detail::kTileMapCounters;
+    map.skipped = static_cast<std::int64_t>(value[0]);
+    map.partial = static_cast<std::int64_t>(value[1]);
+    map.full = static_cast<std::int64_t>(value[2]);
+    map.causal_tiles = static_cast<std::int64_t>(value[3]);
+    map.kept_entries = static_cast<std::int64_t>(value[4]);
+    map.causal_entries = static_cast<std::int64_t>(value[5]);
+    maps.push_back(std::move(map));
+  }
+  return maps;
+}
+
+double DogeForwardCuda::Impl::run_head(const RunPlan& plan) {
+  const std::int64_t D = config.hidden_size;
+  cudaEvent_t* head_events = events.data() + 6 * config.num_hidden_layers;
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(head_events[0], stream));
+  if (plan.logit_rows > 0) {
+    const float* last_rows = x.as<float>() + (plan.length - plan.logit_rows) * D;
+    detail::launch_rms_norm(last_rows, plan.logit_rows, static_cast<int>(D), final_norm.as<float>(),
+                            static_cast<float>(config.rms_norm_eps), h.as<float>(), stream);
+    linear(h.as<float>(), plan.logit_rows, D, lm_head, config.vocab_size, DeviceBuffer{}, logits.as<float>(),
+           "lm_head");
+  }
+  DMASCOPE_CUDA_CHECK(cudaEventRecord(head_events[1], stream));
+  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  float head_ms = 0.0f;
+  DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&head_ms, head_events[0], head_events[1]));
+  return head_ms;
+}
+
+Tensor DogeForwardCuda::Impl::download_logits(const RunPlan& plan) {
+  Tensor rows = Tensor::zeros(DType::F32, {1, plan.logit_rows, config.vocab_size});
+  logits.download(rows.mutable_data<float>(), static_cast<std::size_t>(plan.logit_rows * config.vocab_size) *
+                                                  sizeof(float));
+  return rows;
+}
+
+namespace {
+
+// The tile maps on the CPU from the downloaded death arrays, every (layer, head) map in parallel. Returns the wall ms.
+double build_tile_maps_on_cpu(ForwardResult& result, std::int64_t bias_heads, std::int64_t length, TileShape tiles) {
+  const auto start = Clock::now();
+  for (auto& capture : result.layers) capture.tile_maps.resize(static_cast<std::size_t>(bias_heads));
+  const std::int64_t maps = static_cast<std::int64_t>(result.layers.size()) * bias_heads;
+  parallel_for(maps, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      LayerCapture& capture = result.layers[static_cast<std::size_t>(i / bias_heads)];
+      capture.tile_maps[static_cast<std::size_t>(i % bias_heads)] =
+          build_tile_map(capture.death.data<std::int32_t>() + (i % bias_heads) * length, length, length, tiles);
+    }
+  });
+  return ms_since(start);
+}
+
+}  // namespace
+
+GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const ForwardOptions& options,
+                                      const GpuForwardOutputs& outputs) {
+  const auto start = Clock::now();
+  Impl& m = *impl_;
+  m.check_run_inputs(ids, options, outputs);
+  const RunPlan plan = m.plan_run(static_cast<std::int64_t>(ids.size()), options, outputs);
+  m.reserve_activations(plan, outputs.poison_activations);
+  m.upload_inputs(ids, plan);
 
   GpuForwardResult out;
   ForwardResult& result = out.forward;
-  result.window = options.window > 0 ? options.window : c.keep_window_size;
-  const std::int64_t window = std::min(result.window, L);
-  const int capacity = static_cast<int>(std::min<std::int64_t>(L, window + kGatherTileRows));
-  const int q_tiles = static_cast<int>((L + kGatherTileRows - 1) / kGatherTileRows);
-  const detail::MaskBuildPlan plan = detail::make_mask_build_plan(static_cast<int>(Hb), static_cast<int>(L),
-                                                                  static_cast<int>(window), options.mask_variant);
-
-  constexpr std::size_t f = sizeof(float);
-  const auto n = [](std::int64_t count) { return static_cast<std::size_t>(count); };
-  ensure_bytes(m.ids, n(L) * 4);
-  ensure_bytes(m.x, n(L * D) * f);
-  ensure_bytes(m.h, n(L * D) * f);
-  ensure_bytes(m.q, n(L * H * d) * f);
-  ensure_bytes(m.k, n(L * Hkv * d) * f);
-  ensure_bytes(m.v, n(L * Hkv * d) * f);
-  ensure_bytes(m.q_rope, n(L * H * d) * f);
-  ensure_bytes(m.k_rope, n(L * Hkv * d) * f);
-  ensure_bytes(m.dt, n(L * Hb) * f);
-  ensure_bytes(m.beta, n(L * Hb) * f);
-  ensure_bytes(m.death, n(L * Hb) * 4);
-  ensure_bytes(m.context, n(L * H * d) * f);
-  ensure_bytes(m.attn_out, n(L * D) * f);
-  ensure_bytes(m.gate, n(L * I) * f);
-  ensure_bytes(m.up, n(L * I) * f);
-  ensure_bytes(m.mlp_out, n(L * D) * f);
-  const std::int64_t logit_rows = outputs.logits == LogitRows::All ? L : outputs.logits == LogitRows::Last ? 1 : 0;
-  ensure_bytes(m.logits, n(logit_rows * V) * f);
-  ensure_bytes(m.mask_workspace, detail::mask_build_workspace_bytes(plan));
-  ensure_bytes(m.lists, n(Hb) * q_tiles * capacity * 4);
-  ensure_bytes(m.counts, n(Hb) * q_tiles * 4);
-  const bool gpu_tile_maps = outputs.tile_maps && outputs.tile_maps_on_gpu;
-  if (outputs.tile_maps && (options.tiles.rows < 1 || options.tiles.cols < 1))
-    fail("GPU forward: tile shape {}x{} must be positive", options.tiles.rows, options.tiles.cols);
-  const std::int64_t map_q_tiles = (L + options.tiles.rows - 1) / options.tiles.rows;
-  const std::int64_t map_k_tiles = (L + options.tiles.cols - 1) / options.tiles.cols;
-  const std::size_t map_tiles = n(map_q_tiles * map_k_tiles);
-  if (gpu_tile_maps) {
-    ensure_bytes(m.tile_status, n(Hb) * map_tiles);
-    ensure_bytes(m.tile_counters, n(Hb) * detail::kTileMapCounters * sizeof(unsigned long long));
-  }
-  if (outputs.poison_activations)
-    for (DeviceBuffer* buffer : {&m.x, &m.h, &m.q, &m.k, &m.v, &m.q_rope, &m.k_rope, &m.dt, &m.beta, &m.death,
-                                 &m.context, &m.attn_out, &m.gate, &m.up, &m.mlp_out, &m.logits, &m.lists, &m.counts})
-      if (buffer->get()) buffer->fill_bytes(0xFF);  // NaN as fp32, -1 as int32
-  if (outputs.poison_activations && gpu_tile_maps) m.tile_status.fill_bytes(0xEE);  // not a TileStatus
-  const std::vector<float> inverse_frequencies =
-      rope_inverse_frequencies(c.rope, d, c.max_position_embeddings, L);
-  ensure_bytes(m.inverse_frequencies, inverse_frequencies.size() * f);
-  m.inverse_frequencies.upload(inverse_frequencies.data(), inverse_frequencies.size() * f);
-  m.ids.upload(ids.data(), n(L) * 4);
-
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  const int length = static_cast<int>(L);
-  float* x = m.x.as<float>();
-  float* h = m.h.as<float>();
-  detail::launch_embed_rows(m.embed.as<float>(), m.ids.as<std::int32_t>(), length, static_cast<int>(D), x, m.stream);
-
-  for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+  result.window = plan.window;
+  m.launch_embedding(plan);
+  const std::int64_t layers = m.config.num_hidden_layers;
+  for (std::int64_t layer = 0; layer < layers; ++layer) {
     if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
-    const DeviceLayerWeights& w = m.layers[static_cast<std::size_t>(layer)];
-    cudaEvent_t* events = m.events.data() + 6 * layer;
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[0], m.stream));
-    detail::launch_rms_norm(x, L, static_cast<int>(D), w.input_norm.as<float>(), eps, h, m.stream);
-    m.linear(h, L, D, w.q_proj.as<float>(), H * d, w.q_proj_bias, m.q.as<float>(), "q_proj");
-    m.linear(h, L, D, w.k_proj.as<float>(), Hkv * d, w.k_proj_bias, m.k.as<float>(), "k_proj");
-    m.linear(h, L, D, w.v_proj.as<float>(), Hkv * d, w.v_proj_bias, m.v.as<float>(), "v_proj");
-    if (w.q_norm.get()) {  // per-head RMSNorm over d, before RoPE (Transformers layout)
-      detail::launch_rms_norm(m.q.as<float>(), L * H, static_cast<int>(d), w.q_norm.as<float>(), eps, m.q.as<float>(),
-                              m.stream);
-      detail::launch_rms_norm(m.k.as<float>(), L * Hkv, static_cast<int>(d), w.k_norm.as<float>(), eps,
-                              m.k.as<float>(), m.stream);
-    }
-    detail::launch_rope_heads_first(m.q.as<float>(), length, static_cast<int>(H), static_cast<int>(d),
-                                    m.inverse_frequencies.as<float>(), m.q_rope.as<float>(), m.stream);
-    detail::launch_rope_heads_first(m.k.as<float>(), length, static_cast<int>(Hkv), static_cast<int>(d),
-                                    m.inverse_frequencies.as<float>(), m.k_rope.as<float>(), m.stream);
-    m.linear(m.v.as<float>(), L, Hkv * d, w.dt_proj.as<float>(), Hb, w.dt_proj_bias, m.dt.as<float>(), "dt_proj");
-    detail::launch_dynamic_bias(m.dt.as<float>(), length, static_cast<int>(Hb), w.A.as<float>(),
-                                options.bias_formula == BiasFormula::Exp, m.beta.as<float>(), m.stream);
-
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[1], m.stream));
-    detail::launch_mask_build(plan, m.beta.as<float>(), m.death.as<std::int32_t>(), m.mask_workspace.get(), m.stream);
-    detail::launch_gather_lists(m.death.as<std::int32_t>(), static_cast<int>(Hb), length, length, q_tiles, capacity,
-                                m.lists.as<std::int32_t>(), m.counts.as<std::int32_t>(), m.stream);
-    detail::AttentionF32Params p;
-    p.q = m.q_rope.as<float>();
-    p.k = m.k_rope.as<float>();
-    p.v = m.v.as<float>();  // token-major [L, Hkv, d]: no transpose needed
-    p.beta = m.beta.as<float>();
-    p.death = m.death.as<std::int32_t>();
-    p.lists = m.lists.as<std::int32_t>();
-    p.counts = m.counts.as<std::int32_t>();
-    p.out = m.context.as<float>();  // [L, H, d]: o_proj's input
-    p.q_head_stride = L * d;
-    p.q_row_stride = d;
-    p.k_head_stride = L * d;
-    p.k_row_stride = d;
-    p.v_head_stride = d;
-    p.v_row_stride = Hkv * d;
-    p.out_head_stride = d;
-    p.out_row_stride = H * d;
-    p.q_heads = static_cast<int>(H);
-    p.kv_heads = static_cast<int>(Hkv);
-    p.bias_heads = static_cast<int>(Hb);
-    p.length = length;
-    p.head_dim = static_cast<int>(d);
-    p.q_tiles = q_tiles;
-    p.capacity = capacity;
-    p.scale = scale;
-    detail::launch_attention_f32(p, m.stream);
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[2], m.stream));
-
-    m.linear(m.context.as<float>(), L, H * d, w.o_proj.as<float>(), D, w.o_proj_bias, m.attn_out.as<float>(), "o_proj");
-    detail::launch_residual(x, w.input_residual.as<float>(), m.attn_out.as<float>(), L, static_cast<int>(D), m.stream);
-    detail::launch_rms_norm(x, L, static_cast<int>(D), w.post_norm.as<float>(), eps, h, m.stream);
-    m.linear(h, L, D, w.gate_proj.as<float>(), I, w.gate_proj_bias, m.gate.as<float>(), "gate_proj");
-    m.linear(h, L, D, w.up_proj.as<float>(), I, w.up_proj_bias, m.up.as<float>(), "up_proj");
-    detail::launch_silu_gate(m.gate.as<float>(), m.up.as<float>(), L * I, m.stream);
-    m.linear(m.gate.as<float>(), L, I, w.down_proj.as<float>(), D, w.down_proj_bias, m.mlp_out.as<float>(),
-             "down_proj");
-    detail::launch_residual(x, w.post_residual.as<float>(), m.mlp_out.as<float>(), L, static_cast<int>(D), m.stream);
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[3], m.stream));
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[4], m.stream));
-    if (gpu_tile_maps) {
-      DMASCOPE_CUDA_CHECK(cudaMemsetAsync(m.tile_counters.get(), 0, m.tile_counters.bytes(), m.stream));
-      detail::launch_tile_map(m.death.as<std::int32_t>(), static_cast<int>(Hb), length,
-                              static_cast<int>(options.tiles.rows), static_cast<int>(options.tiles.cols),
-                              m.tile_status.as<std::uint8_t>(), m.tile_counters.as<unsigned long long>(), m.stream);
-    }
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(events[5], m.stream));
-    DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));  // surfaces execution errors of this layer here
-    float layer_ms = 0.0f, attention_ms = 0.0f, tile_map_ms = 0.0f;
-    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&layer_ms, events[0], events[3]));
-    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&attention_ms, events[1], events[2]));
-    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&tile_map_ms, events[4], events[5]));
-    out.gpu_ms += layer_ms + tile_map_ms;
-    result.attention_ms += attention_ms;
-    out.tile_map_ms += tile_map_ms;
-
-    if (outputs.device_masks)  // before the next layer reuses the buffer; same stream, so in order
-      DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(outputs.device_masks->layer_data(layer), m.death.get(),
-                                          n(Hb * L) * 4, cudaMemcpyDeviceToDevice, m.stream));
-    // The layer's captures, while the device waits (per-layer buffers are reused by the next layer).
-    const auto download_start = Clock::now();
-    LayerCapture capture;
-    capture.dyn_bias = Tensor::zeros(DType::F32, {1, Hb, L});
-    m.beta.download(capture.dyn_bias.mutable_data<float>(), n(Hb * L) * f);
-    capture.death = Tensor::zeros(DType::I32, {1, Hb, L});
-    m.death.download(capture.death.mutable_data<std::int32_t>(), n(Hb * L) * 4);
-    if (outputs.attention_inputs) {
-      capture.q_rope = download_pinned(*m.pinned, m.q_rope, {1, H, L, d}, m.stream);
-      capture.k_rope = download_pinned(*m.pinned, m.k_rope, {1, Hkv, L, d}, m.stream);
-      capture.v = download_pinned(*m.pinned, m.v, {1, L, Hkv * d}, m.stream);
-      DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
-    }
-    out.download_ms += ms_since(download_start);
-    if (gpu_tile_maps) {
-      const auto tiles_start = Clock::now();
-      std::vector<unsigned long long> counters(n(Hb) * detail::kTileMapCounters);
-      m.tile_counters.download(counters.data(), counters.size() * sizeof(unsigned long long));
-      for (std::int64_t head = 0; head < Hb; ++head) {
-        TileMap map;
-        map.shape = options.tiles;
-        map.q_tiles = map_q_tiles;
-        map.k_tiles = map_k_tiles;
-        map.status.resize(map_tiles);
-        DMASCOPE_CUDA_CHECK(cudaMemcpy(map.status.data(), m.tile_status.as<std::uint8_t>() + head * map_tiles,
-                                       map_tiles, cudaMemcpyDeviceToHost));
-        const unsigned long long* value = counters.data() + head * detail::kTileMapCounters;
-        map.skipped = static_cast<std::int64_t>(value[0]);
-        map.partial = static_cast<std::int64_t>(value[1]);
-        map.full = static_cast<std::int64_t>(value[2]);
-        map.causal_tiles = static_cast<std::int64_t>(value[3]);
-        map.kept_entries = static_cast<std::int64_t>(value[4]);
-        map.causal_entries = static_cast<std::int64_t>(value[5]);
-        capture.tile_maps.push_back(std::move(map));
-      }
-      out.tile_map_ms += ms_since(tiles_start);
-    }
-    result.layers.push_back(std::move(capture));
-    if (options.on_progress) options.on_progress(layer + 1, c.num_hidden_layers);
+    m.launch_layer(layer, plan, options);
+    const LayerTimes times = m.wait_for_layer(layer);
+    out.gpu_ms += times.layer_ms + times.tile_map_ms;
+    result.attention_ms += times.attention_ms;
+    out.tile_map_ms += times.tile_map_ms;
+    result.layers.push_back(m.download_layer(layer, plan, options, outputs, out));
+    if (options.on_progress) options.on_progress(layer + 1, layers);
   }
   if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
 
-  cudaEvent_t* head_events = m.events.data() + 6 * c.num_hidden_layers;
-  DMASCOPE_CUDA_CHECK(cudaEventRecord(head_events[0], m.stream));
-  if (logit_rows > 0) {
-    const float* last_rows = x + (L - logit_rows) * D;
-    detail::launch_rms_norm(last_rows, logit_rows, static_cast<int>(D), m.final_norm.as<float>(), eps, h, m.stream);
-    m.linear(h, logit_rows, D, m.lm_head, V, DeviceBuffer{}, m.logits.as<float>(), "lm_head");
-  }
-  DMASCOPE_CUDA_CHECK(cudaEventRecord(head_events[1], m.stream));
-  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
-  float head_ms = 0.0f;
-  DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&head_ms, head_events[0], head_events[1]));
-  out.gpu_ms += head_ms;
-  if (logit_rows > 0) {
+  out.gpu_ms += m.run_head(plan);
+  if (plan.logit_rows > 0) {
     const auto download_start = Clock::now();
-    result.logits = Tensor::zeros(DType::F32, {1, logit_rows, V});
-    m.logits.download(result.logits.mutable_data<float>(), n(logit_rows * V) * f);
+    result.logits = m.download_logits(plan);
     out.download_ms += ms_since(download_start);
   }
-
-  if (outputs.tile_maps && !gpu_tile_maps) {  // on the CPU from the death arrays, every (layer, head) map in parallel
-    const auto tiles_start = Clock::now();
-    for (auto& capture : result.layers) capture.tile_maps.resize(static_cast<std::size_t>(Hb));
-    const std::int64_t maps = c.num_hidden_layers * Hb;
-    parallel_for(maps, 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) {
-        LayerCapture& capture = result.layers[static_cast<std::size_t>(i / Hb)];
-        capture.tile_maps[static_cast<std::size_t>(i % Hb)] =
-            build_tile_map(capture.death.data<std::int32_t>() + (i % Hb) * L, L, L, options.tiles);
-      }
-    });
-    out.tile_map_ms = ms_since(tiles_start);
-  }
+  if (outputs.tile_maps && !plan.gpu_tile_maps)
+    out.tile_map_ms = build_tile_maps_on_cpu(result, m.bias_heads, plan.length, options.tiles);
   result.elapsed_ms = ms_since(start);
   return out;
 }

@@ -1,6 +1,7 @@
 // The Doge forward pass on the GPU in float32 (batch 1): the twin of core's doge_forward (core/model/doge_forward.h), step
 // for step, so that the app's CUDA backend computes the masks it shows on the device that shows them as computed.
-// Plain C++ (no CUDA headers): the app, the CLI and the tests include it.
+// Plain C++ (no CUDA headers): the app, the CLI and the tests include it. Each kernel alone against its CPU twin:
+// tests/support/doge_forward_kernel_checks.h (test-only).
 //
 //   step                        GPU                                  CPU twin (core/)
 //   embedding                   embed_rows kernel                    doge_forward's gather / embed_rows_f32
@@ -73,26 +74,5 @@ class DogeForwardCuda {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Single kernels on host vectors (upload, one launch, download): for the tests that compare each kernel with its CPU
-// twin. Layouts are the CPU twins'.
-namespace kernel_check {
-std::vector<float> rms_norm(const std::vector<float>& x, std::int64_t rows, std::int64_t features,
-                            const std::vector<float>& weight, double eps);
-// x [L, heads, d] token-major → rotated, heads-first [heads, L, d].
-std::vector<float> rope_heads_first(const std::vector<float>& x, std::int64_t length, std::int64_t heads,
-                                    std::int64_t head_dim, const std::vector<float>& inverse_frequencies);
-// dt [L, Hb] → β [Hb, L].
-std::vector<float> dynamic_bias(const std::vector<float>& dt, std::int64_t length, std::int64_t bias_heads,
-                                const std::vector<float>& A, BiasFormula formula);
-// x[p, c] = residual[c] · x[p, c] + update[p, c]
-std::vector<float> residual(const std::vector<float>& x, const std::vector<float>& residual_weight,
-                            const std::vector<float>& update, std::int64_t rows, std::int64_t features);
-std::vector<float> silu_gate(const std::vector<float>& gate, const std::vector<float>& up);
-// DMA attention in fp32 over the kept keys, q [H, L, d], k/v [Hkv, L, d] heads-first, β/death [Hb, L] → [H, L, d].
-std::vector<float> attention(const AttentionProblem& problem, std::int64_t window);
-// The tile map of one death array [L] (q_len == key_len).
-TileMap tile_map(const std::vector<std::int32_t>& death, TileShape shape);
-}  // namespace kernel_check
 
 }  // namespace dmascope::cuda

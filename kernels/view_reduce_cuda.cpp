@@ -45,13 +45,6 @@ std::int32_t* DeviceMasks::layer_data(std::int64_t layer) const {
   return impl_->death.as<std::int32_t>() + layer * bias_heads_ * length_;
 }
 
-void DeviceMasks::download(std::int64_t layer, std::int64_t bias_head, std::int32_t* host) const {
-  if (bias_head < 0 || bias_head >= bias_heads_)
-    fail("device masks: bias head {} is out of range [0, {})", bias_head, bias_heads_);
-  DMASCOPE_CUDA_CHECK(cudaMemcpy(host, layer_data(layer) + bias_head * length_,
-                                 static_cast<std::size_t>(length_) * 4, cudaMemcpyDeviceToHost));
-}
-
 std::optional<std::vector<float>> DeviceMasks::reduce(std::int64_t layer, std::int64_t bias_head,
                                                       const MatrixWindow& window, std::int64_t width,
                                                       std::int64_t height, ReduceMode mode) const {

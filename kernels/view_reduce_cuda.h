@@ -25,7 +25,6 @@ class DeviceMasks final : public MaskViews {
   std::int64_t length() const { return length_; }
   // Device pointer to layer's [bias_heads, length] death indices (DogeForwardCuda copies each layer's in).
   std::int32_t* layer_data(std::int64_t layer) const;
-  void download(std::int64_t layer, std::int64_t bias_head, std::int32_t* host) const override;  // tests
 
   // The view's grid as reduce_mask_to_grid computes it, reduced on the device on the masks' own stream (it never
   // waits for a forward or a timing run on another stream). nullopt when this path does not apply: zoomed in so far

@@ -4,6 +4,7 @@
 
 #include "core/mask/dma_mask.h"
 #include "core/base/error.h"
+#include "tests/support/dma_dense_reference.h"
 
 namespace dmascope {
 namespace {

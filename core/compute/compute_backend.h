@@ -41,8 +41,6 @@ class MaskViews {
   virtual std::optional<std::vector<float>> reduce(std::int64_t layer, std::int64_t bias_head,
                                                    const MatrixWindow& window, std::int64_t width, std::int64_t height,
                                                    ReduceMode mode) const = 0;
-  // One head's death indices [L] as the device holds them (tests).
-  virtual void download(std::int64_t layer, std::int64_t bias_head, std::int32_t* host) const = 0;
 };
 
 // Which rows of the logits come back: all [1, L, V], only the last position's [1, 1, V], or none.

@@ -36,11 +36,6 @@ inline bool dma_keeps(std::span<const std::int32_t> death, std::int64_t position
   return key <= position && position < death[static_cast<std::size_t>(key)];
 }
 
-// The dense reference, used only by tests: per row, causal masking then the top-w keys, materialized as
-// [q_len, key_len] bytes (1 = kept). Written the direct way (sort each row) so that it shares nothing with the above.
-std::vector<std::uint8_t> dma_dense_keep_reference(std::span<const float> beta, std::int64_t q_len,
-                                                   std::int64_t window, MaskVariant variant = MaskVariant::PerRowTopK);
-
 // Expands the compact form to [q_len, key_len] bytes (for dumps and small views).
 std::vector<std::uint8_t> dma_expand_keep(std::span<const std::int32_t> death, std::int64_t q_len);
 

@@ -27,16 +27,20 @@ bool read_file(const fs::path& path, std::string& text) {
 
 }  // namespace
 
-fs::path bundled_assets_dir() {
-  const fs::path in_source_tree = fs::path(DMASCOPE_SOURCE_DIR) / "assets";
+fs::path installed_assets_dir(const fs::path& executable) {
+  const fs::path installed = executable.parent_path().parent_path() / "share/dmascope";
   std::error_code error;
-  if (fs::is_directory(in_source_tree / "models", error)) return in_source_tree;
+  return fs::is_directory(installed / "models", error) ? installed : fs::path();
+}
+
+fs::path bundled_assets_dir() {
+  // The installed tree first: an installed (or moved) copy must use its own assets even where the source tree it was
+  // built from still exists. A build tree has no share/dmascope next to its binaries, so it reads the source tree's.
+  std::error_code error;
   const fs::path executable = fs::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    const fs::path installed = executable.parent_path().parent_path() / "share/dmascope";
-    if (fs::is_directory(installed / "models", error)) return installed;
-  }
-  return in_source_tree;  // errors will name this path
+  if (!error)
+    if (fs::path installed = installed_assets_dir(executable); !installed.empty()) return installed;
+  return fs::path(DMASCOPE_SOURCE_DIR) / "assets";  // errors will name this path when it is not there either
 }
 
 fs::path bundled_tour() { return bundled_assets_dir() / "tours/dma-intro.json"; }

@@ -1,6 +1,7 @@
 // The data dmascope ships with: the bundled models (assets/models), the tour (assets/tours) and the recall table,
-// and the first-launch session built from them. Found in assets/ of the source tree this binary was built from, else
-// next to the executable in ../share/dmascope (the install layout of model_discovery.h).
+// and the first-launch session built from them. Found next to the executable in ../share/dmascope (the layout
+// `cmake --install` makes: bin/dmascope, share/dmascope/{models,tours}), else in assets/ of the source tree this binary
+// was built from (a build tree).
 #pragma once
 
 #include <filesystem>
@@ -13,6 +14,8 @@
 namespace dmascope::engine {
 
 std::filesystem::path bundled_assets_dir();        // holds models/ and tours/
+// <prefix>/share/dmascope for an executable at <prefix>/bin/NAME when that folder holds models/, else empty.
+std::filesystem::path installed_assets_dir(const std::filesystem::path& executable);
 std::filesystem::path bundled_tour();              // tours/dma-intro.json
 std::filesystem::path bundled_recall_table();      // models/recall-table.json
 std::filesystem::path first_launch_model();        // models/doge-toy-mix: a model trained with DMA

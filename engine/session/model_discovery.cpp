@@ -5,6 +5,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "engine/session/bundled_assets.h"
+
 namespace dmascope::engine {
 
 namespace fs = std::filesystem;
@@ -12,15 +14,7 @@ namespace fs = std::filesystem;
 fs::path bundled_default_model() {
   if (const char* override_dir = std::getenv("DMASCOPE_DEFAULT_MODEL"); override_dir && *override_dir)
     return override_dir;
-  const fs::path in_source_tree = fs::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-tiny-random";
-  std::error_code error;
-  if (fs::exists(in_source_tree / "config.json", error)) return in_source_tree;
-  const fs::path executable = fs::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    const fs::path installed = executable.parent_path().parent_path() / "share/dmascope/models/doge-tiny-random";
-    if (fs::exists(installed / "config.json", error)) return installed;
-  }
-  return in_source_tree;  // the error will name this path
+  return bundled_assets_dir() / "models/doge-tiny-random";
 }
 
 fs::path huggingface_hub_dir() {

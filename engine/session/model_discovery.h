@@ -8,8 +8,8 @@
 
 namespace dmascope::engine {
 
-// The bundled tiny random Doge: $DMASCOPE_DEFAULT_MODEL, else assets/models/doge-tiny-random of the source tree this
-// binary was built from, else next to the executable (../share/dmascope/models/...).
+// The bundled tiny random Doge: $DMASCOPE_DEFAULT_MODEL, else models/doge-tiny-random of bundled_assets_dir()
+// (installed next to the executable, else the source tree's assets/).
 std::filesystem::path bundled_default_model();
 
 // $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.

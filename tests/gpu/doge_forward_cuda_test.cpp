@@ -21,6 +21,7 @@
 #include "kernels/dma_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
 #include "kernels/doge_forward_cuda.h"
+#include "tests/support/doge_forward_kernel_checks.h"
 #include "tests/test_paths.h"
 
 namespace dmascope::cuda {

@@ -15,6 +15,7 @@
 #include "engine/pipeline/pipeline_compute.h"
 #ifdef DMASCOPE_HAS_CUDA
 #include "kernels/view_reduce_cuda.h"
+#include "tests/support/device_mask_download.h"
 #endif
 #include "core/mask/dma_mask.h"
 #include "core/model/random_model.h"
@@ -146,8 +147,8 @@ TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
   const std::int64_t L = gpu->length();
   for (std::int64_t layer = 0; layer < gpu->layers(); ++layer)
     for (std::int64_t head = 0; head < gpu->bias_heads(); ++head) {
-      std::vector<std::int32_t> on_device(static_cast<std::size_t>(L));
-      static_cast<const cuda::DeviceMasks*>(gpu->device_masks.get())->download(layer, head, on_device.data());
+      const std::vector<std::int32_t> on_device = cuda::test_support::download_device_mask(
+          *static_cast<const cuda::DeviceMasks*>(gpu->device_masks.get()), layer, head);
       const auto host = gpu->death(layer, head);
       ASSERT_TRUE(std::equal(host.begin(), host.end(), on_device.begin())) << "layer " << layer << " head " << head;
       for (const double zoom : {1.0, 3.0, 40.0})

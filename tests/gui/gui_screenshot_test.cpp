@@ -26,6 +26,7 @@
 #include "core/model/doge_forward.h"
 #include "core/base/error.h"
 #include "tests/run_command.h"
+#include "tests/support/dma_dense_reference.h"
 #include "core/toy/toy_sequences.h"
 
 namespace dmascope::gui {

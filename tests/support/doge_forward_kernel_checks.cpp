@@ -1,11 +1,12 @@
-// kernel_check (kernels/doge_forward_cuda.h): each GPU forward kernel alone on host vectors, for the tests that compare
-// it with its CPU twin. Synchronous, on the legacy default stream.
+// kernel_check (tests/support/doge_forward_kernel_checks.h): each GPU forward kernel alone on host vectors, for the
+// tests that compare it with its CPU twin. Synchronous, on the legacy default stream.
+#include "tests/support/doge_forward_kernel_checks.h"
+
 #include <algorithm>
 
 #include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
-#include "kernels/doge_forward_cuda.h"
 #include "kernels/doge_forward_kernels.cuh"
 #include "kernels/mask_build.cuh"
 #include "kernels/tile_map.cuh"
