@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libfmt-dev nlohmann-json3-dev libpcre2-dev libgtest-dev libgmock-dev
+  libcli11-dev   # the command lines of dmascope-cli and the app
   clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan for the parser fuzz targets
   # The desktop app: Dear ImGui 1.86 (its GLFW + OpenGL3 back ends are compiled into libimgui.a), GLFW 3.3, libepoxy
   # (GL loader), stb (PNG files), DejaVu fonts (token display marks), and Xvfb + Mesa for headless screenshots and

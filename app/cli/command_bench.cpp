@@ -2,12 +2,16 @@
 // (L, w, heads, d, β) with --matrix; prints a table, or JSON with --json.
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
+#include "app/cli/progress_line.h"
 #include "core/base/error.h"
 #include "engine/timing/bench_run.h"
 
@@ -17,18 +21,58 @@ using engine::BenchSetting;
 
 namespace {
 
-void parse_heads(const std::string& text, BenchSetting& s) {
+// Head counts up to this: past any real model's, and it keeps batch · heads · L · d inside 64 bits.
+constexpr std::int64_t kMaxHeads = 1024;
+// Head dims up to this (the CUDA kernels take 64 and 128 and say so; the CPU takes any).
+constexpr std::int64_t kMaxHeadDim = 1024;
+
+// "Hq/Hkv" strictly (both decimal, nothing else) → the message of what is wrong, or empty.
+std::string heads_problem(const std::string& text, std::int64_t& q_heads, std::int64_t& kv_heads) {
   const auto slash = text.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    s.q_heads = std::stoll(text.substr(0, slash));
-    s.kv_heads = std::stoll(text.substr(slash + 1));
-  } catch (const std::exception&) {
-    fail("argument --heads must look like Hq/Hkv (e.g. 32/8), got '{}'", text);
-  }
-  if (s.q_heads < 1 || s.kv_heads < 1 || s.q_heads % s.kv_heads != 0)
-    fail("argument --heads: {} query heads must be a positive multiple of {} kv heads", s.q_heads, s.kv_heads);
+  if (slash == std::string::npos || !command_line::parse_int64(text.substr(0, slash), q_heads) ||
+      !command_line::parse_int64(text.substr(slash + 1), kv_heads))
+    return fmt::format("expected Hq/Hkv (e.g. 32/8), got '{}'", text);
+  if (q_heads < 1 || kv_heads < 1 || q_heads > kMaxHeads || kv_heads > kMaxHeads)
+    return fmt::format("head counts must be from 1 to {}, got '{}'", kMaxHeads, text);
+  if (q_heads % kv_heads != 0)
+    return fmt::format("{} query heads are not a multiple of {} kv heads", q_heads, kv_heads);
+  return {};
 }
+
+CLI::Validator heads_check() {
+  return CLI::Validator(
+      [](std::string& text) {
+        std::int64_t q_heads = 0, kv_heads = 0;
+        return heads_problem(text, q_heads, kv_heads);
+      },
+      "HQ/HKV");
+}
+
+// The host memory a bench shape allocates. CPU: q and the output [B, Hq, L, d], k and v [B, Hkv, L, d] in fp32, β
+// and the death indices [B, Hkv, L]. CUDA: the host copy of q (the largest input, 2-byte elements) while it is
+// uploaded, β and the death indices. Checked before allocating, so that a shape that cannot fit says why instead of
+// ending in std::bad_alloc. (Device allocations that fail are reported by the CUDA error path.)
+void check_bench_fits_in_memory(const BenchSetting& s) {
+  const double q_elements = static_cast<double>(s.batch * s.q_heads) * static_cast<double>(s.length * s.head_dim);
+  const double kv_elements = static_cast<double>(s.batch * s.kv_heads) * static_cast<double>(s.length * s.head_dim);
+  const double mask_elements = static_cast<double>(s.batch * s.kv_heads * s.length);
+  const double bytes = s.backend == Backend::Cpu ? 4.0 * (2 * q_elements + 2 * kv_elements + 2 * mask_elements)
+                                          : 2.0 * q_elements + 4.0 * 2 * mask_elements;
+  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && bytes > physical)
+    usage_fail("--len {} with --heads {}/{}, --dim {}, --batch {} needs {:.1f} GB of host memory for its tensors, more "
+               "than this machine's {:.1f} GB of memory",
+               s.length, s.q_heads, s.kv_heads, s.head_dim, s.batch, bytes / 1e9, physical / 1e9);
+}
+
+struct BenchArguments {
+  std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16";
+  std::int64_t len = 4096, window = 256, dim = 64, batch = 1, repeats = 0, warmup = -1, seed = 0, max_len = 131072;
+  bool json = false, matrix = false, quiet = false;
+  CLI::Option* bias_option = nullptr;  // count(): whether --bias was given
+  CLI::Option* repeats_option = nullptr;
+  CLI::Option* warmup_option = nullptr;
+};
 
 void print_row_header() {
   fmt::print("{:>7} {:>6} {:>6} {:>4} {:>9} | {:>9} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} | {:>7} {:>7} {:>7}\n", "L",
@@ -50,44 +94,32 @@ void print_row(const nlohmann::json& j) {
              j["dma_executed_tflops"].get<double>(), j["dense_tflops"].get<double>());
 }
 
-}  // namespace
-
-int command_bench(const std::vector<std::string>& argv) {
-  const Args args(argv,
-                  {"--backend", "--len", "--window", "--heads", "--dim", "--bias", "--bias-model", "--batch",
-                   "--precision", "--repeats", "--warmup", "--seed", "--max-len"},
-                  {"--json", "--matrix"});
-  if (!args.positional().empty()) fail("bench: unexpected argument '{}'", args.positional()[0]);
+int run_bench(const BenchArguments& args) {
   BenchSetting base;
-  const std::string backend = args.value("--backend").value_or("cpu");
-  if (backend != "cpu" && backend != "cuda") fail("argument --backend must be cpu or cuda, got '{}'", backend);
-  base.backend = backend_from_name(backend);
-  base.length = args.integer("--len", 4096);
-  base.window = args.integer("--window", 256);
-  base.head_dim = args.integer("--dim", 64);
-  base.batch = args.integer("--batch", 1);
-  if (auto heads = args.value("--heads")) parse_heads(*heads, base);
-  base.bias = args.value("--bias").value_or("random");
-  base.bias_model = args.value("--bias-model").value_or("");
-  const std::string precision = args.value("--precision").value_or("bf16");
-  if (base.backend == Backend::Cuda && precision != "bf16" && precision != "fp16")
-    fail("argument --precision must be bf16 or fp16 with --backend cuda, got '{}'", precision);
-  base.precision = precision_from_name(precision);
-  base.repeats = static_cast<int>(args.integer("--repeats", base.backend == Backend::Cuda ? 20 : 5));
-  base.warmup = static_cast<int>(args.integer("--warmup", base.backend == Backend::Cuda ? 5 : 1));
-  base.seed = static_cast<std::uint64_t>(args.integer("--seed", 0));
-  if (base.length < 1 || base.window < 1 || base.batch < 1 || base.repeats < 1 || base.warmup < 0)
-    fail("bench: --len, --window, --batch and --repeats must be positive");
-  if (base.bias != "random" && base.bias != "clustered" && base.bias != "model")
-    fail("argument --bias must be random, clustered or model, got '{}'", base.bias);
+  base.backend = backend_from_name(args.backend);
+  base.length = args.len;
+  base.window = args.window;
+  base.head_dim = args.dim;
+  base.batch = args.batch;
+  if (!args.heads.empty()) heads_problem(args.heads, base.q_heads, base.kv_heads);  // checked at parse time
+  base.bias = args.bias;
+  base.bias_model = args.bias_model;
+  if (base.backend == Backend::Cuda && args.precision != "bf16" && args.precision != "fp16")
+    usage_fail("--precision must be bf16 or fp16 with --backend cuda, got '{}'", args.precision);
+  base.precision = precision_from_name(args.precision);
+  base.repeats = static_cast<int>(args.repeats_option->count() ? args.repeats : base.backend == Backend::Cuda ? 20 : 5);
+  base.warmup = static_cast<int>(args.warmup_option->count() ? args.warmup : base.backend == Backend::Cuda ? 5 : 1);
+  base.seed = static_cast<std::uint64_t>(args.seed);
+  if (base.bias == "model" && base.bias_model.empty()) usage_fail("--bias model needs --bias-model DIR");
+  // kernelchoice: `--kernel SPEC` (declared in add_bench_command) is passed to parse_kernel_choice here.
 
   std::vector<BenchSetting> settings;
-  if (args.flag("--matrix")) {  // the benchmark matrix; --max-len trims it for smaller machines
-    const std::int64_t max_len = args.integer("--max-len", 131072);
+  if (args.matrix) {  // the matrix of shapes; --max-len trims it for smaller machines
+    const std::int64_t max_len = args.max_len;
     // Every bias pattern, or only the one --bias names (e.g. --bias model for the rows of a real model's β).
     std::vector<std::string> biases = {"random", "clustered"};
     if (!base.bias_model.empty()) biases.push_back("model");
-    if (args.value("--bias")) biases = {base.bias};
+    if (args.bias_option->count() > 0) biases = {base.bias};
     for (auto [hq, hkv, dim] : {std::tuple{2, 1, 64}, std::tuple{32, 8, 64}, std::tuple{32, 8, 128}})
       for (std::int64_t length : {4096, 8192, 16384, 32768, 65536, 131072}) {
         if (length > max_len) continue;
@@ -118,23 +150,68 @@ int command_bench(const std::vector<std::string>& argv) {
   nlohmann::json all = nlohmann::json::array();
   // CUDA: the dense kernel ignores w and β, so it is timed once per shape (the CPU times it on every row).
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, TimedVariant> dense_cache;
-  if (!args.flag("--json")) print_row_header();
+  for (const auto& s : settings) check_bench_fits_in_memory(s);
+  if (!args.json) print_row_header();
+  ProgressLine progress("bench", args.quiet || settings.size() == 1);  // one shape: its row is the progress
   for (const auto& s : settings) {
+    progress.update(fmt::format("row {}/{}: L {}, w {}, heads {}/{}, d {}, bias {}", &s - settings.data() + 1,
+                                settings.size(), s.length, s.window, s.q_heads, s.kv_heads, s.head_dim, s.bias));
     const auto key = std::tuple{s.length, s.q_heads, s.kv_heads, s.head_dim};
     const auto cached = s.backend == Backend::Cuda ? dense_cache.find(key) : dense_cache.end();
     const LayerTiming timing = engine::run_bench(s, cached == dense_cache.end() ? nullptr : &cached->second);
     if (s.backend == Backend::Cuda) dense_cache[key] = timing.dense;
     const auto j = engine::bench_json(s, timing);
     all.push_back(j);
-    if (!args.flag("--json")) {
+    if (!args.json) {
+      progress.clear();
       print_row(j);
       std::fflush(stdout);
     }
   }
-  if (args.flag("--json")) fmt::print("{}\n", settings.size() == 1 ? all[0].dump(2) : all.dump(2));
+  progress.clear();
+  if (args.json) fmt::print("{}\n", settings.size() == 1 ? all[0].dump(2) : all.dump(2));
   else fmt::print("device: {} · forward kernel: {}\n", all[0]["device"].get<std::string>(),
                   all[0].value("forward_kernel", std::string("?")));
   return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& cli) {
+  auto args = std::make_shared<BenchArguments>();
+  CLI::App* command = cli.add_subcommand(
+      "bench", "time DMA (mask build included) against our dense kernel on one shape, or the matrix with --matrix");
+  command->add_option("--backend", args->backend, "cpu (default) or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  command->add_option("--len", args->len, "sequence length L (default 4096)")->transform(integer_in(1, kMaxTokens));
+  command->add_option("--window", args->window, "DMA keep-window w (default 256)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_option("--heads", args->heads, "query/kv heads Hq/Hkv, Hq a multiple of Hkv (default 2/1)")
+      ->check(heads_check());
+  command->add_option("--dim", args->dim, "head dim d (default 64; the CUDA kernels take 64 and 128)")
+      ->transform(integer_in(1, kMaxHeadDim));
+  command->add_option("--batch", args->batch, "batch size B (default 1)")->transform(integer_in(1, kMaxHeads));
+  args->bias_option = command->add_option("--bias", args->bias, "where β comes from: random (default), clustered, "
+                                                                "or model (a real model's, see --bias-model)")
+                          ->check(CLI::IsMember({"random", "clustered", "model"}));
+  command->add_option("--bias-model", args->bias_model, "the model folder whose layer-0 β --bias model uses");
+  command->add_option("--precision", args->precision, "CUDA input precision: bf16 (default) or fp16 (the CPU is fp32)")
+      ->check(CLI::IsMember({"bf16", "fp16"}));
+  args->repeats_option = command->add_option("--repeats", args->repeats, "timed runs; the median is reported "
+                                                                         "(default 20 on cuda, 5 on cpu)")
+                             ->transform(integer_in(1, kMaxRepeats));
+  args->warmup_option =
+      command->add_option("--warmup", args->warmup, "untimed runs first (default 5 on cuda, 1 on cpu)")
+          ->transform(integer_in(0, kMaxRepeats));
+  command->add_option("--seed", args->seed, "seed of the random q, k, v and β (default 0)")
+      ->transform(integer_in(0, kMaxSeed));
+  command->add_flag("--json", args->json, "print JSON (one object, or an array with --matrix) instead of the table");
+  command->add_flag("--matrix", args->matrix, "run the whole matrix of shapes: 2/1 d64, 32/8 d64, 32/8 d128 at "
+                                              "L = 4K..128K and w = 256..4096 and L");
+  command->add_option("--max-len", args->max_len, "with --matrix: leave out the rows longer than this (default 131072)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_flag("--quiet", args->quiet, kQuietHelp);
+  // kernelchoice: `--kernel SPEC` (a string for parse_kernel_choice) is declared here, beside the other options.
+  return {command, [args] { return run_bench(*args); }};
 }
 
 }  // namespace dmascope::cli

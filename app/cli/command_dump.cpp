@@ -1,7 +1,11 @@
+// `dmascope-cli dump`: the CPU forward's captured tensors, written for comparison with a PyTorch run.
 #include <fmt/core.h>
+
+#include <memory>
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
+#include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
 #include "core/base/error.h"
 #include "core/formats/safetensors.h"
@@ -22,31 +26,39 @@ Tensor expand_kept(const Tensor& death) {
   return kept;
 }
 
-}  // namespace
+struct DumpArguments {
+  std::string model, ids, text, out, mask_variant = "per-row", bias_formula = "exp";
+  std::int64_t window = 0;  // 0: the model's keep_window_size
+  bool quiet = false, force = false;
+  CLI::Option* ids_option = nullptr;  // count(): whether it was given
+  CLI::Option* text_option = nullptr;
+};
 
-int command_dump(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--model", "--ids", "--text", "--window", "--out", "--mask-variant", "--bias-formula"}, {});
-  if (!args.positional().empty()) fail("dump: unexpected argument '{}'", args.positional()[0]);
-  const DogeModel model = DogeModel::load(args.required("--model"));
+int run_dump(const DumpArguments& args) {
+  if (args.ids_option->count() == 0 && args.text_option->count() == 0)
+    usage_fail("give --ids or --text (the tokens to run)");
+  const DogeModel model = DogeModel::load(args.model);
   std::vector<std::int32_t> ids;
-  if (args.value("--ids") && args.value("--text")) fail("dump: give either --ids or --text, not both");
-  if (auto text = args.value("--text")) {
+  if (args.text_option->count() > 0) {
     if (!model.has_tokenizer) fail("dump: --text needs a tokenizer.json in {}", model.dir.string());
-    ids = Tokenizer::load(model.dir / "tokenizer.json").encode(*text, true);
+    ids = Tokenizer::load(model.dir / "tokenizer.json").encode(args.text, true);
   } else {
-    ids = parse_id_list(args.required("--ids"));
+    ids = parse_id_list(args.ids);
   }
-  const std::string out = args.required("--out");
+  const std::string& out = args.out;
+  // args.force: the no-overwrite rule for an existing --out takes it here (write_safetensors' caller).
   ForwardOptions options;
-  options.window = args.integer("--window", 0);
-  if (args.value("--window") && options.window < 1) fail("argument --window must be at least 1, got {}", options.window);
-  if (auto variant = args.value("--mask-variant")) options.mask_variant = mask_variant_from_name(*variant);
-  if (auto formula = args.value("--bias-formula")) {
-    if (*formula != "exp" && *formula != "linear") fail("argument --bias-formula must be exp or linear, got '{}'", *formula);
-    options.bias_formula = *formula == "exp" ? BiasFormula::Exp : BiasFormula::Linear;
-  }
+  options.window = args.window;
+  options.mask_variant = mask_variant_from_name(args.mask_variant);
+  options.bias_formula = args.bias_formula == "exp" ? BiasFormula::Exp : BiasFormula::Linear;
   options.capture_probs = true;
+  ProgressLine progress("dump", args.quiet);
+  if (progress.shown())
+    options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
+      progress.update(fmt::format("forward, layer {}/{}", done, total));
+    };
   const ForwardResult result = doge_forward(model, ids, options);
+  progress.update("writing the tensors");
 
   std::vector<std::pair<std::string, Tensor>> tensors;
   tensors.emplace_back("embed", result.embed);
@@ -69,9 +81,32 @@ int command_dump(const std::vector<std::string>& argv) {
   write_safetensors(out, tensors,
                     {{"format", "pt"}, {"producer", "dmascope-cli dump"}, {"window", std::to_string(result.window)},
                      {"mask_variant", std::string(mask_variant_name(options.mask_variant))}});
+  progress.clear();
   fmt::print("wrote {} tensors for {} tokens (window {}) to {} in {:.1f} ms\n", tensors.size(), ids.size(),
              result.window, out, result.elapsed_ms);
   return 0;
+}
+
+}  // namespace
+
+Command add_dump_command(CLI::App& cli) {
+  auto args = std::make_shared<DumpArguments>();
+  CLI::App* command = cli.add_subcommand(
+      "dump", "run the CPU forward pass and write every captured tensor (fp32) to a safetensors file");
+  command->add_option("--model", args->model, "the model folder (config.json + safetensors)")->required();
+  args->ids_option = command->add_option("--ids", args->ids, "the token ids, e.g. 1,2,3")->check(id_list_check());
+  args->text_option = command->add_option("--text", args->text, "a text, encoded with the model's tokenizer.json")
+                          ->excludes(args->ids_option);
+  command->add_option("--out", args->out, "the safetensors file to write")->required();
+  command->add_option("--window", args->window, "DMA keep-window w (default: the model's keep_window_size)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_option("--mask-variant", args->mask_variant, "per-row (default; each row its own top-w) or shared")
+      ->check(CLI::IsMember({"per-row", "shared"}));
+  command->add_option("--bias-formula", args->bias_formula, "the dynamic bias: exp (default) or linear")
+      ->check(CLI::IsMember({"exp", "linear"}));
+  command->add_flag("--force", args->force, "replace an existing --out file");
+  command->add_flag("--quiet", args->quiet, kQuietHelp);
+  return {command, [args] { return run_dump(*args); }};
 }
 
 }  // namespace dmascope::cli

@@ -3,10 +3,12 @@
 // speed, and optionally a coarse text picture of one tile map.
 #include <fmt/core.h>
 
+#include <memory>
 #include <random>
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
+#include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
@@ -38,52 +40,65 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
   }
 }
 
-}  // namespace
+struct ForwardArguments {
+  std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu";
+  std::int64_t random = 0, seed = 0, window = 0, tile = 64, threads = 0, repeat = 1, map_layer = 0, map_head = 0;
+  bool map = false, quiet = false;
+  CLI::Option* ids_option = nullptr;  // count(): whether it was given
+  CLI::Option* text_option = nullptr;
+  CLI::Option* random_option = nullptr;
+};
 
-int command_forward(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--model", "--ids", "--text", "--random", "--seed", "--window", "--tile", "--threads",
-                         "--mask-variant", "--map-layer", "--map-head", "--repeat", "--backend", "--tile-maps"},
-                  {"--map", "--quiet"});
-  if (!args.positional().empty()) fail("forward: unexpected argument '{}'", args.positional()[0]);
-  const DogeModel model = DogeModel::load(args.required("--model"));
-  if (args.value("--threads")) set_worker_count(static_cast<int>(args.integer("--threads", 0)));
+int run_forward(const ForwardArguments& args) {
+  const int sources =
+      (args.ids_option->count() > 0) + (args.text_option->count() > 0) + (args.random_option->count() > 0);
+  if (sources != 1) usage_fail("give exactly one of --ids, --text or --random N");
+  const DogeModel model = DogeModel::load(args.model);
+  // The tile map asked for must exist in this model: checked before the forward, which can take minutes.
+  if (args.map_layer >= model.config.num_hidden_layers)
+    usage_fail("--map-layer: {} is not a layer of {} (0..{})", args.map_layer, model.dir.string(),
+               model.config.num_hidden_layers - 1);
+  if (args.map_head >= model.weights.bias_heads)
+    usage_fail("--map-head: {} is not a bias head of {} (0..{})", args.map_head, model.dir.string(),
+               model.weights.bias_heads - 1);
+  if (args.threads > 0) set_worker_count(static_cast<int>(args.threads));
 
   std::vector<std::int32_t> ids;
-  const int sources = !!args.value("--ids") + !!args.value("--text") + !!args.value("--random");
-  if (sources != 1) fail("forward: give exactly one of --ids, --text or --random N");
-  if (auto text = args.value("--text")) {
+  if (args.text_option->count() > 0) {
     if (!model.has_tokenizer) fail("forward: --text needs a tokenizer.json in {}", model.dir.string());
-    ids = Tokenizer::load(model.dir / "tokenizer.json").encode(*text, true);
-  } else if (args.value("--ids")) {
-    ids = parse_id_list(*args.value("--ids"));
+    ids = Tokenizer::load(model.dir / "tokenizer.json").encode(args.text, true);
+  } else if (args.ids_option->count() > 0) {
+    ids = parse_id_list(args.ids);
   } else {
-    const std::int64_t length = args.integer("--random", 0);
-    if (length < 1) fail("argument --random must be a positive token count, got {}", length);
-    std::mt19937 rng(static_cast<std::uint32_t>(args.integer("--seed", 0)));
+    const std::int64_t length = args.random;
+    std::mt19937 rng(static_cast<std::uint32_t>(args.seed));
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
     for (std::int64_t i = 0; i < length; ++i) ids.push_back(token(rng));
   }
 
   ForwardOptions options;
-  options.window = args.integer("--window", 0);
-  if (args.value("--window") && options.window < 1) fail("argument --window must be at least 1, got {}", options.window);
-  const std::int64_t tile = args.integer("--tile", 64);
-  if (tile < 1) fail("argument --tile must be positive, got {}", tile);
+  options.window = args.window;
+  const std::int64_t tile = args.tile;
   options.tiles = {tile, tile};
-  if (auto variant = args.value("--mask-variant")) options.mask_variant = mask_variant_from_name(*variant);
-  const std::int64_t repeats = args.integer("--repeat", 1);
-  if (repeats < 1) fail("argument --repeat must be positive, got {}", repeats);
+  options.mask_variant = mask_variant_from_name(args.mask_variant);
+  const std::int64_t repeats = args.repeat;
 
-  const std::string backend = args.value("--backend").value_or("cpu");
-  if (backend != "cpu" && backend != "cuda") fail("argument --backend: expected cpu or cuda, got '{}'", backend);
+  const std::string& backend = args.backend;
   ForwardResult result;
   std::vector<double> elapsed, gpu_elapsed;
   std::string gpu_line;
   if (backend == "cpu") {
-    for (std::int64_t r = 0; r < repeats; ++r) {
+    ProgressLine progress("forward", args.quiet);
+    std::int64_t run = 0;
+    if (progress.shown())
+      options.on_progress = [&](std::int64_t done, std::int64_t total) {
+        progress.update(fmt::format("run {}/{}, layer {}/{}", run + 1, repeats, done, total));
+      };
+    for (run = 0; run < repeats; ++run) {
       result = doge_forward(model, ids, options);
       elapsed.push_back(result.elapsed_ms);
     }
+    options.on_progress = nullptr;  // it refers to this block's progress line
   } else {
     // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
     // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
@@ -94,8 +109,7 @@ int command_forward(const std::vector<std::string>& argv) {
     ForwardRequest request;
     request.attention_inputs = false;
     request.logits = LogitRows::Last;
-    const std::string tile_maps = args.value("--tile-maps").value_or("gpu");
-    if (tile_maps != "gpu" && tile_maps != "cpu") fail("argument --tile-maps: expected gpu or cpu, got '{}'", tile_maps);
+    const std::string& tile_maps = args.tile_maps;
     request.tile_maps_on_device = tile_maps == "gpu";
     BackendForward gpu;
     for (std::int64_t r = 0; r < repeats; ++r) {
@@ -122,7 +136,7 @@ int command_forward(const std::vector<std::string>& argv) {
   fmt::print("forward {:.1f} ms median of {} ({:.0f} tokens/s), attention {:.1f} ms of the last run\n", median_ms,
              repeats, L / (median_ms / 1000.0), result.attention_ms);
   fmt::print("{}", gpu_line);
-  if (!args.flag("--quiet")) {
+  if (!args.quiet) {
     fmt::print("{:>5} {:>4} {:>14} {:>13} {:>9} {:>9} {:>9}\n", "layer", "head", "token density", "tile density",
                "skipped", "partial", "full");
     for (std::size_t layer = 0; layer < result.layers.size(); ++layer)
@@ -132,15 +146,53 @@ int command_forward(const std::vector<std::string>& argv) {
                    100.0 * map.tile_density(), map.skipped, map.partial, map.full);
       }
   }
-  if (args.flag("--map")) {
-    const auto layer = static_cast<std::size_t>(args.integer("--map-layer", 0));
-    const auto head = static_cast<std::size_t>(args.integer("--map-head", 0));
-    if (layer >= result.layers.size()) fail("argument --map-layer: {} is not a layer (0..{})", layer, result.layers.size() - 1);
-    if (head >= result.layers[layer].tile_maps.size())
-      fail("argument --map-head: {} is not a bias head (0..{})", head, result.layers[layer].tile_maps.size() - 1);
+  if (args.map) {
+    const auto layer = static_cast<std::size_t>(args.map_layer);
+    const auto head = static_cast<std::size_t>(args.map_head);
+    // Checked against the model above; this guards the captures (a forward that returned fewer).
+    if (layer >= result.layers.size() || head >= result.layers[layer].tile_maps.size())
+      fail("forward: no tile map for layer {} head {} in the result", layer, head);
     print_tile_map(result.layers[layer].tile_maps[head], 64);
   }
   return 0;
+}
+
+}  // namespace
+
+Command add_forward_command(CLI::App& cli) {
+  auto args = std::make_shared<ForwardArguments>();
+  CLI::App* command = cli.add_subcommand(
+      "forward", "run the forward pass (CPU, or the GPU's fp32 twin); print speed and, per layer and head, what the "
+                 "mask kept");
+  command->add_option("--model", args->model, "the model folder (config.json + safetensors)")->required();
+  args->ids_option = command->add_option("--ids", args->ids, "the token ids, e.g. 1,2,3")->check(id_list_check());
+  args->text_option = command->add_option("--text", args->text, "a text, encoded with the model's tokenizer.json");
+  args->random_option = command->add_option("--random", args->random, "N uniformly random tokens")
+                            ->transform(integer_in(1, kMaxTokens));
+  command->add_option("--seed", args->seed, "seed of --random's tokens (default 0)")
+      ->transform(integer_in(0, UINT32_MAX));  // the generator's seed is 32 bits: no silent wrap
+  command->add_option("--window", args->window, "DMA keep-window w (default: the model's keep_window_size)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_option("--tile", args->tile, "tile side of the tile maps, in tokens (default 64)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_option("--mask-variant", args->mask_variant, "per-row (default; each row its own top-w) or shared")
+      ->check(CLI::IsMember({"per-row", "shared"}));
+  command->add_option("--threads", args->threads, "CPU worker threads (default: DMASCOPE_THREADS or all cores)")
+      ->transform(integer_in(1, kMaxThreads));
+  command->add_option("--repeat", args->repeat, "runs of the forward; the median time is reported (default 1)")
+      ->transform(integer_in(1, kMaxRepeats));
+  command->add_flag("--map", args->map, "also draw one tile map as text");
+  command->add_option("--map-layer", args->map_layer, "the layer of --map (default 0)")
+      ->transform(integer_in(0, kMaxTokens));
+  command->add_option("--map-head", args->map_head, "the bias head of --map (default 0)")
+      ->transform(integer_in(0, kMaxTokens));
+  command->add_option("--backend", args->backend, "cpu (default) or cuda (the GPU's fp32 forward)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  command->add_option("--tile-maps", args->tile_maps, "with --backend cuda: build the tile maps on the gpu (default) "
+                                                      "or the cpu")
+      ->check(CLI::IsMember({"gpu", "cpu"}));
+  command->add_flag("--quiet", args->quiet, "leave out the per-layer, per-head table; no progress line on stderr");
+  return {command, [args] { return run_forward(*args); }};
 }
 
 }  // namespace dmascope::cli

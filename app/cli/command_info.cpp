@@ -1,4 +1,7 @@
+// `dmascope-cli info DIR`: what a Doge model folder holds.
 #include <fmt/core.h>
+
+#include <memory>
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
@@ -9,10 +12,10 @@
 
 namespace dmascope::cli {
 
-int command_info(const std::vector<std::string>& argv) {
-  const Args args(argv, {}, {});
-  if (args.positional().size() != 1) fail("info takes one model directory, got {} arguments", args.positional().size());
-  const DogeModel model = DogeModel::load(args.positional()[0]);
+namespace {
+
+int run_info(const std::string& model_dir) {
+  const DogeModel model = DogeModel::load(model_dir);
   const DogeConfig& c = model.config;
   const DogeWeights& w = model.weights;
   fmt::print("model             {}\n", model.dir.string());
@@ -35,6 +38,16 @@ int command_info(const std::vector<std::string>& argv) {
   fmt::print("rms_norm_eps      {}\n", c.rms_norm_eps);
   fmt::print("tokenizer         {}\n", model.has_tokenizer ? "tokenizer.json" : "none");
   return 0;
+}
+
+}  // namespace
+
+Command add_info_command(CLI::App& cli) {
+  auto model_dir = std::make_shared<std::string>();
+  CLI::App* command =
+      cli.add_subcommand("info", "config, weight layout, parameter count and dtypes of a Doge model folder");
+  command->add_option("DIR", *model_dir, "the model folder (config.json + safetensors)")->required();
+  return {command, [model_dir] { return run_info(*model_dir); }};
 }
 
 }  // namespace dmascope::cli

@@ -1,16 +1,27 @@
-// The subcommands of dmascope-cli; each returns the process exit code.
+// The subcommands of dmascope-cli. Each add_*_command declares its subcommand on the top-level parser (every flag
+// with a one-line description and its checks) and returns how to run it once the parse has succeeded; running
+// returns the process exit code and throws dmascope::Error for bad data (exit 1) or command_line::UsageError for a
+// usage error CLI11 cannot see by itself (exit 2).
 #pragma once
 
-#include <string>
-#include <vector>
+#include <functional>
+
+namespace CLI {
+class App;
+}
 
 namespace dmascope::cli {
 
-int command_info(const std::vector<std::string>& args);
-int command_tokenize(const std::vector<std::string>& args);
-int command_dump(const std::vector<std::string>& args);
-int command_forward(const std::vector<std::string>& args);
-int command_make_model(const std::vector<std::string>& args);
-int command_bench(const std::vector<std::string>& args);
+struct Command {
+  const CLI::App* subcommand = nullptr;  // parsed() says whether this one was asked for
+  std::function<int()> run;
+};
+
+Command add_info_command(CLI::App& cli);
+Command add_tokenize_command(CLI::App& cli);
+Command add_dump_command(CLI::App& cli);
+Command add_forward_command(CLI::App& cli);
+Command add_make_model_command(CLI::App& cli);
+Command add_bench_command(CLI::App& cli);
 
 }  // namespace dmascope::cli

@@ -1,59 +1,54 @@
-// dmascope-cli: the command-line front end over core/ (no GUI dependency).
+// dmascope-cli: the command-line front end over core/ (no GUI dependency). Exit codes: 0 done (and --help,
+// --version), 1 a data error (a bad model file, tensor or tokenizer: the message names the file and field), 2 a
+// usage error (an unknown flag, a missing or malformed value, a value out of range: the message names the argument).
 #include <fmt/core.h>
 
 #include <exception>
-#include <string>
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "app/common/command_line.h"
 #include "core/base/error.h"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: dmascope-cli <command> [arguments]
-
-commands:
-  info DIR                      config, weight layout, parameter count and dtypes of a Doge model folder
-  tokenize DIR "text"           token ids and their display strings, with the model's tokenizer.json
-  dump --model DIR (--ids 1,2,3 | --text "...") [--window N] [--mask-variant per-row|shared]
-       [--bias-formula exp|linear] --out FILE
-                                run the CPU forward pass and write every captured tensor (fp32) to a safetensors file
-  forward --model DIR (--ids 1,2,3 | --text "..." | --random N [--seed S]) [--window N] [--tile T]
-       [--mask-variant per-row|shared] [--threads N] [--repeat R] [--map [--map-layer I] [--map-head H]] [--quiet]
-       [--backend cpu|cuda [--tile-maps gpu|cpu]]
-                                run the forward pass (CPU, or the GPU's fp32 twin); print speed and, per layer and
-                                head, what the mask kept
-  bench [--backend cpu|cuda] [--len L] [--window W] [--heads Hq/Hkv] [--dim d] [--batch B]
-       [--bias random|clustered|model [--bias-model DIR]] [--precision bf16|fp16] [--repeats N] [--json] [--matrix]
-                                time DMA (mask build included) against our dense kernel on one shape or the matrix
-  make-model --out DIR [--preset tiny|doge-20m] [--dtype f32|bf16] [--seed S] [--window N]
-                                write a random Doge checkpoint of a named shape
-)";
+constexpr const char* kFooter = R"(
+Run 'dmascope-cli COMMAND --help' for a command's options. Exit codes: 0 done, 1 bad data (the message names the
+file and field), 2 bad usage (the message names the argument).)";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    fmt::print(args.empty() ? stderr : stdout, "{}", kUsage);
-    return args.empty() ? 2 : 0;
+  namespace command_line = dmascope::command_line;
+  CLI::App cli("dmascope-cli: Dynamic Mask Attention on Doge models from the command line", "dmascope-cli");
+  cli.set_version_flag("--version", "dmascope-cli " DMASCOPE_VERSION);
+  cli.require_subcommand(1);
+  cli.footer(kFooter);
+  const std::vector<dmascope::cli::Command> commands = {
+      dmascope::cli::add_info_command(cli),    dmascope::cli::add_tokenize_command(cli),
+      dmascope::cli::add_dump_command(cli),    dmascope::cli::add_forward_command(cli),
+      dmascope::cli::add_bench_command(cli),   dmascope::cli::add_make_model_command(cli)};
+  if (argc <= 1) {  // no command at all: the overview, as a usage error
+    fmt::print(stderr, "{}", cli.help());
+    return command_line::kExitUsage;
   }
-  const std::string command = args[0];
-  args.erase(args.begin());
-  try {
-    if (command == "info") return dmascope::cli::command_info(args);
-    if (command == "tokenize") return dmascope::cli::command_tokenize(args);
-    if (command == "dump") return dmascope::cli::command_dump(args);
-    if (command == "forward") return dmascope::cli::command_forward(args);
-    if (command == "make-model") return dmascope::cli::command_make_model(args);
-    if (command == "bench") return dmascope::cli::command_bench(args);
-    fmt::print(stderr, "dmascope-cli: unknown command '{}'\n\n{}", command, kUsage);
-    return 2;
-  } catch (const dmascope::Error& error) {
-    fmt::print(stderr, "dmascope-cli {}: error: {}\n", command, error.what());
-    return 1;
-  } catch (const std::exception& error) {
-    fmt::print(stderr, "dmascope-cli {}: unexpected error: {}\n", command, error.what());
-    return 1;
+  if (auto exit_code = command_line::parse_command_line(cli, argc, argv)) return *exit_code;
+  for (const auto& command : commands) {
+    if (!command.subcommand->parsed()) continue;
+    const std::string name = command.subcommand->get_name();
+    try {
+      return command.run();
+    } catch (const command_line::UsageError& error) {
+      fmt::print(stderr, "dmascope-cli {}: {}\nRun 'dmascope-cli {} --help' for the options.\n", name, error.what(),
+                 name);
+      return command_line::kExitUsage;
+    } catch (const dmascope::Error& error) {
+      fmt::print(stderr, "dmascope-cli {}: error: {}\n", name, error.what());
+      return command_line::kExitDataError;
+    } catch (const std::exception& error) {
+      fmt::print(stderr, "dmascope-cli {}: unexpected error: {}\n", name, error.what());
+      return command_line::kExitDataError;
+    }
   }
+  return command_line::kExitUsage;  // unreachable: require_subcommand(1) made the parse fail without one
 }

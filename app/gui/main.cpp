@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/common/command_line.h"
 #include "app/gui/app.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/session/bundled_assets.h"
@@ -35,33 +36,18 @@ namespace {
 using namespace dmascope;
 using namespace dmascope::gui;
 
-constexpr const char* kUsage = R"(usage: dmascope [--session FILE] [--model DIR] [--present [TOUR]] [--screenshot OUT.png]
-
-  --session FILE      open a saved session (settings and view)
-  --model DIR         a Doge model folder (config.json + safetensors); without --session and --model the app opens
-                      the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR example, answers scored
-  --present [TOUR]    presenter mode: full screen, large fonts, a tour of sessions with captions (default: the
-                      bundled tour assets/tours/dma-intro.json); ← → Space PgUp PgDn step, Esc leaves, F11 toggles
-  --step K            with --present: start at step K (1-based); with --screenshot, render that step
-  --about             open the About / Tour window (bundled models, recall table)
-  --screenshot OUT    render the window once the computation has finished, write OUT (PNG) and exit
-  --size WxH          window size (default 1600x1000)
-  --ui-scale S        fonts and widget sizes × S (0.5 to 4); default: the monitor's content scale (1 in screenshots);
-                      "auto": the monitor's, in screenshots too
-  --save-session FILE with --screenshot: also write the session that was rendered
-  --layout-json FILE  with --screenshot: also write where the heatmap and tile map were drawn (for tests)
-  --keys K,K,...      with --screenshot: press these keys first, one whenever the app is idle (right, left, up,
-                      down, space, pageup, pagedown, home, end, escape, f1, f2, f11, a letter or digit, [ ] + -;
-                      ctrl+KEY), then capture: what a user's keys would show
-  --measure OUT.json  measure frame times while panning and zooming, and the recompute time after window-slider
-                      moves (vsync off), write OUT.json and exit (app/gui/platform/frame_benchmark.h says what is timed);
-                      with --screenshot, also the last frame measured
-  --headless          with --measure: render offscreen on a GPU through EGL (no display needed)
+constexpr const char* kFooter = R"(
+Without --session and --model the app opens the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR
+example, answers scored. --present's default tour is assets/tours/dma-intro.json; in presenter mode the arrow keys,
+Space, PgUp and PgDn step, Esc leaves, F11 toggles full screen. --keys names: right, left, up, down, space, pageup,
+pagedown, home, end, escape, f1, f2, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
+panning and zooming and the recompute after window-slider moves (app/gui/platform/frame_benchmark.h says what).
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
-)";
+Exit codes: 0 done, 1 an error (the message says which file), 2 bad usage (the message names the argument), 3 no
+display.)";
 
-constexpr int kExitUsage = 2, kExitNoDisplay = 3;
+constexpr int kExitNoDisplay = 3;
 constexpr double kScreenshotTimeoutSeconds = 600.0;
 constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and layouts settle
 
@@ -97,58 +83,93 @@ std::vector<KeyPress> parse_key_list(const std::string& list) {
       if (name == known) press.key = key;
     if (press.key == 0 && name.size() == 1 && std::isalnum(static_cast<unsigned char>(name[0])))
       press.key = std::toupper(static_cast<unsigned char>(name[0]));  // GLFW_KEY_A.. and GLFW_KEY_0.. are ASCII
-    if (press.key == 0) fail("argument --keys: unknown key '{}'", item);
+    if (press.key == 0) command_line::usage_fail("--keys: unknown key '{}'", item);
     keys.push_back(press);
   }
-  if (keys.empty()) fail("argument --keys: no keys given");
+  if (keys.empty()) command_line::usage_fail("--keys: no keys given");
   return keys;
 }
 
-Arguments parse_arguments(int argc, char** argv) {
-  Arguments args;
-  std::vector<std::string> list(argv + 1, argv + argc);
-  for (std::size_t n = 0; n < list.size(); ++n) {
-    const std::string& flag = list[n];
-    auto value = [&]() -> std::string {
-      if (n + 1 >= list.size()) fail("argument {} needs a value", flag);
-      return list[++n];
-    };
-    if (flag == "--session") args.session = value();
-    else if (flag == "--model") args.model = value();
-    else if (flag == "--screenshot") args.screenshot = value();
-    else if (flag == "--save-session") args.save_session = value();
-    else if (flag == "--layout-json") args.layout_json = value();
-    else if (flag == "--measure") args.measure = value();
-    else if (flag == "--keys") args.keys = parse_key_list(value());
-    else if (flag == "--headless") args.headless = true;
-    else if (flag == "--about") args.about = true;
-    else if (flag == "--present") {
-      args.present = true;
-      if (n + 1 < list.size() && list[n + 1].rfind("--", 0) != 0) args.tour = list[++n];  // the TOUR is optional
-    } else if (flag == "--step") {
-      const std::string step = value();
-      char rest = 0;
-      if (std::sscanf(step.c_str(), "%d%c", &args.step, &rest) != 1 || args.step < 1)
-        fail("argument --step: expected a step number from 1, got '{}'", step);
-      args.step_given = true;
-    }
-    else if (flag == "--ui-scale") {
-      const std::string scale = value();
-      char rest = 0;
-      if (scale == "auto")
-        args.ui_scale = -1.0f;  // WindowOptions::ui_scale's "follow the monitor, screenshots too"
-      else if (std::sscanf(scale.c_str(), "%f%c", &args.ui_scale, &rest) != 1 ||
-               !(args.ui_scale >= 0.5f && args.ui_scale <= 4.0f))
-        fail("argument --ui-scale: expected a number from 0.5 to 4 or 'auto', got '{}'", scale);
-    } else if (flag == "--size") {
-      const std::string size = value();
-      if (std::sscanf(size.c_str(), "%dx%d", &args.width, &args.height) != 2 || args.width < 320 || args.height < 240)
-        fail("argument --size: expected WxH of at least 320x240, got '{}'", size);
-    } else fail("unknown argument '{}'", flag);
+// --size: "WxH", both decimal, at least 320x240 (smaller cannot lay the panels out).
+std::string size_problem(const std::string& text, int& width, int& height) {
+  const auto x = text.find('x');
+  std::int64_t w = 0, h = 0;
+  if (x == std::string::npos || !command_line::parse_int64(text.substr(0, x), w) ||
+      !command_line::parse_int64(text.substr(x + 1), h) || w < 320 || h < 240 || w > 16384 || h > 16384)
+    return fmt::format("expected WxH from 320x240 to 16384x16384, got '{}'", text);
+  width = static_cast<int>(w);
+  height = static_cast<int>(h);
+  return {};
+}
+
+// --ui-scale: a number from 0.5 to 4, or "auto" (→ -1, WindowOptions::ui_scale's "follow the monitor, screenshots
+// too").
+std::string ui_scale_problem(const std::string& text, float& scale) {
+  if (text == "auto") {
+    scale = -1.0f;
+    return {};
   }
-  if (args.step_given && !args.present) fail("argument --step needs --present");
-  if (!args.keys.empty() && args.screenshot.empty()) fail("argument --keys needs --screenshot");
-  return args;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%f%c", &scale, &rest) != 1 || !(scale >= 0.5f && scale <= 4.0f))
+    return fmt::format("expected a number from 0.5 to 4 or 'auto', got '{}'", text);
+  return {};
+}
+
+// The app's options, declared on `cli` and bound to `args` (and to the texts parsed after the parse).
+struct OptionTexts {
+  std::string keys, size, ui_scale;
+  std::int64_t step = 1;
+  CLI::Option* present = nullptr;
+  CLI::Option* step_option = nullptr;
+};
+
+void declare_options(CLI::App& cli, Arguments& args, OptionTexts& texts) {
+  cli.add_option("--session", args.session, "open a saved session (settings and view)");
+  cli.add_option("--model", args.model, "a Doge model folder (config.json + safetensors) to open");
+  texts.present = cli.add_option("--present", args.tour, "presenter mode: full screen, large fonts, a tour of sessions "
+                                                         "with captions (TOUR: a tour file; default the bundled tour)")
+                      ->expected(0, 1)
+                      ->type_name("[TOUR]");
+  texts.step_option = cli.add_option("--step", texts.step, "with --present: start at step K (1-based); with "
+                                                           "--screenshot, render that step")
+                          ->type_name("K")
+                          ->transform(command_line::integer_in(1, 1000000));
+  cli.add_flag("--about", args.about, "open the About / Tour window (bundled models, recall table)");
+  cli.add_option("--screenshot", args.screenshot, "render the window once the computation has finished, write OUT "
+                                                  "(PNG) and exit")
+      ->type_name("OUT");
+  cli.add_option("--size", texts.size, "window size (default 1600x1000)")
+      ->type_name("WxH")
+      ->check(CLI::Validator([](std::string& text) { int w = 0, h = 0; return size_problem(text, w, h); }, ""));
+  cli.add_option("--ui-scale", texts.ui_scale, "fonts and widget sizes x S (0.5 to 4); default: the monitor's content "
+                                               "scale (1 in screenshots); auto: the monitor's, in screenshots too")
+      ->type_name("S")
+      ->check(CLI::Validator([](std::string& text) { float scale = 0; return ui_scale_problem(text, scale); }, ""));
+  cli.add_option("--save-session", args.save_session, "with --screenshot: also write the session that was rendered")
+      ->type_name("FILE");
+  cli.add_option("--layout-json", args.layout_json, "with --screenshot: also write where the heatmap and tile map "
+                                                    "were drawn (for tests)")
+      ->type_name("FILE");
+  cli.add_option("--keys", texts.keys, "with --screenshot: press these keys first, one whenever the app is idle, then "
+                                       "capture (names below)")
+      ->type_name("K,K,...");
+  cli.add_option("--measure", args.measure, "measure frame times and recompute times (vsync off), write OUT.json and "
+                                            "exit; with --screenshot, also the last frame measured")
+      ->type_name("OUT.json");
+  cli.add_flag("--headless", args.headless,
+               "with --measure: render offscreen on a GPU through EGL (no display needed)");
+}
+
+// What CLI11 cannot check by itself: the values parsed from text, and the options that need another.
+void finish_arguments(Arguments& args, const OptionTexts& texts) {
+  args.present = texts.present->count() > 0;
+  args.step_given = texts.step_option->count() > 0;
+  args.step = static_cast<int>(texts.step);
+  if (!texts.keys.empty()) args.keys = parse_key_list(texts.keys);
+  if (!texts.size.empty()) size_problem(texts.size, args.width, args.height);  // checked at parse time
+  if (!texts.ui_scale.empty()) ui_scale_problem(texts.ui_scale, args.ui_scale);
+  if (args.step_given && !args.present) command_line::usage_fail("--step needs --present");
+  if (!args.keys.empty() && args.screenshot.empty()) command_line::usage_fail("--keys needs --screenshot");
 }
 
 std::string imgui_ini_path() {
@@ -219,7 +240,8 @@ int measure_loop(Window& window, App& app, const Arguments& args, const std::str
 }
 
 int run_headless(const Arguments& args, AppOptions options) {
-  if (args.measure.empty()) fail("--headless needs --measure (an offscreen run has nobody to look at it)");
+  if (args.measure.empty())
+    command_line::usage_fail("--headless needs --measure (an offscreen run has nobody to look at it)");
   HeadlessWindow window(args.width, args.height);
   App app(options);
   return measure_loop(window, app, args, window.renderer());
@@ -239,7 +261,8 @@ int run(const Arguments& args) {
   if (args.present) {
     const Tour tour = load_tour(args.tour.empty() ? bundled_tour() : std::filesystem::path(args.tour));
     if (static_cast<std::size_t>(args.step) > tour.steps.size())
-      fail("argument --step: {} has {} steps, asked for step {}", tour.file.string(), tour.steps.size(), args.step);
+      command_line::usage_fail("--step: {} has {} steps, asked for step {}", tour.file.string(), tour.steps.size(),
+                               args.step);
     options.tour = tour;
     options.tour_step = static_cast<std::size_t>(args.step - 1);
   }
@@ -314,17 +337,19 @@ int run(const Arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> list(argv + 1, argv + argc);
-  if (!list.empty() && (list[0] == "--help" || list[0] == "-h")) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  // Parsed before any window exists: --help, --version and usage errors need no display.
+  CLI::App cli("dmascope: see what Dynamic Mask Attention keeps, layer by layer and head by head", "dmascope");
+  cli.set_version_flag("--version", "dmascope " DMASCOPE_VERSION);
+  cli.footer(kFooter);
   Arguments arguments;
+  OptionTexts texts;
+  declare_options(cli, arguments, texts);
+  if (auto exit_code = command_line::parse_command_line(cli, argc, argv)) return *exit_code;
   try {
-    arguments = parse_arguments(argc, argv);
+    finish_arguments(arguments, texts);
   } catch (const Error& error) {
-    fmt::print(stderr, "dmascope: {}\n\n{}", error.what(), kUsage);
-    return kExitUsage;
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    return command_line::kExitUsage;
   }
   try {
     return run(arguments);
@@ -335,6 +360,9 @@ int main(int argc, char** argv) {
                "  xvfb-run -a dmascope --screenshot out.png\n",
                error.what());
     return kExitNoDisplay;
+  } catch (const command_line::UsageError& error) {
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    return command_line::kExitUsage;
   } catch (const Error& error) {
     fmt::print(stderr, "dmascope: error: {}\n", error.what());
     return 1;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -48,7 +49,17 @@ void parallel_for(std::int64_t count, std::int64_t grain, const std::function<vo
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  pool.reserve(static_cast<std::size_t>(threads - 1));
+  for (int t = 1; t < threads; ++t) {
+    // The OS may refuse a thread (its limit, or no memory for a stack). Then the threads started so far and this one
+    // share the work: fewer workers, same result. Letting the exception leave would destroy joinable threads, which
+    // is std::terminate.
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   worker();
   for (auto& thread : pool) thread.join();
   if (first_error) std::rethrow_exception(first_error);
