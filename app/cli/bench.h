@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/attention/kernel_choice.h"
+
 namespace dmascope::cli {
 
 struct BenchSetting {
@@ -18,6 +20,7 @@ struct BenchSetting {
   std::string precision = "bf16";
   int warmup = 1, repeats = 5;
   std::uint64_t seed = 0;
+  KernelChoice kernel;  // cuda: the kernels DmaRunner launches (bench --kernel SPEC, parse_kernel_choice)
 };
 
 struct BenchResult {

@@ -185,6 +185,7 @@ nlohmann::json bench_json(const BenchSetting& s, const BenchResult& r) {
                       {"dma_executed_tflops", tflops(r.executed_pairs, r.dma_ms)},
                       {"dense_tflops", tflops(r.dense_pairs, r.dense_ms)}};
   if (!r.forward_kernel.empty()) j["forward_kernel"] = r.forward_kernel;
+  if (s.backend == "cuda") j["kernel_choice"] = kernel_choice_name(s.kernel);
   if (r.materialized_ms >= 0) j["materialized_ms"] = r.materialized_ms;
   if (r.dma_launched_ms >= 0) j["dma_launched_ms"] = r.dma_launched_ms;
   if (r.mask_and_gather_ms >= 0) j["mask_and_gather_ms"] = r.mask_and_gather_ms;

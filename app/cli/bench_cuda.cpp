@@ -10,6 +10,10 @@
 
 #ifdef DMASCOPE_HAS_CUDA
 #include "kernels/dma_cuda.h"
+#include "kernels/kernel_profiling.h"
+#endif
+#ifdef DMASCOPE_KERNEL_PROFILING
+#include <cstdlib>
 #endif
 
 namespace dmascope::cli {
@@ -22,6 +26,18 @@ namespace {
 
 // Uniform in [−√3, √3) (unit variance) from a xorshift generator: fast enough for the 0.5 G elements of a 128K-token,
 // 32-head input, where std::normal_distribution would take most of a device call.
+#ifdef DMASCOPE_KERNEL_PROFILING
+// A profiling build (-DDMASCOPE_KERNEL_PROFILING=ON) takes the chunked mask build's switches from the environment:
+// DMASCOPE_CHUNKED_STOP_AFTER=n stops the kernel after stage n (the mask is then INCOMPLETE: timings only) and
+// DMASCOPE_CHUNKED_TRACE=n prints the n-th chunked launch's per-stage times (kernels/kernel_profiling.h).
+void apply_chunked_profiling_environment() {
+  cuda::ChunkedBuildProfiling profiling;
+  if (const char* value = std::getenv("DMASCOPE_CHUNKED_STOP_AFTER")) profiling.stop_after_stage = std::atoi(value);
+  if (const char* value = std::getenv("DMASCOPE_CHUNKED_TRACE")) profiling.trace_launch = std::atoi(value);
+  cuda::set_chunked_build_profiling(profiling);
+}
+#endif
+
 cuda::DeviceBuffer random_device_tensor(std::int64_t count, cuda::Precision precision, std::mt19937& rng) {
   std::uint64_t state = (static_cast<std::uint64_t>(rng()) << 32) | rng() | 1;
   std::vector<std::uint16_t> bits(static_cast<std::size_t>(count));
@@ -48,6 +64,9 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   const cuda::DeviceInfo info = cuda::device_info();
   if (!info.available) fail("bench: --backend cuda, but no CUDA GPU (sm_80+) is available");
   BenchResult result;
+#ifdef DMASCOPE_KERNEL_PROFILING
+  apply_chunked_profiling_environment();
+#endif
   result.device = info.name;
   cuda::AttentionShape shape;
   shape.batch = s.batch;
@@ -65,7 +84,7 @@ BenchResult run_bench_cuda(const BenchSetting& s, double cached_dense_ms) {
   const auto beta_host = bench_bias(s);
   cuda::DeviceBuffer beta(beta_host.size() * 4), death(beta_host.size() * 4), out(q.bytes());
   beta.upload(beta_host.data(), beta_host.size() * 4);
-  cuda::DmaRunner runner(shape, s.window, MaskVariant::PerRowTopK);
+  cuda::DmaRunner runner(shape, s.window, MaskVariant::PerRowTopK, s.kernel);
   result.forward_kernel = runner.forward_kernel_name();
 
   const auto mask_times = cuda::time_ms([&] { runner.build_mask(beta.as<float>(), death.as<std::int32_t>()); },

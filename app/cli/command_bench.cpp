@@ -53,7 +53,7 @@ void print_row(const nlohmann::json& j) {
 int command_bench(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"--backend", "--len", "--window", "--heads", "--dim", "--bias", "--bias-model", "--batch",
-                   "--precision", "--repeats", "--warmup", "--seed", "--max-len"},
+                   "--precision", "--repeats", "--warmup", "--seed", "--max-len", "--kernel"},
                   {"--json", "--matrix"});
   if (!args.positional().empty()) fail("bench: unexpected argument '{}'", args.positional()[0]);
   BenchSetting base;
@@ -70,6 +70,10 @@ int command_bench(const std::vector<std::string>& argv) {
   base.repeats = static_cast<int>(args.integer("--repeats", base.backend == "cuda" ? 20 : 5));
   base.warmup = static_cast<int>(args.integer("--warmup", base.backend == "cuda" ? 5 : 1));
   base.seed = static_cast<std::uint64_t>(args.integer("--seed", 0));
+  if (auto kernel = args.value("--kernel")) {  // the CUDA kernels (parse_kernel_choice's syntax)
+    if (base.backend != "cuda") fail("argument --kernel picks CUDA kernels: it needs --backend cuda");
+    try { base.kernel = parse_kernel_choice(*kernel); } catch (const Error& e) { fail("argument --kernel: {}", e.what()); }
+  }
   if (base.length < 1 || base.window < 1 || base.batch < 1 || base.repeats < 1 || base.warmup < 0)
     fail("bench: --len, --window, --batch and --repeats must be positive");
   if (base.bias != "random" && base.bias != "clustered" && base.bias != "model")
@@ -130,8 +134,9 @@ int command_bench(const std::vector<std::string>& argv) {
     }
   }
   if (args.flag("--json")) fmt::print("{}\n", settings.size() == 1 ? all[0].dump(2) : all.dump(2));
-  else fmt::print("device: {} · forward kernel: {}\n", all[0]["device"].get<std::string>(),
-                  all[0].value("forward_kernel", std::string("?")));
+  else fmt::print("device: {} · forward kernel: {}{}\n", all[0]["device"].get<std::string>(),
+                  all[0].value("forward_kernel", std::string("?")),
+                  base.backend == "cuda" ? " · kernel choice: " + kernel_choice_name(base.kernel) : "");
   return 0;
 }
 

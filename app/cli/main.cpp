@@ -25,6 +25,8 @@ commands:
                                 head, what the mask kept
   bench [--backend cpu|cuda] [--len L] [--window W] [--heads Hq/Hkv] [--dim d] [--batch B]
        [--bias random|clustered|model [--bias-model DIR]] [--precision bf16|fp16] [--repeats N] [--json] [--matrix]
+       [--kernel forward=auto|wgmma|mma,keys=async|sync,heads-per-cta=auto|1|2|4,fused-lists=on|off,pdl=on|off,
+                 mask-build=auto|sort,gather-lists=auto|scan]
                                 time DMA (mask build included) against our dense kernel on one shape or the matrix
   make-model --out DIR [--preset tiny|doge-20m] [--dtype f32|bf16] [--seed S] [--window N]
                                 write a random Doge checkpoint of a named shape
