@@ -1160,7 +1160,7 @@ __global__ void gather_lists_kernel(const int* death, int q_len, int key_len, in
   __shared__ int warp_offset[kWarps + 1];
   const int qt = blockIdx.x, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int p0 = offset + qt * 64, p_last = offset + min(q_len, qt * 64 + 64) - 1;
+  const int p0 = offset + qt * kTileRows, p_last = offset + min(q_len, qt * kTileRows + kTileRows) - 1;
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   int* list = lists + (static_cast<long long>(segment) * q_tiles + qt) * capacity;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -1194,7 +1194,7 @@ __global__ void gather_lists_kernel(const int* death, int q_len, int key_len, in
 // warp slices read 16 steps ahead and counted with ballots, then written at scanned offsets) and stages the deaths of
 // its own 1024 rows' keys; then warp u builds tile u's list from those — O(w + 1024) tests per tile instead of O(L).
 constexpr int kGatherChunkTiles = 16;
-constexpr int kGatherChunkRows = kGatherChunkTiles * 64;
+constexpr int kGatherChunkRows = kGatherChunkTiles * kTileRows;
 __global__ void __launch_bounds__(kGatherChunkTiles * 32)
     gather_lists_by_chunks(const int* death, int q_len, int key_len, int q_tiles, int capacity, int* lists,
                            int* counts) {
@@ -1205,7 +1205,7 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first_tile = blockIdx.x * kGatherChunkTiles, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int first_row = offset + first_tile * 64;
+  const int first_row = offset + first_tile * kTileRows;
   const int chunk_rows = min(kGatherChunkRows, key_len - first_row);
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   const unsigned int lanes_below = (1u << lane) - 1;
@@ -1254,7 +1254,7 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
 
   const int tile = first_tile + warp;
   if (tile >= q_tiles) return;
-  const int p0 = offset + tile * 64, p_last = offset + min(q_len, tile * 64 + 64) - 1;
+  const int p0 = offset + tile * kTileRows, p_last = offset + min(q_len, tile * kTileRows + kTileRows) - 1;
   int* list = lists + (static_cast<long long>(segment) * q_tiles + tile) * capacity;
   int written = 0;
   for (int base = 0; base < alive_count; base += 32) {  // keys before first_row: kept on the tile iff death > p0
@@ -1284,19 +1284,19 @@ __global__ void tile_status_kernel(const int* death, int q_len, int key_len, int
   int* causal = tile_counts + k_tiles;
   const int qt = blockIdx.x, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int p0 = offset + qt * 64, p1 = offset + min(q_len, qt * 64 + 64);
+  const int p0 = offset + qt * kTileRows, p1 = offset + min(q_len, qt * kTileRows + kTileRows);
   for (int t = threadIdx.x; t < 2 * k_tiles; t += blockDim.x) tile_counts[t] = 0;
   __syncthreads();
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   for (int j = threadIdx.x; j < min(key_len, p1); j += blockDim.x) {
     const int from = max(j, p0), to_kept = min(p1, segment_death[j]);
-    atomicAdd(&causal[j / 64], p1 - from);
-    if (to_kept > from) atomicAdd(&kept[j / 64], to_kept - from);
+    atomicAdd(&causal[j / kTileKeys], p1 - from);
+    if (to_kept > from) atomicAdd(&kept[j / kTileKeys], to_kept - from);
   }
   __syncthreads();
   unsigned char* row = status + (static_cast<long long>(segment) * q_tiles + qt) * k_tiles;
   for (int kt = threadIdx.x; kt < k_tiles; kt += blockDim.x) {
-    const int cells = (p1 - p0) * min(64, key_len - kt * 64);
+    const int cells = (p1 - p0) * min(kTileKeys, key_len - kt * kTileKeys);
     row[kt] = kept[kt] == 0 ? 0 : (kept[kt] == causal[kt] && causal[kt] == cells ? 2 : 1);
   }
 }

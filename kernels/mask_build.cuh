@@ -66,7 +66,7 @@ bool launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_
 //            (capacity ≤ kChunkedGatherMaxCapacity).
 // Auto picks Chunked where it applies; Scan (KernelChoice::gather_lists) forces the scan, for comparisons.
 enum class GatherMethod { Auto, Scan, Chunked };
-constexpr int kChunkedGatherMaxCapacity = kChunkedMaxWindow + 64;
+constexpr int kChunkedGatherMaxCapacity = kChunkedMaxWindow + kTileRows;
 void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
                          std::int32_t* lists, std::int32_t* counts, cudaStream_t stream,
                          GatherMethod method = GatherMethod::Auto);

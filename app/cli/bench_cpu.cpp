@@ -5,6 +5,7 @@
 
 #include "app/cli/bench.h"
 #include "core/attention/attention_cpu.h"
+#include "core/attention/tile_sizes.h"
 #include "core/mask/bias_patterns.h"
 #include "core/mask/dma_mask.h"
 #include "core/model/doge_forward.h"
@@ -139,12 +140,12 @@ BenchResult run_bench_cpu(const BenchSetting& s) {
   const auto dma_times = time_cpu_ms(
       [&] {
         build_mask();
-        work = attention_tiled(problem, TileShape{64, 64}, out.data());
+        work = attention_tiled(problem, TileShape{kTileRows, kTileKeys}, out.data());
       },
       s.warmup, s.repeats);
   problem.death = nullptr;
   problem.beta = nullptr;
-  const auto dense_times = time_cpu_ms([&] { attention_tiled(problem, TileShape{64, 64}, out.data()); }, s.warmup,
+  const auto dense_times = time_cpu_ms([&] { attention_tiled(problem, TileShape{kTileRows, kTileKeys}, out.data()); }, s.warmup,
                                        s.repeats);
   result.mask_build_ms = median_of(mask_times);
   result.dma_ms = median_of(dma_times);
@@ -160,7 +161,7 @@ void add_mask_densities(const BenchSetting& s, std::span<const std::int32_t> dea
   const std::int64_t L = s.length;
   double tiles_active = 0, tiles_causal = 0, kept = 0;
   for (std::int64_t seg = 0; seg < s.batch * s.kv_heads; ++seg) {
-    const TileMap map = build_tile_map(death.data() + seg * L, L, L, TileShape{64, 64});
+    const TileMap map = build_tile_map(death.data() + seg * L, L, L, TileShape{kTileRows, kTileKeys});
     tiles_active += static_cast<double>(map.partial + map.full);
     tiles_causal += static_cast<double>(map.causal_tiles);
     kept += static_cast<double>(map.kept_entries);

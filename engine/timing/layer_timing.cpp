@@ -5,6 +5,7 @@
 
 #include "engine/timing/layer_timing.h"
 #include "engine/timing/sweep_points.h"
+#include "core/attention/tile_sizes.h"
 #include "core/base/error.h"
 
 namespace dmascope::engine {
@@ -21,7 +22,7 @@ double tile_density(const PipelineResult& result, std::int64_t layer, Backend ba
   double active = 0, causal = 0;
   for (std::int64_t b = 0; b < result.bias_heads(); ++b) {
     const TileMap kernel_map = backend == Backend::Cuda
-                                   ? build_tile_map(result.death(layer, b).data(), result.length(), result.length(), {64, 64})
+                                   ? build_tile_map(result.death(layer, b).data(), result.length(), result.length(), {kTileRows, kTileKeys})
                                    : TileMap{};
     const TileMap& map = backend == Backend::Cuda ? kernel_map : result.tile_map(layer, b);
     active += static_cast<double>(map.partial + map.full);

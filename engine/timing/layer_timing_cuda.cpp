@@ -6,6 +6,7 @@
 
 #include "engine/timing/layer_timing.h"
 #include "engine/timing/timing_math.h"
+#include "core/attention/tile_sizes.h"
 #include "core/base/error.h"
 
 #ifdef DMASCOPE_HAS_CUDA
@@ -131,7 +132,7 @@ LayerTiming time_attention_cuda_once(const AttentionInputs& in, const TimingOpti
         runner.dense_forward(device.q.get(), device.k.get(), device.v.get(), device.beta.as<float>(), device.out.get());
       },
       warmup, repeats));
-  timing.dense.executed_pairs = tiled_causal_pairs(L, L, runner.tile_rows(), 64) * static_cast<double>(H);
+  timing.dense.executed_pairs = tiled_causal_pairs(L, L, runner.tile_rows(), kTileKeys) * static_cast<double>(H);
   timing.dense.useful_pairs = causal;
 
   check_cancel();
@@ -192,7 +193,7 @@ KernelTileMap instrument_layer_cuda(const PipelineResult& result, std::int64_t l
   map.q_tiles = instrumentation.q_tiles;
   map.k_tiles = instrumentation.k_tiles;
   map.tile_rows = runner.tile_rows();
-  map.tile_cols = 64;
+  map.tile_cols = kTileKeys;
   map.status = std::move(instrumentation.tile_status);
   map.cta_microseconds = std::move(instrumentation.cta_microseconds);
   map.keys_gathered = std::move(instrumentation.keys_gathered);

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/attention/tile_sizes.h"
+
 namespace dmascope::engine {
 
 // The precision the CUDA kernels are timed in; the CPU kernels are always fp32.
@@ -85,7 +87,7 @@ struct KernelTileMap {
   std::uint64_t generation = 0;
   std::int64_t layer = 0;
   std::string device;
-  std::int64_t bias_heads = 0, q_heads = 0, q_tiles = 0, k_tiles = 0, tile_rows = 64, tile_cols = 64;
+  std::int64_t bias_heads = 0, q_heads = 0, q_tiles = 0, k_tiles = 0, tile_rows = kTileRows, tile_cols = kTileKeys;
   std::vector<std::uint8_t> status;            // [bias head, q_tile, k_tile] TileStatus values
   std::vector<double> cta_microseconds;        // [q head, q_tile]
   std::vector<std::int32_t> keys_gathered;     // [bias head, q_tile]
