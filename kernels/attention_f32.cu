@@ -10,13 +10,14 @@
 #include <cfloat>
 
 #include "kernels/cuda_check.h"
+#include "core/attention/tile_sizes.h"
 #include "kernels/doge_forward_kernels.cuh"
 
 namespace dmascope::cuda::detail {
 
 namespace {
 
-constexpr int kRows = 64;         // query rows per tile: the gather lists' tile
+constexpr int kRows = kTileRows;  // query rows per tile: the gather lists' tile
 constexpr int kWarps = 8;
 constexpr int kMaxPerLane = 4;    // 4 × 32 lanes = head_dim 128
 

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/attention/tile_sizes.h"
+
 namespace dmascope::cuda::detail {
 
 struct ForwardParams {
@@ -29,20 +31,17 @@ struct ForwardParams {
   bool f16;     // inputs are fp16 (else bf16)
   int heads_per_cta = 0;  // 0: automatic (2 when an even GQA group allows it); 1: force one head per CTA
   // true (default): key index/β/death loads issued a block ahead (AsyncKeys in attention_fwd.cu; forward −30 % at
-  // d128 on an NVIDIA H200, bench/h200/README.md); false: the earlier kernel (DMASCOPE_FORWARD_KEYS=sync).
+  // d128 on an NVIDIA H200, bench/h200/README.md); false: the earlier kernel (KernelChoice keys=sync).
   bool async_key_loads = true;
   // true (default): on a compute capability 9.0 GPU, the wgmma kernel (attention_fwd_sm90a.cu); false, or any other
-  // GPU: the mma.sync kernel. DMASCOPE_FORWARD_KERNEL=mma forces the latter, for same-run comparisons.
+  // GPU: the mma.sync kernel. KernelChoice forward=mma forces the latter, for same-run comparisons.
   bool wgmma = true;
   // The wgmma kernel launched as a programmatic dependent (PDL) of the kernel before it in the stream, which must be
   // the chunked mask build (it lets dependents launch at its start): the CTAs initialize and load Q while it runs,
   // then wait for it (griddepcontrol.wait) before reading its outputs. Set by DmaRunner for the chunk-key path
-  // (unless DMASCOPE_PDL=0).
+  // (unless KernelChoice pdl=off).
   bool programmatic = false;
 };
-
-constexpr int kTileRows = 64;
-constexpr int kTileKeys = 64;
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);
 // The wgmma kernel: launches and returns true where attention_forward_sm90a_applies (a compute capability 9.0 GPU,

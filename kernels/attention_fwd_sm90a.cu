@@ -46,14 +46,14 @@ constexpr int kRefillLag = kStages - 2;
 static_assert(kStages >= 3, "two blocks in flight while one is computed");
 // Gathered tiles whose list fits (capacity ≤ w + 64 for w ≤ 4096) are partitioned in shared memory: the keys kept on
 // every row of the tile first, then the rest. Key blocks made only of the former need no per-element mask.
-constexpr int kSharedListCapacity = 4096 + 64;
+constexpr int kSharedListCapacity = 4096 + kTileRows;  // the chunked build's largest w
 constexpr int kPartitionWarps = 16;  // at most 512 threads
 constexpr float kLazyRescale = 8.0f;  // log2 units: P ≤ 256 (see the softmax)
 constexpr float kLazyLogits = kLazyRescale / kLog2e;
 
 template <int D>
 constexpr int tile_bytes() {
-  return kTileRows * D * 2;  // 64 rows of D 16-bit elements
+  return kTileRows * D * 2;  // kTileRows rows of D 16-bit elements
 }
 template <int D, int Heads, bool Gathered>
 constexpr int shared_bytes() {

@@ -3,6 +3,8 @@
 // replayed as one CUDA graph: what `dmascope-cli bench` reports as dma_ms and the Timing view as "DMA incl. mask".
 #include "kernels/cuda_backend.h"
 
+#include "core/attention/tile_sizes.h"
+
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -154,7 +156,7 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   const AttentionShape shape = shape_of(in, options.precision, "CUDA timing");
   const std::int64_t B = in.batch, L = in.length, H = in.q_heads;
   DeviceProblem device(in, options.precision);
-  DmaRunner runner(shape, in.window, in.variant);
+  DmaRunner runner(shape, in.window, in.variant, options.kernels);
   const int warmup = options.warmup, repeats = options.repeats;
   auto check_cancel = [&] {
     if (cancel.load()) throw ForwardCancelled{};
@@ -205,14 +207,14 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   }
   const double causal = causal_pairs(L, L) * static_cast<double>(B * H);
   timing.token_density = causal > 0 ? timing.dma.useful_pairs / causal : 0;
-  timing.tile_density = mask_tile_density(death_host, B * in.bias_heads, L, {runner.tile_rows(), 64});
+  timing.tile_density = mask_tile_density(death_host, B * in.bias_heads, L, {runner.tile_rows(), kTileKeys});
   if (!options.baselines) return timing;
 
   const float* baseline_beta = options.baselines_with_bias ? beta : nullptr;
   timing.dense = timed([&] {
     runner.dense_forward(device.q.get(), device.k.get(), device.v.get(), baseline_beta, device.out.get());
   });
-  timing.dense.executed_pairs = tiled_causal_pairs(L, L, runner.tile_rows(), 64) * static_cast<double>(B * H);
+  timing.dense.executed_pairs = tiled_causal_pairs(L, L, runner.tile_rows(), kTileKeys) * static_cast<double>(B * H);
   timing.dense.useful_pairs = causal;
 
   check_cancel();
@@ -261,7 +263,7 @@ KernelTileMap CudaBackend::instrument_attention(const AttentionInputs& in, Preci
   map.q_tiles = instrumentation.q_tiles;
   map.k_tiles = instrumentation.k_tiles;
   map.tile_rows = runner.tile_rows();
-  map.tile_cols = 64;
+  map.tile_cols = kTileKeys;
   map.status = std::move(instrumentation.tile_status);
   map.cta_microseconds = std::move(instrumentation.cta_microseconds);
   map.keys_gathered = std::move(instrumentation.keys_gathered);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/compute/precision.h"  // the kernels take Precision::BF16 or Precision::F16
+#include "core/attention/kernel_choice.h"
 #include "core/mask/dma_mask.h"
 
 namespace dmascope::cuda {
@@ -72,10 +73,11 @@ struct Instrumentation {
 };
 
 // Runs DMA (mask build + gather + sparse forward) and the dense baseline for one shape. Owns its workspace, which is
-// O(L) for the mask and O(L/64 · (w + 64)) for the gather lists: no L×L tensor at any size.
+// O(L) for the mask and O(L/64 · (w + 64)) for the gather lists: no L×L tensor at any size. Which kernels it launches
+// is fixed at construction (KernelChoice, core/attention/kernel_choice.h; the defaults are the fastest measured).
 class DmaRunner {
  public:
-  DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant);
+  DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant, const KernelChoice& kernels = {});
   ~DmaRunner();
   DmaRunner(const DmaRunner&) = delete;
   DmaRunner& operator=(const DmaRunner&) = delete;
@@ -87,8 +89,8 @@ class DmaRunner {
   void build_gather_lists(const std::int32_t* death);
   // What the DMA runs before its forward: build_mask then build_gather_lists, or, where the chunked build applies (L ≤
   // 64K, w ≤ 4096, (Lk − Lq) % 64 == 0) and the wgmma forward runs, the mask build alone, leaving per 1024 rows the
-  // keys kept on them, from which each forward CTA builds its tile's list (DMASCOPE_FUSED_LISTS=0 forces the former,
-  // for same-run comparisons).
+  // keys kept on them, from which each forward CTA builds its tile's list (KernelChoice fused-lists=off forces the
+  // former, for same-run comparisons).
   void build_mask_and_gather_lists(const float* beta, std::int32_t* death);
   // out = DMA attention; builds the gather lists from `death` first. instrumentation may be null.
   void forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death, void* out,
@@ -106,9 +108,9 @@ class DmaRunner {
   // (query, key) pairs the last DMA forward computed, all query heads: 64 rows × the gathered keys of each tile,
   // rounded up to whole 64-key blocks (what the kernel executes).
   std::int64_t executed_pairs() const;
-  std::int64_t tile_rows() const { return 64; }
+  std::int64_t tile_rows() const;
   // The forward kernel this runner launches on the current GPU: "wgmma" (Hopper) or "mma.sync" (also on Hopper with
-  // DMASCOPE_FORWARD_KERNEL=mma). Bench results and the app's timing name it.
+  // KernelChoice forward=mma). Bench results and the app's timing name it.
   const char* forward_kernel_name() const;
 
   // Waits for all queued work (tests call this before reading results).

@@ -5,14 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdlib>
-#include <string_view>
 
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/mask_build.cuh"
 #include "kernels/materialized_softmax.cuh"
+#include "core/attention/tile_sizes.h"
 #include "core/base/error.h"
 
 namespace dmascope::cuda {
@@ -86,9 +85,10 @@ struct DmaRunner::Impl {
   int q_tiles = 0, k_tiles = 0, capacity = 0, segments = 0;
   bool all_kept = false;
   detail::MaskBuildPlan plan;
+  KernelChoice kernels;  // fixed for the runner's life: the mask-build plan and the capture depend on it
   DeviceBuffer mask_workspace, lists, counts, chunk_keys, chunk_key_counts, cta_times, tile_status;
   // The chunked mask build leaves its chunk keys and the wgmma forward builds each tile's list from them: no
-  // gather-list launch (where both apply and DMASCOPE_FUSED_LISTS is not 0).
+  // gather-list launch (where both apply and kernels.fused_lists).
   bool fused_lists = false;
   int chunks = 0, chunk_capacity = 0;
   DeviceBuffer scores, probabilities;  // materialized baseline only, allocated on first use
@@ -128,44 +128,53 @@ struct DmaRunner::Impl {
     p.capacity = capacity;
     p.scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     p.f16 = shape.precision == Precision::F16;
-    // DMASCOPE_HEADS_PER_CTA=1 forces one query head per CTA (for measuring what pairing heads buys).
-    if (const char* forced = std::getenv("DMASCOPE_HEADS_PER_CTA")) p.heads_per_cta = std::atoi(forced);
+    // heads-per-cta=1 forces one query head per CTA (for measuring what pairing heads buys).
+    p.heads_per_cta = kernels.heads_per_cta;
     // The forward kernel loads key indices, β and death one block ahead (AsyncKeys, the default since it measured
-    // 30 % faster at d128 on an NVIDIA H200: bench/h200/README.md); DMASCOPE_FORWARD_KEYS=sync forces the earlier
-    // kernel, for same-run comparisons.
-    if (const char* keys = std::getenv("DMASCOPE_FORWARD_KEYS")) p.async_key_loads = std::string_view(keys) != "sync";
-    // On an H100/H200 the forward runs the wgmma kernel (attention_fwd_sm90a.cu); DMASCOPE_FORWARD_KERNEL=mma forces
-    // the mma.sync kernel, for same-run comparisons and to keep testing it on Hopper.
-    if (const char* kernel = std::getenv("DMASCOPE_FORWARD_KERNEL")) p.wgmma = std::string_view(kernel) != "mma";
+    // 30 % faster at d128 on an NVIDIA H200: bench/h200/README.md); keys=sync runs the earlier kernel,
+    // for same-run comparisons.
+    p.async_key_loads = kernels.keys == KeyLoadChoice::Async;
+    // On an H100/H200 the forward runs the wgmma kernel (attention_fwd_sm90a.cu); forward=mma runs the mma.sync
+    // kernel, for same-run comparisons and to keep testing it on Hopper.
+    p.wgmma = kernels.forward != ForwardKernelChoice::Mma;
     return p;
   }
 };
 
-DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant) : impl_(new Impl) {
+DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVariant variant, const KernelChoice& kernels)
+    : impl_(new Impl) {
   if (auto reason = unsupported_reason(shape); !reason.empty()) fail("CUDA attention: unsupported shape: {}", reason);
   if (window < 1) fail("CUDA attention: window must be at least 1, got {}", window);
+  if (kernels.heads_per_cta != 0 && kernels.heads_per_cta != 1 && kernels.heads_per_cta != 2 && kernels.heads_per_cta != 4)
+    fail("CUDA attention: kernel choice heads-per-cta={} (valid: auto, 1, 2, 4)", kernels.heads_per_cta);
   Impl& m = *impl_;
   m.shape = shape;
   m.window = window;
   m.variant = variant;
+  m.kernels = kernels;
+  if (kernels.forward == ForwardKernelChoice::Wgmma &&
+      !detail::attention_forward_sm90a_applies(m.params(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)))
+    fail("CUDA attention: kernel choice forward=wgmma needs a compute capability 9.0 GPU (this one: {}); "
+         "forward=auto picks mma.sync here", device_info().compute_capability);
   m.segments = static_cast<int>(shape.batch * shape.bias_heads);
-  m.q_tiles = static_cast<int>((shape.q_len + detail::kTileRows - 1) / detail::kTileRows);
-  m.k_tiles = static_cast<int>((shape.key_len + 63) / 64);
+  m.q_tiles = static_cast<int>((shape.q_len + kTileRows - 1) / kTileRows);
+  m.k_tiles = static_cast<int>((shape.key_len + kTileKeys - 1) / kTileKeys);
   // With w ≥ Lk every causal key is kept: the forward takes the dense path (with β) and needs no gather lists.
   m.all_kept = window >= shape.key_len;
-  m.capacity = m.all_kept ? 0 : static_cast<int>(std::min<std::int64_t>(shape.key_len, window + detail::kTileRows));
+  m.capacity = m.all_kept ? 0 : static_cast<int>(std::min<std::int64_t>(shape.key_len, window + kTileRows));
   m.plan = detail::make_mask_build_plan(m.segments, static_cast<int>(shape.key_len),
-                                        static_cast<int>(std::min<std::int64_t>(window, shape.key_len)), variant);
+                                        static_cast<int>(std::min<std::int64_t>(window, shape.key_len)), variant,
+                                        kernels.mask_build);
   m.mask_workspace = DeviceBuffer(detail::mask_build_workspace_bytes(m.plan));
   m.lists = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * m.capacity * sizeof(std::int32_t));
   m.counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.q_tiles * sizeof(std::int32_t));
-  const char* fused = std::getenv("DMASCOPE_FUSED_LISTS");  // "0": separate gather-list launch (comparisons)
   m.chunk_capacity = detail::chunk_keys_capacity(m.plan);
-  m.fused_lists = !m.all_kept && !(fused && std::string_view(fused) == "0") && m.chunk_capacity > 0 &&
-                  (shape.key_len - shape.q_len) % detail::kTileRows == 0 &&
+  // fused-lists=off: the separate gather-list launch, for comparisons.
+  m.fused_lists = !m.all_kept && kernels.fused_lists && m.chunk_capacity > 0 &&
+                  (shape.key_len - shape.q_len) % kTileRows == 0 &&
                   detail::attention_forward_uses_chunk_keys(m.params(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
   if (m.fused_lists) {
-    m.chunks = static_cast<int>((shape.key_len + detail::kChunkRows - 1) / detail::kChunkRows);
+    m.chunks = static_cast<int>((shape.key_len + kChunkRows - 1) / kChunkRows);
     m.chunk_keys = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * m.chunk_capacity * 4);
     m.chunk_keys.fill_bytes(0);  // the forward reads whole 16-byte groups, past a chunk's count too (then ignored)
     m.chunk_key_counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * 4);
@@ -190,7 +199,9 @@ void DmaRunner::build_gather_lists(const std::int32_t* death) { impl_->gather_li
 void DmaRunner::Impl::gather_lists(const std::int32_t* death) {
   if (all_kept) return;  // the dense path reads each tile's causal prefix, no lists
   detail::launch_gather_lists(death, segments, static_cast<int>(shape.q_len), static_cast<int>(shape.key_len), q_tiles,
-                              capacity, lists.as<std::int32_t>(), counts.as<std::int32_t>(), stream);
+                              capacity, lists.as<std::int32_t>(), counts.as<std::int32_t>(), stream,
+                              kernels.gather_lists == GatherListChoice::Scan ? detail::GatherMethod::Scan
+                                                                             : detail::GatherMethod::Auto);
 }
 
 bool DmaRunner::Impl::build_mask_and_lists(const float* beta, std::int32_t* death) {
@@ -230,12 +241,8 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     p.chunks = m.chunks;
     p.chunk_capacity = m.chunk_capacity;
     // The forward as the mask build's programmatic dependent (its first CTAs set up while the mask build runs: −1.1 us
-    // at 32K w1024 2/1 d64 on an NVIDIA H200, bench/h200/README.md); DMASCOPE_PDL=0 launches it plainly.
-    static const bool programmatic = [] {
-      const char* value = std::getenv("DMASCOPE_PDL");
-      return !(value != nullptr && std::string_view(value) == "0");
-    }();
-    p.programmatic = programmatic;
+    // at 32K w1024 2/1 d64, on an NVIDIA H200, bench/h200/README.md); pdl=off launches it plainly.
+    p.programmatic = m.kernels.pdl;
   }
   const bool instrumented = instrumentation && instrumentation->enabled;
   if (instrumented) {
@@ -259,7 +266,7 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     for (int seg = 0; seg < m.segments; ++seg)
       for (int t = 0; t < m.q_tiles; ++t)
         instrumentation->keys_gathered[static_cast<std::size_t>(seg) * m.q_tiles + t] =
-            key_len - q_len + std::min(q_len, (t + 1) * detail::kTileRows);
+            key_len - q_len + std::min(q_len, (t + 1) * kTileRows);
   } else {
     m.counts.download(instrumentation->keys_gathered.data(), instrumentation->keys_gathered.size() * 4);
   }
@@ -345,6 +352,8 @@ const char* DmaRunner::forward_kernel_name() const {
   return detail::attention_forward_kernel_name(impl_->params(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
 }
 
+std::int64_t DmaRunner::tile_rows() const { return kTileRows; }
+
 std::int64_t DmaRunner::executed_pairs() const {
   const Impl& m = *impl_;
   const std::int64_t q_len = m.shape.q_len, key_len = m.shape.key_len, heads_per_segment = m.shape.q_heads / m.shape.bias_heads;
@@ -353,13 +362,13 @@ std::int64_t DmaRunner::executed_pairs() const {
     for (int seg = 0; seg < m.segments; ++seg)
       for (int t = 0; t < m.q_tiles; ++t)
         counts[static_cast<std::size_t>(seg) * m.q_tiles + t] =
-            static_cast<std::int32_t>(key_len - q_len + std::min<std::int64_t>(q_len, (t + 1) * detail::kTileRows));
+            static_cast<std::int32_t>(key_len - q_len + std::min<std::int64_t>(q_len, (t + 1) * kTileRows));
   } else {
     DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
     m.counts.download(counts.data(), counts.size() * 4);
   }
-  std::int64_t pairs = 0;  // the kernel computes whole 64-row × 64-key blocks
-  for (auto count : counts) pairs += detail::kTileRows * ((count + detail::kTileKeys - 1) / detail::kTileKeys * detail::kTileKeys);
+  std::int64_t pairs = 0;  // the kernel computes whole kTileRows × kTileKeys blocks
+  for (auto count : counts) pairs += kTileRows * ((count + kTileKeys - 1) / kTileKeys * kTileKeys);
   return pairs * heads_per_segment;
 }
 

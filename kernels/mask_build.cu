@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cuda_check.h"
+#include "kernels/kernel_profiling.h"
 #include "kernels/mask_build.cuh"
 
 namespace dmascope::cuda::detail {
@@ -263,7 +264,12 @@ constexpr int kBinsPerThread = kSelectBins / kChunkThreads;
 constexpr int kSortDigitsMax = 512;  // 8- or 9-bit digits (see radix_sort_collected)
 constexpr int kItemsSmall = 4;     // local keys per thread for w ≤ 1024
 constexpr int kItemsLarge = 10;    // for w ≤ 4096
-constexpr int kTraceSlots = 12;    // DMASCOPE_CHUNKED_TRACE: per-CTA timestamps (see launch_death_by_chunks)
+constexpr int kTraceSlots = 12;    // per-CTA timestamps of a profiling build's trace (see launch_death_by_chunks)
+#ifdef DMASCOPE_KERNEL_PROFILING
+constexpr bool kKernelProfiling = true;
+#else
+constexpr bool kKernelProfiling = false;  // the stage stops and the trace compile away
+#endif
 
 template <int kItems>
 struct ChunkedShared {
@@ -580,6 +586,11 @@ __device__ __forceinline__ long long global_time_ns() {
   return t;
 }
 
+// Whether a profiling build's kernel returns after `stage` (kernel_profiling.h); always false in a normal build.
+__device__ __forceinline__ bool stops_after(int stop_after_stage, int stage) {
+  return kKernelProfiling && stop_after_stage == stage;
+}
+
 template <int kItems>
 __global__ void __launch_bounds__(kChunkThreads, 1)
     death_by_chunks(const float* beta_all, int key_len, int window, int* death_all, int stop_after_stage,
@@ -599,7 +610,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   const int prefix_len = chunk_first;
   const int chunk_len = min(kChunkKeys, key_len - chunk_first);
   const int chunk_end = chunk_first + chunk_len;
-  long long* trace = trace_all ? trace_all + (static_cast<long long>(segment) * gridDim.x + blockIdx.x) * kTraceSlots
+  long long* trace = kKernelProfiling && trace_all ? trace_all + (static_cast<long long>(segment) * gridDim.x + blockIdx.x) * kTraceSlots
                                : nullptr;
   auto stamp = [&](int slot) {
     if (trace != nullptr && tid == 0) trace[slot] = clock64();
@@ -611,7 +622,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   // on the SMs this grid leaves free; they wait for this grid's completion before reading what it writes.
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
-  if (stop_after_stage == 0) return;
+  if (stops_after(stop_after_stage, 0)) return;
 
   // Loads that need no pivot go out first: the chunk's keys and the first collection round of the prefix.
   // The loads are unconditional (clamped to a valid address) and converted afterwards: a load under `j < end ? …`
@@ -667,7 +678,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   }
   __syncthreads();
   stamp(2);
-  if (stop_after_stage == 1) return;
+  if (stops_after(stop_after_stage, 1)) return;
   const float h = pivot;
 
   // 2. Collection, in index order: each round's warp counts → warp slots (one barrier), then the ordered writes.
@@ -724,12 +735,12 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   if (tid == 0) local_len_shared = n;
   __syncthreads();
   stamp(3);
-  if (stop_after_stage == 2) return;
+  if (stops_after(stop_after_stage, 2)) return;
 
   // 3. The joint rank order, the local keys (its head up to the w-th prefix key) and their positions.
   const unsigned short* sorted_slots = radix_sort_collected<Shared>(sh, n);
   stamp(4);
-  if (stop_after_stage == 3) return;
+  if (stops_after(stop_after_stage, 3)) return;
   if (prefix_entries >= window) {  // block-uniform
     const int steps = (n + kChunkThreads - 1) / kChunkThreads, warp_first = warp * steps * 32;
     int count = 0;
@@ -789,7 +800,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   }
   __syncthreads();
   stamp(5);
-  if (stop_after_stage == 4) return;
+  if (stops_after(stop_after_stage, 4)) return;
 
   // 4. The tables (they overwrite the sort buffers). earlier_positions[rb][bucket] first holds the bucket's positions
   //    ranked inside block rb; an exclusive prefix OR over rb makes it the positions ranked before block rb (its
@@ -827,7 +838,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   }
   __syncthreads();
   stamp(6);
-  if (stop_after_stage == 5) return;
+  if (stops_after(stop_after_stage, 5)) return;
 
   // 5. Death of the key at each local rank, and of the chunk keys that are not local keys (never kept).
   const bool last_chunk = chunk_end == key_len;
@@ -912,8 +923,10 @@ bool chunked_build_fits_device() {
   return fits;
 }
 
-// DMASCOPE_CHUNKED_TRACE=n (profiling only): the n-th chunked launch of the process records, per CTA, the SM clock
-// after each stage, waits for the kernel and prints the stage times to stderr (outside graph capture only).
+#ifdef DMASCOPE_KERNEL_PROFILING
+ChunkedBuildProfiling chunked_profiling;  // set_chunked_build_profiling; read by the host side of each launch
+
+// The trace of ChunkedBuildProfiling::trace_launch: per CTA and stage, to stderr.
 void print_chunked_trace(const std::vector<long long>& trace, int chunks, int segments) {
   int device = 0, clock_khz = 1;
   cudaGetDevice(&device);
@@ -941,17 +954,7 @@ void print_chunked_trace(const std::vector<long long>& trace, int chunks, int se
 template <int kItems>
 void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* death, cudaStream_t stream,
                             const ChunkKeysOutput& chunk_keys) {
-  // DMASCOPE_CHUNKED_STOP_AFTER=n (profiling only; the result is then incomplete): return after stage n of the kernel,
-  // 1 pivot, 2 collection, 3 sort, 4 local keys and positions, 5 tables, 0 at once. Timing these prefixes places the
-  // kernel's time without hardware counters.
-  static const int stop_after_stage = [] {
-    const char* value = std::getenv("DMASCOPE_CHUNKED_STOP_AFTER");
-    return value ? std::atoi(value) : -1;
-  }();
-  static const int trace_launch = [] {
-    const char* value = std::getenv("DMASCOPE_CHUNKED_TRACE");
-    return value ? std::atoi(value) : 0;
-  }();
+  const int stop_after_stage = chunked_profiling.stop_after_stage, trace_launch = chunked_profiling.trace_launch;
   static int launches = 0;
   const dim3 grid((plan.key_len + kChunkKeys - 1) / kChunkKeys, plan.segments);
   long long* trace = nullptr;
@@ -972,6 +975,16 @@ void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* d
     print_chunked_trace(host, static_cast<int>(grid.x), static_cast<int>(grid.y));
   }
 }
+#else
+template <int kItems>
+void launch_death_by_chunks(const MaskBuildPlan& plan, const float* beta, int* death, cudaStream_t stream,
+                            const ChunkKeysOutput& chunk_keys) {
+  const dim3 grid((plan.key_len + kChunkKeys - 1) / kChunkKeys, plan.segments);
+  death_by_chunks<kItems><<<grid, kChunkThreads, sizeof(ChunkedShared<kItems>), stream>>>(
+      beta, plan.key_len, plan.window, death, -1, nullptr, chunk_keys);
+  DMASCOPE_CUDA_CHECK_LAUNCH();
+}
+#endif
 
 static_assert(ChunkedShared<kItemsLarge>::kWindowCapacity == kChunkedMaxWindow, "w ≤ kChunkedMaxWindow fits the larger layout");
 static_assert(sizeof(ChunkedShared<kItemsLarge>) <= 227 * 1024 - 1024,
@@ -1041,14 +1054,14 @@ Workspace carve(const MaskBuildPlan& plan, void* memory) {
 
 }  // namespace
 
-MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant) {
+MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant,
+                                   MaskBuildChoice choice) {
   MaskBuildPlan plan;
   plan.segments = segments;
   plan.key_len = key_len;
   plan.window = window;
   plan.variant = variant;
-  const char* forced = std::getenv("DMASCOPE_MASK_BUILD");  // "sort": the general path, for before/after timings
-  const bool sort_forced = forced && std::strcmp(forced, "sort") == 0;
+  const bool sort_forced = choice == MaskBuildChoice::Sort;  // the general path, for before/after timings
   if (window >= key_len)
     plan.method = MaskBuildMethod::AllKept;
   else if (!sort_forced && variant == MaskVariant::PerRowTopK && key_len <= kChunkedMaxKeys &&
@@ -1148,7 +1161,7 @@ __global__ void gather_lists_kernel(const int* death, int q_len, int key_len, in
   __shared__ int warp_offset[kWarps + 1];
   const int qt = blockIdx.x, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int p0 = offset + qt * 64, p_last = offset + min(q_len, qt * 64 + 64) - 1;
+  const int p0 = offset + qt * kTileRows, p_last = offset + min(q_len, qt * kTileRows + kTileRows) - 1;
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   int* list = lists + (static_cast<long long>(segment) * q_tiles + qt) * capacity;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -1182,7 +1195,7 @@ __global__ void gather_lists_kernel(const int* death, int q_len, int key_len, in
 // warp slices read 16 steps ahead and counted with ballots, then written at scanned offsets) and stages the deaths of
 // its own 1024 rows' keys; then warp u builds tile u's list from those — O(w + 1024) tests per tile instead of O(L).
 constexpr int kGatherChunkTiles = 16;
-constexpr int kGatherChunkRows = kGatherChunkTiles * 64;
+constexpr int kGatherChunkRows = kGatherChunkTiles * kTileRows;
 __global__ void __launch_bounds__(kGatherChunkTiles * 32)
     gather_lists_by_chunks(const int* death, int q_len, int key_len, int q_tiles, int capacity, int* lists,
                            int* counts) {
@@ -1193,7 +1206,7 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first_tile = blockIdx.x * kGatherChunkTiles, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int first_row = offset + first_tile * 64;
+  const int first_row = offset + first_tile * kTileRows;
   const int chunk_rows = min(kGatherChunkRows, key_len - first_row);
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   const unsigned int lanes_below = (1u << lane) - 1;
@@ -1242,7 +1255,7 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
 
   const int tile = first_tile + warp;
   if (tile >= q_tiles) return;
-  const int p0 = offset + tile * 64, p_last = offset + min(q_len, tile * 64 + 64) - 1;
+  const int p0 = offset + tile * kTileRows, p_last = offset + min(q_len, tile * kTileRows + kTileRows) - 1;
   int* list = lists + (static_cast<long long>(segment) * q_tiles + tile) * capacity;
   int written = 0;
   for (int base = 0; base < alive_count; base += 32) {  // keys before first_row: kept on the tile iff death > p0
@@ -1272,19 +1285,19 @@ __global__ void tile_status_kernel(const int* death, int q_len, int key_len, int
   int* causal = tile_counts + k_tiles;
   const int qt = blockIdx.x, segment = blockIdx.y;
   const int offset = key_len - q_len;
-  const int p0 = offset + qt * 64, p1 = offset + min(q_len, qt * 64 + 64);
+  const int p0 = offset + qt * kTileRows, p1 = offset + min(q_len, qt * kTileRows + kTileRows);
   for (int t = threadIdx.x; t < 2 * k_tiles; t += blockDim.x) tile_counts[t] = 0;
   __syncthreads();
   const int* segment_death = death + static_cast<long long>(segment) * key_len;
   for (int j = threadIdx.x; j < min(key_len, p1); j += blockDim.x) {
     const int from = max(j, p0), to_kept = min(p1, segment_death[j]);
-    atomicAdd(&causal[j / 64], p1 - from);
-    if (to_kept > from) atomicAdd(&kept[j / 64], to_kept - from);
+    atomicAdd(&causal[j / kTileKeys], p1 - from);
+    if (to_kept > from) atomicAdd(&kept[j / kTileKeys], to_kept - from);
   }
   __syncthreads();
   unsigned char* row = status + (static_cast<long long>(segment) * q_tiles + qt) * k_tiles;
   for (int kt = threadIdx.x; kt < k_tiles; kt += blockDim.x) {
-    const int cells = (p1 - p0) * min(64, key_len - kt * 64);
+    const int cells = (p1 - p0) * min(kTileKeys, key_len - kt * kTileKeys);
     row[kt] = kept[kt] == 0 ? 0 : (kept[kt] == causal[kt] && causal[kt] == cells ? 2 : 1);
   }
 }
@@ -1294,13 +1307,8 @@ __global__ void tile_status_kernel(const int* death, int q_len, int key_len, int
 void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
                          std::int32_t* lists, std::int32_t* counts, cudaStream_t stream, GatherMethod method) {
   if (segments == 0 || q_tiles == 0) return;
-  if (method == GatherMethod::Auto) {
-    static const bool scan_forced = [] {  // DMASCOPE_GATHER_LISTS=scan: the O(L)-per-tile kernel, for comparisons
-      const char* forced = std::getenv("DMASCOPE_GATHER_LISTS");
-      return forced && std::strcmp(forced, "scan") == 0;
-    }();
-    method = !scan_forced && capacity <= kChunkedGatherMaxCapacity ? GatherMethod::Chunked : GatherMethod::Scan;
-  }
+  if (method == GatherMethod::Auto)
+    method = capacity <= kChunkedGatherMaxCapacity ? GatherMethod::Chunked : GatherMethod::Scan;
   if (method == GatherMethod::Chunked) {
     if (capacity > kChunkedGatherMaxCapacity)
       throw_kernel_error("chunked gather lists support a capacity of at most " +
@@ -1326,3 +1334,9 @@ void launch_tile_status(const std::int32_t* death, int segments, int q_len, int 
 }
 
 }  // namespace dmascope::cuda::detail
+
+#ifdef DMASCOPE_KERNEL_PROFILING
+namespace dmascope::cuda {
+void set_chunked_build_profiling(const ChunkedBuildProfiling& profiling) { detail::chunked_profiling = profiling; }
+}  // namespace dmascope::cuda
+#endif

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/attention/kernel_choice.h"
+#include "core/attention/tile_sizes.h"
 #include "core/mask/dma_mask.h"
 
 namespace dmascope::cuda::detail {
@@ -14,8 +16,8 @@ namespace dmascope::cuda::detail {
 //   SortedPrefixStatistics: CUB radix sort of all keys, a prefix-count table and one thread per key (any L, any w);
 //   Chunked: one launch, one CTA per chunk of 1024 keys that selects the w keys alive at its first row from the
 //            prefix and solves its chunk in shared memory (per-row top-k, w < L ≤ kChunkedMaxKeys, w ≤
-//            kChunkedMaxWindow). Chosen automatically where it applies; the environment variable
-//            DMASCOPE_MASK_BUILD=sort forces the general path (for before/after timings in one run).
+//            kChunkedMaxWindow). Chosen automatically where it applies; MaskBuildChoice::Sort
+//            (KernelChoice::mask_build) forces the general path (for before/after timings in one run).
 enum class MaskBuildMethod { AllKept, SortedPrefixStatistics, Chunked };
 constexpr int kChunkedMaxKeys = 65536;
 constexpr int kChunkedMaxWindow = 4096;
@@ -32,7 +34,8 @@ struct MaskBuildPlan {
   int rank_blocks = 0;     // T = ceil(L / 64): blocks of 64 consecutive ranks
 };
 
-MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant);
+MaskBuildPlan make_mask_build_plan(int segments, int key_len, int window, MaskVariant variant,
+                                   MaskBuildChoice choice = MaskBuildChoice::Auto);
 std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan);
 
 // What the chunked build's CTA for rows [1024c, 1024c + 1024) knows, for the forward to build its gather lists from
@@ -40,7 +43,6 @@ std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan);
 // which may also hold keys kept on no row), as (key << 16) | death row − 1024c, or kChunkKeyAliveAfter when the key is
 // kept past the chunk's last row. keys [segments, chunks, capacity], counts [segments, chunks] with chunks =
 // ⌈L / 1024⌉ and capacity = chunk_keys_capacity(plan) (0 where the build is not the chunked one).
-constexpr int kChunkRows = 1024;
 constexpr unsigned int kChunkKeyAliveAfter = 0xFFFF;
 struct ChunkKeysOutput {
   std::uint32_t* keys = nullptr;
@@ -62,9 +64,9 @@ bool launch_mask_build(const MaskBuildPlan& plan, const float* beta, std::int32_
 //   Chunked: one CTA per 16 tiles collects the keys alive at its first row once (≤ w of them), then each warp tests
 //            only those and the keys born inside the chunk: O(L + 16·(w + 1024)) per 16 tiles
 //            (capacity ≤ kChunkedGatherMaxCapacity).
-// Auto picks Chunked where it applies; DMASCOPE_GATHER_LISTS=scan forces Scan.
+// Auto picks Chunked where it applies; Scan (KernelChoice::gather_lists) forces the scan, for comparisons.
 enum class GatherMethod { Auto, Scan, Chunked };
-constexpr int kChunkedGatherMaxCapacity = kChunkedMaxWindow + 64;
+constexpr int kChunkedGatherMaxCapacity = kChunkedMaxWindow + kTileRows;
 void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
                          std::int32_t* lists, std::int32_t* counts, cudaStream_t stream,
                          GatherMethod method = GatherMethod::Auto);

@@ -80,5 +80,17 @@ TEST(CliBench, CpuBenchAndTheEngineTimingServiceReportTheSameFieldsForASeededSha
   EXPECT_FALSE(cli.contains("materialized_ms")) << "the CPU bench has no materialized baseline";
 }
 
+TEST(CliBench, KernelOptionNamesTheBadItemAndNeedsTheCudaBackend) {
+  std::string output;
+  // Parsed before any GPU is looked for, so this runs everywhere.
+  EXPECT_NE(testing::run_command(testing::cli_path().string() + " bench --backend cuda --kernel forward=fast",
+                                 output), 0);
+  EXPECT_NE(output.find("argument --kernel: kernel choice: 'forward=fast' is not a valid value (valid: auto, wgmma, mma)"),
+            std::string::npos) << output;
+  output.clear();
+  EXPECT_NE(testing::run_command(testing::cli_path().string() + " bench --backend cpu --kernel pdl=off", output), 0);
+  EXPECT_NE(output.find("--kernel picks CUDA kernels"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace dmascope

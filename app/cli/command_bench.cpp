@@ -12,8 +12,14 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
+#include "core/attention/kernel_choice.h"
 #include "core/base/error.h"
 #include "engine/timing/bench_run.h"
+#ifdef DMASCOPE_KERNEL_PROFILING
+#include <cstdlib>
+
+#include "kernels/kernel_profiling.h"
+#endif
 
 namespace dmascope::cli {
 
@@ -66,7 +72,7 @@ void check_bench_fits_in_memory(const BenchSetting& s) {
 }
 
 struct BenchArguments {
-  std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16";
+  std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16", kernel;
   std::int64_t len = 4096, window = 256, dim = 64, batch = 1, repeats = 0, warmup = -1, seed = 0, max_len = 131072;
   bool json = false, matrix = false, quiet = false;
   CLI::Option* bias_option = nullptr;  // count(): whether --bias was given
@@ -94,7 +100,22 @@ void print_row(const nlohmann::json& j) {
              j["dma_executed_tflops"].get<double>(), j["dense_tflops"].get<double>());
 }
 
+#ifdef DMASCOPE_KERNEL_PROFILING
+// A profiling build (-DDMASCOPE_KERNEL_PROFILING=ON) takes the chunked mask build's switches from the environment:
+// DMASCOPE_CHUNKED_STOP_AFTER=n stops the kernel after stage n (the mask is then INCOMPLETE: timings only) and
+// DMASCOPE_CHUNKED_TRACE=n prints the n-th chunked launch's per-stage times (kernels/kernel_profiling.h).
+void apply_chunked_profiling_environment() {
+  cuda::ChunkedBuildProfiling profiling;
+  if (const char* value = std::getenv("DMASCOPE_CHUNKED_STOP_AFTER")) profiling.stop_after_stage = std::atoi(value);
+  if (const char* value = std::getenv("DMASCOPE_CHUNKED_TRACE")) profiling.trace_launch = std::atoi(value);
+  cuda::set_chunked_build_profiling(profiling);
+}
+#endif
+
 int run_bench(const BenchArguments& args) {
+#ifdef DMASCOPE_KERNEL_PROFILING
+  apply_chunked_profiling_environment();
+#endif
   BenchSetting base;
   base.backend = backend_from_name(args.backend);
   base.length = args.len;
@@ -111,7 +132,16 @@ int run_bench(const BenchArguments& args) {
   base.warmup = static_cast<int>(args.warmup_option->count() ? args.warmup : base.backend == Backend::Cuda ? 5 : 1);
   base.seed = static_cast<std::uint64_t>(args.seed);
   if (base.bias == "model" && base.bias_model.empty()) usage_fail("--bias model needs --bias-model DIR");
-  // kernelchoice: `--kernel SPEC` (declared in add_bench_command) is passed to parse_kernel_choice here.
+  if (!args.kernel.empty()) {  // the CUDA kernels (parse_kernel_choice's syntax)
+    if (base.backend != Backend::Cuda) usage_fail("argument --kernel picks CUDA kernels: it needs --backend cuda");
+    try {
+      base.kernel = parse_kernel_choice(args.kernel);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& error) {
+      usage_fail("argument --kernel: {}", error.what());
+    }
+  }
 
   std::vector<BenchSetting> settings;
   if (args.matrix) {  // the matrix of shapes; --max-len trims it for smaller machines
@@ -170,8 +200,9 @@ int run_bench(const BenchArguments& args) {
   }
   progress.clear();
   if (args.json) fmt::print("{}\n", settings.size() == 1 ? all[0].dump(2) : all.dump(2));
-  else fmt::print("device: {} · forward kernel: {}\n", all[0]["device"].get<std::string>(),
-                  all[0].value("forward_kernel", std::string("?")));
+  else fmt::print("device: {} · forward kernel: {}{}\n", all[0]["device"].get<std::string>(),
+                  all[0].value("forward_kernel", std::string("?")),
+                  base.backend == Backend::Cuda ? " · kernel choice: " + kernel_choice_name(base.kernel) : "");
   return 0;
 }
 
@@ -210,7 +241,10 @@ Command add_bench_command(CLI::App& cli) {
   command->add_option("--max-len", args->max_len, "with --matrix: leave out the rows longer than this (default 131072)")
       ->transform(integer_in(1, kMaxTokens));
   command->add_flag("--quiet", args->quiet, kQuietHelp);
-  // kernelchoice: `--kernel SPEC` (a string for parse_kernel_choice) is declared here, beside the other options.
+  command->add_option("--kernel", args->kernel,
+                      "CUDA kernels to run, a comma list (default: what the GPU runs best): forward=auto|wgmma|mma, "
+                      "keys=async|sync, heads-per-cta=auto|1|2|4, fused-lists=on|off, pdl=on|off, mask-build=auto|sort, "
+                      "gather-lists=auto|scan");
   return {command, [args] { return run_bench(*args); }};
 }
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/attention/tile_sizes.h"
+
 namespace dmascope {
 
 struct AttentionProblem {
@@ -34,8 +36,8 @@ struct AttentionProblem {
 void attention_reference(const AttentionProblem& problem, float* out, float* probs, bool accumulate_in_double);
 
 struct TileShape {
-  std::int64_t rows = 64;  // query rows per tile
-  std::int64_t cols = 64;  // keys per tile
+  std::int64_t rows = kTileRows;  // query rows per tile (default: the CUDA kernel's)
+  std::int64_t cols = kTileKeys;  // keys per tile
 };
 
 enum class TileStatus : std::uint8_t { Skipped = 0, Partial = 1, Full = 2 };

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <system_error>
@@ -17,7 +16,6 @@ std::atomic<int> configured_workers{0};
 
 int worker_count() {
   if (int configured = configured_workers.load(); configured > 0) return configured;
-  if (const char* env = std::getenv("DMASCOPE_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
   return std::max(1u, std::thread::hardware_concurrency());
 }
 

@@ -7,7 +7,8 @@
 
 namespace dmascope {
 
-// Threads used by parallel_for: DMASCOPE_THREADS if set, else std::thread::hardware_concurrency().
+// Threads used by parallel_for: the count set_worker_count gave (the CLI's --threads), else
+// std::thread::hardware_concurrency(). A value, not an environment variable, so that core reads no process state.
 int worker_count();
 void set_worker_count(int threads);  // 0 = back to the default
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/attention/attention_cpu.h"
+#include "core/attention/kernel_choice.h"
 #include "core/compute/precision.h"
 #include "core/mask/dma_mask.h"
 
@@ -36,6 +37,7 @@ struct AttentionTimingOptions {
   int materialized_max_repeats = std::numeric_limits<int>::max();  // the materialized GEMMs are slow at large L
   // CUDA: also time mask_and_lists and dma_launched (bench's breakdown of the DMA time).
   bool detail = false;
+  KernelChoice kernels;  // CUDA: which kernels DmaRunner launches (the defaults unless bench --kernel says otherwise)
 };
 
 }  // namespace dmascope

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/attention/tile_sizes.h"
 #include "core/base/error.h"
 
 namespace dmascope {
@@ -23,7 +24,7 @@ std::vector<float> make_bias(BiasPattern pattern, std::int64_t segments, std::in
       if (pattern == BiasPattern::Random) {
         beta[s * key_len + j] = std::exp(normal(rng));
       } else {
-        if (j % 64 == 0) block_level = normal(rng);
+        if (j % kTileKeys == 0) block_level = normal(rng);  // one level per kernel key tile
         beta[s * key_len + j] = std::exp(2.0f * block_level + 0.1f * normal(rng));
       }
     }

@@ -1,5 +1,7 @@
 #include "engine/timing/bench_run.h"
 
+#include "core/attention/tile_sizes.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -96,12 +98,13 @@ TimingOptions bench_timing_options(const BenchSetting& s) {
   options.warmup = s.warmup;
   options.repeats = s.repeats;
   options.cpu_budget_ms = 0;
-  options.cpu_tiles = {64, 64};
+  options.cpu_tiles = {kTileRows, kTileKeys};
   options.baselines_with_bias = false;  // the baseline a user would otherwise run: plain causal attention
   options.cpu_materialized_max_bytes = 0;  // the CPU reference's L×L probabilities: not a bench baseline
   options.cuda_materialized_max_bytes = kBenchMaterializedMaxBytes;
   options.materialized_max_repeats = kBenchMaterializedMaxRepeats;
   options.detail = true;
+  options.kernels = s.kernel;
   return options;
 }
 
@@ -130,6 +133,7 @@ nlohmann::json bench_json(const BenchSetting& s, const LayerTiming& t) {
                       {"dma_executed_tflops", tflops(t.dma_total.executed_pairs, dma_ms)},
                       {"dense_tflops", tflops(t.dense.useful_pairs, dense_ms)}};
   if (!t.forward_kernel.empty()) j["forward_kernel"] = t.forward_kernel;
+  if (s.backend == Backend::Cuda) j["kernel_choice"] = kernel_choice_name(s.kernel);
   if (t.materialized.measured) j["materialized_ms"] = t.materialized.median_ms;
   if (t.dma_launched.measured) j["dma_launched_ms"] = t.dma_launched.median_ms;
   if (t.mask_and_lists.measured) j["mask_and_gather_ms"] = t.mask_and_lists.median_ms;

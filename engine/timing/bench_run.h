@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attention/kernel_choice.h"
 #include "engine/timing/layer_timing.h"
 
 namespace dmascope::engine {
@@ -20,6 +21,7 @@ struct BenchSetting {
   Precision precision = Precision::BF16;  // CUDA; the CPU computes in fp32
   int warmup = 1, repeats = 5;
   std::uint64_t seed = 0;
+  KernelChoice kernel;  // CUDA: the kernels DmaRunner launches (bench --kernel SPEC, parse_kernel_choice)
 };
 
 std::vector<float> bench_bias(const BenchSetting& setting);  // [B·Hkv, L]

@@ -6,6 +6,7 @@
 #include "engine/timing/layer_timing.h"
 #include "engine/backend/backend_factory.h"
 #include "engine/timing/sweep_points.h"
+#include "core/attention/tile_sizes.h"
 #include "core/base/error.h"
 
 namespace dmascope::engine {

@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "core/attention/attention_cpu.h"
+#include "core/attention/kernel_choice.h"
+#include "core/base/error.h"
 #include "core/mask/dma_mask.h"
 #include "core/formats/tensor.h"
 #include "kernels/dma_cuda.h"
@@ -90,21 +93,11 @@ TEST(GpuMaskBuild, ScalesToOneMillionKeys) {
 struct ForwardCase {
   std::int64_t batch, q_heads, kv_heads, q_len, key_len, head_dim, window;
   Precision precision;
-  // DMASCOPE_FORWARD_KERNEL for the run: "auto" (wgmma on an H100/H200, else mma.sync) or "mma" (mma.sync everywhere,
-  // so that kernel stays tested on Hopper too).
+  // The kernels the runner launches, as a parse_kernel_choice spec, and the name the test gets for them: "auto" (the
+  // defaults: wgmma on an H100/H200, else mma.sync), "mma" (mma.sync everywhere, so that kernel stays tested on Hopper
+  // too), and the comparison paths (see kernel_variants below).
   const char* forward_kernel = "auto";
-};
-
-// Sets an environment variable for one scope (the runner reads DMASCOPE_FORWARD_KERNEL when it launches).
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnvironment() { unsetenv(name_); }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
- private:
-  const char* name_;
+  const char* kernel_spec = "";
 };
 
 void PrintTo(const ForwardCase& c, std::ostream* os) {
@@ -171,11 +164,10 @@ class GpuForward : public ::testing::TestWithParam<ForwardCase> {};
 TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   SKIP_WITHOUT_GPU();
   const ForwardCase c = GetParam();
-  const ScopedEnvironment kernel("DMASCOPE_FORWARD_KERNEL", c.forward_kernel);
   std::mt19937 rng(static_cast<std::uint32_t>(c.key_len * 7 + c.q_heads * 3 + c.head_dim + c.window));
   const HostInputs in = random_inputs(c, rng);
   AttentionShape shape{c.batch, c.q_heads, c.kv_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim, c.precision};
-  DmaRunner runner(shape, c.window, MaskVariant::PerRowTopK);
+  DmaRunner runner(shape, c.window, MaskVariant::PerRowTopK, parse_kernel_choice(c.kernel_spec));
   DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
       death(in.beta.size() * 4), out(in.q.size() * 2);
   q.upload(in.q.data(), in.q.size() * 2);
@@ -262,11 +254,29 @@ TEST(GpuForwardKernel, WgmmaOnComputeCapability90AndMmaSyncElsewhereOrWhenForced
   const AttentionShape shape{1, 2, 1, 1, 256, 256, 64, Precision::BF16};
   const std::string expected = device_info().compute_capability == 90 ? "wgmma" : "mma.sync";
   EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK).forward_kernel_name()), expected);
-  const ScopedEnvironment forced("DMASCOPE_FORWARD_KERNEL", "mma");
-  EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK).forward_kernel_name()), "mma.sync");
+  KernelChoice forced;
+  forced.forward = ForwardKernelChoice::Mma;
+  EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK, forced).forward_kernel_name()), "mma.sync");
 }
 
-// Every shape runs twice: with the kernel the GPU picks (wgmma on Hopper) and with mma.sync forced.
+TEST(GpuForwardKernel, WgmmaAskedForRunsOnComputeCapability90AndFailsClearlyElsewhere) {
+  SKIP_WITHOUT_GPU();
+  const AttentionShape shape{1, 2, 1, 1, 256, 256, 64, Precision::BF16};
+  KernelChoice wgmma;
+  wgmma.forward = ForwardKernelChoice::Wgmma;
+  if (device_info().compute_capability == 90) {
+    EXPECT_EQ(std::string(DmaRunner(shape, 64, MaskVariant::PerRowTopK, wgmma).forward_kernel_name()), "wgmma");
+  } else {
+    EXPECT_THROW(DmaRunner(shape, 64, MaskVariant::PerRowTopK, wgmma), Error);
+  }
+  KernelChoice bad_heads;
+  bad_heads.heads_per_cta = 3;  // parse_kernel_choice cannot produce it; a hand-built value is still checked
+  EXPECT_THROW(DmaRunner(shape, 64, MaskVariant::PerRowTopK, bad_heads), Error);
+}
+
+// Every shape runs with the kernels the GPU picks (wgmma on Hopper), with mma.sync forced, and with each comparison
+// path of KernelChoice: the separate gather-list launch instead of the chunk keys, one head per CTA, the synchronous
+// key loads, the general mask build with the scanned gather lists, and the forward launched without PDL.
 std::vector<ForwardCase> forward_cases() {
   const std::vector<ForwardCase> shapes{
       ForwardCase{1, 2, 1, 1023, 1023, 64, 128, Precision::BF16},   // odd L, GQA 2
@@ -284,9 +294,19 @@ std::vector<ForwardCase> forward_cases() {
       ForwardCase{1, 2, 1, 5000, 5000, 64, 4500, Precision::BF16},  // w + 64 > 4160: the wgmma kernel's global list
   };
   std::vector<ForwardCase> cases;
-  for (const char* kernel : {"auto", "mma"})
+  const std::vector<std::pair<const char*, const char*>> kernel_variants{
+      {"auto", ""},
+      {"mma", "forward=mma"},
+      {"unfused", "fused-lists=off"},
+      {"heads1", "heads-per-cta=1"},
+      {"sync", "keys=sync"},
+      {"sortscan", "mask-build=sort,gather-lists=scan"},
+      {"nopdl", "pdl=off"},
+  };
+  for (const auto& [name, spec] : kernel_variants)
     for (ForwardCase c : shapes) {
-      c.forward_kernel = kernel;
+      c.forward_kernel = name;
+      c.kernel_spec = spec;
       cases.push_back(c);
     }
   return cases;

@@ -246,8 +246,8 @@ TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
                                                  MaskVariant::PerRowTopK);
   ASSERT_EQ(plan.method, MaskBuildMethod::Chunked);
   const int capacity = detail::chunk_keys_capacity(plan);
-  ASSERT_GE(capacity, std::min(c.key_len, c.window + detail::kChunkRows));
-  const int chunks = (c.key_len + detail::kChunkRows - 1) / detail::kChunkRows;
+  ASSERT_GE(capacity, std::min(c.key_len, c.window + kChunkRows));
+  const int chunks = (c.key_len + kChunkRows - 1) / kChunkRows;
   const std::size_t slots = std::size_t(c.segments) * chunks;
   DeviceBuffer beta_device(beta.size() * 4), death_device(beta.size() * 4), keys_device(slots * capacity * 4),
       counts_device(slots * 4);
@@ -270,7 +270,7 @@ TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
   for (int s = 0; s < c.segments; ++s)
     for (int chunk = 0; chunk < chunks; ++chunk) {
       const std::size_t slot = std::size_t(s) * chunks + chunk;
-      const int chunk_first = chunk * detail::kChunkRows, chunk_end = std::min(c.key_len, chunk_first + detail::kChunkRows);
+      const int chunk_first = chunk * kChunkRows, chunk_end = std::min(c.key_len, chunk_first + kChunkRows);
       ASSERT_GE(counts[slot], 0);
       ASSERT_LE(counts[slot], capacity);
       std::vector<int> entry_key, entry_dies;  // dies: death row − chunk_first, or 0xFFFF

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/base/error.h"
+#include "core/attention/tile_sizes.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_kernels.cuh"
@@ -92,8 +93,8 @@ std::vector<float> attention(const AttentionProblem& problem, std::int64_t windo
   const DeviceBuffer v = to_device(copy(problem.v, Hkv * L * d)), beta = to_device(copy(problem.beta, Hb * L));
   const DeviceBuffer death =
       to_device(std::vector<std::int32_t>(problem.death, problem.death + static_cast<std::size_t>(Hb * L)));
-  const int q_tiles = static_cast<int>((L + 63) / 64);
-  const int capacity = static_cast<int>(std::min<std::int64_t>(L, window + 64));
+  const int q_tiles = static_cast<int>((L + kTileRows - 1) / kTileRows);
+  const int capacity = static_cast<int>(std::min<std::int64_t>(L, window + kTileRows));
   DeviceBuffer lists(static_cast<std::size_t>(Hb) * q_tiles * capacity * 4), counts(static_cast<std::size_t>(Hb) * q_tiles * 4);
   detail::launch_gather_lists(death.as<std::int32_t>(), static_cast<int>(Hb), static_cast<int>(L), static_cast<int>(L),
                               q_tiles, capacity, lists.as<std::int32_t>(), counts.as<std::int32_t>(), nullptr);

@@ -82,7 +82,8 @@ void draw_kernel_tile_controls(AppState& state, const PipelineResult& result) {
   }
   const std::int64_t bias_head = result.bias_head_of(state.view.head);
   const TileMap& tiles = cached_status_map(panel, *map, bias_head, result.length());
-  ImGui::Text("kernel (64×64, %s): tile density %s · partial %lld · full %lld", map->device.c_str(),
+  ImGui::Text("kernel (%lld×%lld, %s): tile density %s · partial %lld · full %lld", static_cast<long long>(map->tile_rows),
+              static_cast<long long>(map->tile_cols), map->device.c_str(),
               format_percent(tiles.causal_tiles ? static_cast<double>(tiles.partial + tiles.full) / tiles.causal_tiles : 0)
                   .c_str(),
               static_cast<long long>(tiles.partial), static_cast<long long>(tiles.full));
