@@ -19,10 +19,12 @@ namespace dmascope::cli {
 
 namespace {
 
-// One character per block of tiles: ' ' all skipped, '.' some kept, '#' all full. At most `width` columns.
+// One character per block of tiles: ' ' no kept entry (empty, or above the diagonal), '.' some kept, '#' all full.
+// At most `width` columns.
 void print_tile_map(const TileMap& map, std::int64_t width) {
   const std::int64_t step = std::max<std::int64_t>(1, (map.k_tiles + width - 1) / width);
-  fmt::print("tile map ({} x {} tiles of {}x{}; ' ' skipped, '.' partial, '#' full; {} tile(s) per character)\n",
+  fmt::print("tile map ({} x {} tiles of {}x{}; ' ' empty or above the diagonal, '.' partial, '#' full; {} tile(s) per "
+             "character)\n",
              map.q_tiles, map.k_tiles, map.shape.rows, map.shape.cols, step * step);
   for (std::int64_t qt = 0; qt < map.q_tiles; qt += step) {
     std::string line;
@@ -137,13 +139,18 @@ int run_forward(const ForwardArguments& args) {
              repeats, L / (median_ms / 1000.0), result.attention_ms);
   fmt::print("{}", gpu_line);
   if (!args.quiet) {
-    fmt::print("{:>5} {:>4} {:>14} {:>13} {:>9} {:>9} {:>9}\n", "layer", "head", "token density", "tile density",
-               "skipped", "partial", "full");
+    // The app's words: one row per bias head (a mask may be shared by several query heads); "empty" counts the
+    // causal tiles without a kept entry, apart from the tiles above the diagonal, which no kernel runs anyway; tile
+    // density = (partial + full) / causal tiles.
+    fmt::print("{:>5} {:>9} {:>14} {:>13} {:>9} {:>9} {:>9} {:>14}\n", "layer", "bias head", "token density",
+               "tile density", "empty", "partial", "full", "above diagonal");
     for (std::size_t layer = 0; layer < result.layers.size(); ++layer)
       for (std::size_t head = 0; head < result.layers[layer].tile_maps.size(); ++head) {
         const TileMap& map = result.layers[layer].tile_maps[head];
-        fmt::print("{:>5} {:>4} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9}\n", layer, head, 100.0 * map.token_density(),
-                   100.0 * map.tile_density(), map.skipped, map.partial, map.full);
+        const std::int64_t empty = map.causal_tiles - map.partial - map.full;
+        fmt::print("{:>5} {:>9} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9} {:>14}\n", layer, head,
+                   100.0 * map.token_density(), 100.0 * map.tile_density(), empty, map.partial, map.full,
+                   map.skipped - empty);
       }
   }
   if (args.map) {

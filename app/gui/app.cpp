@@ -59,12 +59,23 @@ void App::frame(std::vector<KeyPress> key_presses) {
     handle_shortcuts(state_);
   }
   keep_view_in_range();
-  begin_presenter_frame(state_);  // presenting: large font, fixed layout, no Source panel
+  state_.layout.texts.clear();
+  state_.layout.regions.clear();
+  // What the frame shows, also when a presentation step hides the heatmap (which records the same, and where).
+  if (const auto result = state_.pipeline.result()) {
+    state_.layout.length = result->length();
+    state_.layout.layer = state_.view.layer;
+    state_.layout.head = state_.view.head;
+    state_.layout.bias_head = result->bias_head_of(state_.view.head);
+  }
+  begin_presenter_frame(state_);  // presenting: large font, the step's panels only, no Source panel
   if (!state_.presenter.active) draw_source_panel(state_);
-  draw_overview_panel(state_);
-  draw_heatmap_panel(state_);
-  draw_tile_map_panel(state_);
-  draw_timing_panel(state_);
+  if (presenter_shows(state_, TourPanel::Overview)) draw_overview_panel(state_);
+  if (presenter_shows(state_, TourPanel::Heatmap)) draw_heatmap_panel(state_);
+  else state_.layout.heatmap_drawn = false;
+  if (presenter_shows(state_, TourPanel::TileMap)) draw_tile_map_panel(state_);
+  else state_.layout.tiles_drawn = false;
+  if (presenter_shows(state_, TourPanel::Timing)) draw_timing_panel(state_);
   draw_status_bar(state_);
   draw_help_window(state_);
   draw_about_window(state_);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +25,17 @@
 
 namespace dmascope::gui {
 
+// A number or label a panel drew that a tour caption may quote: where (screen pixels, x0 y0 x1 y1) and whether all
+// of it lay inside the visible part of its window (not cut by the window's edge, a table column or the display).
+struct ShownText {
+  std::string text;
+  ImVec4 rect;
+  bool visible = false;
+};
+
 // Where the last frame drew the heatmap and the tile map, in framebuffer pixels, and which part of the matrix they
-// show: written by the panels, read by `--layout-json` (screenshot tests) and nothing else.
+// show: written by the panels, read by `--layout-json` (screenshot tests) and, for the regions a tour step
+// highlights and the texts its caption quotes, by presenter mode (presenter.cpp).
 struct FrameLayout {
   bool heatmap_drawn = false, tiles_drawn = false;
   float heatmap_x = 0, heatmap_y = 0, heatmap_side = 0;
@@ -33,6 +43,9 @@ struct FrameLayout {
   MatrixWindow window;
   std::int64_t length = 0, layer = 0, head = 0, bias_head = 0;
   float font_pixels = 0;  // the UI font's size in framebuffer pixels (hi-DPI tests)
+  std::vector<ShownText> texts;                  // this frame's (shown_text.h); cleared at the start of a frame
+  // Screen rects (x0 y0 x1 y1) of each highlightable region drawn, one per panel that shows it.
+  std::map<TourHighlight, std::vector<ImVec4>> regions;
 };
 
 // "Save a PNG" after this frame: the whole window, or one panel's part of it.
@@ -55,6 +68,7 @@ struct HeatmapPanelState {
   LogitGrid logits;
   ColorScale logit_scale = ColorScale::Linear;  // the mapping the texture's display values were made for
   std::string logit_error;
+  bool show_death_indices = false;  // mark where each key's kept run ends
 };
 
 struct TileMapPanelState {

@@ -206,6 +206,21 @@ void write_layout_json(const std::string& path, const AppState& state, const Rgb
       {"caption_bar", {{"drawn", presenter.caption_drawn}, {"x", presenter.caption_rect.x},
                        {"y", presenter.caption_rect.y}, {"width", presenter.caption_rect.z},
                        {"height", presenter.caption_rect.w}}}};
+  // What a tour caption may quote, and whether it was drawn whole; the regions a step can highlight.
+  nlohmann::json texts = nlohmann::json::array();
+  for (const ShownText& text : layout.texts)
+    texts.push_back({{"text", text.text}, {"rect", {text.rect.x, text.rect.y, text.rect.z, text.rect.w}},
+                     {"visible", text.visible}});
+  document["texts"] = texts;
+  nlohmann::json regions = nlohmann::json::object();
+  for (const auto& [region, rects] : layout.regions) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ImVec4& rect : rects) list.push_back({rect.x, rect.y, rect.z, rect.w});
+    regions[std::string(tour_highlight_name(region))] = list;
+  }
+  document["regions"] = regions;
+  document["presenter"]["highlight"] =
+      presenting ? std::string(tour_highlight_name(presenter.tour->steps[presenter.step].highlight)) : "none";
   document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
                        {"models", state.about.models.size()}};
   write_file_atomically(path, document.dump(2) + "\n");

@@ -48,7 +48,8 @@ void Pipeline::retry() {
   on_hold_.reset();
   error_.clear();
   cancelled_ = false;
-  if (result_ && result_->settings == settings_) result_.reset();  // recompute even an up-to-date result
+  // Recompute even an up-to-date result, keeping it on screen (marked stale) until the new one replaces it.
+  if (result_ && result_->settings == settings_) recompute_current_ = true;
 }
 
 PipelineStatus Pipeline::status() const {
@@ -63,7 +64,8 @@ PipelineStatus Pipeline::status() const {
 }
 
 bool Pipeline::settled() const {
-  const bool forward_pending = !(result_ && result_->settings == settings_) && !(on_hold_ && *on_hold_ == settings_);
+  const bool forward_pending =
+      (recompute_current_ || !(result_ && result_->settings == settings_)) && !(on_hold_ && *on_hold_ == settings_);
   return !job_ && !forward_pending && !timing_wanted_ && !sweep_wanted_ && !kernel_tiles_wanted_;
 }
 
@@ -150,6 +152,7 @@ void Pipeline::finish_job() {
     if (job->result) {
       job->result->generation = next_generation_++;
       result_ = std::move(job->result);
+      if (result_->settings == settings_) recompute_current_ = false;
       timings_.clear();
       timing_errors_.clear();
       sweeps_.clear();
@@ -177,7 +180,8 @@ void Pipeline::finish_job() {
 
 void Pipeline::start_next_job() {
   auto job = std::make_unique<Job>();
-  const bool forward_needed = !(result_ && result_->settings == settings_) && !(on_hold_ && *on_hold_ == settings_);
+  const bool forward_needed =
+      (recompute_current_ || !(result_ && result_->settings == settings_)) && !(on_hold_ && *on_hold_ == settings_);
   if (forward_needed) {
     job->kind = Job::Kind::Forward;
     job->settings = settings_;

@@ -46,10 +46,12 @@ class Pipeline {
   void set_settings(const PipelineSettings& settings);
   void poll();
   void cancel();
-  void retry();  // computes the current settings again after an error or a cancel
+  // Computes the current settings again after an error or a cancel, or on request (F5); a result for these settings
+  // stays, marked stale, until the new one replaces it.
+  void retry();
 
   std::shared_ptr<const PipelineResult> result() const { return result_; }
-  bool result_is_stale() const { return result_ && !(result_->settings == settings_); }
+  bool result_is_stale() const { return result_ && (recompute_current_ || !(result_->settings == settings_)); }
   PipelineStatus status() const;
   // True when nothing runs or waits to run and no timing is pending: what the screenshot mode waits for.
   bool settled() const;
@@ -86,6 +88,7 @@ class Pipeline {
   std::uint64_t next_generation_ = 1;
   std::string error_;
   bool cancelled_ = false;
+  bool recompute_current_ = false;  // retry() on an up-to-date result: compute it again (result_is_stale meanwhile)
 
   std::map<std::int64_t, std::shared_ptr<const LayerTiming>> timings_;  // for result_, by layer
   std::map<std::int64_t, std::string> timing_errors_;

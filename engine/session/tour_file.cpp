@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
+#include <utility>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -90,7 +92,69 @@ std::string string_key(const json& object, const char* key, const std::string& w
   return found->get<std::string>();
 }
 
+constexpr std::pair<TourPanel, std::string_view> kPanelNames[] = {
+    {TourPanel::Heatmap, "heatmap"}, {TourPanel::TileMap, "tiles"}, {TourPanel::Overview, "overview"},
+    {TourPanel::Timing, "timing"}};
+constexpr std::pair<TourHighlight, std::string_view> kHighlightNames[] = {
+    {TourHighlight::None, "none"},
+    {TourHighlight::BetaStrip, "beta_strip"},
+    {TourHighlight::DeathIndices, "death_indices"},
+    {TourHighlight::Answers, "answers"},
+    {TourHighlight::SkippedTiles, "skipped_tiles"},
+    {TourHighlight::GatheredKeys, "gathered_keys"},
+    {TourHighlight::DensityLabels, "density_labels"}};
+
+template <class Enum, std::size_t N>
+Enum enum_from_name(const std::pair<Enum, std::string_view> (&names)[N], const json& value, const std::string& where,
+                    const char* key) {
+  std::string list;
+  for (const auto& [known, name] : names) {
+    if (value.is_string() && value.get<std::string>() == name) return known;
+    list += fmt::format("{}{}", list.empty() ? "" : ", ", name);
+  }
+  fail("{}: \"{}\" {} is not one of: {}", where, key, value.dump(), list);
+}
+
+// The step's optional "panels", "highlight" and "cites" (tour_file.h says what they mean).
+void parse_presentation(const json& step, TourStep& parsed, const std::string& where) {
+  if (const auto panels = step.find("panels"); panels != step.end()) {
+    if (!panels->is_array() || panels->empty() || panels->size() > kMaxTourPanels)
+      fail("{}: \"panels\" must be an array of 1 to {} panel names", where, kMaxTourPanels);
+    parsed.panels.clear();
+    for (const json& name : *panels) {
+      const TourPanel panel = enum_from_name(kPanelNames, name, where, "panels");
+      if (std::find(parsed.panels.begin(), parsed.panels.end(), panel) != parsed.panels.end())
+        fail("{}: \"panels\" names {} twice", where, name.dump());
+      parsed.panels.push_back(panel);
+    }
+  }
+  if (const auto highlight = step.find("highlight"); highlight != step.end())
+    parsed.highlight = enum_from_name(kHighlightNames, *highlight, where, "highlight");
+  if (const auto cites = step.find("cites"); cites != step.end()) {
+    if (!cites->is_array()) fail("{}: \"cites\" must be an array of strings", where);
+    for (const json& cite : *cites) {
+      if (!cite.is_string() || cite.get<std::string>().empty())
+        fail("{}: \"cites\" must hold non-empty strings, got {}", where, cite.dump());
+      if (parsed.caption.find(cite.get<std::string>()) == std::string::npos)
+        fail("{}: cites \"{}\", which the caption does not say", where, cite.get<std::string>());
+      parsed.cites.push_back(cite.get<std::string>());
+    }
+  }
+}
+
 }  // namespace
+
+std::string_view tour_panel_name(TourPanel panel) {
+  for (const auto& [known, name] : kPanelNames)
+    if (known == panel) return name;
+  return "?";
+}
+
+std::string_view tour_highlight_name(TourHighlight highlight) {
+  for (const auto& [known, name] : kHighlightNames)
+    if (known == highlight) return name;
+  return "?";
+}
 
 int caption_sentence_count(std::string_view caption) {
   int sentences = 0;
@@ -136,7 +200,7 @@ Tour tour_from_json(std::string_view json_text, const fs::path& file) {
     const json& step = (*steps)[index];
     std::string where = fmt::format("{}: step {}", name, index + 1);
     if (!step.is_object()) fail("{} must be an object", where);
-    check_keys(step, {"title", "caption", "session"}, where);
+    check_keys(step, {"title", "caption", "session", "panels", "highlight", "cites"}, where);
     TourStep parsed;
     parsed.title = string_key(step, "title", where);
     where += fmt::format(" (\"{}\")", parsed.title);
@@ -149,6 +213,7 @@ Tour tour_from_json(std::string_view json_text, const fs::path& file) {
     if (parsed.caption.size() > kMaxCaptionBytes)
       fail("{}: the caption has {} bytes, at most {} fit the caption bar", where, parsed.caption.size(),
            kMaxCaptionBytes);
+    parse_presentation(step, parsed, where);
     const auto session = step.find("session");
     if (session == step.end()) fail("{}: \"session\" is missing (an object or a path to a session file)", where);
     if (session->is_string()) {

@@ -6,6 +6,13 @@
 //    "steps": [{"title": "...", "caption": "...", "session": {"view": {"layer": 1}}},      inline, over base_session
 //              {"title": "...", "caption": "...", "session": "sessions/tiles.json"}]}      a session file
 //
+// A step may also say what the screen shows, because a caption is only useful when what it talks about is in view:
+//   "panels": ["heatmap", "timing"]   the one or two panels laid out for this step (the others are hidden);
+//                                     default: heatmap and tile map
+//   "highlight": "beta_strip"         the region the caption explains, outlined with a callout (TourHighlight)
+//   "cites": ["43.7 %", "26"]         the numbers the caption quotes from the screen; each must occur in the caption,
+//                                     and the presenter test checks that each is drawn, unclipped, at every size
+//
 // Paths inside a tour are relative to the file that names them: a session path and the inline keys
 // settings.model_dir and settings.text_file (a text file read into settings.text, so that a long sequence is not
 // repeated in every step) to the tour file; a session file's own relative model_dir to that session file. Parsing is
@@ -22,10 +29,30 @@
 
 namespace dmascope::engine {
 
+// The panels a tour step can lay out.
+enum class TourPanel { Heatmap, TileMap, Overview, Timing };
+inline constexpr std::size_t kMaxTourPanels = 2;  // more would shrink each below readable at 1280×720
+std::string_view tour_panel_name(TourPanel panel);  // "heatmap" | "tiles" | "overview" | "timing"
+
+// The region a step outlines: what its caption explains.
+enum class TourHighlight {
+  None,
+  BetaStrip,      // the β strip under the heatmap
+  DeathIndices,   // the heatmap with the death-index overlay on (where each key's kept run ends)
+  Answers,        // the answer rings and their legend
+  SkippedTiles,   // the tile map's empty tiles
+  GatheredKeys,   // the tile map's and the timing panel's executed-work numbers
+  DensityLabels,  // the overview's per-head densities and answer counts
+};
+std::string_view tour_highlight_name(TourHighlight highlight);  // "none" | "beta_strip" | ...
+
 struct TourStep {
   std::string title;
   std::string caption;
   Session session;
+  std::vector<TourPanel> panels{TourPanel::Heatmap, TourPanel::TileMap};  // 1 or 2, in layout order
+  TourHighlight highlight = TourHighlight::None;
+  std::vector<std::string> cites;  // each occurs in caption
 };
 
 struct Tour {

@@ -58,6 +58,21 @@ TEST(GuiPipeline, ResultCarriesItsSettingsAndIsStaleUntilReplaced) {
   EXPECT_GT(pipeline.result()->generation, result->generation);
 }
 
+TEST(GuiPipeline, RetryOfAnUpToDateResultKeepsItMarkedStaleUntilTheNewOneArrives) {
+  Pipeline pipeline;
+  pipeline.set_settings(tiny_settings(32));
+  ASSERT_TRUE(poll_until_settled(pipeline));
+  const auto first = pipeline.result();
+  ASSERT_TRUE(first);
+  pipeline.retry();  // F5
+  EXPECT_EQ(pipeline.result(), first) << "the picture stays while it is recomputed";
+  EXPECT_TRUE(pipeline.result_is_stale());
+  EXPECT_FALSE(pipeline.settled());
+  ASSERT_TRUE(poll_until_settled(pipeline));
+  EXPECT_FALSE(pipeline.result_is_stale());
+  EXPECT_GT(pipeline.result()->generation, first->generation);
+}
+
 TEST(GuiPipeline, AnErrorIsReportedAndTheFailedSettingsAreNotRetriedUntilChanged) {
   Pipeline pipeline;
   PipelineSettings broken = tiny_settings(16);

@@ -3,8 +3,11 @@
 // window renders the recall table, and the first launch opens the trained toy model.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <stb_image.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -130,6 +133,32 @@ TEST(GuiTourFile, ErrorsNameTheFileTheStepAndWhatIsWrong) {
             std::string::npos);
 }
 
+TEST(GuiTourFile, PanelsHighlightAndCitesAreParsedAndCheckedAgainstTheCaption) {
+  const Tour tour = tour_from_json(R"({"dmascope_tour": 1, "title": "T", "steps": [
+      {"title": "A", "caption": "Half of it, 43.7 %, is kept.", "session": {},
+       "panels": ["overview", "timing"], "highlight": "density_labels", "cites": ["43.7 %"]},
+      {"title": "B", "caption": "Defaults.", "session": {}}]})", "/tours/t.json");
+  EXPECT_EQ(tour.steps[0].panels, (std::vector<TourPanel>{TourPanel::Overview, TourPanel::Timing}));
+  EXPECT_EQ(tour.steps[0].highlight, TourHighlight::DensityLabels);
+  EXPECT_EQ(tour.steps[0].cites, std::vector<std::string>{"43.7 %"});
+  EXPECT_EQ(tour.steps[1].panels, (std::vector<TourPanel>{TourPanel::Heatmap, TourPanel::TileMap}));
+  EXPECT_EQ(tour.steps[1].highlight, TourHighlight::None);
+
+  auto step_error = [](const std::string& extra) {
+    return tour_error(R"({"dmascope_tour": 1, "title": "T", "steps": [
+        {"title": "A", "caption": "It keeps 12 keys.", "session": {})" + extra + "}]}");
+  };
+  EXPECT_NE(step_error(R"(, "panels": ["heatmap", "tiles", "timing"])").find("1 to 2 panel names"), std::string::npos);
+  EXPECT_NE(step_error(R"(, "panels": ["heatmap", "heatmap"])").find("twice"), std::string::npos);
+  const std::string unknown_panel = step_error(R"(, "panels": ["sauce"])");
+  EXPECT_NE(unknown_panel.find("\"sauce\" is not one of: heatmap, tiles, overview, timing"), std::string::npos)
+      << unknown_panel;
+  EXPECT_NE(step_error(R"(, "highlight": "beta")").find("beta_strip"), std::string::npos);
+  const std::string uncited = step_error(R"(, "cites": ["13"])");
+  EXPECT_NE(uncited.find("step 1"), std::string::npos) << uncited;
+  EXPECT_NE(uncited.find("cites \"13\", which the caption does not say"), std::string::npos) << uncited;
+}
+
 TEST(GuiTourFile, SentencesAreCountedAtEndMarksFollowedBySpaceOrTheEnd) {
   EXPECT_EQ(caption_sentence_count(""), 0);
   EXPECT_EQ(caption_sentence_count("   "), 0);
@@ -245,6 +274,85 @@ TEST(GuiPresenter, TheKeysStepThroughTheTourAndLeaveIt) {
   EXPECT_EQ(shot.layout["length"], tour.steps.back().session.settings.length) << "the last step's own sequence";
   shot = screenshot(dir, "--present --step 2 --keys escape");
   EXPECT_FALSE(shot.layout["presenter"]["active"].get<bool>());
+}
+
+// Every step at a small and a common display: the step's panels are drawn and the others are not, the heatmap is
+// large enough to read, the highlighted region is drawn, and every number the caption quotes from the screen was
+// drawn whole (not clipped by a column, a window edge or the display) above the caption bar.
+void expect_every_step_shows_what_its_caption_cites(int width, int height) {
+  const Tour tour = load_tour(bundled_tour());
+  const fs::path dir = scratch_dir();
+  for (std::size_t step = 1; step <= tour.steps.size(); ++step) {
+    const TourStep& expected = tour.steps[step - 1];
+    SCOPED_TRACE(fmt::format("{}x{}, step {} \"{}\"", width, height, step, expected.title));
+    const Shot shot = screenshot(dir, fmt::format("--present --step {} --size {}x{}", step, width, height));
+    ASSERT_EQ(shot.width, width);
+    const auto shows = [&](TourPanel panel) {
+      return std::find(expected.panels.begin(), expected.panels.end(), panel) != expected.panels.end();
+    };
+    EXPECT_EQ(shot.layout["heatmap"]["drawn"].get<bool>(), shows(TourPanel::Heatmap));
+    EXPECT_EQ(shot.layout["tiles"]["drawn"].get<bool>(), shows(TourPanel::TileMap));
+    const float caption_top = shot.layout["presenter"]["caption_bar"]["y"];
+    if (shows(TourPanel::Heatmap)) {
+      const float side = shot.layout["heatmap"]["side"];
+      EXPECT_GE(side, 0.35f * height) << "the heatmap is too small to read";
+      EXPECT_LE(shot.layout["heatmap"]["y"].get<float>() + side, caption_top) << "the caption bar covers the heatmap";
+    }
+    if (expected.highlight != TourHighlight::None) {
+      EXPECT_TRUE(shot.layout["regions"].contains(std::string(tour_highlight_name(expected.highlight))))
+          << "the highlighted region was not drawn";
+    }
+    for (const std::string& cite : expected.cites) {
+      bool shown = false;
+      std::string partly;
+      for (const auto& text : shot.layout["texts"]) {
+        if (text["text"].get<std::string>().find(cite) == std::string::npos) continue;
+        if (text["visible"].get<bool>() && text["rect"][3].get<float>() <= caption_top) shown = true;
+        else partly = text["text"];
+      }
+      EXPECT_TRUE(shown) << "the caption cites \"" << cite << "\" but the screen does not show it whole"
+                         << (partly.empty() ? std::string(" (not drawn at all)") : " (clipped: \"" + partly + "\")");
+    }
+  }
+}
+
+TEST(GuiPresenter, EveryStepShowsWhatItsCaptionCitesAt1280x720) { expect_every_step_shows_what_its_caption_cites(1280, 720); }
+
+TEST(GuiPresenter, EveryStepShowsWhatItsCaptionCitesAt1920x1080) {
+  expect_every_step_shows_what_its_caption_cites(1920, 1080);
+}
+
+// Leaving the tour gives the user back what was there: the settings (model, tokens), the view and the panels' places.
+TEST(GuiPresenter, LeavingTheTourRestoresTheUsersSessionAndLayout) {
+  const fs::path dir = scratch_dir();
+  Session mine = first_launch_session("/fallback");
+  mine.settings.source = SourceKind::Toy;
+  mine.settings.toy = ToySequenceKind::Random;
+  mine.settings.length = 96;
+  mine.settings.seed = 11;
+  mine.view.layer = 0;
+  mine.view.head = 3;
+  save_session(dir / "mine.json", mine);
+  const std::string session = "--session '" + (dir / "mine.json").string() + "'";
+  const Shot before = screenshot(dir, session);
+  const Shot after = screenshot(dir, session + " --keys f11,right,escape --save-session '" +
+                                         (dir / "after.json").string() + "'");
+  EXPECT_FALSE(after.layout["presenter"]["active"].get<bool>());
+  const Session restored = load_session(dir / "after.json");
+  EXPECT_EQ(restored.settings, mine.settings) << "the tour's model and tokens stayed";
+  EXPECT_EQ(restored.view.layer, mine.view.layer);
+  EXPECT_EQ(restored.view.head, mine.view.head);
+  EXPECT_EQ(after.layout["length"], 96);
+  for (const char* picture : {"heatmap", "tiles"})
+    for (const char* key : {"x", "y", "side"})
+      EXPECT_EQ(after.layout[picture][key], before.layout[picture][key]) << picture << "." << key;
+
+  // Started presenting (no place saved for any panel yet), Esc puts every panel at its first-launch place.
+  const Shot first = screenshot(dir, "");
+  const Shot left = screenshot(dir, "--present --step 2 --keys escape");
+  for (const char* picture : {"heatmap", "tiles"})
+    for (const char* key : {"x", "y", "side"})
+      EXPECT_EQ(left.layout[picture][key], first.layout[picture][key]) << picture << "." << key;
 }
 
 TEST(GuiPresenter, TheViewKeysChangeLayerAndHead) {

@@ -1,5 +1,6 @@
 // Live accuracy on a trained task (engine/pipeline/toy_answers.h): the Overview panel's answers table, and the heatmap's
-// markers on each answer's (row, key to copy) cell — green where the head's mask kept that key, red where it did not.
+// markers on each answer's (row, key to copy) cell — a green ring where the head's mask kept that key, a red cross where
+// it did not (two shapes, so that the markers read without telling red from green), and their legend.
 #include <imgui.h>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 
 #include "app/gui/panels/answers_section.h"
+#include "app/gui/panels/shown_text.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/pipeline/toy_answers.h"
@@ -53,10 +55,11 @@ void draw_answers_section(AppState& state, const PipelineResult& result, bool wi
   if (answers.scored) {
     const auto correct = static_cast<double>(answers.score.correct);
     const double fraction = correct / static_cast<double>(answers.total());
-    ImGui::TextColored(ImVec4(fraction >= 0.9 ? 0.4f : 1.0f, fraction >= 0.5 ? 0.9f : 0.5f, 0.45f, 1.0f),
-                       "%s: %lld of %lld answers correct (%s)", std::string(toy_task_name(example.task)).c_str(),
-                       static_cast<long long>(answers.score.correct), static_cast<long long>(answers.total()),
-                       format_percent(fraction).c_str());
+    const std::string score = fmt::format("{}: {} of {} answers correct ({})", toy_task_name(example.task),
+                                          answers.score.correct, answers.total(), format_percent(fraction));
+    ImGui::TextColored(ImVec4(fraction >= 0.9 ? 0.4f : 1.0f, fraction >= 0.5 ? 0.9f : 0.5f, 0.45f, 1.0f), "%s",
+                       score.c_str());
+    note_item_text(state.layout, score);
   } else {
     ImGui::Text("%s: %lld answers (not scored: %s)", std::string(toy_task_name(example.task)).c_str(),
                 static_cast<long long>(answers.total()), answers.unscored_reason.c_str());
@@ -65,6 +68,7 @@ void draw_answers_section(AppState& state, const PipelineResult& result, bool wi
   for (std::int64_t layer = 0; layer < result.layers(); ++layer)
     kept += fmt::format(" L{} {}/{}", layer, answers.kept_by_layer(layer), answers.total());
   ImGui::TextDisabled("%s", kept.c_str());
+  note_item_text(state.layout, kept);
   if (!with_table) return;
   ImGui::TextDisabled("L0, L1…: + where a bias head kept the key · click a row to open it in the heatmap");
 
@@ -121,6 +125,38 @@ void draw_answers_section(AppState& state, const PipelineResult& result, bool wi
   ImGui::EndTable();
 }
 
+namespace {
+
+void draw_cross(ImDrawList* draw_list, ImVec2 at, float radius, ImU32 color) {
+  const float r = radius * 0.8f;
+  draw_list->AddLine(ImVec2(at.x - r, at.y - r), ImVec2(at.x + r, at.y + r), color, 2.5f);
+  draw_list->AddLine(ImVec2(at.x - r, at.y + r), ImVec2(at.x + r, at.y - r), color, 2.5f);
+}
+
+void draw_marker(ImDrawList* draw_list, ImVec2 at, float radius, bool kept) {
+  if (kept) draw_list->AddCircle(at, radius, kKeptColor, 16, 2.0f);
+  else draw_cross(draw_list, at, radius, kDroppedColor);
+}
+
+}  // namespace
+
+float draw_answer_legend(const PipelineResult& result, ImDrawList* draw_list, ImVec2 at) {
+  if (!result.answers) return 0;
+  const float line = ImGui::GetTextLineHeight(), radius = line * 0.35f;
+  const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  float x = at.x;
+  const char* label = "answer's value:";
+  draw_list->AddText(ImVec2(x, at.y), faint, label);
+  x += ImGui::CalcTextSize(label).x + radius + 8;
+  for (const bool kept : {true, false}) {
+    draw_marker(draw_list, ImVec2(x, at.y + line / 2), radius, kept);
+    const char* what = kept ? "kept by this head" : "dropped";
+    draw_list->AddText(ImVec2(x + radius + 4, at.y), faint, what);
+    x += radius + 4 + ImGui::CalcTextSize(what).x + radius + 14;
+  }
+  return x - at.x;
+}
+
 void draw_answer_markers(const AppState& state, const PipelineResult& result, ImDrawList* draw_list, ImVec2 origin,
                          float side, const MatrixWindow& window) {
   if (!result.answers) return;
@@ -137,7 +173,7 @@ void draw_answer_markers(const AppState& state, const PipelineResult& result, Im
     if (row < window.row_begin || row > window.row_end || col < window.col_begin || col > window.col_end) continue;
     const ImVec2 at(origin.x + static_cast<float>((col - window.col_begin) * cell),
                     origin.y + static_cast<float>((row - window.row_begin) * cell));
-    draw_list->AddCircle(at, radius, kept[a] ? kKeptColor : kDroppedColor, 16, 2.0f);
+    draw_marker(draw_list, at, radius, kept[a]);
     if (state.selected_answer == static_cast<std::int64_t>(a))
       draw_list->AddCircle(at, radius + 3, kSelectedColor, 16, 2.0f);
   }

@@ -14,8 +14,11 @@ namespace dmascope::gui {
 std::string answers_thumbnail_label(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head);
 // Score, keys kept per layer, and (with_table) one table row per answer (a click opens it in the heatmap).
 void draw_answers_section(AppState& state, const PipelineResult& result, bool with_table);
-// A ring on each visible answer's (row, key to copy) cell: green kept by the viewed head's mask, red dropped.
+// On each visible answer's (row, key to copy) cell: a green ring where the viewed head's mask kept the key, a red
+// cross where it dropped it.
 void draw_answer_markers(const AppState& state, const PipelineResult& result, ImDrawList* draw_list, ImVec2 origin,
                          float side, const MatrixWindow& window);
+// The markers' legend on one line at `at`; returns its width (0 without answers, then nothing is drawn).
+float draw_answer_legend(const PipelineResult& result, ImDrawList* draw_list, ImVec2 at);
 
 }  // namespace dmascope::gui

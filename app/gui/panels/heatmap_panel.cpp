@@ -13,11 +13,14 @@
 #include <string>
 
 #include "app/gui/panels/answers_section.h"
+#include "app/gui/panels/beta_pipeline.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/pipeline/mask_grid.h"
 #include "engine/pipeline/logit_source.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/panels.h"
+#include "app/gui/panels/shown_text.h"
+#include "app/gui/presenter/presenter.h"
 #include "core/base/error.h"
 #include "core/view/view_reduce.h"
 
@@ -109,6 +112,10 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   ImGui::RadioButton("max", &reduce, 1);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("zoomed out, a pixel shows the mean or the max of its cells");
   view.reduce = static_cast<ReduceMode>(reduce);
+  same_line_if_fits(radio_width("death indices"));
+  ImGui::Checkbox("death indices", &state.heatmap.show_death_indices);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("mark each key's death index: the first row that no longer keeps it (its kept run ends there)");
   same_line_if_fits(ImGui::CalcTextSize("PNG").x + 2 * ImGui::GetStyle().FramePadding.x);
   panel_png_button(state, "heatmap");
 }
@@ -219,11 +226,13 @@ void update_beta_strip(AppState& state, const PipelineResult& result, const Matr
   HeatmapPanelState& panel = state.heatmap;
   if (key == panel.beta_key && !panel.beta_strip.empty()) return;
   panel.beta_key = key;
-  const auto strip = reduce_keys_to_strip(result.beta(view.layer, bias_head), window.col_begin, window.col_end, texels,
-                                          view.reduce);
-  const auto [low, high] = std::minmax_element(strip.begin(), strip.end());
-  panel.beta_low = *low;
-  panel.beta_high = *high;
+  const auto beta = result.beta(view.layer, bias_head);
+  const auto strip = reduce_keys_to_strip(beta, window.col_begin, window.col_end, texels, view.reduce);
+  // The colour range is the head's whole β, not the visible pixels': a colour means the same β at every zoom and
+  // window size, and the labels are values of β, not of pixel means.
+  const auto [low, high] = std::minmax_element(beta.begin(), beta.end());
+  panel.beta_low = beta.empty() ? 0.0f : *low;
+  panel.beta_high = beta.empty() ? 1.0f : *high;
   panel.beta_strip.upload(strip, texels, 1);
 }
 
@@ -307,6 +316,8 @@ void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 or
     ImGui::Text("key %lld: death index %d (kept on rows %lld..%d)", static_cast<long long>(j), death_index,
                 static_cast<long long>(j), death_index - 1);
   ImGui::Text("β[%lld] = %.5g", static_cast<long long>(j), result.beta(view.layer, bias_head)[j]);
+  ImGui::TextDisabled("%s", beta_pipeline_text(result, view.layer, bias_head, j).c_str());
+  ImGui::TextDisabled("%s", beta_rank_text(result, view.layer, bias_head, j).c_str());
   if (result.has_probs && j <= i)
     ImGui::Text("p(%lld, %lld) = %.5g", static_cast<long long>(i), static_cast<long long>(j),
                 result.probs(view.layer, view.head)[i * result.length() + j]);
@@ -370,6 +381,269 @@ void handle_mouse(AppState& state, std::int64_t length, ImVec2 origin, float sid
   if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) view.zoom_pan = whole_matrix(length);
 }
 
+
+// Where the picture and what is under it go in the panel's remaining space.
+struct HeatmapGeometry {
+  ImVec2 cursor, origin;  // the content's top left; the matrix's top left
+  float side = 0, left_margin = 0, line = 0, strip_height = 0, colorbar_height = 0;
+  ImVec2 strip_origin() const { return ImVec2(origin.x, origin.y + side + 6); }
+  ImVec2 bar_origin() const { return ImVec2(origin.x, strip_origin().y + strip_height + line + 8); }
+  float label_y() const { return bar_origin().y + colorbar_height + 2; }
+};
+
+HeatmapGeometry heatmap_geometry() {
+  HeatmapGeometry g;
+  g.line = ImGui::GetTextLineHeight();
+  const float scale = ImGui::GetFontSize() / 15.0f;
+  g.left_margin = std::floor(90 * scale);
+  const float top_margin = std::floor(g.line + 10);
+  g.strip_height = std::floor(14 * scale);
+  g.colorbar_height = std::floor(10 * scale);
+  // β strip and its labels, the colour bar and its labels, the title, one line of legend and notes.
+  const float below = g.strip_height + g.colorbar_height + 5 * g.line + 22;
+  g.cursor = ImGui::GetCursorScreenPos();
+  const ImVec2 available = ImGui::GetContentRegionAvail();
+  g.side = std::floor(std::min(available.x - g.left_margin - 8, available.y - top_margin - below));
+  g.origin = ImVec2(std::floor(g.cursor.x + g.left_margin), std::floor(g.cursor.y + top_margin));
+  return g;
+}
+
+// The matrix itself: the mask or probability grid, or the logits (or why there are none).
+void draw_matrix_picture(AppState& state, const HeatmapGeometry& g, const MatrixWindow& window, bool probs,
+                         bool logits_view, const std::string& logits_missing) {
+  const HeatmapPanelState& panel = state.heatmap;
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  const ImVec2 origin = g.origin, corner(origin.x + g.side, origin.y + g.side);
+  const ImU32 above_diagonal = IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255);
+  if (logits_view && !logits_missing.empty()) {
+    // Nothing to colour: say why where the picture would be.
+    draw_list->AddRectFilled(origin, corner, above_diagonal);
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + 12, origin.y + 12));
+    ImGui::PushTextWrapPos(origin.x + g.side - 12);
+    ImGui::TextUnformatted(logits_missing.c_str());
+    ImGui::PopTextWrapPos();
+  } else if (logits_view) {
+    // The grid is drawn where its own window lies in this view: while the worker reduces the window of a pan or zoom,
+    // the previous grid moves with the content (uncovered parts stay blank) instead of sliding under the axes.
+    const GridKey& shown = panel.logit_key;
+    const double x_scale = g.side / window.cols(), y_scale = g.side / window.rows();
+    const ImVec2 at(origin.x + static_cast<float>((shown.col_begin - window.col_begin) * x_scale),
+                    origin.y + static_cast<float>((shown.row_begin - window.row_begin) * y_scale));
+    const ImVec2 size(static_cast<float>((shown.col_end - shown.col_begin) * x_scale),
+                      static_cast<float>((shown.row_end - shown.row_begin) * y_scale));
+    draw_list->PushClipRect(origin, corner, true);
+    if (shown != panel.logit_wanted) draw_list->AddRectFilled(origin, corner, above_diagonal);
+    state.renderer->draw(draw_list, panel.logit_texture, at, size, logit_style(state));
+    draw_list->PopClipRect();
+  } else {
+    state.renderer->draw(draw_list, panel.matrix, origin, ImVec2(g.side, g.side),
+                         value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f));
+  }
+  draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(corner.x + 1, corner.y + 1),
+                     ImGui::GetColorU32(ImGuiCol_Border));
+}
+
+// A short red bar at (death index, key) for each key whose kept run ends inside the view: the bars trace where the
+// yellow columns stop, and every cell of a column above its bar (and on or below the diagonal) is kept.
+void draw_death_indices(const PipelineResult& result, const ViewState& view, const HeatmapGeometry& g,
+                        const MatrixWindow& window) {
+  constexpr double kMaxKeysPerPixel = 4;  // more and the bars merge into a band that says nothing
+  if (window.cols() > kMaxKeysPerPixel * g.side) return;
+  const auto death = result.death(view.layer, result.bias_head_of(view.head));
+  const std::int64_t L = result.length();
+  const double cell = g.side / window.cols();
+  const float thickness = static_cast<float>(std::clamp(cell * 0.6, 3.0, 6.0));  // visible at 1 px per key too
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  draw_list->PushClipRect(g.origin, ImVec2(g.origin.x + g.side, g.origin.y + g.side), true);
+  const auto first = std::max<std::int64_t>(0, static_cast<std::int64_t>(window.col_begin));
+  const auto last = std::min<std::int64_t>(L, static_cast<std::int64_t>(std::ceil(window.col_end)));
+  for (std::int64_t j = first; j < last; ++j) {
+    const std::int64_t dies = death[static_cast<std::size_t>(j)];
+    if (dies >= L || dies <= j || dies < window.row_begin || dies > window.row_end) continue;
+    const float x0 = g.origin.x + static_cast<float>((j - window.col_begin) * cell);
+    const float y = g.origin.y + static_cast<float>((dies - window.row_begin) * cell);
+    draw_list->AddRectFilled(ImVec2(x0, y - thickness / 2), ImVec2(x0 + std::max(static_cast<float>(cell), 3.0f),
+                                                                   y + thickness / 2),
+                             IM_COL32(255, 40, 90, 255));
+  }
+  draw_list->PopClipRect();
+}
+
+// β per key, under the columns it belongs to, coloured over the head's whole range of β.
+void draw_beta_strip(AppState& state, const HeatmapGeometry& g) {
+  const ViewState& view = state.view;
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  const ImVec2 strip_origin = g.strip_origin();
+  GridStyle beta_style = value_style(state, state.heatmap.beta_low, state.heatmap.beta_high, 1e-3f);
+  if (view.scale == ColorScale::Log) beta_style.low = std::max(state.heatmap.beta_low, 1e-30f);
+  state.renderer->draw(draw_list, state.heatmap.beta_strip, strip_origin, ImVec2(g.side, g.strip_height), beta_style);
+  const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  draw_list->AddText(ImVec2(g.origin.x - g.left_margin, strip_origin.y + (g.strip_height - g.line) / 2), faint,
+                     "β per key");
+  const std::string beta_range =
+      fmt::format("β of this head: {:.3g} … {:.3g} ({}, {} of a pixel's keys)", state.heatmap.beta_low,
+                  state.heatmap.beta_high, view.scale == ColorScale::Log ? "log" : "linear",
+                  reduce_mode_name(view.reduce));
+  const ImVec2 label_at(g.origin.x, strip_origin.y + g.strip_height + 2);
+  draw_list->AddText(label_at, faint, beta_range.c_str());
+  note_drawn_text(state.layout, draw_list, label_at, beta_range);
+  note_region(state.layout, TourHighlight::BetaStrip, ImVec2(g.origin.x - g.left_margin, strip_origin.y),
+              ImVec2(g.origin.x + g.side, label_at.y + g.line));
+}
+
+// The colour bar of the matrix's mapping with its end labels, the logits' hatch legend and the title line.
+void draw_colorbar_and_title(AppState& state, const PipelineResult& result, const HeatmapGeometry& g, bool probs,
+                             bool logits_view, std::int64_t texels) {
+  const ViewState& view = state.view;
+  const HeatmapPanelState& panel = state.heatmap;
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  if (panel.colorbar.empty()) {
+    std::vector<float> ramp(256);
+    for (int n = 0; n < 256; ++n) ramp[n] = static_cast<float>(n) / 255.0f;
+    state.heatmap.colorbar.upload(ramp, 256, 1);
+  }
+  const ImVec2 bar_origin = g.bar_origin();
+  GridStyle ramp_style;
+  ramp_style.table = &colormap_table(view.colormap);
+  state.renderer->draw(draw_list, panel.colorbar, bar_origin, ImVec2(g.side, g.colorbar_height), ramp_style);
+  const GridStyle matrix_style = value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f);
+  std::string what = probs ? "attention probability"
+                           : fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
+                                         panel.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
+  std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
+  if (logits_view) {
+    const LogitGrid& grid = panel.logits;
+    what = fmt::format("logit q·k/√d+β ({}{})", reduce_mode_name(view.reduce),
+                       grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels))
+                                    : std::string());
+    low = fmt::format("{:.3g}", grid.low);
+    high = fmt::format("{:.3g}", grid.high);
+  }
+  const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  const float label_y = g.label_y();
+  draw_list->AddText(ImVec2(bar_origin.x, label_y), faint, low.c_str());
+  draw_list->AddText(ImVec2(bar_origin.x + g.side - ImGui::CalcTextSize(high.c_str()).x, label_y), faint, high.c_str());
+  if (logits_view) {  // the hatch's legend, centred under the bar
+    const char* masked = "masked";
+    const float swatch = g.line * 0.8f, text_width = ImGui::CalcTextSize(masked).x;
+    const ImVec2 at(std::floor(bar_origin.x + (g.side - swatch - 4 - text_width) / 2), label_y);
+    draw_list->AddRectFilled(ImVec2(at.x, at.y + 2), ImVec2(at.x + swatch, at.y + 2 + swatch),
+                             IM_COL32(kMaskedColor[0], kMaskedColor[1], kMaskedColor[2], 255));
+    for (float stripe = 4; stripe < 2 * swatch; stripe += 8)  // a few dark stripes, as in the picture
+      draw_list->AddLine(ImVec2(at.x + std::max(0.0f, stripe - swatch), at.y + 2 + std::min(stripe, swatch)),
+                         ImVec2(at.x + std::min(stripe, swatch), at.y + 2 + std::max(0.0f, stripe - swatch)),
+                         IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255), 3.0f);
+    draw_list->AddText(ImVec2(at.x + swatch + 4, label_y), faint, masked);
+  }
+  // The logits title leaves out the bias head (the tooltip has it): with "sampled" it would not fit the picture.
+  const std::string title =
+      logits_view ? fmt::format("{} · {} · layer {} head {} · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                view.zoom_pan.zoom)
+                  : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
+                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
+                                result.bias_head_of(view.head), view.zoom_pan.zoom);
+  const ImVec2 title_at(bar_origin.x, label_y + g.line + 2);
+  draw_list->AddText(title_at, ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
+  note_drawn_text(state.layout, draw_list, title_at, title);
+}
+
+// The β pipeline of the key of highest β in view, and its rank, on two lines at `at`, with a mark on its column of
+// the β strip: the tour's β step shows where β comes from without a mouse.
+void draw_beta_pipeline(AppState& state, const PipelineResult& result, const HeatmapGeometry& g,
+                        const MatrixWindow& window, ImVec2 at) {
+  const std::int64_t bias_head = result.bias_head_of(state.view.head);
+  const auto beta = result.beta(state.view.layer, bias_head);
+  const auto first = std::max<std::int64_t>(0, static_cast<std::int64_t>(window.col_begin));
+  const auto last = std::min<std::int64_t>(result.length(), static_cast<std::int64_t>(std::ceil(window.col_end)));
+  if (first >= last) return;
+  std::int64_t key = first;
+  for (std::int64_t j = first; j < last; ++j)
+    if (beta[static_cast<std::size_t>(j)] > beta[static_cast<std::size_t>(key)]) key = j;
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  const std::string pipeline = beta_pipeline_text(result, state.view.layer, bias_head, key);
+  const std::string rank = beta_rank_text(result, state.view.layer, bias_head, key);
+  draw_list->AddText(at, text, pipeline.c_str());
+  draw_list->AddText(ImVec2(at.x, at.y + g.line + 2), text, rank.c_str());
+  note_drawn_text(state.layout, draw_list, at, pipeline);
+  note_drawn_text(state.layout, draw_list, ImVec2(at.x, at.y + g.line + 2), rank);
+  const float x = g.origin.x + static_cast<float>((key + 0.5 - window.col_begin) * g.side / window.cols());
+  const ImVec2 strip = g.strip_origin();
+  draw_list->AddTriangleFilled(ImVec2(x, strip.y + g.strip_height + 1), ImVec2(x - 6, strip.y + g.strip_height + 9),
+                               ImVec2(x + 6, strip.y + g.strip_height + 9), IM_COL32(255, 190, 40, 255));
+  note_region(state.layout, TourHighlight::BetaStrip, at, ImVec2(at.x + ImGui::CalcTextSize(pipeline.c_str()).x,
+                                                                 at.y + 2 * g.line + 2));
+}
+
+// One line under the title: the answer markers' legend, and what could surprise in this picture — a window that
+// keeps every key, a max reduction that paints a sparse mask solid — with the honest alternative.
+void draw_legend_and_notes(AppState& state, const PipelineResult& result, const HeatmapGeometry& g,
+                           const MatrixWindow& window, bool logits_view) {
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  const ImVec2 at(g.origin.x - g.left_margin, g.label_y() + 2 * g.line + 6);
+  if (presenter_highlight(state) == TourHighlight::BetaStrip) {
+    draw_beta_pipeline(state, result, g, window, at);
+    return;
+  }
+  float x = at.x;
+  if (const float width = draw_answer_legend(result, draw_list, at); width > 0) {
+    note_region(state.layout, TourHighlight::Answers, at, ImVec2(at.x + width, at.y + g.line));
+    x += width + 8;
+  }
+  const std::int64_t L = result.length(), w = result.forward.window;
+  std::string note;
+  if (w >= L)
+    note = fmt::format("w = {} ≥ L = {}: every row keeps all its keys, the mask is the whole causal triangle", w, L);
+  else if (!logits_view && state.view.reduce == ReduceMode::Max && window.cols() > g.side)
+    note = fmt::format("max: a pixel is lit if any of its ~{:.0f}×{:.0f} cells is kept", window.cols() / g.side,
+                       window.rows() / g.side);
+  if (note.empty()) return;
+  const ImU32 warn = IM_COL32(255, 200, 90, 255);
+  const float button_width = state.view.reduce == ReduceMode::Max && w < L
+                                 ? ImGui::CalcTextSize("show mean").x + 2 * ImGui::GetStyle().FramePadding.x + 8
+                                 : 0;
+  if (x + ImGui::CalcTextSize(note.c_str()).x + button_width > g.origin.x + g.side) x = at.x;  // alone on its line
+  const ImVec2 note_at(x, result.answers && x == at.x ? at.y + g.line + 2 : at.y);
+  draw_list->AddText(note_at, warn, note.c_str());
+  note_drawn_text(state.layout, draw_list, note_at, note);
+  if (button_width > 0) {
+    ImGui::SetCursorScreenPos(ImVec2(note_at.x + ImGui::CalcTextSize(note.c_str()).x + 8, note_at.y - 2));
+    if (ImGui::SmallButton("show mean")) state.view.reduce = ReduceMode::Mean;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("mean: a pixel shows the share of its cells that are kept");
+  }
+}
+
+// Badges over the picture's corners: the logits still being reduced, the whole picture waiting for new settings.
+void draw_badges(const AppState& state, const HeatmapGeometry& g, bool computing_logits) {
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  if (computing_logits) {
+    const char* badge = "computing logits…";
+    const ImVec2 size = ImGui::CalcTextSize(badge);
+    const ImVec2 at(g.origin.x + g.side - size.x - 12, g.origin.y);
+    draw_list->AddRectFilled(at, ImVec2(g.origin.x + g.side, g.origin.y + size.y + 8), IM_COL32(30, 60, 120, 230));
+    draw_list->AddText(ImVec2(at.x + 6, at.y + 4), IM_COL32(255, 255, 255, 255), badge);
+  }
+  if (state.pipeline.result_is_stale()) draw_stale_badge(draw_list, g.origin);
+}
+
+void record_layout(AppState& state, const PipelineResult& result, const HeatmapGeometry& g,
+                   const MatrixWindow& window) {
+  const ImVec2 framebuffer_scale = ImGui::GetIO().DisplayFramebufferScale;
+  FrameLayout& layout = state.layout;
+  layout.heatmap_drawn = true;
+  layout.heatmap_x = g.origin.x * framebuffer_scale.x;
+  layout.heatmap_y = g.origin.y * framebuffer_scale.y;
+  layout.heatmap_side = g.side * framebuffer_scale.x;
+  layout.font_pixels = ImGui::GetFontSize() * framebuffer_scale.x;
+  layout.window = window;
+  layout.length = result.length();
+  layout.layer = state.view.layer;
+  layout.head = state.view.head;
+  layout.bias_head = result.bias_head_of(state.view.head);
+  note_region(layout, TourHighlight::DeathIndices, g.origin, ImVec2(g.origin.x + g.side, g.origin.y + g.side));
+}
+
 }  // namespace
 
 void draw_heatmap_panel(AppState& state) {
@@ -389,24 +663,19 @@ void draw_heatmap_panel(AppState& state) {
     ImGui::End();
     return;
   }
-  draw_toolbar(state, *result);
-  const std::int64_t L = result->length();
-  const float line = ImGui::GetTextLineHeight(), scale = ImGui::GetFontSize() / 15.0f;
-  const float left_margin = std::floor(90 * scale), top_margin = std::floor(line + 10);
-  const float strip_height = std::floor(14 * scale), colorbar_height = std::floor(10 * scale);
-  const float below = strip_height + colorbar_height + 4 * line + 18;
-  const ImVec2 cursor = ImGui::GetCursorScreenPos(), available = ImGui::GetContentRegionAvail();
-  const float side = std::floor(std::min(available.x - left_margin - 8, available.y - top_margin - below));
-  if (side < 32) {
+  // Presenting, the controls give their room to the picture: the step sets the view, the title line says it.
+  if (!state.presenter.active) draw_toolbar(state, *result);
+  const HeatmapGeometry g = heatmap_geometry();
+  if (g.side < 32) {
     ImGui::TextDisabled("(enlarge the window to see the heatmap)");
     ImGui::End();
     return;
   }
-  const ImVec2 origin(std::floor(cursor.x + left_margin), std::floor(cursor.y + top_margin));
+  const std::int64_t L = result->length();
   ViewState& view = state.view;
-  view.zoom_pan = clamp_zoom_pan(view.zoom_pan, L, side);
+  view.zoom_pan = clamp_zoom_pan(view.zoom_pan, L, g.side);
   const MatrixWindow window = visible_window(view.zoom_pan, L);
-  const auto texels = static_cast<std::int64_t>(side * ImGui::GetIO().DisplayFramebufferScale.x);
+  const auto texels = static_cast<std::int64_t>(g.side * ImGui::GetIO().DisplayFramebufferScale.x);
 
   const bool logits_view = view.quantity == HeatmapQuantity::Logits;
   std::string logits_missing;
@@ -419,135 +688,26 @@ void draw_heatmap_panel(AppState& state) {
   const HeatmapPanelState& panel = state.heatmap;
   if (logits && panel.logit_error.empty() && panel.logit_key.generation == 0) logits_missing = "computing logits…";
   if (logits && !panel.logit_error.empty()) logits_missing = panel.logit_error;
-  ImDrawList* draw_list = ImGui::GetWindowDrawList();
-  if (logits_view && !logits_missing.empty()) {
-    // Nothing to colour: say why where the picture would be.
-    draw_list->AddRectFilled(origin, ImVec2(origin.x + side, origin.y + side),
-                             IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255));
-    ImGui::SetCursorScreenPos(ImVec2(origin.x + 12, origin.y + 12));
-    ImGui::PushTextWrapPos(origin.x + side - 12);
-    ImGui::TextUnformatted(logits_missing.c_str());
-    ImGui::PopTextWrapPos();
-  } else if (logits_view) {
-    // The grid is drawn where its own window lies in this view: while the worker reduces the window of a pan or zoom,
-    // the previous grid moves with the content (uncovered parts stay blank) instead of sliding under the axes.
-    const GridKey& shown = panel.logit_key;
-    const double x_scale = side / window.cols(), y_scale = side / window.rows();
-    const ImVec2 at(origin.x + static_cast<float>((shown.col_begin - window.col_begin) * x_scale),
-                    origin.y + static_cast<float>((shown.row_begin - window.row_begin) * y_scale));
-    const ImVec2 size(static_cast<float>((shown.col_end - shown.col_begin) * x_scale),
-                      static_cast<float>((shown.row_end - shown.row_begin) * y_scale));
-    const ImVec2 corner(origin.x + side, origin.y + side);
-    draw_list->PushClipRect(origin, corner, true);
-    if (shown != panel.logit_wanted)
-      draw_list->AddRectFilled(origin, corner,
-                               IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255));
-    state.renderer->draw(draw_list, panel.logit_texture, at, size, logit_style(state));
-    draw_list->PopClipRect();
-  } else {
-    state.renderer->draw(draw_list, panel.matrix, origin, ImVec2(side, side),
-                         value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f));
-  }
-  draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(origin.x + side + 1, origin.y + side + 1),
-                     ImGui::GetColorU32(ImGuiCol_Border));
-  draw_axes(state, *result, origin, side, window, left_margin);
-  draw_answer_markers(state, *result, draw_list, origin, side, window);
 
-  // β per key, under the columns it belongs to.
-  const ImVec2 strip_origin(origin.x, origin.y + side + 6);
-  GridStyle beta_style = value_style(state, state.heatmap.beta_low, state.heatmap.beta_high, 1e-3f);
-  if (view.scale == ColorScale::Log) beta_style.low = std::max(state.heatmap.beta_low, 1e-30f);
-  state.renderer->draw(draw_list, state.heatmap.beta_strip, strip_origin, ImVec2(side, strip_height), beta_style);
-  const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
-  draw_list->AddText(ImVec2(origin.x - left_margin, strip_origin.y + (strip_height - line) / 2), faint, "β per key");
-  const std::string beta_range =
-      fmt::format("β {:.3g} … {:.3g} ({})", state.heatmap.beta_low, state.heatmap.beta_high,
-                  view.scale == ColorScale::Log ? "log" : "linear");
-  draw_list->AddText(ImVec2(origin.x, strip_origin.y + strip_height + 2), faint, beta_range.c_str());
-
-  // Colour bar of the matrix's mapping.
-  if (state.heatmap.colorbar.empty()) {
-    std::vector<float> ramp(256);
-    for (int n = 0; n < 256; ++n) ramp[n] = static_cast<float>(n) / 255.0f;
-    state.heatmap.colorbar.upload(ramp, 256, 1);
-  }
-  const ImVec2 bar_origin(origin.x, strip_origin.y + strip_height + line + 8);
-  GridStyle ramp_style;
-  ramp_style.table = &colormap_table(view.colormap);
-  state.renderer->draw(draw_list, state.heatmap.colorbar, bar_origin, ImVec2(side, colorbar_height), ramp_style);
-  const GridStyle matrix_style = value_style(state, 0.0f, state.heatmap.matrix_high, probs ? 1e-4f : 1e-3f);
-  std::string what = probs ? "attention probability"
-                           : fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
-                                         state.heatmap.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
-  std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
-  if (logits_view) {
-    const LogitGrid& grid = panel.logits;
-    what = fmt::format("logit q·k/√d+β ({}{})", reduce_mode_name(view.reduce),
-                       grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels))
-                                    : std::string());
-    low = fmt::format("{:.3g}", grid.low);
-    high = fmt::format("{:.3g}", grid.high);
-  }
-  const float label_y = bar_origin.y + colorbar_height + 2;
-  draw_list->AddText(ImVec2(bar_origin.x, label_y), faint, low.c_str());
-  draw_list->AddText(ImVec2(bar_origin.x + side - ImGui::CalcTextSize(high.c_str()).x, label_y), faint, high.c_str());
-  if (logits_view) {  // the hatch's legend, centred under the bar
-    const char* masked = "masked";
-    const float swatch = line * 0.8f, text_width = ImGui::CalcTextSize(masked).x;
-    const ImVec2 at(std::floor(bar_origin.x + (side - swatch - 4 - text_width) / 2), label_y);
-    draw_list->AddRectFilled(ImVec2(at.x, at.y + 2), ImVec2(at.x + swatch, at.y + 2 + swatch),
-                             IM_COL32(kMaskedColor[0], kMaskedColor[1], kMaskedColor[2], 255));
-    for (float stripe = 4; stripe < 2 * swatch; stripe += 8)  // a few dark stripes, as in the picture
-      draw_list->AddLine(ImVec2(at.x + std::max(0.0f, stripe - swatch), at.y + 2 + std::min(stripe, swatch)),
-                         ImVec2(at.x + std::min(stripe, swatch), at.y + 2 + std::max(0.0f, stripe - swatch)),
-                         IM_COL32(kAboveDiagonalColor[0], kAboveDiagonalColor[1], kAboveDiagonalColor[2], 255), 3.0f);
-    draw_list->AddText(ImVec2(at.x + swatch + 4, label_y), faint, masked);
-  }
-  // The logits title leaves out the bias head (the tooltip has it): with "sampled" it would not fit the picture.
-  const std::string title =
-      logits_view ? fmt::format("{} · {} · layer {} head {} · {:.3g}× zoom", what,
-                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
-                                view.zoom_pan.zoom)
-                  : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
-                                view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
-                                result->bias_head_of(view.head), view.zoom_pan.zoom);
-  draw_list->AddText(ImVec2(bar_origin.x, label_y + line + 2), ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
-
-  if (logits_view && logits && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0) {
-    const char* badge = "computing logits…";
-    const ImVec2 size = ImGui::CalcTextSize(badge);
-    const ImVec2 at(origin.x + side - size.x - 12, origin.y);
-    draw_list->AddRectFilled(at, ImVec2(origin.x + side, origin.y + size.y + 8), IM_COL32(30, 60, 120, 230));
-    draw_list->AddText(ImVec2(at.x + 6, at.y + 4), IM_COL32(255, 255, 255, 255), badge);
-  }
-  if (state.pipeline.result_is_stale()) {
-    const char* banner = "stale: these settings are being recomputed";
-    const ImVec2 size = ImGui::CalcTextSize(banner);
-    draw_list->AddRectFilled(ImVec2(origin.x, origin.y), ImVec2(origin.x + size.x + 12, origin.y + size.y + 8),
-                             IM_COL32(140, 60, 20, 230));
-    draw_list->AddText(ImVec2(origin.x + 6, origin.y + 4), IM_COL32(255, 255, 255, 255), banner);
-  }
+  draw_matrix_picture(state, g, window, probs, logits_view, logits_missing);
+  draw_axes(state, *result, g.origin, g.side, window, g.left_margin);
+  if (state.heatmap.show_death_indices || presenter_highlight(state) == TourHighlight::DeathIndices)
+    draw_death_indices(*result, view, g, window);
+  draw_answer_markers(state, *result, ImGui::GetWindowDrawList(), g.origin, g.side, window);
+  draw_beta_strip(state, g);
+  draw_colorbar_and_title(state, *result, g, probs, logits_view, texels);
+  draw_legend_and_notes(state, *result, g, window, logits_view);
+  draw_badges(state, g, logits_view && logits && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0);
 
   // Interaction over the matrix.
-  ImGui::SetCursorScreenPos(origin);
-  ImGui::InvisibleButton("heatmap_area", ImVec2(side, side));
-  handle_mouse(state, L, origin, side);
+  ImGui::SetCursorScreenPos(g.origin);
+  ImGui::InvisibleButton("heatmap_area", ImVec2(g.side, g.side));
+  handle_mouse(state, L, g.origin, g.side);
   if (ImGui::IsItemHovered() && !ImGui::IsItemActive())
-    draw_tooltip(state, *result, origin, side, window, logits && logits_missing.empty() ? &*logits : nullptr);
-  ImGui::SetCursorScreenPos(ImVec2(cursor.x, bar_origin.y + colorbar_height + 2 * line + 6));
+    draw_tooltip(state, *result, g.origin, g.side, window, logits && logits_missing.empty() ? &*logits : nullptr);
+  ImGui::SetCursorScreenPos(ImVec2(g.cursor.x, g.label_y() + 3 * g.line + 8));
   ImGui::Dummy(ImVec2(1, 1));
-
-  const ImVec2 framebuffer_scale = ImGui::GetIO().DisplayFramebufferScale;
-  state.layout.heatmap_drawn = true;
-  state.layout.heatmap_x = origin.x * framebuffer_scale.x;
-  state.layout.heatmap_y = origin.y * framebuffer_scale.y;
-  state.layout.heatmap_side = side * framebuffer_scale.x;
-  state.layout.font_pixels = ImGui::GetFontSize() * framebuffer_scale.x;
-  state.layout.window = window;
-  state.layout.length = L;
-  state.layout.layer = view.layer;
-  state.layout.head = view.head;
-  state.layout.bias_head = result->bias_head_of(view.head);
+  record_layout(state, *result, g, window);
   ImGui::End();
 }
 

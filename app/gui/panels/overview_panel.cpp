@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "app/gui/panels/answers_section.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/panels.h"
+#include "app/gui/panels/shown_text.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/pipeline/toy_answers.h"
 
@@ -36,19 +38,19 @@ void draw_overview_panel(AppState& state) {
   if (!result) return;
   upload_thumbnails(state, *result);
   const bool answers = result->answers != nullptr;
-  // In presenter mode (large fonts, a small panel) the grid comes first: smaller thumbnails labelled by density only,
-  // and the answers shrink to their summary lines. Otherwise smaller thumbnails when the answers table shares the
-  // panel.
+  // In presenter mode the grid comes first and the answers shrink to their summary lines. Smaller thumbnails when
+  // the answers share the panel.
   const bool summary_only = state.presenter.active;
-  const bool answer_labels = answers && !summary_only;
-  const float thumb = std::floor(ImGui::GetFontSize() * (summary_only ? 2.6f : answers ? 3.0f : 3.6f));
+  const bool answer_labels = answers;  // presenting too: a tour step quotes the per-head counts
+  const float thumb = std::floor(ImGui::GetFontSize() * (answers ? 3.0f : 3.6f));
   const float label_width = ImGui::CalcTextSize("L00").x + 6;
   panel_png_button(state, "overview");
   ImGui::SameLine();
   ImGui::TextDisabled(answer_labels ? "layer × head · kept fraction, answers' keys kept · click to open"
                                     : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
-  const float cell_width = thumb + 8, cell_height = thumb + line * (answer_labels ? 2 : 1) + 8;
+  // A cell is as wide as its widest label ("100.0 %"), so that neighbouring labels never run together.
+  const float cell_width = std::max(thumb, ImGui::CalcTextSize("100.0 %").x) + 12, cell_height = thumb + line * (answer_labels ? 2 : 1) + 8;
   // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.
   const float grid_height = line + 2 + result->layers() * cell_height + ImGui::GetStyle().ScrollbarSize;
   const float available = ImGui::GetContentRegionAvail().y;
@@ -80,6 +82,7 @@ void draw_overview_panel(AppState& state) {
                          selected ? 2.0f : 1.0f);
       const std::string density = format_percent(result->tile_map(layer, bias_head).token_density());
       draw_list->AddText(ImVec2(at.x, at.y + thumb + 2), text, density.c_str());
+      note_drawn_text(state.layout, draw_list, ImVec2(at.x, at.y + thumb + 2), density);
       if (answer_labels) {
         const double kept = static_cast<double>(result->answers->kept_count(layer, bias_head)) /
                             static_cast<double>(std::max<std::int64_t>(1, result->answers->total()));
@@ -87,6 +90,8 @@ void draw_overview_panel(AppState& state) {
                            kept >= 0.9 ? IM_COL32(110, 220, 130, 255) : kept >= 0.5 ? IM_COL32(230, 200, 90, 255)
                                                                                   : IM_COL32(240, 110, 90, 255),
                            answers_thumbnail_label(*result, layer, bias_head).c_str());
+        note_drawn_text(state.layout, draw_list, ImVec2(at.x, at.y + thumb + 2 + line),
+                        answers_thumbnail_label(*result, layer, bias_head));
       }
       ImGui::SetCursorScreenPos(at);
       ImGui::PushID(static_cast<int>(layer * 1000 + h));
@@ -101,6 +106,9 @@ void draw_overview_panel(AppState& state) {
       ImGui::PopID();
     }
   }
+  note_region(state.layout, TourHighlight::DensityLabels, start,
+              ImVec2(start.x + label_width + result->q_heads() * cell_width, top + result->layers() * cell_height));
+  if (state.pipeline.result_is_stale()) draw_stale_badge(draw_list, start);
   ImGui::SetCursorScreenPos(ImVec2(start.x, top + result->layers() * cell_height));
   ImGui::Dummy(ImVec2(label_width + result->q_heads() * cell_width, 1));
   ImGui::EndChild();

@@ -13,7 +13,7 @@ namespace dmascope::gui {
 
 float status_bar_height() { return ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().WindowPadding.y; }
 
-void place_panel(PanelSlot slot) {
+std::pair<ImVec2, ImVec2> default_panel_placement(PanelSlot slot) {
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const float height = display.y - status_bar_height();
   // Columns: source/overview 23 %, heatmap 41 %, tile map/timing 36 %.
@@ -31,9 +31,32 @@ void place_panel(PanelSlot slot) {
       position = {left + middle, std::floor(height * 0.62f)}, size = {right, height - std::floor(height * 0.62f)};
       break;
   }
+  return {position, size};
+}
+
+const char* panel_window_name(PanelSlot slot) {
+  switch (slot) {
+    case PanelSlot::Source: return "Source";
+    case PanelSlot::Overview: return "Overview";
+    case PanelSlot::Heatmap: return "Heatmap";
+    case PanelSlot::TileMap: return "Tile map";
+    case PanelSlot::Timing: return "Timing";
+  }
+  return "";
+}
+
+void place_panel(PanelSlot slot) {
+  const auto [position, size] = default_panel_placement(slot);
   // In screenshots (no imgui.ini) this is the layout every time; interactively only the first time.
   ImGui::SetNextWindowPos(position, ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowSize(size, ImGuiCond_FirstUseEver);
+}
+
+void draw_stale_badge(ImDrawList* draw_list, ImVec2 at) {
+  const char* banner = "stale: these settings are being recomputed";
+  const ImVec2 size = ImGui::CalcTextSize(banner);
+  draw_list->AddRectFilled(at, ImVec2(at.x + size.x + 12, at.y + size.y + 8), IM_COL32(140, 60, 20, 230));
+  draw_list->AddText(ImVec2(at.x + 6, at.y + 4), IM_COL32(255, 255, 255, 255), banner);
 }
 
 std::shared_ptr<const PipelineResult> begin_result_panel(AppState& state, PanelSlot slot, const char* title) {

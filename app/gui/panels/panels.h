@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "app/gui/app_state.h"
 
@@ -24,10 +25,15 @@ void handle_shortcuts(AppState& state);     // shortcuts.cpp
 // Default window placement (first launch, and always in screenshots): fractions of the display.
 enum class PanelSlot { Source, Overview, Heatmap, TileMap, Timing };
 void place_panel(PanelSlot slot);
+std::pair<ImVec2, ImVec2> default_panel_placement(PanelSlot slot);  // position, size
+const char* panel_window_name(PanelSlot slot);                       // "Source", "Tile map", ...
 // A panel that draws the pipeline's result: places and begins its window and returns the result; returns null, with
 // the window already ended, when the window is collapsed or there is no result yet (then it says so).
 std::shared_ptr<const PipelineResult> begin_result_panel(AppState& state, PanelSlot slot, const char* title);
 float status_bar_height();
+// "stale: these settings are being recomputed" over a picture's top-left corner: every picture of the result says so,
+// not just the heatmap, while F5 or a settings change recomputes it.
+void draw_stale_badge(ImDrawList* draw_list, ImVec2 at);
 
 // Session actions shared by the Source panel and the shortcuts; they report into ui_message / ui_error.
 void save_session_action(AppState& state);

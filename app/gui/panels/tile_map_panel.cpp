@@ -1,6 +1,7 @@
-// The Tile map panel: the statuses (skipped / partial / full) of the tiles of the current head, as the CPU kernel
+// The Tile map panel: the statuses (empty / partial / full) of the tiles of the current head, as the CPU kernel
 // reports them (LayerCapture::tile_maps), over the same part of the matrix as the heatmap, with token and tile
-// density side by side.
+// density side by side — and the work the kernel really does, which is neither: it gathers, per query tile, the keys
+// some row of the tile keeps and computes all of those pairs (core/attention/gathered_work.h).
 #include <imgui.h>
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include "app/gui/render/kernel_tile_view.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/panels.h"
+#include "app/gui/panels/shown_text.h"
+#include "core/attention/gathered_work.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/timing/timing_csv.h"
 #include "core/formats/atomic_write.h"
@@ -23,13 +26,46 @@ namespace {
 
 ImU32 to_u32(const Rgb& rgb) { return IM_COL32(rgb[0], rgb[1], rgb[2], 255); }
 
-void legend_entry(const Rgb& color, const char* label, std::int64_t count) {
+void legend_entry(FrameLayout& layout, const Rgb& color, const char* label, std::int64_t count) {
   const float size = ImGui::GetTextLineHeight();
   const ImVec2 at = ImGui::GetCursorScreenPos();
   ImGui::GetWindowDrawList()->AddRectFilled(at, ImVec2(at.x + size, at.y + size), to_u32(color));
   ImGui::Dummy(ImVec2(size, size));
   ImGui::SameLine();
-  ImGui::Text("%s %lld", label, static_cast<long long>(count));
+  const std::string text = fmt::format("{} {}", label, count);
+  ImGui::TextUnformatted(text.c_str());
+  note_item_text(layout, text);
+}
+
+// SameLine() when `text` still fits on this line: the legend wraps instead of running off a narrow panel.
+void same_line_if_text_fits(const char* text) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const float width = ImGui::GetTextLineHeight() * 2 + ImGui::CalcTextSize(text).x + 4 * ImGui::GetStyle().ItemSpacing.x;
+  if (ImGui::GetItemRectMax().x + width <= right) ImGui::SameLine();
+}
+
+// Token density, tile density and the gathered work, each a line of its own (wrapping when the panel is narrow).
+void draw_density_and_work(FrameLayout& layout, const TileMap& map, const GatheredWork& work) {
+  const std::string densities =
+      fmt::format("token density {} · tile density {} ({} of {} causal tiles hold a kept entry)",
+                  format_percent(map.token_density()), format_percent(map.tile_density()), map.partial + map.full,
+                  map.causal_tiles);
+  ImGui::TextWrapped("%s", densities.c_str());
+  note_item_text(layout, densities);
+  const ImVec2 work_top = ImGui::GetCursorScreenPos();
+  const std::string gathered =
+      fmt::format("keys gathered per {}-row query tile: {:.0f} on average, at most {}", work.tile_rows,
+                  work.mean_keys_per_tile(), work.max_keys_per_tile());
+  ImGui::TextWrapped("%s", gathered.c_str());
+  note_item_text(layout, gathered);
+  const std::string executed = fmt::format("executed (query, key) pairs: {} of dense → ideal speedup {}",
+                                           format_percent(work.executed_fraction()), format_ratio(work.ideal_speedup()));
+  ImGui::TextWrapped("%s", executed.c_str());
+  note_item_text(layout, executed);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The kernel does not skip empty tiles: for each query tile it gathers the keys some row keeps\n"
+                      "and computes every (row, gathered key) pair. Its work follows these pairs, not the tiles.");
+  note_region(layout, TourHighlight::GatheredKeys, work_top, ImGui::GetItemRectMax());
 }
 
 // Thin lines on tile edges once tiles are large enough on screen to tell apart (they sit on the edges, so tile
@@ -77,21 +113,23 @@ void draw_tile_map_panel(AppState& state) {
   const ViewState& view = state.view;
   const std::int64_t bias_head = result->bias_head_of(view.head);
   const TileMap& map = result->tile_map(view.layer, bias_head);
-  ImGui::Text("layer %lld, bias head %lld · %lldx%lld tiles of %lldx%lld tokens", static_cast<long long>(view.layer),
-              static_cast<long long>(bias_head), static_cast<long long>(map.q_tiles),
-              static_cast<long long>(map.k_tiles), static_cast<long long>(map.shape.rows),
-              static_cast<long long>(map.shape.cols));
-  // build_tile_map counts the tiles above the diagonal as skipped; the picture draws them apart, so does the legend.
-  const std::int64_t causal_skipped = map.causal_tiles - map.partial - map.full;
-  legend_entry(kTileSkippedColor, "skipped", causal_skipped);
-  ImGui::SameLine();
-  legend_entry(kTilePartialColor, "partial", map.partial);
-  ImGui::SameLine();
-  legend_entry(kTileFullColor, "full", map.full);
-  ImGui::SameLine();
-  legend_entry(kAboveDiagonalColor, "above the diagonal", map.skipped - causal_skipped);
-  ImGui::Text("token density %s · tile density %s (of %lld causal tiles)", format_percent(map.token_density()).c_str(),
-              format_percent(map.tile_density()).c_str(), static_cast<long long>(map.causal_tiles));
+  ImGui::TextWrapped("layer %lld, bias head %lld · %lldx%lld tiles of %lldx%lld tokens",
+                     static_cast<long long>(view.layer), static_cast<long long>(bias_head),
+                     static_cast<long long>(map.q_tiles), static_cast<long long>(map.k_tiles),
+                     static_cast<long long>(map.shape.rows), static_cast<long long>(map.shape.cols));
+  // build_tile_map counts the tiles above the diagonal as skipped; the picture draws them apart, so does the legend:
+  // "empty" is a causal tile with no kept entry, the word every view uses.
+  const std::int64_t causal_empty = map.causal_tiles - map.partial - map.full;
+  FrameLayout& layout = state.layout;
+  legend_entry(layout, kTileSkippedColor, "empty", causal_empty);
+  same_line_if_text_fits("partial 0000");
+  legend_entry(layout, kTilePartialColor, "partial", map.partial);
+  same_line_if_text_fits("full 0000");
+  legend_entry(layout, kTileFullColor, "full", map.full);
+  same_line_if_text_fits("above the diagonal 0000");
+  legend_entry(layout, kAboveDiagonalColor, "above the diagonal", map.skipped - causal_empty);
+  const auto death = result->death(view.layer, bias_head);
+  draw_density_and_work(layout, map, gathered_work(death.data(), result->length(), map.shape.rows));
 
   draw_kernel_tile_controls(state, *result);
   if (ImGui::SmallButton("export CSV")) export_tile_csv(state, *result, view.layer);
@@ -135,6 +173,8 @@ void draw_tile_map_panel(AppState& state) {
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   state.renderer->draw(draw_list, state.tiles.tiles, origin, ImVec2(side, side), style);
   draw_tile_grid(draw_list, map, window, origin, side);
+  if (state.pipeline.result_is_stale()) draw_stale_badge(draw_list, origin);
+  note_region(layout, TourHighlight::SkippedTiles, origin, ImVec2(origin.x + side, origin.y + side));
   draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(origin.x + side + 1, origin.y + side + 1),
                      ImGui::GetColorU32(ImGuiCol_Border));
   ImGui::SetCursorScreenPos(origin);
@@ -152,7 +192,8 @@ void draw_tile_map_panel(AppState& state) {
                         static_cast<long long>(std::min(L, (kt + 1) * map.shape.cols) - 1),
                         kt * map.shape.cols > std::min(L, (qt + 1) * map.shape.rows) - 1
                             ? "above the diagonal"
-                            : std::string(tile_status_name(status)).c_str());
+                            : status == TileStatus::Skipped ? "empty: no kept entry"
+                                                            : std::string(tile_status_name(status)).c_str());
     }
   }
   if (kernel_beside) draw_kernel_tile_view(state, *result, window, ImVec2(origin.x + side + kGap, origin.y), side);

@@ -12,6 +12,8 @@
 #include "app/gui/render/line_chart.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/panels.h"
+#include "app/gui/panels/shown_text.h"
+#include "core/attention/gathered_work.h"
 #include "engine/timing/sweep_points.h"
 #include "engine/timing/timing_csv.h"
 #include "core/compute/timing_math.h"
@@ -31,6 +33,8 @@ constexpr ImU32 kDenseColor = IM_COL32(170, 170, 180, 255);
 constexpr ImU32 kMaterializedColor = IM_COL32(230, 159, 0, 255);
 const ImVec4 kErrorColor(1.0f, 0.45f, 0.35f, 1.0f);
 
+double total_ms(const LayerTiming& timing) { return timing.dma_total_ms(); }
+
 std::string format_tflops(double pairs, std::int64_t head_dim, double ms) {
   const double rate = attention_tflops_per_second(pairs, head_dim, ms);
   return rate > 0 ? fmt::format("{:.3g}", rate) : "—";
@@ -38,6 +42,64 @@ std::string format_tflops(double pairs, std::int64_t head_dim, double ms) {
 
 void export_csv(AppState& state, const char* what, const ExportName& name, const std::string& text) {
   export_file_action(state, what, name, [&](const std::filesystem::path& path) { write_file_atomically(path, text); });
+}
+
+// The work of DMA on this layer, all query heads, as the kernels do it (core/attention/gathered_work.h): what the
+// measured speedup is to be compared with. Deterministic (from the mask alone), so screenshots show it too.
+struct LayerWork {
+  double token_density = 0, tile_density = 0, executed_fraction = 0, ideal_speedup = 0, mean_keys_per_tile = 0;
+  std::int64_t tile_rows = 0, tile_cols = 0;
+};
+
+LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
+  LayerWork work;
+  double kept = 0, causal = 0, active_tiles = 0, causal_tiles = 0, executed = 0, dense = 0, keys = 0, tiles = 0;
+  for (std::int64_t bias_head = 0; bias_head < result.bias_heads(); ++bias_head) {
+    const TileMap& map = result.tile_map(layer, bias_head);
+    const auto death = result.death(layer, bias_head);
+    const GatheredWork gathered = gathered_work(death.data(), result.length(), map.shape.rows);
+    kept += static_cast<double>(map.kept_entries);
+    causal += static_cast<double>(map.causal_entries);
+    active_tiles += static_cast<double>(map.partial + map.full);
+    causal_tiles += static_cast<double>(map.causal_tiles);
+    executed += gathered.executed_pairs;
+    dense += gathered.dense_pairs;
+    keys += gathered.mean_keys_per_tile() * static_cast<double>(gathered.keys_per_tile.size());
+    tiles += static_cast<double>(gathered.keys_per_tile.size());
+    work.tile_rows = map.shape.rows;
+    work.tile_cols = map.shape.cols;
+  }
+  work.token_density = causal > 0 ? kept / causal : 0;
+  work.tile_density = causal_tiles > 0 ? active_tiles / causal_tiles : 0;
+  work.executed_fraction = dense > 0 ? executed / dense : 0;
+  work.ideal_speedup = executed > 0 ? dense / executed : 0;
+  work.mean_keys_per_tile = tiles > 0 ? keys / tiles : 0;
+  return work;
+}
+
+// Three lines that tell why DMA is faster: the kept share, the non-empty tiles' share (what a tile-skipping kernel
+// would save), and the pairs the gathering kernel executes (what this one saves).
+void draw_layer_work(AppState& state, const PipelineResult& result, std::int64_t layer) {
+  const LayerWork work = layer_work(result, layer);
+  FrameLayout& layout = state.layout;
+  const ImVec2 top = ImGui::GetCursorScreenPos();
+  const std::string densities =
+      fmt::format("token density {} · tile density {} (mean of the layer's heads, {}×{} tiles)",
+                  format_percent(work.token_density), format_percent(work.tile_density), work.tile_rows,
+                  work.tile_cols);
+  ImGui::TextWrapped("%s", densities.c_str());
+  note_item_text(layout, densities);
+  const std::string gathered = fmt::format(
+      "the kernels gather {:.0f} keys per {}-row query tile on average and execute {} of dense's (query, key) pairs",
+      work.mean_keys_per_tile, work.tile_rows, format_percent(work.executed_fraction));
+  ImGui::TextWrapped("%s", gathered.c_str());
+  note_item_text(layout, gathered);
+  const std::string ideal = fmt::format("ideal speedup {} = dense pairs / executed pairs (a tile-skipping kernel: {})",
+                                        format_ratio(work.ideal_speedup),
+                                        format_ratio(work.tile_density > 0 ? 1.0 / work.tile_density : 0));
+  ImGui::TextWrapped("%s", ideal.c_str());
+  note_item_text(layout, ideal);
+  note_region(layout, TourHighlight::GatheredKeys, top, ImGui::GetItemRectMax());
 }
 
 void variant_row(const char* name, const TimedVariant& variant, const LayerTiming& timing, const std::string& speedup) {
@@ -64,11 +126,21 @@ void variant_row(const char* name, const TimedVariant& variant, const LayerTimin
   ImGui::TextUnformatted(speedup.c_str());
 }
 
+// The speedup a kernel that pays per executed pair could reach: dense's executed pairs over DMA's.
+double executed_pairs_ideal_speedup(const LayerTiming& timing) {
+  return timing.dma.executed_pairs > 0 && timing.dense.executed_pairs > 0
+             ? timing.dense.executed_pairs / timing.dma.executed_pairs
+             : timing.ideal_speedup();
+}
+
 void draw_timing_table(AppState& state, const PipelineResult& result, const LayerTiming& timing) {
   ImGui::TextWrapped("%s timings · %s · median of %d, spread = max - min", timing.on_gpu ? "GPU" : "CPU",
                      timing.device.c_str(), timing.repeats);
-  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV;
-  if (ImGui::BeginTable("timing", 6, flags)) {
+  // ScrollX: a narrow panel scrolls the table instead of cutting its right-hand columns (speedup, TFLOP/s) off.
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV |
+                                ImGuiTableFlags_ScrollX;
+  const float table_height = ImGui::GetTextLineHeightWithSpacing() * 6 + ImGui::GetStyle().ScrollbarSize + 8;
+  if (ImGui::BeginTable("timing", 6, flags, ImVec2(0, table_height))) {
     ImGui::TableSetupColumn("variant");
     ImGui::TableSetupColumn("median");
     ImGui::TableSetupColumn("spread");
@@ -88,13 +160,21 @@ void draw_timing_table(AppState& state, const PipelineResult& result, const Laye
   }
   if (!timing.materialized.measured && !timing.materialized.skipped_why.empty())
     ImGui::TextWrapped("materialized skipped: %s", timing.materialized.skipped_why.c_str());
-  ImGui::Text("ideal speedup %s (1 / token density %s) · tile density %s", format_ratio(timing.ideal_speedup()).c_str(),
-              format_percent(timing.token_density).c_str(), format_percent(timing.tile_density).c_str());
+  const std::string measured = fmt::format("measured speedup vs dense {} · ideal {} (dense / DMA executed pairs)",
+                                           timing.dense.measured && total_ms(timing) > 0 ? format_ratio(timing.speedup())
+                                                                                          : std::string("—"),
+                                           format_ratio(executed_pairs_ideal_speedup(timing)));
+  ImGui::TextWrapped("%s", measured.c_str());
+  note_item_text(state.layout, measured);
+  ImGui::TextWrapped("as timed: token density %s · tile density %s (layer mean, %s)",
+                     format_percent(timing.token_density).c_str(), format_percent(timing.tile_density).c_str(),
+                     timing.on_gpu ? "the kernel's 64×64 tiles" : "the CPU kernel's tiles");
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("FLOPs = 4·d per (query, key) pair. Useful: kept pairs (DMA), causal pairs (dense, materialized). "
-                     "Executed: the pairs the kernel computes (whole tiles; all L² for the materialized GEMMs). DMA incl. mask: "
-                     "the mask build and the kernel timed together (on the GPU as one CUDA graph, as dmascope-cli bench "
-                     "times it). Speedup: that variant's median / DMA incl. mask.");
+                     "Executed: the pairs the kernel computes (DMA: each query tile's rows × its gathered keys; dense: the causal "
+                     "prefix of each tile; all L² for the materialized GEMMs). DMA incl. mask: the mask build and the "
+                     "kernel timed together (on the GPU as one CUDA graph, as dmascope-cli bench times it). Speedup: that "
+                     "variant's median / DMA incl. mask.");
   ImGui::PopStyleColor();
   if (ImGui::SmallButton("export CSV"))
     export_csv(state, "timing CSV", layer_timing_csv_name(result, timing), layer_timing_csv(timing));
@@ -288,12 +368,17 @@ void draw_timing_panel(AppState& state) {
                    : "CPU backend, fp32",
               static_cast<long long>(result->length()), static_cast<long long>(result->forward.window));
   panel_png_button(state, "timing");
+  if (state.pipeline.result_is_stale()) {
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    draw_stale_badge(ImGui::GetWindowDrawList(), at);
+    ImGui::Dummy(ImVec2(1, ImGui::GetTextLineHeight() + 8));
+  }
+  draw_layer_work(state, *result, layer);
   if (state.deterministic) {
     ImGui::TextWrapped("Timings are not measured for screenshots: they change from run to run.");
     ImGui::End();
     return;
   }
-  if (state.pipeline.result_is_stale()) ImGui::TextDisabled("(for the previous settings: recomputing)");
   if (ImGui::BeginTabBar("timing_tabs")) {
     if (ImGui::BeginTabItem("this layer")) {
       draw_current_layer(state, *result, layer);
