@@ -49,7 +49,7 @@ int command_forward(const std::vector<std::string>& argv) {
                   {"--map", "--quiet"});
   if (!args.positional().empty()) fail("forward: unexpected argument '{}'", args.positional()[0]);
   const DogeModel model = DogeModel::load(args.required("--model"));
-  if (args.value("--threads")) set_worker_count(static_cast<int>(args.integer("--threads", 0)));
+  if (args.value("--threads")) set_worker_count(args.integer("--threads", 0));
 
   std::vector<std::int32_t> ids;
   const int sources = !!args.value("--ids") + !!args.value("--text") + !!args.value("--random");

@@ -2,25 +2,57 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "core/base/error.h"
 
 namespace dmascope {
 
 namespace {
+
 std::atomic<int> configured_workers{0};
+
+int workers_from_environment() {
+  const char* env = std::getenv("DMASCOPE_THREADS");
+  if (!env || !*env) return 0;
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(env, &end, 10);
+  if (errno != 0 || *end != '\0' || value < 1 || value > kMaxWorkerCount)
+    fail("DMASCOPE_THREADS='{}' is not a thread count in 1..{}", std::string_view(env), kMaxWorkerCount);
+  return static_cast<int>(value);
 }
+
+// Joins every started thread when it goes out of scope, also while an exception unwinds: a joinable std::thread
+// destroyed by the unwinding would call std::terminate.
+struct JoinAll {
+  std::vector<std::thread>& threads;
+  ~JoinAll() {
+    for (auto& thread : threads)
+      if (thread.joinable()) thread.join();
+  }
+};
+
+}  // namespace
 
 int worker_count() {
   if (int configured = configured_workers.load(); configured > 0) return configured;
-  if (const char* env = std::getenv("DMASCOPE_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
+  if (const int from_environment = workers_from_environment(); from_environment > 0) return from_environment;
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void set_worker_count(int threads) { configured_workers.store(std::max(0, threads)); }
+void set_worker_count(std::int64_t threads) {
+  if (threads < 0 || threads > kMaxWorkerCount)
+    fail("thread count {} is not in 0..{} (0 = one per core)", threads, kMaxWorkerCount);
+  configured_workers.store(static_cast<int>(threads));
+}
 
 void parallel_for(std::int64_t count, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& body) {
   if (count <= 0) return;
@@ -48,9 +80,18 @@ void parallel_for(std::int64_t count, std::int64_t grain, const std::function<vo
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
+  {
+    const JoinAll join_all{pool};
+    pool.reserve(static_cast<std::size_t>(threads - 1));
+    for (int t = 1; t < threads; ++t) {
+      try {
+        pool.emplace_back(worker);
+      } catch (const std::system_error&) {
+        break;  // the system refused a thread (EAGAIN): the threads that started, and this one, share the work
+      }
+    }
+    worker();
+  }
   if (first_error) std::rethrow_exception(first_error);
 }
 
