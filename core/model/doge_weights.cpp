@@ -118,6 +118,8 @@ WeightLayout detect_layout(const WeightReader& reader, const CheckpointFiles& fi
 }  // namespace
 
 DogeWeights load_doge_weights(const CheckpointFiles& files, const DogeConfig& config) {
+  // Shapes below multiply config integers; a config built in code has not been through parse(): check it again here.
+  config.check_sizes((files.dir() / "config.json").string());
   WeightReader reader(files);
   DogeWeights weights;
   weights.layout = detect_layout(reader, files, config);
