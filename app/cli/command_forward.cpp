@@ -8,6 +8,7 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
 #include "core/model/doge_forward.h"
+#include "core/model/forward_memory.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
@@ -62,6 +63,8 @@ int command_forward(const std::vector<std::string>& argv) {
   } else {
     const std::int64_t length = args.integer("--random", 0);
     if (length < 1) fail("argument --random must be a positive token count, got {}", length);
+    // Before the ids exist: a billion of them alone are 4 GB. The forward re-checks with the parsed options.
+    if (args.value("--backend").value_or("cpu") == "cpu") require_cpu_forward_memory(model, length, ForwardOptions{});
     std::mt19937 rng(static_cast<std::uint32_t>(args.integer("--seed", 0)));
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
     for (std::int64_t i = 0; i < length; ++i) ids.push_back(token(rng));
