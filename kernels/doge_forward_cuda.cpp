@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/base/checked_math.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
+#include "core/model/forward_memory.h"
 #include "core/model/rope.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
@@ -123,6 +125,15 @@ struct DogeForwardCuda::Impl {
   // Activations of the last run, grown as needed.
   DeviceBuffer ids, x, h, q, k, v, q_rope, k_rope, dt, beta, death, context, attn_out, gate, up, mlp_out, logits;
   DeviceBuffer inverse_frequencies, mask_workspace, lists, counts, tile_status, tile_counters;
+
+  std::size_t activation_bytes() const {  // what a run may free and reuse (require_memory_for_run)
+    std::size_t bytes = 0;
+    for (const DeviceBuffer* buffer : {&ids, &x, &h, &q, &k, &v, &q_rope, &k_rope, &dt, &beta, &death, &context,
+                                       &attn_out, &gate, &up, &mlp_out, &logits, &mask_workspace, &lists, &counts,
+                                       &tile_status})
+      bytes += buffer->bytes();
+    return bytes;
+  }
 
   ~Impl() {
     for (cudaEvent_t event : events) cudaEventDestroy(event);
@@ -536,12 +547,46 @@ double build_tile_maps_on_cpu(ForwardResult& result, std::int64_t bias_heads, st
 
 }  // namespace
 
+namespace {
+
+// Refuses a run whose buffers cannot fit, before run() allocates any: the device buffers against what cudaMemGetInfo
+// reports free plus what this forward already holds (ensure_bytes frees a buffer before growing it), and the tile
+// maps that come back to the host against MemAvailable. The estimate is core's (core/model/forward_memory.h).
+void require_memory_for_run(const DogeConfig& config, std::int64_t bias_heads, std::size_t held_bytes,
+                            std::int64_t length, const ForwardOptions& options, const GpuForwardOutputs& outputs,
+                            const detail::MaskBuildPlan& plan) {
+  const std::int64_t logit_rows = outputs.logits == LogitRows::All ? length : outputs.logits == LogitRows::Last ? 1 : 0;
+  const bool tiles_valid = options.tiles.rows >= 1 && options.tiles.cols >= 1;  // run() reports a bad shape itself
+  const ForwardMemoryEstimate device = estimate_gpu_forward_device_memory(
+      config, bias_heads, length, options, logit_rows, outputs.tile_maps && outputs.tile_maps_on_gpu && tiles_valid,
+      static_cast<std::int64_t>(detail::mask_build_workspace_bytes(plan)));
+  std::size_t free_bytes = 0, total_bytes = 0;
+  DMASCOPE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  require_memory(device, static_cast<std::int64_t>(free_bytes + held_bytes),
+                 fmt::format("GPU forward of {} tokens", length), "free device memory (cudaMemGetInfo)");
+  if (outputs.tile_maps && tiles_valid) {
+    ForwardMemoryEstimate host;
+    const auto tiles = [&](std::int64_t size) { return (length + size - 1) / size; };
+    host.tile_map_bytes =
+        saturating_mul(saturating_mul(config.num_hidden_layers, bias_heads),
+                       saturating_mul(tiles(options.tiles.rows), tiles(options.tiles.cols)));
+    if (const auto available = available_host_memory_bytes())
+      require_memory(host, *available,
+                     fmt::format("GPU forward of {} tokens: tile maps {}x{}", length, options.tiles.rows,
+                                 options.tiles.cols),
+                     "MemAvailable in /proc/meminfo");
+  }
+}
+
+}  // namespace
+
 GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const ForwardOptions& options,
                                       const GpuForwardOutputs& outputs) {
   const auto start = Clock::now();
   Impl& m = *impl_;
   m.check_run_inputs(ids, options, outputs);
   const RunPlan plan = m.plan_run(static_cast<std::int64_t>(ids.size()), options, outputs);
+  require_memory_for_run(m.config, m.bias_heads, m.activation_bytes(), plan.length, options, outputs, plan.mask);
   m.reserve_activations(plan, outputs.poison_activations);
   m.upload_inputs(ids, plan);
 

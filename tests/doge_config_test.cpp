@@ -69,6 +69,22 @@ TEST(DogeConfig, FixtureConfigsParse) {
   EXPECT_EQ(moe.expert_keys(), 4);
 }
 
+TEST(DogeConfig, CheckSizesCatchesAConfigBuiltInCodeWhoseProductWraps) {
+  DogeConfig config = parse_with("");
+  config.num_attention_heads = config.num_key_value_heads = std::int64_t{1} << 32;
+  config.head_dim = std::int64_t{1} << 32;  // H × d = 2^64 = 0 in 64 bits
+  try {
+    config.check_sizes("built/config.json");
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_THAT(std::string(error.what()), AllOf(HasSubstr("built/config.json"), HasSubstr("'num_attention_heads'")));
+  }
+  config.num_attention_heads = config.num_key_value_heads = 1 << 30;
+  config.head_dim = 1 << 30;
+  config.hidden_size = 1 << 30;  // each in range, the q_proj bytes 2^92 are not
+  EXPECT_THROW(config.check_sizes("built/config.json"), Error);
+}
+
 struct BadConfig {
   const char* name;
   std::string json;
@@ -111,6 +127,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"UnsupportedActivation", std::string(kMinimal) + R"(, "hidden_act": "gelu"})", {"hidden_act", "gelu"}},
         BadConfig{"SlidingWindowSet", std::string(kMinimal) + R"(, "sliding_window": 128})", {"sliding_window"}},
         BadConfig{"ZeroWindow", std::string(kMinimal) + R"(, "keep_window_size": 0})", {"keep_window_size"}},
+        // Integers are reported as written, never as what a wrapped conversion made of them.
+        BadConfig{"VocabAboveInt64", R"({"vocab_size": 18446744073709551615, "hidden_size": 64)" + kTail,
+                  {"'vocab_size'", "18446744073709551615"}},
+        BadConfig{"VocabAsLargeFloat", R"({"vocab_size": 2.5e10, "hidden_size": 64)" + kTail,
+                  {"'vocab_size'", "integer", "25000000000"}},
+        BadConfig{"WindowAboveInt32", std::string(kMinimal) + R"(, "keep_window_size": 25000000000})",
+                  {"'keep_window_size'", "25000000000", "largest supported"}},
+        BadConfig{"HeadsTimesHeadDimWrapsToZero",
+                  R"({"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                      "num_attention_heads": 4294967296, "head_dim": 4294967296})",
+                  {"'num_attention_heads'", "4294967296"}},
+        BadConfig{"ProjectionBytesOverflow",
+                  R"({"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                      "num_attention_heads": 2147483647, "head_dim": 2147483646})",
+                  {"num_attention_heads × head_dim × hidden_size", "2147483647 × 2147483646 × 64", "overflows"}},
+        BadConfig{"RopeThetaTooSmallForFloat32", std::string(kMinimal) + R"(, "rope_theta": 1e-300})",
+                  {"rope_theta", "1e-300", "overflow float32"}},
         BadConfig{"MoeTooManyExpertsPerToken",
                   std::string(kMinimal) + R"(, "is_moe": true, "num_experts": 16, "num_experts_per_tok": 17})",
                   {"num_experts_per_tok"}}),

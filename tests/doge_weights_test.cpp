@@ -75,9 +75,11 @@ TEST(DogeWeights, DetectsBothLayoutsAndTheTiedHead) {
   EXPECT_EQ(mha.weights.stored_dtypes, std::vector<std::string>{"BF16"});
 }
 
-TEST(DogeWeights, Float32WeightsAreBorrowedFromTheMappingNotCopied) {
+// Weights used to be borrowed from the mapping when aligned F32; a checkpoint truncated while loaded then raised
+// SIGBUS in the forward. They are owned copies now (see CheckpointTruncatedAfterLoad* in malformed_files_test.cpp).
+TEST(DogeWeights, Float32WeightsAreOwnedCopiesNotViewsOfTheMapping) {
   const DogeModel gqa = DogeModel::load(testing::fixtures_dir() / "models/gqa_f32");
-  EXPECT_FALSE(gqa.weights.embed.writable()) << "an aligned F32 tensor should be a read-only view of the file";
+  EXPECT_TRUE(gqa.weights.embed.writable()) << "an F32 tensor should be read into owned memory, not mapped";
 }
 
 TEST(DogeWeights, ParameterCountMatchesTheConfig) {

@@ -12,6 +12,7 @@
 #include "core/formats/checkpoint_files.h"
 #include "core/base/error.h"
 #include "core/formats/safetensors.h"
+#include "core/model/doge_forward.h"
 #include "tests/test_paths.h"
 
 namespace dmascope {
@@ -257,6 +258,27 @@ TEST_F(MalformedSafetensors, NotARegularFileOrMissing) {
   EXPECT_THAT(open_error(path_), AllOf(HasSubstr("bad.safetensors"), HasSubstr("not a regular file")));
   EXPECT_THAT(open_error(path_.parent_path() / "absent.safetensors"),
               AllOf(HasSubstr("absent.safetensors"), HasSubstr("cannot open")));
+}
+
+// A checkpoint truncated while its model is loaded (another process rewriting it). The weights were read, not mapped,
+// so the forward runs on what was loaded instead of dying of SIGBUS in a projection; reading the file again is an
+// Error that names the file and the tensor.
+TEST(CheckpointTruncatedAfterLoad, ForwardStillRunsAndARereadNamesTheFile) {
+  const fs::path dir = testing::scratch_dir() / "gqa_f32";
+  fs::copy(testing::fixtures_dir() / "models/gqa_f32", dir, fs::copy_options::recursive);
+  const DogeModel model = DogeModel::load(dir);
+  const auto file = SafetensorsFile::open(dir / "model.safetensors");
+  const std::vector<std::int32_t> ids = {1, 2, 3, 4, 5};
+  const std::vector<float> before = doge_forward(model, ids, ForwardOptions{}).logits.to_f32_vector();
+  fs::resize_file(dir / "model.safetensors", 64);
+  EXPECT_EQ(doge_forward(model, ids, ForwardOptions{}).logits.to_f32_vector(), before);
+  try {
+    file->read_tensor("model.norm.weight");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(),
+                AllOf(HasSubstr("model.safetensors"), HasSubstr("'model.norm.weight'"), HasSubstr("truncated")));
+  }
 }
 
 // Sharded checkpoints: two good shards and an index, each test breaking one thing.

@@ -10,6 +10,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
+#include "core/model/forward_memory.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
@@ -63,7 +64,7 @@ int run_forward(const ForwardArguments& args) {
   if (args.map_head >= model.weights.bias_heads)
     usage_fail("--map-head: {} is not a bias head of {} (0..{})", args.map_head, model.dir.string(),
                model.weights.bias_heads - 1);
-  if (args.threads > 0) set_worker_count(static_cast<int>(args.threads));
+  if (args.threads > 0) set_worker_count(args.threads);
 
   std::vector<std::int32_t> ids;
   if (args.text_option->count() > 0) {
@@ -73,6 +74,8 @@ int run_forward(const ForwardArguments& args) {
     ids = parse_id_list(args.ids);
   } else {
     const std::int64_t length = args.random;
+    // Before the ids exist: a billion of them alone are 4 GB. The forward re-checks with the parsed options.
+    if (args.backend == "cpu") require_cpu_forward_memory(model, length, ForwardOptions{});
     std::mt19937 rng(static_cast<std::uint32_t>(args.seed));
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
     for (std::int64_t i = 0; i < length; ++i) ids.push_back(token(rng));
@@ -184,7 +187,7 @@ Command add_forward_command(CLI::App& cli) {
       ->transform(integer_in(1, kMaxTokens));
   command->add_option("--mask-variant", args->mask_variant, "per-row (default; each row its own top-w) or shared")
       ->check(CLI::IsMember({"per-row", "shared"}));
-  command->add_option("--threads", args->threads, "CPU worker threads (default: DMASCOPE_THREADS or all cores)")
+  command->add_option("--threads", args->threads, "CPU worker threads (default: all cores)")
       ->transform(integer_in(1, kMaxThreads));
   command->add_option("--repeat", args->repeat, "runs of the forward; the median time is reported (default 1)")
       ->transform(integer_in(1, kMaxRepeats));

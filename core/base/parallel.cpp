@@ -8,18 +8,36 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/error.h"
+
 namespace dmascope {
 
 namespace {
+
 std::atomic<int> configured_workers{0};
-}
+
+// Joins every started thread when it goes out of scope, also while an exception unwinds: a joinable std::thread
+// destroyed by the unwinding would call std::terminate.
+struct JoinAll {
+  std::vector<std::thread>& threads;
+  ~JoinAll() {
+    for (auto& thread : threads)
+      if (thread.joinable()) thread.join();
+  }
+};
+
+}  // namespace
 
 int worker_count() {
   if (int configured = configured_workers.load(); configured > 0) return configured;
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void set_worker_count(int threads) { configured_workers.store(std::max(0, threads)); }
+void set_worker_count(std::int64_t threads) {
+  if (threads < 0 || threads > kMaxWorkerCount)
+    fail("thread count {} is not in 0..{} (0 = one per core)", threads, kMaxWorkerCount);
+  configured_workers.store(static_cast<int>(threads));
+}
 
 void parallel_for(std::int64_t count, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& body) {
   if (count <= 0) return;
@@ -47,19 +65,18 @@ void parallel_for(std::int64_t count, std::int64_t grain, const std::function<vo
     }
   };
   std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(threads - 1));
-  for (int t = 1; t < threads; ++t) {
-    // The OS may refuse a thread (its limit, or no memory for a stack). Then the threads started so far and this one
-    // share the work: fewer workers, same result. Letting the exception leave would destroy joinable threads, which
-    // is std::terminate.
-    try {
-      pool.emplace_back(worker);
-    } catch (const std::system_error&) {
-      break;
+  {
+    const JoinAll join_all{pool};
+    pool.reserve(static_cast<std::size_t>(threads - 1));
+    for (int t = 1; t < threads; ++t) {
+      try {
+        pool.emplace_back(worker);
+      } catch (const std::system_error&) {
+        break;  // the system refused a thread (EAGAIN): the threads that started, and this one, share the work
+      }
     }
+    worker();
   }
-  worker();
-  for (auto& thread : pool) thread.join();
   if (first_error) std::rethrow_exception(first_error);
 }
 

@@ -184,6 +184,12 @@ Tensor CheckpointFiles::tensor(std::string_view name) const {
   return it->second.file->tensor(name);
 }
 
+Tensor CheckpointFiles::read_tensor(std::string_view name) const {
+  const auto it = tensors_.find(name);
+  if (it == tensors_.end()) fail_missing(name);
+  return it->second.file->read_tensor(name);
+}
+
 std::uint64_t CheckpointFiles::total_bytes() const {
   std::uint64_t total = 0;
   for (const auto& [name, location] : tensors_) total += location.entry->end - location.entry->begin;

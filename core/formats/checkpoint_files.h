@@ -35,6 +35,7 @@ class CheckpointFiles {
   const TensorEntry* find(std::string_view name) const;  // nullptr if absent
   std::filesystem::path file_of(std::string_view name) const;  // the shard holding it; Error if absent
   Tensor tensor(std::string_view name) const;  // zero-copy; errors name the shard (or index) file and the tensor
+  Tensor read_tensor(std::string_view name) const;  // an owned copy read with pread (SafetensorsFile::read_tensor)
   std::uint64_t total_bytes() const;  // the tensor data of all shards
   const std::vector<std::shared_ptr<const SafetensorsFile>>& files() const { return files_; }
 

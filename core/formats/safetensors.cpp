@@ -285,7 +285,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
     file->mapping_ = static_cast<const std::byte*>(mapping);
     file->mapping_size_ = size;
   }
-  ::close(fd);  // the mapping keeps the file contents reachable
+  file->fd_ = fd;  // read_tensor reads through it; the destructor closes it
   file->header_ = parse(file->mapped_bytes(), source);
   for (std::size_t i = 0; i < file->header_.entries.size(); ++i) file->index_.emplace(file->header_.entries[i].name, i);
   return file;
@@ -293,6 +293,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
 
 SafetensorsFile::~SafetensorsFile() {
   if (mapping_) ::munmap(const_cast<std::byte*>(mapping_), mapping_size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 const TensorEntry* SafetensorsFile::find(std::string_view name) const {
@@ -306,6 +307,27 @@ Tensor SafetensorsFile::tensor(std::string_view name) const {
          header_.entries.size());
   const std::byte* bytes = mapping_ + header_.data_offset + entry->begin;  // validated: inside the mapping
   return Tensor::borrow(shared_from_this(), bytes, entry->dtype, entry->shape);
+}
+
+Tensor SafetensorsFile::read_tensor(std::string_view name) const {
+  const TensorEntry* entry = find(name);
+  if (!entry) fail("{}: no tensor '{}' in this file ({} tensors)", path_.string(), printable_for_message(name),
+         header_.entries.size());
+  Tensor copy = Tensor::zeros(entry->dtype, entry->shape);
+  std::byte* out = copy.mutable_bytes();
+  const std::uint64_t first = header_.data_offset + entry->begin, bytes = entry->end - entry->begin;
+  for (std::uint64_t done = 0; done < bytes;) {
+    const ::ssize_t got = ::pread(fd_, out + done, bytes - done, static_cast<::off_t>(first + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0)
+      fail("{}: cannot read tensor '{}' (bytes [{}, {}) of the file): {}", path_.string(), printable_for_message(name),
+           first, first + bytes, std::strerror(errno));
+    if (got == 0)
+      fail("{}: the file ends at byte {} while tensor '{}' needs bytes [{}, {}): it was truncated after it was opened",
+           path_.string(), first + done, printable_for_message(name), first, first + bytes);
+    done += static_cast<std::uint64_t>(got);
+  }
+  return copy;
 }
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -56,7 +56,11 @@ class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
   const std::vector<TensorEntry>& entries() const { return header_.entries; }  // in file (offset) order
   const TensorEntry* find(std::string_view name) const;                       // nullptr if absent
   // A zero-copy view that keeps the mapping alive. A missing name is an Error naming the file and the tensor.
+  // Touching the view after the file was truncated raises SIGBUS: for data used long after open(), read_tensor().
   Tensor tensor(std::string_view name) const;
+  // An owned copy read from the file with pread(), not through the mapping, so that a file truncated or rewritten
+  // after open() gives an Error naming the file and the tensor instead of SIGBUS at the first touch.
+  Tensor read_tensor(std::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
   std::uint64_t data_offset() const { return header_.data_offset; }
   std::span<const std::byte> mapped_bytes() const { return {mapping_, mapping_size_}; }  // the whole file
@@ -67,6 +71,7 @@ class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
   std::filesystem::path path_;
   const std::byte* mapping_ = nullptr;
   std::size_t mapping_size_ = 0;
+  int fd_ = -1;  // kept open for read_tensor: the file as opened, even if its path is replaced later
   SafetensorsHeader header_;
   std::map<std::string, std::size_t, std::less<>> index_;  // name -> position in header_.entries
 };

@@ -1,10 +1,13 @@
 #include "core/model/doge_config.h"
 
 #include <cmath>
+#include <initializer_list>
+#include <limits>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/base/checked_math.h"
 #include "core/base/error.h"
 #include "core/formats/json_kind.h"
 
@@ -61,14 +64,25 @@ class ConfigReader {
     return value->get<std::string>();
   }
 
+  // The value as written in the error: nlohmann would hand 2^64 − 1 over as −1 and a float cast would turn 2.5e10 into
+  // −2147483648, so an integer that does not fit int64 is refused here, before any conversion.
   std::int64_t as_int(const json& value, std::string_view key) const {
-    if (!value.is_number_integer()) fail("{}: key '{}' must be an integer, got {}", source_, key, json_kind(value));
+    if (!value.is_number_integer())
+      fail("{}: key '{}' must be an integer, got {} {}", source_, key, json_kind(value), excerpt(value));
+    if (value.is_number_unsigned() &&
+        value.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      fail("{}: key '{}' is {}, larger than any size dmascope supports", source_, key, value.get<std::uint64_t>());
     return value.get<std::int64_t>();
   }
 
   double as_number(const json& value, std::string_view key) const {
     if (!value.is_number()) fail("{}: key '{}' must be a number, got {}", source_, key, json_kind(value));
     return value.get<double>();
+  }
+
+  static std::string excerpt(const json& value) {
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
   }
 
   std::string_view source() const { return source_; }
@@ -127,11 +141,42 @@ RopeSettings parse_rope(const ConfigReader& reader) {
     }
   }
   if (!(rope.theta > 0.0) || !std::isfinite(rope.theta)) fail("{}: rope_theta must be positive, got {}", source, rope.theta);
+  if (!std::isfinite(rope.factor)) fail("{}: the rope scaling factor must be finite, got {}", source, rope.factor);
   return rope;
 }
 
+// The largest extent a config may give: token ids, death indices and the kernels' sizes are 32-bit integers.
+constexpr std::int64_t kMaxConfigExtent = std::numeric_limits<std::int32_t>::max();
+
 void require_positive(std::string_view source, std::string_view key, std::int64_t value) {
   if (value <= 0) fail("{}: key '{}' must be positive, got {}", source, key, value);
+  if (value > kMaxConfigExtent)
+    fail("{}: key '{}' is {}, more than the largest supported value {} (token ids and kernel sizes are 32-bit)",
+         source, key, value, kMaxConfigExtent);
+}
+
+struct Factor {
+  std::string_view name;
+  std::int64_t value;
+};
+
+// The product of config integers, or an error naming every factor when it does not fit int64.
+std::int64_t checked_product(std::string_view source, std::initializer_list<Factor> factors) {
+  std::int64_t product = 1;
+  bool overflow = false;
+  for (const Factor& factor : factors) {
+    const auto next = checked_mul(product, factor.value);
+    overflow = overflow || !next;
+    product = next.value_or(0);
+  }
+  if (!overflow) return product;
+  std::string names, values;
+  for (const Factor& factor : factors) {
+    names += fmt::format("{}{}", names.empty() ? "" : " × ", factor.name);
+    values += fmt::format("{}{}", values.empty() ? "" : " × ", factor.value);
+  }
+  fail("{}: {} = {} overflows 64-bit integers: the config describes tensors larger than any machine holds", source,
+       names, values);
 }
 
 }  // namespace
@@ -195,7 +240,8 @@ DogeConfig DogeConfig::parse(std::string_view json_text, std::string_view source
   config.keep_window_size = reader.int_or("keep_window_size", 2048);
   require_positive(source, "keep_window_size", config.keep_window_size);
   config.rms_norm_eps = reader.number_or("rms_norm_eps", 1e-6);
-  if (!(config.rms_norm_eps > 0.0)) fail("{}: rms_norm_eps must be positive, got {}", source, config.rms_norm_eps);
+  if (!(config.rms_norm_eps > 0.0) || !std::isfinite(config.rms_norm_eps))
+    fail("{}: rms_norm_eps must be positive and finite, got {}", source, config.rms_norm_eps);
   config.hidden_act = reader.string_or("hidden_act", "silu");
   if (config.hidden_act != "silu")
     fail("{}: hidden_act '{}' is not supported (Doge uses 'silu')", source, config.hidden_act);
@@ -218,11 +264,46 @@ DogeConfig DogeConfig::parse(std::string_view json_text, std::string_view source
     fail("{}: sliding_window = {} is not supported: a sliding window before DMA breaks the one-interval-per-key mask",
          source, window->dump());
   config.rope = parse_rope(reader);
+  // RoPE rotates pair i by position × theta^(−2i/d), computed in float32 as transformers does (rope.cpp): a theta
+  // below float32's range becomes 0 there, the rate 1/0 = inf and every rotated value NaN. The fastest pair
+  // (i = d/2 − 1) is the one to check.
+  const float fastest_rate = 1.0f / std::pow(static_cast<float>(config.rope.theta),
+                                             static_cast<float>(config.head_dim - 2) / static_cast<float>(config.head_dim));
+  if (!std::isfinite(fastest_rate))
+    fail("{}: rope_theta {} is too small: the rotary frequencies overflow float32 for head_dim {}", source,
+         config.rope.theta, config.head_dim);
   config.bos_token_id = reader.optional_int("bos_token_id");
   config.eos_token_id = reader.optional_int("eos_token_id");
   config.pad_token_id = reader.optional_int("pad_token_id");
   config.torch_dtype = reader.string_or("dtype", reader.string_or("torch_dtype", ""));
+  config.check_sizes(source);
   return config;
+}
+
+void DogeConfig::check_sizes(std::string_view source) const {
+  for (auto [key, value] : {std::pair{"vocab_size", vocab_size}, {"hidden_size", hidden_size},
+                            {"intermediate_size", intermediate_size}, {"num_hidden_layers", num_hidden_layers},
+                            {"num_attention_heads", num_attention_heads}, {"num_key_value_heads", num_key_value_heads},
+                            {"head_dim", head_dim}, {"max_position_embeddings", max_position_embeddings},
+                            {"keep_window_size", keep_window_size}})
+    require_positive(source, key, value);
+  if (num_attention_heads % num_key_value_heads != 0)
+    fail("{}: num_attention_heads ({}) must be a multiple of num_key_value_heads ({})", source, num_attention_heads,
+         num_key_value_heads);
+  // Every tensor's byte count as the float32 copy the forward works on (4 bytes an element). The small-doge dt_proj
+  // [H, Hkv·d] is the one product of three config integers; the others are [rows, D] matrices.
+  const Factor H{"num_attention_heads", num_attention_heads}, Hkv{"num_key_value_heads", num_key_value_heads};
+  const Factor d{"head_dim", head_dim}, D{"hidden_size", hidden_size}, bytes{"4 bytes", 4};
+  checked_product(source, {{"vocab_size", vocab_size}, D, bytes});
+  checked_product(source, {{"intermediate_size", intermediate_size}, D, bytes});
+  checked_product(source, {H, d, D, bytes});
+  checked_product(source, {Hkv, d, D, bytes});
+  checked_product(source, {H, Hkv, d, bytes});
+  if (is_moe) {
+    require_positive(source, "num_experts", num_experts);
+    require_positive(source, "num_experts_per_tok", num_experts_per_tok);
+    checked_product(source, {{"num_experts", num_experts}, D, bytes});
+  }
 }
 
 DogeConfig DogeConfig::load(const std::filesystem::path& config_json) {

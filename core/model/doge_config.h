@@ -47,6 +47,10 @@ struct DogeConfig {
   std::int64_t kv_group_size() const { return num_attention_heads / num_key_value_heads; }
   std::int64_t expert_keys() const;  // CDMoE: K = floor(sqrt(num_experts))
 
+  // Every integer in range (positive, at most 2^31 − 1) and every tensor size the keys multiply to representable:
+  // parse() ends with it, and the weight loader repeats it for configs built in code. Errors start with `source_name`.
+  void check_sizes(std::string_view source_name) const;
+
   static DogeConfig parse(std::string_view json_text, std::string_view source_name);
   static DogeConfig load(const std::filesystem::path& config_json);
 };

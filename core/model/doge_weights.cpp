@@ -39,10 +39,10 @@ class WeightReader {
            dtype_name(entry->dtype));
     used_.insert(name);
     dtypes_.insert(std::string(dtype_name(entry->dtype)));
-    Tensor stored = files_.tensor(name);
-    Tensor values = stored;
-    if (stored.dtype() != DType::F32 || reinterpret_cast<std::uintptr_t>(stored.bytes()) % alignof(float) != 0)
-      values = stored.dtype() == DType::F32 ? copy_f32(stored) : stored.to(DType::F32);
+    // Read, not mapped: the forward runs long after loading, and a checkpoint truncated in the meantime must give
+    // an Error here, not SIGBUS inside a projection. An owned copy is always float-aligned.
+    const Tensor stored = files_.read_tensor(name);
+    const Tensor values = stored.dtype() == DType::F32 ? stored : stored.to(DType::F32);
     check_finite(values, name);
     parameters_ += values.numel();
     return values;
@@ -64,12 +64,6 @@ class WeightReader {
   std::vector<std::string> dtypes() const { return {dtypes_.begin(), dtypes_.end()}; }
 
  private:
-  static Tensor copy_f32(const Tensor& unaligned) {  // a misaligned float32 tensor (odd header length): one copy
-    Tensor copy = Tensor::zeros(DType::F32, unaligned.shape());
-    std::copy(unaligned.bytes(), unaligned.bytes() + unaligned.nbytes(), copy.mutable_bytes());
-    return copy;
-  }
-
   void check_finite(const Tensor& values, const std::string& name) const {
     const float* data = values.data<float>();
     std::int64_t nan_count = 0, inf_count = 0;
@@ -118,6 +112,8 @@ WeightLayout detect_layout(const WeightReader& reader, const CheckpointFiles& fi
 }  // namespace
 
 DogeWeights load_doge_weights(const CheckpointFiles& files, const DogeConfig& config) {
+  // Shapes below multiply config integers; a config built in code has not been through parse(): check it again here.
+  config.check_sizes((files.dir() / "config.json").string());
   WeightReader reader(files);
   DogeWeights weights;
   weights.layout = detect_layout(reader, files, config);

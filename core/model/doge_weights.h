@@ -5,7 +5,8 @@
 //                 shared by the query heads of its group (transformers 5.x, SmallDoge/Doge-20M).
 //   SmallDoge:    no q/k norm, A [H] and dt_proj [H, Hkv·d] — one bias per query head (older hub uploads).
 // Detection is by names and shapes; anything else is refused with what was expected and what was found.
-// float32 tensors that are aligned are borrowed from the mapping (no copy); bf16/f16 are upcast once, on load.
+// Tensors are read into owned memory (not borrowed from the mapping, which faults with SIGBUS once the file shrinks);
+// bf16/f16 are upcast once, on load.
 #pragma once
 
 #include <cstdint>
