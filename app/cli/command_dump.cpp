@@ -4,6 +4,7 @@
 #include "app/cli/commands.h"
 #include "core/model/doge_forward.h"
 #include "core/base/error.h"
+#include "core/formats/atomic_write.h"
 #include "core/formats/safetensors.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -25,7 +26,8 @@ Tensor expand_kept(const Tensor& death) {
 }  // namespace
 
 int command_dump(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--model", "--ids", "--text", "--window", "--out", "--mask-variant", "--bias-formula"}, {});
+  const Args args(argv, {"--model", "--ids", "--text", "--window", "--out", "--mask-variant", "--bias-formula"},
+                  {"--force"});
   if (!args.positional().empty()) fail("dump: unexpected argument '{}'", args.positional()[0]);
   const DogeModel model = DogeModel::load(args.required("--model"));
   std::vector<std::int32_t> ids;
@@ -37,6 +39,12 @@ int command_dump(const std::vector<std::string>& argv) {
     ids = parse_id_list(args.required("--ids"));
   }
   const std::string out = args.required("--out");
+  // Every file of the model folder is an input (config, tokenizer, weights, index, shards): --out must not be one.
+  OutputRule rule{.force = args.flag("--force"), .inputs = {}};
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(model.dir, error), end; !error && it != end; it.increment(error))
+    rule.inputs.push_back(it->path());
+  check_output_target(out, rule);  // before the forward: a refused output should not cost a forward pass
   ForwardOptions options;
   options.window = args.integer("--window", 0);
   if (args.value("--window") && options.window < 1) fail("argument --window must be at least 1, got {}", options.window);
@@ -68,7 +76,8 @@ int command_dump(const std::vector<std::string>& argv) {
   tensors.emplace_back("logits", result.logits);
   write_safetensors(out, tensors,
                     {{"format", "pt"}, {"producer", "dmascope-cli dump"}, {"window", std::to_string(result.window)},
-                     {"mask_variant", std::string(mask_variant_name(options.mask_variant))}});
+                     {"mask_variant", std::string(mask_variant_name(options.mask_variant))}},
+                    rule);
   fmt::print("wrote {} tensors for {} tokens (window {}) to {} in {:.1f} ms\n", tensors.size(), ids.size(),
              result.window, out, result.elapsed_ms);
   return 0;

@@ -16,8 +16,9 @@ commands:
   info DIR                      config, weight layout, parameter count and dtypes of a Doge model folder
   tokenize DIR "text"           token ids and their display strings, with the model's tokenizer.json
   dump --model DIR (--ids 1,2,3 | --text "...") [--window N] [--mask-variant per-row|shared]
-       [--bias-formula exp|linear] --out FILE
+       [--bias-formula exp|linear] --out FILE [--force]
                                 run the CPU forward pass and write every captured tensor (fp32) to a safetensors file
+                                (--force replaces an existing FILE; a file of the model folder is never replaced)
   forward --model DIR (--ids 1,2,3 | --text "..." | --random N [--seed S]) [--window N] [--tile T]
        [--mask-variant per-row|shared] [--threads N] [--repeat R] [--map [--map-layer I] [--map-head H]] [--quiet]
        [--backend cpu|cuda [--tile-maps gpu|cpu]]
@@ -26,8 +27,8 @@ commands:
   bench [--backend cpu|cuda] [--len L] [--window W] [--heads Hq/Hkv] [--dim d] [--batch B]
        [--bias random|clustered|model [--bias-model DIR]] [--precision bf16|fp16] [--repeats N] [--json] [--matrix]
                                 time DMA (mask build included) against our dense kernel on one shape or the matrix
-  make-model --out DIR [--preset tiny|doge-20m] [--dtype f32|bf16] [--seed S] [--window N]
-                                write a random Doge checkpoint of a named shape
+  make-model --out DIR [--preset tiny|doge-20m] [--dtype f32|bf16] [--seed S] [--window N] [--force]
+                                write a random Doge checkpoint of a named shape (--force replaces one in DIR)
 )";
 
 }  // namespace
