@@ -13,9 +13,7 @@
 
 namespace dmascope {
 
-namespace {
-
-std::string_view kind_of(mode_t mode) {
+std::string_view file_kind_name(unsigned mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
   if (S_ISCHR(mode)) return "a character device";
@@ -24,8 +22,6 @@ std::string_view kind_of(mode_t mode) {
   return "of an unknown kind";
 }
 
-}  // namespace
-
 int open_regular_file(const std::filesystem::path& path, std::string_view what) {
   const std::string shown = printable(path.string());
   // stat first, so that a directory gets its own message; then O_NONBLOCK, so that even a FIFO swapped in after the
@@ -33,13 +29,13 @@ int open_regular_file(const std::filesystem::path& path, std::string_view what) 
   struct stat info;
   if (::stat(path.c_str(), &info) != 0)
     fail("{}: cannot open {}: {}", shown, what, std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) fail("{}: {} is {}, not a regular file", shown, what, kind_of(info.st_mode));
+  if (!S_ISREG(info.st_mode)) fail("{}: {} is {}, not a regular file", shown, what, file_kind_name(info.st_mode));
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) fail("{}: cannot open {}: {}", shown, what, std::strerror(errno));
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     const mode_t mode = info.st_mode;
     ::close(fd);
-    fail("{}: {} is {}, not a regular file", shown, what, kind_of(mode));
+    fail("{}: {} is {}, not a regular file", shown, what, file_kind_name(mode));
   }
   // Back to blocking reads: on a regular file O_NONBLOCK changes nothing, but say what we mean.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);

@@ -10,6 +10,9 @@
 
 namespace dmascope {
 
+// What a non-regular file is, for messages: "a directory", "a FIFO (named pipe)", "a character device", ...
+std::string_view file_kind_name(unsigned mode);
+
 // Opens `path` read-only without blocking and returns the descriptor (O_CLOEXEC); throws Error naming `what` and the
 // path when it is missing, a directory, or anything but a regular file. The caller closes the descriptor.
 int open_regular_file(const std::filesystem::path& path, std::string_view what);

@@ -11,6 +11,7 @@
 
 #include "core/base/error.h"
 #include "core/base/printable.h"
+#include "core/base/regular_file.h"
 #include "core/formats/temp_file_cleanup.h"
 
 namespace dmascope {
@@ -41,15 +42,6 @@ void sync_directory(const std::filesystem::path& dir) {
   ::close(fd);
 }
 
-std::string_view kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "of an unknown kind";
-}
-
 }  // namespace
 
 void check_output_target(const std::filesystem::path& path, const OutputRule& rule) {
@@ -63,7 +55,7 @@ void check_output_target(const std::filesystem::path& path, const OutputRule& ru
   }
   if (!S_ISREG(target.st_mode))
     fail("{}: the output is {}, not a regular file; dmascope only writes regular files", shown,
-         kind_of(target.st_mode));
+         file_kind_name(target.st_mode));
   for (const auto& input : rule.inputs) {
     struct stat read;
     if (::stat(input.c_str(), &read) == 0 && read.st_dev == target.st_dev && read.st_ino == target.st_ino)
