@@ -107,7 +107,7 @@ TEST_P(GoldenForward, CliDumpWritesExactlyTheGoldenTensors) {
   for (auto id : golden_ids(*golden)) ids += (ids.empty() ? "" : ",") + std::to_string(id);
   const auto out = testing::scratch_dir() / "dump.safetensors";
   std::string command = testing::cli_path().string() + " dump --model " + dir.string() + " --ids " + ids + " --out " +
-                        out.string();
+                        out.string() + " --force";
   if (GetParam().window) command += " --window " + std::to_string(GetParam().window);
   std::string output;
   ASSERT_EQ(testing::run_command(command, output), 0) << output;

@@ -1,6 +1,7 @@
 // `dmascope-cli dump`: the CPU forward's captured tensors, written for comparison with a PyTorch run.
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "app/cli/cli_args.h"
@@ -8,6 +9,7 @@
 #include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
 #include "core/base/error.h"
+#include "core/formats/atomic_write.h"
 #include "core/formats/safetensors.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -46,7 +48,12 @@ int run_dump(const DumpArguments& args) {
     ids = parse_id_list(args.ids);
   }
   const std::string& out = args.out;
-  // args.force: the no-overwrite rule for an existing --out takes it here (write_safetensors' caller).
+  // Every file of the model folder is an input (config, tokenizer, weights, index, shards): --out must not be one.
+  OutputRule rule{.force = args.force, .inputs = {}};
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(model.dir, error), end; !error && it != end; it.increment(error))
+    rule.inputs.push_back(it->path());
+  check_output_target(out, rule);  // before the forward: a refused output should not cost a forward pass
   ForwardOptions options;
   options.window = args.window;
   options.mask_variant = mask_variant_from_name(args.mask_variant);
@@ -80,7 +87,8 @@ int run_dump(const DumpArguments& args) {
   tensors.emplace_back("logits", result.logits);
   write_safetensors(out, tensors,
                     {{"format", "pt"}, {"producer", "dmascope-cli dump"}, {"window", std::to_string(result.window)},
-                     {"mask_variant", std::string(mask_variant_name(options.mask_variant))}});
+                     {"mask_variant", std::string(mask_variant_name(options.mask_variant))}},
+                    rule);
   progress.clear();
   fmt::print("wrote {} tensors for {} tokens (window {}) to {} in {:.1f} ms\n", tensors.size(), ids.size(),
              result.window, out, result.elapsed_ms);

@@ -21,9 +21,8 @@ struct MakeModelArguments {
 int run_make_model(const MakeModelArguments& args) {
   DogeConfig config = random_model_preset(args.preset);
   if (args.window > 0) config.keep_window_size = args.window;
-  // args.force: the no-overwrite rule for an existing model folder takes it here (write_random_doge's caller).
   write_random_doge(args.out, config, args.dtype == "f32" ? DType::F32 : DType::BF16,
-                    static_cast<std::uint64_t>(args.seed));
+                    static_cast<std::uint64_t>(args.seed), args.force);
   fmt::print("wrote a random {}-layer Doge ({} hidden, {}/{} heads, d {}, vocab {}) to {}\n", config.num_hidden_layers,
              config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.head_dim,
              config.vocab_size, args.out);

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 
 namespace dmascope {
 
@@ -25,21 +27,11 @@ void check_plain_file_name(const std::string& shard, const std::string& tensor, 
   if (shard.empty() || shard == "." || shard == ".." || has_bad_char || fs::path(shard).is_absolute())
     fail("{}: field 'weight_map': tensor '{}' names shard '{}', which is not a plain file name inside the model "
          "directory (no '/', '..' or absolute paths)",
-         source, printable_for_message(tensor), printable_for_message(shard));
+         source, printable(tensor), printable(shard));
 }
 
 std::string read_index_text(const fs::path& path) {
-  std::error_code error;
-  const std::uintmax_t size = fs::file_size(path, error);
-  if (error) fail("{}: cannot read the checkpoint index: {}", path.string(), error.message());
-  if (size > kMaxIndexBytes)
-    fail("{}: the checkpoint index is {} bytes, more than any real index ({} bytes at most)", path.string(), size,
-         kMaxIndexBytes);
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) fail("{}: cannot read the checkpoint index", path.string());
-  return text.str();
+  return read_regular_file(path, "the checkpoint index", kMaxIndexBytes);
 }
 
 bool has_extension(const std::string& name, std::initializer_list<std::string_view> extensions) {
@@ -102,7 +94,7 @@ std::map<std::string, std::string> parse_weight_map(std::string_view json_text, 
   for (const auto& [tensor, shard] : it->items()) {
     if (!shard.is_string())
       fail("{}: field 'weight_map': tensor '{}' must map to a shard file name (a string), got a {}", source_name,
-           printable_for_message(tensor), shard.type_name());
+           printable(tensor), shard.type_name());
     check_plain_file_name(shard.get<std::string>(), tensor, source_name);
     weight_map.emplace(tensor, shard.get<std::string>());
   }
@@ -133,14 +125,14 @@ CheckpointFiles CheckpointFiles::open(const fs::path& model_dir) {
       const fs::path shard_path = model_dir / shard;
       if (!fs::is_regular_file(shard_path, error))
         fail("{}: field 'weight_map' puts tensor '{}'{} in shard '{}', but {} {}", source,
-             printable_for_message(tensors.front()),
+             printable(tensors.front()),
              tensors.size() > 1 ? fmt::format(" (and {} more)", tensors.size() - 1) : std::string(), shard,
              shard_path.string(), fs::exists(shard_path, error) ? "is not a regular file" : "does not exist");
       auto file = SafetensorsFile::open(shard_path);
       for (const auto& tensor : tensors)
         if (!file->find(tensor))
           fail("{}: field 'weight_map' puts tensor '{}' in shard '{}', but {} does not hold it", source,
-               printable_for_message(tensor), shard, shard_path.string());
+               printable(tensor), shard, shard_path.string());
       files.files_.push_back(std::move(file));
     }
   } else {
@@ -154,7 +146,7 @@ CheckpointFiles CheckpointFiles::open(const fs::path& model_dir) {
       const auto [it, inserted] = files.tensors_.emplace(entry.name, Location{file.get(), &entry});
       if (!inserted)
         fail("{}: tensor '{}' is stored in two shards: {} and {}", files.source_.string(),
-             printable_for_message(entry.name),
+             printable(entry.name),
              it->second.file->path().string(), file->path().string());
     }
   return files;
@@ -197,7 +189,7 @@ std::uint64_t CheckpointFiles::total_bytes() const {
 }
 
 void CheckpointFiles::fail_missing(std::string_view name) const {
-  fail("{}: no tensor '{}' in this checkpoint ({} tensors in {} file{})", source_.string(), printable_for_message(name),
+  fail("{}: no tensor '{}' in this checkpoint ({} tensors in {} file{})", source_.string(), printable(name),
        tensors_.size(), files_.size(), files_.size() == 1 ? "" : "s");
 }
 

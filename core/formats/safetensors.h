@@ -81,10 +81,11 @@ class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
 // Names must be non-empty, unique and not "__metadata__"; every tensor must be defined.
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// `text` as it may appear in an error message: control bytes are written as \xNN, so that a NUL in a tensor name
-// cannot cut a message short and a newline cannot forge a line. Names and keys read from files go through this.
-std::string printable_for_message(std::string_view text);
+// The same under an explicit output rule (atomic_write.h): what the CLI uses, so that --out never destroys an input
+// or, without --force, an existing file.
+struct OutputRule;
+void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata, const OutputRule& rule);
 
 // JSON text that must be an object, parsed strictly: duplicate keys at any depth and nesting deeper than `max_depth`
 // are errors (nlohmann would silently keep the last duplicate). Shared by the safetensors header and the sharded

@@ -9,6 +9,8 @@
 
 #include "core/base/checked_math.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 #include "core/formats/json_kind.h"
 
 namespace dmascope {
@@ -307,11 +309,9 @@ void DogeConfig::check_sizes(std::string_view source) const {
 }
 
 DogeConfig DogeConfig::load(const std::filesystem::path& config_json) {
-  std::ifstream file(config_json, std::ios::binary);
-  if (!file) fail("{}: cannot open the model config", config_json.string());
-  std::ostringstream text;
-  text << file.rdbuf();
-  return parse(text.str(), config_json.string());
+  // Real configs are a few kilobytes; the cap only stops a huge or endless file from being read whole.
+  constexpr std::uint64_t kMaxConfigBytes = 4ull << 20;
+  return parse(read_regular_file(config_json, "the model config", kMaxConfigBytes), printable(config_json.string()));
 }
 
 }  // namespace dmascope

@@ -53,8 +53,12 @@ nlohmann::json config_json(const DogeConfig& c) {
 
 }  // namespace
 
-void write_random_doge(const std::filesystem::path& dir, const DogeConfig& c, DType dtype, std::uint64_t seed) {
+void write_random_doge(const std::filesystem::path& dir, const DogeConfig& c, DType dtype, std::uint64_t seed,
+                       bool force) {
   if (dtype != DType::F32 && dtype != DType::BF16) fail("random model dtype must be F32 or BF16");
+  const OutputRule rule{.force = force, .inputs = {}};
+  check_output_target(dir / "model.safetensors", rule);
+  check_output_target(dir / "config.json", rule);
   std::filesystem::create_directories(dir);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -89,8 +93,9 @@ void write_random_doge(const std::filesystem::path& dir, const DogeConfig& c, DT
   }
   add("model.norm.weight", {D}, 1.0f, 0.1f);
   if (!c.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, D}, 0.0f, proj);
-  write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"producer", "dmascope random model"}});
-  write_file_atomically(dir / "config.json", config_json(c).dump(2) + "\n");
+  write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"producer", "dmascope random model"}},
+                    rule);
+  write_file_atomically(dir / "config.json", config_json(c).dump(2) + "\n", rule);
 }
 
 }  // namespace dmascope

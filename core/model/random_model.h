@@ -15,7 +15,10 @@ namespace dmascope {
 // Named shapes: "doge-20m" (the published Doge-20M dimensions), "tiny".
 DogeConfig random_model_preset(const std::string& name);
 
-// Writes config.json and model.safetensors (atomically) into `dir`, creating it. dtype: F32 or BF16.
-void write_random_doge(const std::filesystem::path& dir, const DogeConfig& config, DType dtype, std::uint64_t seed);
+// Writes config.json and model.safetensors (atomically) into `dir`, creating it. dtype: F32 or BF16. Existing files
+// are replaced only with `force` (trained weights must not vanish under a typo); nothing is written when either file
+// may not be.
+void write_random_doge(const std::filesystem::path& dir, const DogeConfig& config, DType dtype, std::uint64_t seed,
+                       bool force = true);
 
 }  // namespace dmascope

@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 #include "core/tokenizer/tokenizer_added_tokens.h"
 #include "core/tokenizer/tokenizer_bpe.h"
 #include "core/tokenizer/tokenizer_decode.h"
@@ -75,6 +77,11 @@ void Tokenizer::Impl::load(const JsonField& root) {
 void Tokenizer::Impl::load_added_tokens(const JsonField& list) {
   list.require_array();
   added_tokens.reserve(list.value().size());
+  // All normalized added tokens together may take this much: each is bounded by the normalizer's growth limit, but
+  // 1M one-byte tokens that each grow to 4 KB would still take 4 GB at load.
+  constexpr std::size_t kMaxNormalizedTokenBytes = 64ull << 20;
+  std::size_t normalized_bytes = 0;
+  std::unordered_map<std::int32_t, std::size_t> index_of_id;  // a hash lookup: a pairwise check was n² for n tokens
   for (std::size_t i = 0; i < list.value().size(); ++i) {
     const JsonField entry = list.element(i);
     AddedToken token;
@@ -87,13 +94,16 @@ void Tokenizer::Impl::load_added_tokens(const JsonField& list) {
     token.normalized = entry.bool_or("normalized", !token.special);
     if (token.content.empty()) continue;  // the library ignores empty added tokens
     // A normalized token is looked for in normalized text, so it is looked for in its normalized form.
-    token.match_text = token.normalized ? normalizer.apply(token.content) : token.content;
-    for (const AddedToken& earlier : added_tokens) {
-      if (earlier.id == token.id && earlier.content != token.content) {
-        entry.member("id").fail_here("id {} is given to both \"{}\" and \"{}\"", token.id, earlier.content,
-                                     token.content);
-      }
+    if (token.normalized) {
+      token.match_text = normalizer.apply(token.content, kMaxNormalizedTokenBytes - normalized_bytes);
+      normalized_bytes += token.match_text.size();
+    } else {
+      token.match_text = token.content;
     }
+    const auto [earlier, first] = index_of_id.emplace(token.id, added_tokens.size());
+    if (!first && added_tokens[earlier->second].content != token.content)
+      entry.member("id").fail_here("id {} is given to both \"{}\" and \"{}\"", token.id,
+                                   printable(added_tokens[earlier->second].content), printable(token.content));
     added_tokens.push_back(std::move(token));
   }
   for (const AddedToken& token : added_tokens) {
@@ -158,12 +168,10 @@ Tokenizer Tokenizer::from_json_text(std::string_view json_text, std::string_view
 }
 
 Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
-  std::ifstream file(tokenizer_json, std::ios::binary);
-  if (!file) fail("{}: cannot open the tokenizer file", tokenizer_json.string());
-  std::ostringstream content;
-  content << file.rdbuf();
-  if (file.bad()) fail("{}: reading the tokenizer file failed", tokenizer_json.string());
-  return from_json_text(content.str(), tokenizer_json.string());
+  // The largest published tokenizer.json files are tens of megabytes; the cap stops /dev/zero-like inputs.
+  constexpr std::uint64_t kMaxTokenizerBytes = 256ull << 20;
+  return from_json_text(read_regular_file(tokenizer_json, "the tokenizer file", kMaxTokenizerBytes),
+                        printable(tokenizer_json.string()));
 }
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
@@ -205,7 +213,7 @@ std::string Tokenizer::id_to_token(std::int32_t id) const {
 
 std::string Tokenizer::token_display(std::int32_t id) const {
   const std::string token = id_to_token(id);
-  if (is_special(id)) return token;
+  if (is_special(id)) return printable(token);  // a special token's text is shown as it is, control bytes escaped
   std::string text = decode(std::span(&id, 1));
   if (text.empty()) text = token;
   // decode() output is valid UTF-8 and a vocab string is too, but a label must never carry broken bytes onwards.

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "core/base/printable.h"
+
 namespace dmascope::tokenizer_detail {
 
 using nlohmann::json;
@@ -11,7 +13,8 @@ void JsonField::require_shallow_nesting() const {
   if (depth_ > kMaxDepth) fail_here("components are nested more than {} levels deep", kMaxDepth);
 }
 
-std::string JsonField::where() const { return fmt::format("{}: field '{}'", source_, path_); }
+// The path is made of keys from the file: escaped, so that a key cannot forge a line of output.
+std::string JsonField::where() const { return fmt::format("{}: field '{}'", source_, printable(path_)); }
 
 void JsonField::require_object() const {
   if (!value_->is_object()) fail_here("must be an object, got {}", json_kind(*value_));
@@ -25,7 +28,7 @@ JsonField JsonField::member(std::string_view key) const {
   require_object();
   const std::string child_path = path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
   const auto it = value_->find(key);
-  if (it == value_->end()) fail("{}: field '{}' is missing", source_, child_path);
+  if (it == value_->end()) fail("{}: field '{}' is missing", source_, printable(child_path));
   return nested(*it, child_path);
 }
 

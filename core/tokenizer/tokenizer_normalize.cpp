@@ -1,23 +1,38 @@
 #include "core/tokenizer/tokenizer_normalize.h"
 
+#include <algorithm>
+
+#include "core/base/error.h"
 #include "core/tokenizer/tokenizer_text.h"
 
 namespace dmascope::tokenizer_detail {
 
 namespace {
 
-void prepend(TextPiece& piece, const std::string& prefix) {
+// The growth bound of one apply(): every step checks it before it writes, not after.
+struct GrowthBound {
+  std::size_t input_bytes, limit;
+  std::string_view where;
+  void check(std::size_t bytes) const {
+    if (bytes > limit) fail("{}: the normalizer grew {} bytes of text past {} bytes", where, input_bytes, limit);
+  }
+};
+
+void prepend(TextPiece& piece, const std::string& prefix, const GrowthBound& bound) {
   if (piece.text.empty()) return;  // the library prepends to non-empty text only
+  bound.check(piece.text.size() + prefix.size());
   piece.text.insert(0, prefix);
   piece.origin.insert(piece.origin.begin(), prefix.size(), piece.origin.front());
 }
 
-void replace(TextPiece& piece, const Pattern& pattern, const std::string& content) {
+void replace(TextPiece& piece, const Pattern& pattern, const std::string& content, const GrowthBound& bound) {
   TextPiece out;
   for (const TextSegment& segment : pattern.segments(piece.text)) {
     if (segment.is_match) {
+      bound.check(out.text.size() + content.size());
       if (!content.empty()) out.append(content, piece.origin[segment.begin]);
     } else {
+      bound.check(out.text.size() + (segment.end - segment.begin));
       out.text.append(piece.text, segment.begin, segment.end - segment.begin);
       out.origin.insert(out.origin.end(), piece.origin.begin() + static_cast<std::ptrdiff_t>(segment.begin),
                         piece.origin.begin() + static_cast<std::ptrdiff_t>(segment.end));
@@ -27,7 +42,7 @@ void replace(TextPiece& piece, const Pattern& pattern, const std::string& conten
   piece.origin = std::move(out.origin);
 }
 
-void lowercase(TextPiece& piece) {
+void lowercase(TextPiece& piece, const GrowthBound& bound) {
   TextPiece out;
   out.text.reserve(piece.text.size());
   std::string lowered;
@@ -36,6 +51,7 @@ void lowercase(TextPiece& piece) {
     const std::size_t start = offset;
     lowered.clear();
     append_lowercase(lowered, next_code_point(piece.text, offset));
+    bound.check(out.text.size() + lowered.size());
     out.append(lowered, piece.origin[start]);
   }
   piece.text = std::move(out.text);
@@ -100,33 +116,34 @@ void Normalizer::parse_into(const JsonField& field, std::vector<Step>& steps) {
   }
 }
 
-void Normalizer::apply(TextPiece& piece) const {
+void Normalizer::apply(TextPiece& piece) const { apply(piece, growth_limit(piece.text.size())); }
+
+void Normalizer::apply(TextPiece& piece, std::size_t max_bytes) const {
   const std::size_t input_bytes = piece.text.size();
-  const std::size_t limit = growth_limit(input_bytes);
+  const std::size_t limit = std::min(growth_limit(input_bytes), max_bytes);
+  const GrowthBound bound{input_bytes, limit, where_};
   for (const Step& step : steps_) {
     switch (step.kind) {
       case Kind::Prepend:
-        prepend(piece, step.text);
+        prepend(piece, step.text, bound);
         break;
       case Kind::Replace:
-        replace(piece, step.pattern, step.text);
+        replace(piece, step.pattern, step.text, bound);
         break;
       case Kind::Lowercase:
-        lowercase(piece);
+        lowercase(piece, bound);
         break;
       case Kind::Strip:
         strip(piece, step.strip_left, step.strip_right);
         break;
     }
-    if (piece.text.size() > limit) {
-      fail("{}: the normalizer grew {} bytes of text past {} bytes", where_, input_bytes, limit);
-    }
+    bound.check(piece.text.size());
   }
 }
 
-std::string Normalizer::apply(const std::string& text) const {
+std::string Normalizer::apply(const std::string& text, std::size_t max_bytes) const {
   TextPiece piece{text, std::vector<std::uint32_t>(text.size(), 0), std::nullopt};
-  apply(piece);
+  apply(piece, max_bytes);
   return piece.text;
 }
 

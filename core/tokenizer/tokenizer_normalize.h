@@ -17,8 +17,12 @@ class Normalizer {
   static Normalizer parse(const JsonField& field);  // null -> no normalizer
 
   bool empty() const { return steps_.empty(); }
+  // Fails (naming the normalizer) as soon as the text would grow past growth_limit() of its size, or past
+  // `max_bytes`: checked inside each step as it writes, so a Replace that multiplies the text stops at the limit
+  // instead of after allocating gigabytes.
   void apply(TextPiece& piece) const;
-  std::string apply(const std::string& text) const;  // for added tokens marked "normalized"
+  void apply(TextPiece& piece, std::size_t max_bytes) const;
+  std::string apply(const std::string& text, std::size_t max_bytes) const;  // for added tokens marked "normalized"
 
  private:
   enum class Kind { Prepend, Replace, Lowercase, Strip };

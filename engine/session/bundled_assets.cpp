@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <system_error>
 
+#include "core/base/regular_file.h"
 #include "core/model/doge_config.h"
 
 namespace dmascope::engine {
@@ -16,12 +15,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// False when the file is absent; a FIFO, a device or a file over the cap is an Error like any other bad file.
 bool read_file(const fs::path& path, std::string& text) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return false;
-  std::ostringstream stream;
-  stream << file.rdbuf();
-  text = stream.str();
+  constexpr std::uint64_t kMaxEvalExamplesBytes = 4ull << 20;  // a run name and a few accuracies
+  std::error_code error;
+  if (!fs::exists(path, error)) return false;
+  text = read_regular_file(path, "the evaluation summary", kMaxEvalExamplesBytes);
   return true;
 }
 

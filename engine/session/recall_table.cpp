@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 
 namespace dmascope::engine {
 
@@ -54,11 +56,9 @@ RecallTable recall_table_from_json(std::string_view json_text, std::string_view 
 }
 
 RecallTable load_recall_table(const std::filesystem::path& file) {
-  std::ifstream stream(file, std::ios::binary);
-  if (!stream) fail("cannot open the recall table {}", file.string());
-  std::ostringstream text;
-  text << stream.rdbuf();
-  return recall_table_from_json(text.str(), file.string());
+  constexpr std::uint64_t kMaxRecallTableBytes = 1ull << 20;  // a table of a few dozen short rows
+  return recall_table_from_json(read_regular_file(file, "the recall table", kMaxRecallTableBytes),
+                                printable(file.string()));
 }
 
 }  // namespace dmascope::engine

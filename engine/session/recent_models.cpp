@@ -9,6 +9,9 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 #include "core/formats/atomic_write.h"
 
 namespace dmascope::engine {
@@ -84,23 +87,15 @@ std::string recent_models_to_json(const RecentModels& recent) {
 RecentModels load_recent_models(const fs::path& file) {
   std::error_code error;
   if (file.empty() || !fs::exists(file, error)) return {};
-  const std::uintmax_t size = fs::file_size(file, error);
-  if (error) return parse_recent_models("", file.string() + ": cannot read: " + error.message());
-  if (size > kMaxFileBytes) {
+  std::string text;
+  try {
+    text = read_regular_file(file, "the recent-models list", kMaxFileBytes);
+  } catch (const Error& problem) {
     RecentModels recent;
-    recent.problem = fmt::format("{}: {} bytes is too large for a recent list (the list starts empty)", file.string(),
-                                 size);
+    recent.problem = fmt::format("{} (the list starts empty)", problem.what());
     return recent;
   }
-  std::ifstream stream(file, std::ios::binary);
-  std::ostringstream text;
-  text << stream.rdbuf();
-  if (!stream) {
-    RecentModels recent;
-    recent.problem = fmt::format("{}: cannot read (the recent list starts empty)", file.string());
-    return recent;
-  }
-  return parse_recent_models(text.str(), file.string());
+  return parse_recent_models(text, printable(file.string()));
 }
 
 std::string save_recent_models(const fs::path& file, const RecentModels& recent) {

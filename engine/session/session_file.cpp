@@ -1,11 +1,16 @@
 #include "engine/session/session_file.h"
 
-#include <fstream>
+#include <fmt/format.h>
+
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <type_traits>
 
 #include "core/formats/atomic_write.h"
+#include "core/formats/json_kind.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 
 namespace dmascope::engine {
 
@@ -15,15 +20,34 @@ using nlohmann::json;
 
 constexpr int kSessionVersion = 1;
 
-// Reads `key` of `object` into `value` when present; a type error names the file and the key.
+// Reads `key` of `object` into `value` when present; a type or range error names the file and the key (and a key or
+// value from the file is escaped before it is shown). Integers are range-checked for their type: nlohmann's get<>
+// would wrap 4294967297 to 1 and turn 2.5e10 into INT_MIN without a word.
 template <class T>
 void read_key(const json& object, const char* key, T& value, std::string_view source, std::string_view section) {
   const auto found = object.find(key);
   if (found == object.end()) return;
-  try {
-    value = found->get<T>();
-  } catch (const json::exception& error) {
-    fail("{}: session key {}.{}: {}", source, section, key, error.what());
+  const std::string where = fmt::format("{}: session key {}.{}", source, section, key);
+  if constexpr (std::is_same_v<T, std::uint64_t>) {
+    value = json_unsigned(*found, where);
+  } else if constexpr (std::is_integral_v<T>) {
+    value = static_cast<T>(
+        json_integer_in(*found, std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), where));
+  } else if constexpr (std::is_same_v<T, std::vector<std::int32_t>>) {
+    if (!found->is_array()) fail("{}: expected an array of token ids, got {}", where, json_kind(*found));
+    if (static_cast<std::int64_t>(found->size()) > kMaxLength)
+      fail("{}: {} token ids, more than the {} a sequence may have", where, found->size(), kMaxLength);
+    value.clear();
+    for (std::size_t n = 0; n < found->size(); ++n)
+      value.push_back(static_cast<std::int32_t>(json_integer_in(
+          (*found)[n], 0, std::numeric_limits<std::int32_t>::max(), fmt::format("{}[{}]", where, n))));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!found->is_string()) fail("{}: expected a string, got {}", where, json_kind(*found));
+    value = found->get<std::string>();
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    if (!found->is_number()) fail("{}: expected a number, got {}", where, json_kind(*found));
+    value = found->get<double>();
   }
 }
 
@@ -36,7 +60,7 @@ void read_enum(const json& object, const char* key, Enum& value, FromName from_n
   try {
     value = from_name(name);
   } catch (const Error& error) {
-    fail("{}: session key {}.{}: {}", source, section, key, error.what());
+    fail("{}: session key {}.{}: {}", source, section, key, printable(error.what()));
   }
 }
 
@@ -80,10 +104,14 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
   try {
     document = json::parse(json_text);
   } catch (const json::exception& error) {
-    fail("{}: not a JSON session file: {}", source, error.what());
+    fail("{}: not a JSON session file: {}", source, printable(error.what()));
   }
   if (!document.is_object() || !document.contains("dmascope_session"))
     fail("{}: not a dmascope session (no \"dmascope_session\" version key)", source);
+  const json& version = document["dmascope_session"];
+  if (!version.is_number_integer() || version.get<std::int64_t>() < 1 || version.get<std::int64_t>() > kSessionVersion)
+    fail("{}: key \"dmascope_session\" must be a session version (an integer from 1 to {}), got {}", source,
+         kSessionVersion, printable(version.dump(-1, ' ', true, json::error_handler_t::replace).substr(0, 40)));
   Session session;
   const json settings = document.value("settings", json::object());
   const json view = document.value("view", json::object());
@@ -107,6 +135,9 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
     fail("{}: settings.length {} is outside [{}, {}]", source, s.length, kMinLength, kMaxLength);
   if (s.tile_size < kMinTileSize || s.tile_size > kMaxTileSize)
     fail("{}: settings.tile_size {} is outside [{}, {}]", source, s.tile_size, kMinTileSize, kMaxTileSize);
+  if (s.text.size() > kMaxSessionTextBytes)
+    fail("{}: settings.text has {} bytes, more than the {} a session may hold", source, s.text.size(),
+         kMaxSessionTextBytes);
   if (s.window < 0) fail("{}: settings.window must be ≥ 0 (0 = the model's), got {}", source, s.window);
 
   ViewState& v = session.view;
@@ -125,11 +156,8 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
 }
 
 Session load_session(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("cannot open session file {}", path.string());
-  std::ostringstream text;
-  text << file.rdbuf();
-  return session_from_json(text.str(), path.string());
+  return session_from_json(read_regular_file(path, "the session file", kMaxSessionFileBytes),
+                           printable(path.string()));
 }
 
 void save_session(const std::filesystem::path& path, const Session& session) {

@@ -12,6 +12,12 @@
 
 namespace dmascope::engine {
 
+// What a session file may hold: the text of a sequence of kMaxLength tokens at 8 bytes a token (English text takes
+// about 4), and a file with room for that text or kMaxLength ids. Without these caps a 300k-id session took minutes
+// and gigabytes before the length check could refuse it.
+inline constexpr std::size_t kMaxSessionTextBytes = 8 * static_cast<std::size_t>(kMaxLength);
+inline constexpr std::uint64_t kMaxSessionFileBytes = 8ull << 20;
+
 struct Session {
   PipelineSettings settings;
   ViewState view;

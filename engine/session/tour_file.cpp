@@ -3,14 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <utility>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 
 namespace dmascope::engine {
 
@@ -21,12 +21,26 @@ using nlohmann::json;
 
 constexpr int kTourVersion = 1;
 
-std::string read_text_file(const fs::path& path, const std::string& what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("{}: cannot open {}", what, path.string());
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+// A tour is hand-written: a few kilobytes of steps. Text files hold at most a session's text.
+constexpr std::uint64_t kMaxTourFileBytes = 4ull << 20;
+
+std::string read_text_file(const fs::path& path, const std::string& what, std::uint64_t max_bytes) {
+  return read_regular_file(path, what, max_bytes);
+}
+
+// A path that a tour names (a session file, a text file) must stay inside the tour's folder: relative, with no ".."
+// and no empty or NUL parts, so that a downloaded tour cannot read ../../etc/hostname and show it or save it into a
+// session. A path the user gives on the command line is not checked: the user picked it.
+fs::path inside_folder(const fs::path& folder, const std::string& relative, const std::string& where) {
+  const fs::path path(relative);
+  bool escapes = relative.empty() || path.is_absolute() || path.has_root_name() ||
+                 relative.find('\0') != std::string::npos;
+  for (const fs::path& part : path)
+    if (part == "..") escapes = true;
+  if (escapes)
+    fail("{}: \"{}\" must be a relative path inside the tour's folder {} (no \"..\", no absolute path)", where,
+         printable(relative), printable(folder.string()));
+  return folder / path;
 }
 
 // The keys a session's "settings" and "view" may hold: those session_to_json writes (one list, kept by the session
@@ -48,7 +62,7 @@ void check_keys(const json& object, const std::set<std::string>& allowed, const 
     if (!allowed.count(item.key())) {
       std::string list;
       for (const std::string& key : allowed) list += (list.empty() ? "" : ", ") + key;
-      fail("{}: unknown key \"{}\" (expected one of: {})", where, item.key(), list);
+      fail("{}: unknown key \"{}\" (expected one of: {})", where, printable(item.key()), list);
     }
 }
 
@@ -64,8 +78,9 @@ Session inline_session(json session, const fs::path& tour_dir, const std::string
   json& settings = session["settings"];
   if (settings.contains("text_file")) {
     if (!settings["text_file"].is_string()) fail("{}: session.settings.text_file must be a string", where);
-    const fs::path text_path = tour_dir / settings["text_file"].get<std::string>();
-    std::string text = read_text_file(text_path, where + ": session.settings.text_file");
+    const fs::path text_path =
+        inside_folder(tour_dir, settings["text_file"].get<std::string>(), where + ": session.settings.text_file");
+    std::string text = read_text_file(text_path, "the text file of " + where, kMaxSessionTextBytes);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();  // as $(cat FILE) does
     settings["text"] = text;
     settings.erase("text_file");
@@ -78,8 +93,9 @@ Session inline_session(json session, const fs::path& tour_dir, const std::string
 }
 
 Session session_at_path(const std::string& relative, const fs::path& tour_dir, const std::string& where) {
-  const fs::path path = tour_dir / relative;
-  Session session = session_from_json(read_text_file(path, where), fmt::format("{} ({})", where, path.string()));
+  const fs::path path = inside_folder(tour_dir, relative, where + ": session");
+  Session session = session_from_json(read_text_file(path, "the session file of " + where, kMaxSessionFileBytes),
+                                      fmt::format("{} ({})", where, printable(path.string())));
   std::string& model_dir = session.settings.model_dir;
   if (!model_dir.empty() && fs::path(model_dir).is_relative())
     model_dir = (path.parent_path() / model_dir).lexically_normal();
@@ -174,17 +190,18 @@ int caption_sentence_count(std::string_view caption) {
 }
 
 Tour tour_from_json(std::string_view json_text, const fs::path& file) {
-  const std::string name = file.string();
+  const std::string name = printable(file.string());
   json document;
   try {
     document = json::parse(json_text);
   } catch (const json::exception& error) {
-    fail("{}: not a JSON tour file: {}", name, error.what());
+    fail("{}: not a JSON tour file: {}", name, printable(error.what()));
   }
   if (!document.is_object() || !document.contains("dmascope_tour"))
     fail("{}: not a dmascope tour (no \"dmascope_tour\" version key)", name);
   if (document["dmascope_tour"] != kTourVersion)
-    fail("{}: dmascope_tour version {} is not supported (expected {})", name, document["dmascope_tour"].dump(),
+    fail("{}: dmascope_tour version {} is not supported (expected {})", name,
+         printable(document["dmascope_tour"].dump(-1, ' ', true, json::error_handler_t::replace)),
          kTourVersion);
   check_keys(document, {"dmascope_tour", "title", "base_session", "steps"}, name);
   Tour tour;
@@ -203,7 +220,7 @@ Tour tour_from_json(std::string_view json_text, const fs::path& file) {
     check_keys(step, {"title", "caption", "session", "panels", "highlight", "cites"}, where);
     TourStep parsed;
     parsed.title = string_key(step, "title", where);
-    where += fmt::format(" (\"{}\")", parsed.title);
+    where += fmt::format(" (\"{}\")", printable(parsed.title));
     parsed.caption = string_key(step, "caption", where);
     if (parsed.title.empty() || parsed.title.size() > kMaxTitleBytes)
       fail("{}: the title must have 1 to {} bytes", where, kMaxTitleBytes);
@@ -228,6 +245,8 @@ Tour tour_from_json(std::string_view json_text, const fs::path& file) {
   return tour;
 }
 
-Tour load_tour(const fs::path& file) { return tour_from_json(read_text_file(file, "tour"), file); }
+Tour load_tour(const fs::path& file) {
+  return tour_from_json(read_text_file(file, "the tour file", kMaxTourFileBytes), file);
+}
 
 }  // namespace dmascope::engine

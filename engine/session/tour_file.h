@@ -15,7 +15,10 @@
 //
 // Paths inside a tour are relative to the file that names them: a session path and the inline keys
 // settings.model_dir and settings.text_file (a text file read into settings.text, so that a long sequence is not
-// repeated in every step) to the tour file; a session file's own relative model_dir to that session file. Parsing is
+// repeated in every step) to the tour file; a session file's own relative model_dir to that session file. A session
+// path and a text_file must stay inside the tour's folder (relative, no ".."): they are read and shown, and a tour
+// from elsewhere must not show ../../etc/hostname. A model_dir may point anywhere (the bundled tour names
+// ../models/...): a model folder is only read by the strict checkpoint, config and tokenizer readers. Parsing is
 // strict, unlike session files: an unknown key, a missing title or a caption of more than 3 sentences is an error
 // that names the tour file and the step, because a tour is written by hand and a typo must not pass silently.
 #pragma once

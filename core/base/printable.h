@@ -1,0 +1,15 @@
+// Text from a file (tensor names, JSON keys, token strings, paths) shown on a terminal, in an error message or in the
+// UI: escaped so that a crafted name cannot move the cursor, clear the screen, recolour the output or print a fake
+// line of its own ("\nerror: all good"). Every place file text reaches a person goes through printable().
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dmascope {
+
+// Control bytes (C0, DEL, and the UTF-8 encoded C1 controls U+0080..U+009F, which some terminals obey) become \xNN
+// escapes; a backslash stays as it is; everything else (UTF-8 included) is kept.
+std::string printable(std::string_view text);
+
+}  // namespace dmascope
