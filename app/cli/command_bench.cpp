@@ -136,8 +136,6 @@ int run_bench(const BenchArguments& args) {
     if (base.backend != Backend::Cuda) usage_fail("argument --kernel picks CUDA kernels: it needs --backend cuda");
     try {
       base.kernel = parse_kernel_choice(args.kernel);
-    } catch (const UsageError&) {
-      throw;
     } catch (const Error& error) {
       usage_fail("argument --kernel: {}", error.what());
     }

@@ -351,7 +351,7 @@ Tensor SafetensorsFile::tensor(std::string_view name) const {
 
 Tensor SafetensorsFile::read_tensor(std::string_view name) const {
   const TensorEntry* entry = find(name);
-  if (!entry) fail("{}: no tensor '{}' in this file ({} tensors)", path_.string(), printable_for_message(name),
+  if (!entry) fail("{}: no tensor '{}' in this file ({} tensors)", path_.string(), printable(name),
          header_.entries.size());
   Tensor copy = Tensor::zeros(entry->dtype, entry->shape);
   std::byte* out = copy.mutable_bytes();
@@ -360,11 +360,11 @@ Tensor SafetensorsFile::read_tensor(std::string_view name) const {
     const ::ssize_t got = ::pread(fd_, out + done, bytes - done, static_cast<::off_t>(first + done));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0)
-      fail("{}: cannot read tensor '{}' (bytes [{}, {}) of the file): {}", path_.string(), printable_for_message(name),
+      fail("{}: cannot read tensor '{}' (bytes [{}, {}) of the file): {}", path_.string(), printable(name),
            first, first + bytes, std::strerror(errno));
     if (got == 0)
       fail("{}: the file ends at byte {} while tensor '{}' needs bytes [{}, {}): it was truncated after it was opened",
-           path_.string(), first + done, printable_for_message(name), first, first + bytes);
+           path_.string(), first + done, printable(name), first, first + bytes);
     done += static_cast<std::uint64_t>(got);
   }
   return copy;
