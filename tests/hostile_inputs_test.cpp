@@ -288,5 +288,16 @@ TEST(HostileTokenizers, AReplaceThatMultipliesTheTextStopsAtTheGrowthLimit) {
   EXPECT_THAT(error_of([&] { Tokenizer::from_json_text(at_load, "t.json"); }), HasSubstr("normalizer grew"));
 }
 
+// An empty Replace pattern matches (emptily) before every character and at the end of the text, where there is no
+// character to take the inserted content's origin from: found by fuzzing (a heap read past the origins under ASan;
+// the input is in tests/fuzz/seeds/fuzz_tokenizer_normalizer/empty-pattern-at-end).
+TEST(HostileTokenizers, AnEmptyReplacePatternInsertsAtEveryPositionIncludingTheEnd) {
+  const std::string json = R"({"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "X": 2},
+      "merges": []}, "normalizer": {"type": "Replace", "pattern": {"String": ""}, "content": "X"},
+      "added_tokens": [{"id": 0, "content": "a", "normalized": true}]})";
+  const Tokenizer tokenizer = Tokenizer::from_json_text(json, "t.json");
+  EXPECT_EQ(tokenizer.encode("bb", false), (std::vector<std::int32_t>{2, 1, 2, 1, 2}));
+}
+
 }  // namespace
 }  // namespace dmascope

@@ -30,7 +30,10 @@ void replace(TextPiece& piece, const Pattern& pattern, const std::string& conten
   for (const TextSegment& segment : pattern.segments(piece.text)) {
     if (segment.is_match) {
       bound.check(out.text.size() + content.size());
-      if (!content.empty()) out.append(content, piece.origin[segment.begin]);
+      // An empty pattern also matches (emptily) at the end of the text, past the last origin: the inserted content
+      // then comes from the last character.
+      const std::size_t origin_at = std::min(segment.begin, piece.origin.size() - 1);
+      if (!content.empty()) out.append(content, piece.origin[origin_at]);
     } else {
       bound.check(out.text.size() + (segment.end - segment.begin));
       out.text.append(piece.text, segment.begin, segment.end - segment.begin);
