@@ -43,7 +43,7 @@ expect_contains("dmascope-cli info's output" "${run_output}" "keep_window_size")
 
 if(GUI_BUILT)
   run_checked("the installed dmascope --help" "${prefix}/bin/dmascope" --help)
-  expect_contains("dmascope --help" "${run_output}" "usage: dmascope")
+  expect_contains("dmascope --help" "${run_output}" "Usage: dmascope")
   if(XVFB_RUN)
     # Presenter mode opens the bundled tour, whose session names its model relative to the tour file: the saved
     # session shows which tree the app read.
