@@ -18,6 +18,7 @@
 #include "core/formats/tensor.h"
 #include "core/mask/bias_patterns.h"
 #include "kernels/dma_cuda.h"
+#include "kernels/doge_forward_bf16.h"
 #include "kernels/doge_forward_cuda.h"
 #include "kernels/view_reduce_cuda.h"
 
@@ -78,7 +79,9 @@ std::string device_label(const DeviceInfo& info, Precision precision, const DmaR
 class CudaModelForward final : public ModelForward {
  public:
   explicit CudaModelForward(const DogeModel& model)
-      : layers_(model.config.num_hidden_layers), bias_heads_(model.weights.bias_heads), forward_(model) {}
+      : model_(model), layers_(model.config.num_hidden_layers), bias_heads_(model.weights.bias_heads) {
+    if (auto reason = gpu_forward_unsupported_reason(model); !reason.empty()) fail("GPU forward: {}", reason);
+  }
   BackendForward run(std::span<const std::int32_t> ids, const ForwardOptions& options,
                      const ForwardRequest& request) override {
     GpuForwardOutputs outputs;
@@ -90,7 +93,17 @@ class CudaModelForward final : public ModelForward {
     if (request.keep_masks)
       outputs.device_masks =
           std::make_shared<DeviceMasks>(layers_, bias_heads_, static_cast<std::int64_t>(ids.size()));
-    GpuForwardResult gpu = forward_.run(ids, options, outputs);
+    GpuForwardResult gpu;
+    if (request.precision == Precision::BF16) {
+      if (!bf16_) bf16_ = std::make_unique<DogeForwardBf16>(model_);  // the bf16 weights, converted once
+      gpu = bf16_->run(ids, options, outputs);
+    } else if (request.precision == Precision::F32) {
+      if (!fp32_) fp32_ = std::make_unique<DogeForwardCuda>(model_);
+      gpu = fp32_->run(ids, options, outputs);
+    } else {
+      fail("GPU forward: precision {} is not implemented for the model forward (fp32 or bf16)",
+           precision_name(request.precision));
+    }
     BackendForward run;
     run.forward = std::move(gpu.forward);
     run.device_ms = gpu.gpu_ms;
@@ -99,11 +112,16 @@ class CudaModelForward final : public ModelForward {
     run.masks = std::move(outputs.device_masks);
     return run;
   }
-  std::size_t weight_bytes() const override { return forward_.weight_bytes(); }
+  std::size_t weight_bytes() const override {
+    return (fp32_ ? fp32_->weight_bytes() : 0) + (bf16_ ? bf16_->weight_bytes() : 0);
+  }
 
  private:
+  const DogeModel& model_;  // outlives this (ComputeBackend::load_forward)
   std::int64_t layers_, bias_heads_;
-  DogeForwardCuda forward_;  // the weights on the device, uploaded in its constructor
+  // Each precision's weights are uploaded on its first run, and stay.
+  std::unique_ptr<DogeForwardCuda> fp32_;
+  std::unique_ptr<DogeForwardBf16> bf16_;
 };
 
 class CudaBackend final : public ComputeBackend {

@@ -35,6 +35,9 @@ struct AttentionShape {
   std::int64_t batch = 1, q_heads = 1, kv_heads = 1, bias_heads = 1;
   std::int64_t q_len = 0, key_len = 0, head_dim = 64;
   Precision precision = Precision::BF16;
+  // The softmax scale; 0 means 1/sqrt(head_dim). The model forward sets 1/sqrt(d) of its own head dim when it pads
+  // q/k/v with zeros up to a head dim the kernels take.
+  double scale = 0.0;
 };
 
 // Supported? Returns an empty string, or why not (bf16 or fp16; head dims 64 and 128; Hq a multiple of Hkv; Hb = Hkv or Hq;
@@ -99,6 +102,13 @@ class DmaRunner {
   // call for these buffers): the pipeline without its launch gaps. Same result as build_mask then forward, up to the
   // order of the softmax sums.
   void mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death, void* out);
+  // The same launches as mask_and_forward without a graph of their own, on the runner's stream: for a caller that
+  // captures them into its own graph (the bf16 model forward).
+  void launch_mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,
+                               void* out);
+  // Launch on the caller's stream (a cudaStream_t that outlives the runner) instead of the runner's own, so that the
+  // runner's launches order with, and are captured into, the caller's work.
+  void use_stream(void* stream);
   // Dense causal attention of the same kernel family; beta may be null (plain attention).
   void dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out);
   // Materialized baseline: cuBLAS QKᵀ → softmax (+β, causal) → PV, one head at a time; needs Lq·Lk·4 bytes.

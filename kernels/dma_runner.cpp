@@ -94,6 +94,7 @@ struct DmaRunner::Impl {
   DeviceBuffer scores, probabilities;  // materialized baseline only, allocated on first use
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
+  cudaStream_t own_stream = nullptr;  // created in the constructor; `stream` is the caller's after use_stream
   cudaGraphExec_t graph = nullptr;               // mask build + gather + forward, captured once per set of buffers
   std::array<const void*, 6> graph_buffers{};
 
@@ -126,7 +127,8 @@ struct DmaRunner::Impl {
     p.head_dim = static_cast<int>(shape.head_dim);
     p.q_tiles = q_tiles;
     p.capacity = capacity;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+    p.scale = shape.scale > 0.0 ? static_cast<float>(shape.scale)
+                                : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     p.f16 = shape.precision == Precision::F16;
     // heads-per-cta=1 forces one query head per CTA (for measuring what pairing heads buys).
     p.heads_per_cta = kernels.heads_per_cta;
@@ -181,13 +183,26 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
   }
   // A blocking stream: it orders with the legacy default stream (where time_ms records its events and cudaMemcpy
   // runs), and unlike the legacy stream it can be captured into a CUDA graph.
-  DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
+  DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.own_stream));
+  m.stream = m.own_stream;
 }
 
 DmaRunner::~DmaRunner() {
   if (impl_->graph) cudaGraphExecDestroy(impl_->graph);
   if (impl_->cublas) cublasDestroy(impl_->cublas);
-  if (impl_->stream) cudaStreamDestroy(impl_->stream);
+  if (impl_->own_stream) cudaStreamDestroy(impl_->own_stream);
+}
+
+void DmaRunner::use_stream(void* stream) {
+  Impl& m = *impl_;
+  if (m.cublas) check_cublas(cublasSetStream(m.cublas, static_cast<cudaStream_t>(stream)), "cublasSetStream");
+  m.stream = static_cast<cudaStream_t>(stream);
+}
+
+void DmaRunner::launch_mask_and_forward(const void* q, const void* k, const void* v, const float* beta,
+                                        std::int32_t* death, void* out) {
+  const bool fused = impl_->build_mask_and_lists(beta, death);
+  impl_->forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
 }
 
 void DmaRunner::build_mask(const float* beta, std::int32_t* death) {
@@ -325,7 +340,7 @@ void DmaRunner::materialized_forward(const void* q, const void* k, const void* v
   const cudaDataType type = s.precision == Precision::F16 ? CUDA_R_16F : CUDA_R_16BF;
   const int Lq = static_cast<int>(s.q_len), Lk = static_cast<int>(s.key_len), d = static_cast<int>(s.head_dim);
   const float one = 1.0f, zero = 0.0f;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale = s.scale > 0.0 ? static_cast<float>(s.scale) : 1.0f / std::sqrt(static_cast<float>(d));
   for (std::int64_t b = 0; b < s.batch; ++b)
     for (std::int64_t h = 0; h < s.q_heads; ++h) {
       const std::int64_t g = h / (s.q_heads / s.kv_heads);

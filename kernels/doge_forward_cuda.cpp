@@ -15,7 +15,9 @@
 #include "core/model/rope.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
+#include "kernels/doge_forward_bf16_kernels.cuh"  // launch_flag_non_finite
 #include "kernels/doge_forward_kernels.cuh"
+#include "kernels/forward_steps.h"
 #include "kernels/mask_build.cuh"
 #include "kernels/pinned_host_pool.h"
 #include "kernels/tile_map.cuh"
@@ -125,6 +127,13 @@ struct DogeForwardCuda::Impl {
   // Activations of the last run, grown as needed.
   DeviceBuffer ids, x, h, q, k, v, q_rope, k_rope, dt, beta, death, context, attn_out, gate, up, mlp_out, logits;
   DeviceBuffer inverse_frequencies, mask_workspace, lists, counts, tile_status, tile_counters;
+  // Non-finite flags per (layer, step) (kernels/forward_steps.h), zeroed per run, read once at its end.
+  DeviceBuffer flags;
+  std::int64_t current_layer = 0;  // the layer being launched: the row of its flags
+  int* flag(std::int64_t row, int step) const { return flags.as<int>() + row * detail::kForwardSteps + step; }
+  void flag_non_finite(const DeviceBuffer& values, std::int64_t count, int step, std::int64_t row = -1) {
+    detail::launch_flag_non_finite(values.as<float>(), count, flag(row < 0 ? current_layer : row, step), stream);
+  }
 
   std::size_t activation_bytes() const {  // what a run may free and reuse (require_memory_for_run)
     std::size_t bytes = 0;
@@ -302,6 +311,7 @@ void DogeForwardCuda::Impl::reserve_activations(const RunPlan& plan, bool poison
   ensure_bytes(mlp_out, n(L * D) * f);
   ensure_bytes(logits, n(plan.logit_rows * c.vocab_size) * f);
   ensure_bytes(mask_workspace, detail::mask_build_workspace_bytes(plan.mask));
+  ensure_bytes(flags, n(detail::forward_step_flags(c.num_hidden_layers)) * sizeof(int));
   ensure_bytes(lists, n(Hb) * plan.gather_q_tiles * plan.gather_capacity * 4);
   ensure_bytes(counts, n(Hb) * plan.gather_q_tiles * 4);
   if (plan.gpu_tile_maps) {
@@ -321,6 +331,7 @@ void DogeForwardCuda::Impl::upload_inputs(std::span<const std::int32_t> input_id
   ensure_bytes(inverse_frequencies, frequencies.size() * sizeof(float));
   inverse_frequencies.upload(frequencies.data(), frequencies.size() * sizeof(float));
   ids.upload(input_ids.data(), static_cast<std::size_t>(plan.length) * 4);
+  DMASCOPE_CUDA_CHECK(cudaMemsetAsync(flags.get(), 0, flags.bytes(), stream));
 }
 
 void DogeForwardCuda::Impl::launch_embedding(const RunPlan& plan) {
@@ -333,6 +344,7 @@ void DogeForwardCuda::Impl::launch_embedding(const RunPlan& plan) {
 void DogeForwardCuda::Impl::launch_layer(std::int64_t layer, const RunPlan& plan, const ForwardOptions& options) {
   const DeviceLayerWeights& w = layers[static_cast<std::size_t>(layer)];
   cudaEvent_t* layer_events = events.data() + 6 * layer;
+  current_layer = layer;
   DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[0], stream));
   launch_attention_block(w, plan, options);
   DMASCOPE_CUDA_CHECK(cudaEventRecord(layer_events[1], stream));
@@ -353,6 +365,7 @@ void DogeForwardCuda::Impl::launch_attention_block(const DeviceLayerWeights& w, 
   const std::int64_t d = c.head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
   detail::launch_rms_norm(x.as<float>(), L, static_cast<int>(D), w.input_norm.as<float>(), eps, h.as<float>(), stream);
+  flag_non_finite(h, L * D, detail::kInputNorm);
   linear(h.as<float>(), L, D, w.q_proj.as<float>(), H * d, w.q_proj_bias, q.as<float>(), "q_proj");
   linear(h.as<float>(), L, D, w.k_proj.as<float>(), Hkv * d, w.k_proj_bias, k.as<float>(), "k_proj");
   linear(h.as<float>(), L, D, w.v_proj.as<float>(), Hkv * d, w.v_proj_bias, v.as<float>(), "v_proj");
@@ -361,14 +374,20 @@ void DogeForwardCuda::Impl::launch_attention_block(const DeviceLayerWeights& w, 
                             stream);
     detail::launch_rms_norm(k.as<float>(), L * Hkv, static_cast<int>(d), w.k_norm.as<float>(), eps, k.as<float>(),
                             stream);
+    flag_non_finite(q, L * H * d, detail::kQkNorm);
+    flag_non_finite(k, L * Hkv * d, detail::kQkNorm);
   }
   detail::launch_rope_heads_first(q.as<float>(), static_cast<int>(L), static_cast<int>(H), static_cast<int>(d),
                                   inverse_frequencies.as<float>(), q_rope.as<float>(), stream);
   detail::launch_rope_heads_first(k.as<float>(), static_cast<int>(L), static_cast<int>(Hkv), static_cast<int>(d),
                                   inverse_frequencies.as<float>(), k_rope.as<float>(), stream);
+  flag_non_finite(q_rope, L * H * d, detail::kQRope);
+  flag_non_finite(k_rope, L * Hkv * d, detail::kKRope);
+  flag_non_finite(v, L * Hkv * d, detail::kValues);
   linear(v.as<float>(), L, Hkv * d, w.dt_proj.as<float>(), bias_heads, w.dt_proj_bias, dt.as<float>(), "dt_proj");
   detail::launch_dynamic_bias(dt.as<float>(), static_cast<int>(L), static_cast<int>(bias_heads), w.A.as<float>(),
                               options.bias_formula == BiasFormula::Exp, beta.as<float>(), stream);
+  flag_non_finite(beta, L * bias_heads, detail::kDynBias);
 }
 
 // β → death indices (the mask) → per query tile the kept keys → attention over them into `context` [L, H, d].
@@ -406,6 +425,7 @@ void DogeForwardCuda::Impl::launch_masked_attention(const RunPlan& plan) {
   p.capacity = plan.gather_capacity;
   p.scale = 1.0f / std::sqrt(static_cast<float>(d));
   detail::launch_attention_f32(p, stream);
+  flag_non_finite(context, L * H * d, detail::kContext);
 }
 
 // o_proj and the first residual, then the SiLU-gated MLP and the second residual, into x.
@@ -418,14 +438,18 @@ void DogeForwardCuda::Impl::launch_mlp_block(const DeviceLayerWeights& w, const 
   linear(context.as<float>(), L, H * d, w.o_proj.as<float>(), D, w.o_proj_bias, attn_out.as<float>(), "o_proj");
   detail::launch_residual(residual_stream, w.input_residual.as<float>(), attn_out.as<float>(), L, static_cast<int>(D),
                           stream);
+  flag_non_finite(x, L * D, detail::kAttentionResidual);
   detail::launch_rms_norm(residual_stream, L, static_cast<int>(D), w.post_norm.as<float>(), eps, h.as<float>(),
                           stream);
+  flag_non_finite(h, L * D, detail::kPostNorm);
   linear(h.as<float>(), L, D, w.gate_proj.as<float>(), I, w.gate_proj_bias, gate.as<float>(), "gate_proj");
   linear(h.as<float>(), L, D, w.up_proj.as<float>(), I, w.up_proj_bias, up.as<float>(), "up_proj");
   detail::launch_silu_gate(gate.as<float>(), up.as<float>(), L * I, stream);
+  flag_non_finite(gate, L * I, detail::kMlpGate);
   linear(gate.as<float>(), L, I, w.down_proj.as<float>(), D, w.down_proj_bias, mlp_out.as<float>(), "down_proj");
   detail::launch_residual(residual_stream, w.post_residual.as<float>(), mlp_out.as<float>(), L, static_cast<int>(D),
                           stream);
+  flag_non_finite(x, L * D, detail::kOutput);
 }
 
 void DogeForwardCuda::Impl::launch_tile_maps(const RunPlan& plan, const ForwardOptions& options) {
@@ -513,6 +537,9 @@ double DogeForwardCuda::Impl::run_head(const RunPlan& plan) {
                             static_cast<float>(config.rms_norm_eps), h.as<float>(), stream);
     linear(h.as<float>(), plan.logit_rows, D, lm_head, config.vocab_size, DeviceBuffer{}, logits.as<float>(),
            "lm_head");
+    const std::int64_t final_row = config.num_hidden_layers;
+    flag_non_finite(h, plan.logit_rows * D, detail::kFinalNorm, final_row);
+    flag_non_finite(logits, plan.logit_rows * config.vocab_size, detail::kLogits, final_row);
   }
   DMASCOPE_CUDA_CHECK(cudaEventRecord(head_events[1], stream));
   DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -608,6 +635,7 @@ GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const F
   if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
 
   out.gpu_ms += m.run_head(plan);
+  detail::require_finite_steps(m.flags.as<int>(), layers, "fp32");
   if (plan.logit_rows > 0) {
     const auto download_start = Clock::now();
     result.logits = m.download_logits(plan);

@@ -38,8 +38,8 @@ TEST(CliUsage, EverySubcommandsHelpExitsZeroAndNamesEachOfItsFlags) {
       {"dump", {"--model", "--ids", "--text", "--out", "--window", "--mask-variant", "--bias-formula", "--force",
                 "--quiet"}},
       {"forward", {"--model", "--ids", "--text", "--random", "--seed", "--window", "--tile", "--mask-variant",
-                   "--threads", "--repeat", "--map", "--map-layer", "--map-head", "--backend", "--tile-maps",
-                   "--quiet"}},
+                   "--threads", "--repeat", "--map", "--map-layer", "--map-head", "--backend", "--precision",
+                   "--tile-maps", "--quiet"}},
       {"bench", {"--backend", "--len", "--window", "--heads", "--dim", "--batch", "--bias", "--bias-model",
                  "--precision", "--repeats", "--warmup", "--seed", "--json", "--matrix", "--max-len", "--quiet"}},
       {"make-model", {"--out", "--preset", "--dtype", "--seed", "--window", "--force"}}};
@@ -77,7 +77,10 @@ TEST(CliUsage, UnknownFlagMissingValueAndBadIntegerExitTwoNamingTheArgument) {
                         Case{"bench --len 12.5", "--len"}, Case{"bench --backend gpu", "--backend"},
                         Case{"forward --model " + model + " --ids 1,x,3", "--ids"}, Case{"info", "DIR"},
                         Case{"dump --model " + model + " --ids 1 --text hi --out x", "--text"},
-                        Case{"forward --model " + model + " --ids 1 --random 4", "--random"}}) {
+                        Case{"forward --model " + model + " --ids 1 --random 4", "--random"},
+                        // bf16 is the GPU's: on the CPU (the default backend) it is a usage error, as is fp16
+                        Case{"forward --model " + model + " --random 8 --precision bf16", "--precision"},
+                        Case{"forward --model " + model + " --random 8 --precision fp16", "--precision"}}) {
     const Finished run = cli(c.arguments);
     EXPECT_EQ(run.exit_code, kExitUsage) << c.arguments << "\n" << run.output;
     EXPECT_TRUE(contains(run.output, c.named)) << c.arguments << "\n" << run.output;

@@ -1,4 +1,4 @@
-// `dmascope-cli forward`: runs the forward pass (the CPU's, or with --backend cuda the GPU's fp32 twin) on a model
+// `dmascope-cli forward`: runs the forward pass (the CPU's, or with --backend cuda the GPU's, bf16 or fp32) on a model
 // and prints what the mask did, layer by layer and head by head (token density, tile density, skipped tiles), the
 // speed, and optionally a coarse text picture of one tile map.
 #include <fmt/core.h>
@@ -9,6 +9,7 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
+#include "core/compute/precision.h"
 #include "core/model/doge_forward.h"
 #include "core/model/forward_memory.h"
 #include "core/base/error.h"
@@ -44,7 +45,7 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
 }
 
 struct ForwardArguments {
-  std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu";
+  std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu", precision;
   std::int64_t random = 0, seed = 0, window = 0, tile = 64, threads = 0, repeat = 1, map_layer = 0, map_head = 0;
   bool map = false, quiet = false;
   CLI::Option* ids_option = nullptr;  // count(): whether it was given
@@ -65,6 +66,12 @@ int run_forward(const ForwardArguments& args) {
     usage_fail("--map-head: {} is not a bias head of {} (0..{})", args.map_head, model.dir.string(),
                model.weights.bias_heads - 1);
   if (args.threads > 0) set_worker_count(args.threads);
+  // The model's precision: bf16 on the GPU unless asked otherwise; the CPU forward computes in fp32 only.
+  const Precision precision = args.precision.empty() ? (args.backend == "cuda" ? Precision::BF16 : Precision::F32)
+                                                     : precision_from_name(args.precision);
+  if (args.backend == "cpu" && precision != Precision::F32)
+    usage_fail("--precision {}: the CPU forward computes in fp32 only (bf16 runs with --backend cuda)",
+               args.precision);
 
   std::vector<std::int32_t> ids;
   if (args.text_option->count() > 0) {
@@ -116,6 +123,7 @@ int run_forward(const ForwardArguments& args) {
     request.logits = LogitRows::Last;
     const std::string& tile_maps = args.tile_maps;
     request.tile_maps_on_device = tile_maps == "gpu";
+    request.precision = precision;
     BackendForward gpu;
     for (std::int64_t r = 0; r < repeats; ++r) {
       gpu = gpu_forward->run(ids, options, request);
@@ -123,7 +131,7 @@ int run_forward(const ForwardArguments& args) {
       gpu_elapsed.push_back(gpu.device_ms);
     }
     std::sort(gpu_elapsed.begin(), gpu_elapsed.end());
-    gpu_line = fmt::format("GPU {:.2f} ms median of {} (device time, CUDA events; min {:.2f}, max {:.2f}), downloads "
+    gpu_line = fmt::format("GPU {:.3f} ms median of {} (device time, CUDA events; min {:.3f}, max {:.3f}), downloads "
                            "{:.2f} ms, tile maps ({}) {:.2f} ms, weights {:.1f} MB on {}\n",
                            gpu_elapsed[gpu_elapsed.size() / 2], repeats, gpu_elapsed.front(), gpu_elapsed.back(),
                            gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward->weight_bytes() / 1e6,
@@ -137,9 +145,14 @@ int run_forward(const ForwardArguments& args) {
     fmt::print("{} tokens, window {}, {} mask, {} threads (CPU, fp32)\n", L, result.window,
                mask_variant_name(options.mask_variant), worker_count());
   else
-    fmt::print("{} tokens, window {}, {} mask (CUDA, fp32)\n", L, result.window, mask_variant_name(options.mask_variant));
-  fmt::print("forward {:.1f} ms median of {} ({:.0f} tokens/s), attention {:.1f} ms of the last run\n", median_ms,
-             repeats, L / (median_ms / 1000.0), result.attention_ms);
+    fmt::print("{} tokens, window {}, {} mask (CUDA, {})\n", L, result.window, mask_variant_name(options.mask_variant),
+               precision_name(precision));
+  if (precision == Precision::BF16)  // one CUDA graph: no separate attention time
+    fmt::print("forward {:.1f} ms median of {} ({:.0f} tokens/s; wall time, captures included)\n", median_ms, repeats,
+               L / (median_ms / 1000.0));
+  else
+    fmt::print("forward {:.1f} ms median of {} ({:.0f} tokens/s), attention {:.1f} ms of the last run\n", median_ms,
+               repeats, L / (median_ms / 1000.0), result.attention_ms);
   fmt::print("{}", gpu_line);
   if (!args.quiet) {
     // The app's words: one row per bias head (a mask may be shared by several query heads); "empty" counts the
@@ -172,8 +185,8 @@ int run_forward(const ForwardArguments& args) {
 Command add_forward_command(CLI::App& cli) {
   auto args = std::make_shared<ForwardArguments>();
   CLI::App* command = cli.add_subcommand(
-      "forward", "run the forward pass (CPU, or the GPU's fp32 twin); print speed and, per layer and head, what the "
-                 "mask kept");
+      "forward", "run the forward pass (CPU fp32, or the GPU's bf16 or fp32); print speed and, per layer and head, what "
+                 "the mask kept");
   command->add_option("--model", args->model, "the model folder (config.json + safetensors)")->required();
   args->ids_option = command->add_option("--ids", args->ids, "the token ids, e.g. 1,2,3")->check(id_list_check());
   args->text_option = command->add_option("--text", args->text, "a text, encoded with the model's tokenizer.json");
@@ -196,8 +209,12 @@ Command add_forward_command(CLI::App& cli) {
       ->transform(integer_in(0, kMaxTokens));
   command->add_option("--map-head", args->map_head, "the bias head of --map (default 0)")
       ->transform(integer_in(0, kMaxTokens));
-  command->add_option("--backend", args->backend, "cpu (default) or cuda (the GPU's fp32 forward)")
+  command->add_option("--backend", args->backend, "cpu (default) or cuda (the GPU's forward)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  command->add_option("--precision", args->precision,
+                      "fp32 or bf16: the model's number format (default: bf16 with --backend cuda, as transformers runs "
+                      "a bf16 model on the GPU; fp32, the exact reference, on the cpu, which has no other)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   command->add_option("--tile-maps", args->tile_maps, "with --backend cuda: build the tile maps on the gpu (default) "
                                                       "or the cpu")
       ->check(CLI::IsMember({"gpu", "cpu"}));

@@ -18,6 +18,7 @@
 #include "core/compute/attention_inputs.h"
 #include "core/compute/attention_timing.h"
 #include "core/compute/backend_kind.h"
+#include "core/compute/precision.h"
 #include "core/model/doge_forward.h"
 #include "core/view/view_reduce.h"
 
@@ -51,6 +52,9 @@ struct ForwardRequest {
   bool tile_maps_on_device = true;  // false: built on the CPU from the death arrays (build_tile_map)
   LogitRows logits = LogitRows::All;
   bool keep_masks = false;       // keep the death indices on the device (BackendForward::masks)
+  // F32: the exact reference (the CPU's only precision). BF16 (CUDA): the model in bf16 as transformers runs it on the
+  // GPU, its attention on the wgmma DMA kernels, the forward one CUDA graph. The CPU refuses anything but F32.
+  Precision precision = Precision::F32;
 };
 
 struct BackendForward {

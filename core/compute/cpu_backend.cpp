@@ -52,7 +52,10 @@ class CpuModelForward final : public ModelForward {
  public:
   explicit CpuModelForward(const DogeModel& model) : model_(model) {}
   BackendForward run(std::span<const std::int32_t> ids, const ForwardOptions& options,
-                     const ForwardRequest&) override {
+                     const ForwardRequest& request) override {
+    if (request.precision != Precision::F32)
+      fail("the CPU forward computes in fp32 only (precision {} asked for; bf16 runs on the CUDA backend)",
+           precision_name(request.precision));
     BackendForward run;
     run.forward = doge_forward(model_, std::vector<std::int32_t>(ids.begin(), ids.end()), options);
     return run;

@@ -135,11 +135,13 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
     ForwardRequest request;
     request.logits = all_logits ? LogitRows::All : LogitRows::Last;
     request.keep_masks = true;
+    request.precision = result.settings.model_precision;
     BackendForward run = models.gpu_forward->run(result.ids, gpu_options, request);
     result.forward = std::move(run.forward);
     result.gpu_forward_ms = run.device_ms;
     result.device_masks = std::move(run.masks);
-    result.mask_device = fmt::format("GPU forward on {}, fp32", cuda.status().name);
+    result.mask_device =
+        fmt::format("GPU forward on {}, {}", cuda.status().name, precision_name(result.settings.model_precision));
   } catch (const ForwardCancelled&) {
     throw;
   } catch (const std::exception& error) {

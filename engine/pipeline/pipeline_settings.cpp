@@ -26,4 +26,10 @@ Precision timing_precision_from_name(std::string_view name) {
   fail("unknown dtype '{}' (expected bf16 or fp16)", name);
 }
 
+Precision model_precision_from_name(std::string_view name) {
+  if (name == "bf16") return Precision::BF16;
+  if (name == "fp32") return Precision::F32;
+  fail("unknown forward precision '{}' (expected bf16 or fp32)", name);
+}
+
 }  // namespace dmascope::engine

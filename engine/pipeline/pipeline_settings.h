@@ -24,12 +24,15 @@ std::string_view source_kind_name(SourceKind kind);  // "toy" | "text" | "ids" |
 SourceKind source_kind_from_name(std::string_view name);
 
 // The backend (core/compute/backend_kind.h: CPU always; CUDA only in a build with the kernels and on a machine with a
-// GPU) runs the forward pass (fp32 on both, so the masks agree; the CUDA one falls back to the CPU with the reason in
-// the status bar), reduces the heatmap's views, and is what the Timing view measures.
+// GPU) runs the forward pass (fp32 on the CPU; bf16 or fp32 on CUDA, model_precision; the CUDA one falls back to the
+// CPU with the reason in the status bar), reduces the heatmap's views, and is what the Timing view measures.
 
 // The CUDA timing's precision as the Source panel and session files name it: "bf16" or "fp16" (not fp32, which the
 // CUDA attention kernels do not take). Throws Error naming the text.
 Precision timing_precision_from_name(std::string_view name);
+// The CUDA forward's precision as the Source panel and session files name it: "bf16" (the default: the model as
+// transformers runs it in bf16 on the GPU, on the timed kernels) or "fp32" (the exact reference). Throws Error.
+Precision model_precision_from_name(std::string_view name);
 
 struct PipelineSettings {
   std::string model_dir;
@@ -45,6 +48,7 @@ struct PipelineSettings {
   std::int64_t tile_size = 16;  // square tiles of the reported tile maps and the timed CPU kernel
   Backend backend = Backend::Cpu;
   Precision timing_dtype = Precision::BF16;  // what the CUDA timing runs in (bf16 | fp16); the CPU kernels are fp32
+  Precision model_precision = Precision::BF16;  // the CUDA forward's (bf16 | fp32); the CPU forward is fp32
 
   bool operator==(const PipelineSettings&) const = default;
 };

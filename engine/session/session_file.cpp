@@ -84,7 +84,8 @@ std::string session_to_json(const Session& session) {
         {"mask_variant", mask_variant_name(s.mask_variant)},
         {"tile_size", s.tile_size},
         {"backend", backend_name(s.backend)},
-        {"dtype", precision_name(s.timing_dtype)}}},
+        {"dtype", precision_name(s.timing_dtype)},
+        {"model_precision", precision_name(s.model_precision)}}},
       {"view",
        {{"layer", v.layer},
         {"head", v.head},
@@ -131,6 +132,7 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
   read_key(settings, "tile_size", s.tile_size, source, "settings");
   read_enum(settings, "backend", s.backend, backend_from_name, source, "settings");
   read_enum(settings, "dtype", s.timing_dtype, timing_precision_from_name, source, "settings");
+  read_enum(settings, "model_precision", s.model_precision, model_precision_from_name, source, "settings");
   if (s.length < kMinLength || s.length > kMaxLength)
     fail("{}: settings.length {} is outside [{}, {}]", source, s.length, kMinLength, kMaxLength);
   if (s.tile_size < kMinTileSize || s.tile_size > kMaxTileSize)

@@ -49,7 +49,9 @@ TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuM
   ModelCache cpu_models, gpu_models;
   ComputeProgress progress;
   std::atomic<bool> cancel{false};
-  const auto settings = settings_for(models_dir() + "doge-toy-mix", 301, Backend::Cuda);
+  auto settings = settings_for(models_dir() + "doge-toy-mix", 301, Backend::Cuda);
+  // fp32, the exact reference: its masks equal the CPU's (the bf16 forward's are compared in doge_forward_bf16_test).
+  settings.model_precision = Precision::F32;
   const auto gpu = compute_pipeline_result(settings, gpu_models, progress, cancel);
   auto cpu_settings = settings;
   cpu_settings.backend = Backend::Cpu;

@@ -408,6 +408,7 @@ TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {
   session.settings.mask_variant = MaskVariant::SharedTopK;
   session.settings.backend = Backend::Cuda;
   session.settings.timing_dtype = Precision::F16;
+  session.settings.model_precision = Precision::F32;  // not the default (bf16): a dropped key would show
   session.view.quantity = HeatmapQuantity::Probabilities;
   session.view.zoom_pan = {3.0, 10.5, 7.25};
   session.view.zoom_pan_length = 32;
@@ -429,6 +430,12 @@ TEST(GuiSessionFile, BadValuesAreRefusedNamingTheKey) {
     FAIL() << "expected an error";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("settings.dtype"), std::string::npos) << error.what();
+  }
+  try {
+    session_from_json(R"({"dmascope_session": 1, "settings": {"model_precision": "fp16"}})", "s.json");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("settings.model_precision"), std::string::npos) << error.what();
   }
   EXPECT_THROW(session_from_json(R"({"settings": {}})", "s.json"), Error);
   EXPECT_THROW(session_from_json("not json", "s.json"), Error);

@@ -278,7 +278,24 @@ void compute_section(AppState& state, const PipelineResult* result) {
   ImGui::EndDisabled();
   if (edit.backend != Backend::Cuda && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip("the CPU kernels compute in fp32; bf16 / fp16 is the CUDA timing's dtype");
-  ImGui::TextDisabled("the forward (fp32, so the mask is the same) runs on\nthe backend; Timing measures its kernels");
+  // The CUDA forward's precision: bf16 (the default; transformers' bf16 numbers, on the timed kernels) or fp32.
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  ImGui::BeginDisabled(edit.backend != Backend::Cuda);
+  if (ImGui::BeginCombo("forward", edit.backend == Backend::Cuda
+                                       ? std::string(precision_name(edit.model_precision)).c_str()
+                                       : "fp32 (CPU)")) {
+    for (Precision precision : {Precision::BF16, Precision::F32})
+      if (ImGui::Selectable(std::string(precision_name(precision)).c_str(), precision == edit.model_precision)) {
+        edit.model_precision = precision;
+        state.edit_complete = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::EndDisabled();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("the model forward's precision on CUDA: bf16 as transformers runs the model on the GPU (β and the "
+                      "mask in bf16, ties to the lower index), or fp32, the exact reference; the CPU forward is fp32");
+  ImGui::TextDisabled("the forward runs on the backend;\nTiming measures its kernels");
 }
 
 void files_section(AppState& state) {

@@ -1,0 +1,232 @@
+// The bf16 GPU Doge forward (kernels/doge_forward_bf16.h) against the fp32 GPU forward and the CPU forward on every
+// fixture and bundled model and on a Doge-20M-shaped random model; its mask against the CPU's mask rule applied to its
+// own β; its non-finite check; its CUDA graph against the same launches run eagerly. Skipped without a GPU.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "core/mask/dma_mask.h"
+#include "core/model/doge_forward.h"
+#include "core/model/random_model.h"
+#include "kernels/doge_forward_bf16.h"
+#include "kernels/doge_forward_cuda.h"
+#include "tests/gpu/gpu_test_support.h"
+#include "tests/test_paths.h"
+
+namespace dmascope::cuda {
+namespace {
+
+// The targets of the bf16 path: logits within 2 % (Frobenius, relative) of the fp32 reference, and the same top-1
+// token on at least 99 % of the positions.
+constexpr double kLogitsRelativeError = 0.02;
+constexpr double kTopOneAgreement = 0.99;
+
+double frobenius_relative_error(const Tensor& test, const Tensor& reference) {
+  const float* a = test.data<float>();
+  const float* b = reference.data<float>();
+  double difference = 0.0, norm = 0.0;
+  for (std::int64_t i = 0; i < reference.numel(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;  // a NaN never passes
+    difference += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    norm += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(difference / std::max(norm, 1e-300));
+}
+
+double top_one_agreement(const Tensor& test, const Tensor& reference) {
+  const std::int64_t rows = reference.shape()[1], V = reference.shape()[2];
+  std::int64_t same = 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* a = test.data<float>() + r * V;
+    const float* b = reference.data<float>() + r * V;
+    same += std::max_element(a, a + V) - a == std::max_element(b, b + V) - b;
+  }
+  return static_cast<double>(same) / static_cast<double>(rows);
+}
+
+// The share of kept (query, key) entries on which two masks of one layer agree: Σ_j |kept rows of j differ| over
+// Σ_j kept rows of j in the reference, from the death indices (keep(i, j) ⇔ j ≤ i < death[j]).
+double kept_agreement(const Tensor& test, const Tensor& reference, std::int64_t length) {
+  const std::int32_t* a = test.data<std::int32_t>();
+  const std::int32_t* b = reference.data<std::int32_t>();
+  double differing = 0.0, kept = 0.0;
+  for (std::int64_t n = 0; n < reference.numel(); ++n) {
+    const std::int64_t j = n % length;
+    const std::int64_t end_a = std::min<std::int64_t>(a[n], length), end_b = std::min<std::int64_t>(b[n], length);
+    differing += static_cast<double>(std::abs(end_a - end_b));
+    kept += static_cast<double>(std::max<std::int64_t>(0, end_b - j));
+  }
+  return kept > 0 ? 1.0 - differing / kept : 1.0;
+}
+
+std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vocab, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(vocab - 1));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(length));
+  for (auto& id : ids) id = token(rng);
+  return ids;
+}
+
+// bf16 vs the CPU forward and the fp32 GPU forward; the mask of every layer vs the CPU's rule on the bf16 β (exact:
+// the same β gives the same death indices, ties to the lower index); prints the kept-mask agreement per layer.
+void expect_bf16_matches_fp32(const DogeModel& model, std::span<const std::int32_t> ids, std::int64_t window,
+                              const std::string& name) {
+  const std::int64_t L = static_cast<std::int64_t>(ids.size());
+  ForwardOptions options;
+  options.window = window;
+  const ForwardResult cpu = doge_forward(model, ids, options);
+  DogeForwardCuda fp32(model);
+  const GpuForwardResult gpu32 = fp32.run(ids, options);
+  DogeForwardBf16 bf16(model);
+  GpuForwardOutputs poisoned;
+  poisoned.poison_activations = true;  // an element the forward skipped would show as NaN
+  const GpuForwardResult gpu16 = bf16.run(ids, options, poisoned);
+
+  const double error_cpu = frobenius_relative_error(gpu16.forward.logits, cpu.logits);
+  const double error_gpu = frobenius_relative_error(gpu16.forward.logits, gpu32.forward.logits);
+  const double top_one = top_one_agreement(gpu16.forward.logits, cpu.logits);
+  std::string per_layer;
+  for (std::size_t layer = 0; layer < cpu.layers.size(); ++layer) {
+    const LayerCapture& g = gpu16.forward.layers[layer];
+    per_layer += fmt::format(" {:.4f}", kept_agreement(g.death, cpu.layers[layer].death, L));
+    // The mask from the bf16 β is the CPU mask rule's on that β, and β holds bf16 values only.
+    const std::int64_t Hb = g.dyn_bias.shape()[1];
+    for (std::int64_t n = 0; n < Hb; ++n) {
+      std::span<const float> beta(g.dyn_bias.data<float>() + n * L, static_cast<std::size_t>(L));
+      for (float value : beta) ASSERT_EQ(value, bf16_to_f32(f32_to_bf16(value))) << name << " layer " << layer;
+      const auto death = dma_death_indices(beta, gpu16.forward.window, MaskVariant::PerRowTopK);
+      ASSERT_TRUE(std::equal(death.begin(), death.end(), g.death.data<std::int32_t>() + n * L))
+          << name << " layer " << layer << " head " << n << ": mask differs from the CPU rule on the same β";
+    }
+  }
+  fmt::print("[bf16] {}: L {} w {}: logits rel. error vs CPU {:.4f}, vs GPU fp32 {:.4f}; top-1 agreement {:.4f}; "
+             "kept-mask agreement per layer vs CPU fp32:{}\n",
+             name, L, gpu16.forward.window, error_cpu, error_gpu, top_one, per_layer);
+  EXPECT_LE(error_cpu, kLogitsRelativeError) << name;
+  EXPECT_LE(error_gpu, kLogitsRelativeError) << name;
+  EXPECT_GE(top_one, kTopOneAgreement) << name;
+  EXPECT_GT(gpu16.gpu_ms, 0.0) << name;
+  // Poisoned and clean runs are the same computation: identical logits.
+  const GpuForwardResult clean = bf16.run(ids, options);
+  ASSERT_EQ(clean.forward.logits.numel(), gpu16.forward.logits.numel());
+  EXPECT_TRUE(std::equal(clean.forward.logits.data<float>(),
+                         clean.forward.logits.data<float>() + clean.forward.logits.numel(),
+                         gpu16.forward.logits.data<float>()))
+      << name << ": poisoned activations changed the result";
+}
+
+std::filesystem::path assets_models_dir() {
+  return testing::fixtures_dir().parent_path().parent_path().parent_path() / "assets" / "models";
+}
+
+TEST(DogeForwardBf16, EveryFixtureAndBundledModelMatchesFp32) {
+  SKIP_WITHOUT_GPU();
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& root : {testing::fixtures_dir() / "models", assets_models_dir()})
+    for (const auto& entry : std::filesystem::directory_iterator(root))
+      if (entry.is_directory()) dirs.push_back(entry.path());
+  std::sort(dirs.begin(), dirs.end());
+  ASSERT_GE(dirs.size(), 7u);
+  std::uint32_t seed = 1;
+  for (const auto& dir : dirs) {
+    const DogeModel model = DogeModel::load(dir);
+    if (model.config.is_moe) {  // CDMoE stays refused, with its name
+      EXPECT_NE(bf16_forward_unsupported_reason(model).find("is_moe"), std::string::npos) << dir;
+      continue;
+    }
+    // Longer than the window, so the top-k cut fires; and a second, longer run with the model's own window.
+    const std::int64_t window = model.config.keep_window_size;
+    expect_bf16_matches_fp32(model, random_ids(3 * window + 17, model.config.vocab_size, seed++), 0,
+                             dir.filename().string());
+    expect_bf16_matches_fp32(model, random_ids(301, model.config.vocab_size, seed++), window / 2,
+                             dir.filename().string() + " w/2");
+  }
+}
+
+TEST(DogeForwardBf16, Doge20MShapedModelMatchesFp32) {
+  SKIP_WITHOUT_GPU();
+  DogeConfig config = random_model_preset("doge-20m");
+  const auto dir = testing::scratch_dir() / "doge-20m";
+  write_random_doge(dir, config, DType::F32, 7);
+  const DogeModel model = DogeModel::load(dir);
+  expect_bf16_matches_fp32(model, random_ids(1000, config.vocab_size, 5), 256, "doge-20m shape");
+}
+
+// A model whose layer 1 overflows: its residual scales are 3e38, finite weights (the loader refuses non-finite ones)
+// whose products are not. Every forward names layer 1, none passes.
+TEST(DogeForwardBf16, NonFiniteActivationsAreAnErrorNamingLayerAndStep) {
+  SKIP_WITHOUT_GPU();
+  DogeModel model = DogeModel::load(assets_models_dir() / "doge-tiny-random");
+  for (Tensor* weights : {&model.weights.layers[1].input_residual, &model.weights.layers[1].post_residual})
+    *weights = Tensor::from_vector(std::vector<float>(static_cast<std::size_t>(weights->numel()), 3e38f),
+                                   weights->shape());
+  const auto ids = random_ids(40, model.config.vocab_size, 9);
+  const auto expect_layer_one = [&](const std::function<void()>& run, const char* which) {
+    try {
+      run();
+      ADD_FAILURE() << which << ": an overflowing forward passed";
+    } catch (const std::exception& error) {
+      const std::string what = error.what();
+      EXPECT_NE(what.find("layer 1"), std::string::npos) << which << ": " << what;
+      EXPECT_TRUE(what.find("residual") != std::string::npos || what.find("output") != std::string::npos)
+          << which << ": " << what;
+    }
+  };
+  DogeForwardBf16 bf16(model);
+  expect_layer_one([&] { bf16.run(ids, {}); }, "GPU bf16");
+  DogeForwardCuda fp32(model);
+  expect_layer_one([&] { fp32.run(ids, {}); }, "GPU fp32");
+  expect_layer_one([&] { doge_forward(model, ids, {}); }, "CPU");
+  // The same forward object runs a healthy input afterwards (flags are cleared per run).
+  DogeModel healthy = DogeModel::load(assets_models_dir() / "doge-tiny-random");
+  DogeForwardBf16 fine(healthy);
+  EXPECT_NO_THROW(fine.run(ids, {}));
+  EXPECT_NO_THROW(fine.run(ids, {}));
+}
+
+TEST(DogeForwardBf16, GraphReplayEqualsEagerRunAndShapeChangesRecapture) {
+  SKIP_WITHOUT_GPU();
+  const DogeModel model = DogeModel::load(assets_models_dir() / "doge-toy-mix");  // head dim 64: no padding
+  DogeForwardBf16 graphed(model), eager(model);
+  eager.set_use_graphs(false);
+  const auto ids = random_ids(700, model.config.vocab_size, 21);
+  ForwardOptions options;
+  options.window = 100;
+  const GpuForwardResult a = graphed.run(ids, options);
+  const GpuForwardResult b = eager.run(ids, options);
+  ASSERT_EQ(a.forward.logits.numel(), b.forward.logits.numel());
+  EXPECT_TRUE(std::equal(a.forward.logits.data<float>(), a.forward.logits.data<float>() + a.forward.logits.numel(),
+                         b.forward.logits.data<float>()));
+  for (std::size_t layer = 0; layer < a.forward.layers.size(); ++layer) {
+    const Tensor& da = a.forward.layers[layer].death;
+    EXPECT_TRUE(std::equal(da.data<std::int32_t>(), da.data<std::int32_t>() + da.numel(),
+                           b.forward.layers[layer].death.data<std::int32_t>()))
+        << "layer " << layer;
+  }
+  EXPECT_EQ(graphed.graph_captures(), 1);
+  EXPECT_EQ(eager.graph_captures(), 0);
+  graphed.run(ids, options);  // same shape: replayed
+  EXPECT_EQ(graphed.graph_captures(), 1);
+  const std::vector<std::int32_t> shorter(ids.begin(), ids.begin() + 500);
+  const GpuForwardResult c = graphed.run(shorter, options);  // another length: captured anew
+  EXPECT_EQ(graphed.graph_captures(), 2);
+  const GpuForwardResult c_eager = eager.run(shorter, options);
+  EXPECT_TRUE(std::equal(c.forward.logits.data<float>(), c.forward.logits.data<float>() + c.forward.logits.numel(),
+                         c_eager.forward.logits.data<float>()));
+  options.window = 50;  // another window: captured anew
+  graphed.run(shorter, options);
+  EXPECT_EQ(graphed.graph_captures(), 3);
+  GpuForwardOutputs last;
+  last.logits = LogitRows::Last;
+  last.attention_inputs = false;
+  const GpuForwardResult d = graphed.run(shorter, options, last);  // other outputs: captured anew
+  EXPECT_EQ(graphed.graph_captures(), 4);
+  ASSERT_EQ(d.forward.logits.shape(), (Shape{1, 1, model.config.vocab_size}));
+}
+
+}  // namespace
+}  // namespace dmascope::cuda
