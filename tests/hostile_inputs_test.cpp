@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "core/base/error.h"
@@ -286,6 +288,50 @@ TEST(HostileTokenizers, AReplaceThatMultipliesTheTextStopsAtTheGrowthLimit) {
       "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": ")" + big + R"("},
       "added_tokens": [{"id": 1, "content": ")" + std::string(300'000, ' ') + R"(", "normalized": true}]})";
   EXPECT_THAT(error_of([&] { Tokenizer::from_json_text(at_load, "t.json"); }), HasSubstr("normalizer grew"));
+}
+
+// Runs `work` in a forked child whose address space is capped at `headroom_bytes` above the parent's and returns
+// the child's exit status: how a test proves that a step fails before it allocates, not after.
+int exit_status_under_memory_cap(std::size_t headroom_bytes, const std::function<int()>& work) {
+  const pid_t child = fork();
+  if (child == 0) {
+    std::size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t cap = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + headroom_bytes;
+    const rlimit limit{cap, cap};
+    setrlimit(RLIMIT_AS, &limit);
+    int status = 3;
+    try {
+      status = work();
+    } catch (const std::bad_alloc&) {
+      status = 2;
+    } catch (...) {
+      status = 4;
+    }
+    _exit(status);
+  }
+  int wait_status = 0;
+  waitpid(child, &wait_status, 0);
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+TEST(HostileTokenizers, ADecoderReplaceThatMultipliesTheTextFailsBeforeItAllocates) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an address-space cap does not work under AddressSanitizer";
+#endif
+  // Each space becomes 64 KiB: 300k space tokens would decode to 20 GB, the bound is 19 MB.
+  const std::string big(1 << 16, 'x');
+  const std::string json = R"({"version": "1.0", "model": {"type": "BPE", "vocab": {" ": 0}, "merges": []},
+      "decoder": {"type": "Replace", "pattern": {"String": " "}, "content": ")" + big + R"("}})";
+  const Tokenizer tokenizer = Tokenizer::from_json_text(json, "t.json");
+  const std::vector<std::int32_t> ids(300'000, 0);
+  const auto start = std::chrono::steady_clock::now();
+  // 0: the clear error; 2: std::bad_alloc, i.e. the step allocated gigabytes before its bound was checked.
+  const int status = exit_status_under_memory_cap(std::size_t{1} << 30, [&] {
+    return error_of([&] { tokenizer.decode(ids); }).find("decoding grew") != std::string::npos ? 0 : 1;
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_LT(seconds_since(start), 5.0);
 }
 
 // An empty Replace pattern matches (emptily) before every character and at the end of the text, where there is no
