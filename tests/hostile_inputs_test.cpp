@@ -24,6 +24,7 @@
 #include "core/model/doge_config.h"
 #include "core/model/random_model.h"
 #include "core/tokenizer/tokenizer.h"
+#include "engine/session/bundled_assets.h"
 #include "engine/session/session_file.h"
 #include "engine/session/tour_file.h"
 #include "tests/test_paths.h"
@@ -106,6 +107,27 @@ TEST(HostileInputs, AFileOverItsCapIsRefusedBeforeItIsReadNamingCapAndSize) {
   EXPECT_EQ(read_regular_file(small, "a test file", 5), "12345");
   EXPECT_THAT(error_of([&] { read_regular_file(small, "a test file", 4); }),
               AllOf(HasSubstr("a test file is 5 bytes"), HasSubstr("cap of 4 bytes")));
+}
+
+// The About window opens a bundled model on its sample.txt: read through the same capped, regular-files-only reader.
+TEST(HostileInputs, AModelSampleTextIsReadLikeEveryOtherFile) {
+  const fs::path dir = testing::scratch_dir() / "model";
+  fs::create_directories(dir);
+  EXPECT_EQ(engine::read_model_sample(dir), std::nullopt);
+  write_text(dir / "sample.txt", "<mqar> k1 v2\r\n\n");
+  EXPECT_EQ(engine::read_model_sample(dir), "<mqar> k1 v2");
+  fs::remove(dir / "sample.txt");
+  ASSERT_EQ(::mkfifo((dir / "sample.txt").c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), AllOf(HasSubstr("sample.txt"), HasSubstr("FIFO")));
+  EXPECT_LT(seconds_since(start), 1.0);
+  fs::remove(dir / "sample.txt");
+  fs::create_symlink("/dev/zero", dir / "sample.txt");
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), HasSubstr("character device"));
+  fs::remove(dir / "sample.txt");
+  { std::ofstream(dir / "sample.txt") << ""; }
+  fs::resize_file(dir / "sample.txt", engine::kMaxSessionTextBytes + 1);  // sparse: costs no disk
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), HasSubstr("cap of"));
 }
 
 TEST(HostileInputs, ASafetensorsHeaderOfAMillionTensorsParsesInSeconds) {

@@ -30,6 +30,7 @@
 #include "engine/session/tour_file.h"
 #include "core/formats/atomic_write.h"
 #include "core/base/error.h"
+#include "core/base/regular_file.h"
 
 namespace {
 
@@ -181,7 +182,20 @@ std::string imgui_ini_path() {
   if (dir.empty()) return {};
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  return error ? std::string() : (dir / "imgui.ini").string();
+  if (error) return {};
+  const std::filesystem::path ini = dir / "imgui.ini";
+  // ImGui reads the file whole with fopen: it gets only a regular file under a cap (a FIFO there would block the
+  // start, /dev/zero would eat memory). Anything else is left alone, and the layout is then neither read nor saved.
+  constexpr std::uint64_t kMaxImguiIniBytes = 1 << 20;  // a few dozen windows' positions; more is not ours
+  if (std::filesystem::exists(std::filesystem::symlink_status(ini, error))) {
+    try {
+      static_cast<void>(read_regular_file(ini, "the window layout (imgui.ini)", kMaxImguiIniBytes));
+    } catch (const std::exception& problem) {
+      fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", problem.what());
+      return {};
+    }
+  }
+  return ini.string();
 }
 
 void write_layout_json(const std::string& path, const AppState& state, const RgbaImage& image) {

@@ -5,8 +5,6 @@
 #include <imgui.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "app/gui/engine_vocabulary.h"
 #include "engine/session/bundled_assets.h"
@@ -42,14 +40,9 @@ void load_about_data(AboutWindowState& about) {
 // Opens a bundled model on its own sample sequence when it has one (the trained toy models do).
 void open_bundled_model(AppState& state, const BundledModel& model) {
   state.edit.model_dir = model.dir.string();
-  std::ifstream sample(model.dir / "sample.txt", std::ios::binary);
-  if (sample) {
-    std::ostringstream text;
-    text << sample.rdbuf();
-    std::string sequence = text.str();
-    while (!sequence.empty() && (sequence.back() == '\n' || sequence.back() == '\r')) sequence.pop_back();
+  if (model.sample_text) {  // read (capped, regular files only) with the folder, by find_bundled_models
     state.edit.source = SourceKind::Text;
-    state.edit.text = sequence;
+    state.edit.text = *model.sample_text;
     state.edit.window = 0;
   }
   state.edit_complete = true;
