@@ -296,6 +296,26 @@ TEST(HostileOutputs, CliMakeModelEndedBySigtermLeavesNoTemporaryFile) {
     EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp-"))) << "left behind";
 }
 
+TEST(HostileInputs, AnExceptionsMessageIsEscapedButKeepsItsOwnIndentedLines) {
+  EXPECT_EQ(printable_message("layout unknown. Expected\n  a\n  b"), "layout unknown. Expected\n  a\n  b");
+  EXPECT_EQ(printable_message("x\nerror: all good\x1b[2J"), "x\n  error: all good\\x1b[2J");
+}
+
+// Whatever reaches the terminal through an exception's what() is escaped, also where the text came from the
+// command line itself (CLI11's "unknown argument ..."), not from a file.
+TEST(HostileInputs, CliPrintsNoControlCharacterFromAnErrorMessage) {
+  for (const std::string arguments :
+       {"forward --model /nonexistent \"$(printf 'x\\033[2J')\" --random 4",
+        "forward --model \"$(printf '/nonexistent\\033[2J\\nerror: all good')\" --random 4",
+        "info \"$(printf 'a\\033[31m')\""}) {
+    int code = 0;
+    const std::string output = run(testing::cli_path().string() + " " + arguments, code);
+    EXPECT_NE(code, 0) << arguments;
+    EXPECT_THAT(output, Not(HasSubstr("\x1b"))) << arguments;
+    EXPECT_THAT(output, Not(HasSubstr("\nerror: all good"))) << arguments;
+  }
+}
+
 TEST(HostileTokenizers, AReplaceThatMultipliesTheTextStopsAtTheGrowthLimit) {
   const std::string big(1 << 16, 'x');  // each space becomes 64 KiB: 20 spaces would be 1.3 MB, 300k would be 20 GB
   const std::string json = R"({"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},

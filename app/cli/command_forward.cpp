@@ -11,6 +11,7 @@
 #include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
 #include "core/model/forward_memory.h"
+#include "core/base/checked_math.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
@@ -43,6 +44,34 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
   }
 }
 
+// The memory a forward of `tokens` tokens needs, refused before anything large is allocated. The CPU forward: core's
+// estimate against MemAvailable. The GPU forward: the ids and the tile maps that come back against MemAvailable, and
+// the device buffers (without the mask build's scratch, which only the kernels know; the GPU forward checks again
+// with it) and the weights against the device's free memory.
+void require_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options,
+                            const ComputeBackend* cuda) {
+  if (!cuda) {
+    require_cpu_forward_memory(model, tokens, options);
+    return;
+  }
+  const std::int64_t bias_heads = model.weights.bias_heads;
+  ForwardMemoryEstimate host;
+  host.token_id_bytes = saturating_mul(tokens, 4);
+  const auto tiles = [&](std::int64_t size) { return (tokens + size - 1) / size; };
+  host.tile_map_bytes = saturating_mul(saturating_mul(model.config.num_hidden_layers, bias_heads),
+                                       saturating_mul(tiles(options.tiles.rows), tiles(options.tiles.cols)));
+  const std::string what = fmt::format("GPU forward of {} tokens (tiles {}x{})", tokens, options.tiles.rows,
+                                       options.tiles.cols);
+  if (const auto available = available_host_memory_bytes())
+    require_memory(host, *available, what, "MemAvailable in /proc/meminfo");
+  ForwardMemoryEstimate device =
+      estimate_gpu_forward_device_memory(model.config, bias_heads, tokens, options, 1, true, 0);
+  device.weight_bytes = saturating_mul(model.weights.parameter_count, 4);  // uploaded as fp32
+  const DeviceStatus status = cuda->status();
+  require_memory(device, static_cast<std::int64_t>(status.memory_free), what,
+                 fmt::format("free memory of {}", status.name));
+}
+
 struct ForwardArguments {
   std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu";
   std::int64_t random = 0, seed = 0, window = 0, tile = 64, threads = 0, repeat = 1, map_layer = 0, map_head = 0;
@@ -66,6 +95,19 @@ int run_forward(const ForwardArguments& args) {
                model.weights.bias_heads - 1);
   if (args.threads > 0) set_worker_count(args.threads);
 
+  ForwardOptions options;
+  options.window = args.window;
+  const std::int64_t tile = args.tile;
+  options.tiles = {tile, tile};
+  options.mask_variant = mask_variant_from_name(args.mask_variant);
+  const std::int64_t repeats = args.repeat;
+  const ComputeBackend* cuda = nullptr;
+  if (args.backend == "cuda") {
+    cuda = &engine::compute_backend(Backend::Cuda);
+    if (const std::string why = cuda->forward_unsupported_reason(model); !why.empty())
+      fail("argument --backend cuda: {}", why);
+  }
+
   std::vector<std::int32_t> ids;
   if (args.text_option->count() > 0) {
     if (!model.has_tokenizer) fail("forward: --text needs a tokenizer.json in {}", model.dir.string());
@@ -73,20 +115,15 @@ int run_forward(const ForwardArguments& args) {
   } else if (args.ids_option->count() > 0) {
     ids = parse_id_list(args.ids);
   } else {
-    const std::int64_t length = args.random;
-    // Before the ids exist: a billion of them alone are 4 GB. The forward re-checks with the parsed options.
-    if (args.backend == "cpu") require_cpu_forward_memory(model, length, ForwardOptions{});
+    // Before the ids exist and before any weight reaches the device, with the options given: 16M ids alone are 64 MB.
+    require_forward_memory(model, args.random, options, cuda);
     std::mt19937 rng(static_cast<std::uint32_t>(args.seed));
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
-    for (std::int64_t i = 0; i < length; ++i) ids.push_back(token(rng));
+    ids.reserve(static_cast<std::size_t>(args.random));
+    for (std::int64_t i = 0; i < args.random; ++i) ids.push_back(token(rng));
   }
-
-  ForwardOptions options;
-  options.window = args.window;
-  const std::int64_t tile = args.tile;
-  options.tiles = {tile, tile};
-  options.mask_variant = mask_variant_from_name(args.mask_variant);
-  const std::int64_t repeats = args.repeat;
+  // Ids from --ids or --text are checked here, still before the weights are uploaded; the forwards check again.
+  if (args.random_option->count() == 0) require_forward_memory(model, static_cast<std::int64_t>(ids.size()), options, cuda);
 
   const std::string& backend = args.backend;
   ForwardResult result;
@@ -107,10 +144,7 @@ int run_forward(const ForwardArguments& args) {
   } else {
     // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
     // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
-    const ComputeBackend& cuda = engine::compute_backend(Backend::Cuda);
-    if (const std::string why = cuda.forward_unsupported_reason(model); !why.empty())
-      fail("argument --backend cuda: {}", why);
-    const std::unique_ptr<ModelForward> gpu_forward = cuda.load_forward(model);
+    const std::unique_ptr<ModelForward> gpu_forward = cuda->load_forward(model);
     ForwardRequest request;
     request.attention_inputs = false;
     request.logits = LogitRows::Last;
@@ -127,7 +161,7 @@ int run_forward(const ForwardArguments& args) {
                            "{:.2f} ms, tile maps ({}) {:.2f} ms, weights {:.1f} MB on {}\n",
                            gpu_elapsed[gpu_elapsed.size() / 2], repeats, gpu_elapsed.front(), gpu_elapsed.back(),
                            gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward->weight_bytes() / 1e6,
-                           cuda.status().name);
+                           cuda->status().name);
     result = std::move(gpu.forward);
   }
   std::sort(elapsed.begin(), elapsed.end());

@@ -30,6 +30,7 @@
 #include "engine/session/tour_file.h"
 #include "core/formats/atomic_write.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
 #include "core/base/regular_file.h"
 
 namespace {
@@ -191,7 +192,7 @@ std::string imgui_ini_path() {
     try {
       static_cast<void>(read_regular_file(ini, "the window layout (imgui.ini)", kMaxImguiIniBytes));
     } catch (const std::exception& problem) {
-      fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", problem.what());
+      fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", printable_message(problem.what()));
       return {};
     }
   }
@@ -377,7 +378,7 @@ int main(int argc, char** argv) {
   try {
     finish_arguments(arguments, texts);
   } catch (const Error& error) {
-    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", printable_message(error.what()));
     return command_line::kExitUsage;
   }
   try {
@@ -387,16 +388,16 @@ int main(int argc, char** argv) {
                "dmascope: cannot open a window: {}.\n"
                "dmascope is a desktop app and needs a display. Headless, render a screenshot instead:\n"
                "  xvfb-run -a dmascope --screenshot out.png\n",
-               error.what());
+               printable_message(error.what()));
     return kExitNoDisplay;
   } catch (const command_line::UsageError& error) {
-    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", printable_message(error.what()));
     return command_line::kExitUsage;
   } catch (const Error& error) {
-    fmt::print(stderr, "dmascope: error: {}\n", error.what());
+    fmt::print(stderr, "dmascope: error: {}\n", printable_message(error.what()));
     return 1;
   } catch (const std::exception& error) {
-    fmt::print(stderr, "dmascope: unexpected error: {}\n", error.what());
+    fmt::print(stderr, "dmascope: unexpected error: {}\n", printable_message(error.what()));
     return 1;
   }
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "app/gui/engine_vocabulary.h"
+#include "core/base/printable.h"
 #include "engine/session/bundled_assets.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/presenter/presenter.h"
@@ -33,7 +34,7 @@ void load_about_data(AboutWindowState& about) {
   try {
     about.recall_table = load_recall_table(bundled_recall_table());
   } catch (const std::exception& error) {
-    about.recall_table_error = error.what();
+    about.recall_table_error = printable_message(error.what());
   }
 }
 
@@ -61,7 +62,7 @@ void draw_models(AppState& state) {
     ImGui::TableSetColumnIndex(0);
     ImGui::TextUnformatted(model.name.c_str());
     ImGui::TableSetColumnIndex(1);
-    ImGui::TextUnformatted(model.error.empty() ? model.shape.c_str() : model.error.c_str());
+    ImGui::TextUnformatted(model.error.empty() ? model.shape.c_str() : printable(model.error).c_str());
     ImGui::TableSetColumnIndex(2);
     std::string accuracy = model.run.empty() ? "untrained (random weights)" : "run " + model.run + ":";
     for (const auto& [task, fraction] : model.heldout_accuracy)

@@ -22,6 +22,7 @@
 #include "app/gui/panels/shown_text.h"
 #include "app/gui/presenter/presenter.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
 #include "core/view/view_reduce.h"
 
 namespace dmascope::gui {
@@ -173,7 +174,7 @@ GridStyle logit_style(const AppState& state) {
 
 void show_logit_grid(HeatmapPanelState& panel, FinishedLogitGrid finished, ColorScale scale) {
   panel.logit_key = finished.key;
-  panel.logit_error = std::move(finished.error);
+  panel.logit_error = printable(finished.error);  // shown in the panel: escaped like every error
   panel.logits = std::move(finished.grid);
   panel.logit_scale = scale;
   if (panel.logit_error.empty())
