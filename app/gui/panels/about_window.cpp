@@ -28,6 +28,13 @@ void heading(const char* text) {  // ImGui 1.86 has no SeparatorText
   ImGui::TextColored(ImVec4(1.0f, 0.82f, 0.35f, 1.0f), "%s", text);
 }
 
+// A table cell's text, wrapped at the column's width instead of cut at its edge.
+void wrapped_cell(const std::string& text) {
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextUnformatted(text.c_str());
+  ImGui::PopTextWrapPos();
+}
+
 void load_about_data(AboutWindowState& about) {
   about.loaded = true;
   about.models = find_bundled_models();
@@ -52,22 +59,23 @@ void open_bundled_model(AppState& state, const BundledModel& model) {
 void draw_models(AppState& state) {
   const AboutWindowState& about = state.about;
   if (!ImGui::BeginTable("bundled models", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV)) return;
-  ImGui::TableSetupColumn("model");
-  ImGui::TableSetupColumn("shape");
-  ImGui::TableSetupColumn("held-out accuracy (its eval_examples.json)");
-  ImGui::TableSetupColumn("");
+  // Name and button keep their width; shape and accuracy share the rest and wrap.
+  ImGui::TableSetupColumn("model", ImGuiTableColumnFlags_WidthFixed);
+  ImGui::TableSetupColumn("shape", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+  ImGui::TableSetupColumn("held-out accuracy (its eval_examples.json)", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed);
   ImGui::TableHeadersRow();
   for (const BundledModel& model : about.models) {
     ImGui::TableNextRow();
     ImGui::TableSetColumnIndex(0);
     ImGui::TextUnformatted(model.name.c_str());
     ImGui::TableSetColumnIndex(1);
-    ImGui::TextUnformatted(model.error.empty() ? model.shape.c_str() : printable(model.error).c_str());
+    wrapped_cell(model.error.empty() ? model.shape : printable(model.error));
     ImGui::TableSetColumnIndex(2);
     std::string accuracy = model.run.empty() ? "untrained (random weights)" : "run " + model.run + ":";
     for (const auto& [task, fraction] : model.heldout_accuracy)
       accuracy += fmt::format(" {} {:.1f} %", task, 100.0 * fraction);
-    ImGui::TextUnformatted(accuracy.c_str());
+    wrapped_cell(accuracy);
     ImGui::TableSetColumnIndex(3);
     ImGui::PushID(model.name.c_str());
     if (model.error.empty() && ImGui::SmallButton("open")) open_bundled_model(state, model);
@@ -85,14 +93,20 @@ void draw_recall_table(AboutWindowState& about) {
   const RecallTable& table = *about.recall_table;
   ImGui::TextUnformatted(table.title.c_str());
   const int columns = static_cast<int>(table.columns.size());
-  if (ImGui::BeginTable("recall table", columns, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
+  // Proportional widths and wrapped cells and headers: no file name or header is cut at a column edge.
+  if (ImGui::BeginTable("recall table", columns,
+                        ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders | ImGuiTableFlags_SizingStretchProp)) {
     for (const std::string& column : table.columns) ImGui::TableSetupColumn(column.c_str());
-    ImGui::TableHeadersRow();
+    ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+    for (int c = 0; c < columns; ++c) {
+      ImGui::TableSetColumnIndex(c);
+      wrapped_cell(table.columns[static_cast<std::size_t>(c)]);
+    }
     for (const auto& row : table.rows) {
       ImGui::TableNextRow();
       for (int c = 0; c < columns; ++c) {
         ImGui::TableSetColumnIndex(c);
-        ImGui::TextUnformatted(row[static_cast<std::size_t>(c)].c_str());
+        wrapped_cell(row[static_cast<std::size_t>(c)]);
       }
       ++about.recall_rows_drawn;
     }
