@@ -26,6 +26,7 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }
   state_.about.open = options.show_about;
+  if (options.beta_key >= 0) state_.beta_window = {true, options.beta_key, false};
   if (options.tour) start_presenter(state_, *options.tour, options.tour_step);  // its step's settings win
   state_.pipeline.set_settings(state_.edit);
 }
@@ -79,6 +80,7 @@ void App::frame(std::vector<KeyPress> key_presses) {
   draw_status_bar(state_);
   draw_help_window(state_);
   draw_about_window(state_);
+  if (!state_.presenter.active) draw_beta_pipeline_window(state_);
   end_presenter_frame(state_);  // the caption bar
   if (state_.edit_complete) {
     state_.edit_complete = false;

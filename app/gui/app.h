@@ -23,6 +23,7 @@ struct AppOptions {
   std::optional<Tour> tour;     // start in presenter mode on this tour (--present)
   std::size_t tour_step = 0;    // at this step, 0-based (--step K is 1-based)
   bool show_about = false;      // open the About / Tour window (--about)
+  std::int64_t beta_key = -1;   // open the β pipeline window on this key (--beta-key); -1: closed
 };
 
 class App {

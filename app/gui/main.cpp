@@ -57,6 +57,7 @@ struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
   std::vector<KeyPress> keys;  // --keys: pressed before the screenshot
   bool headless = false, present = false, about = false;
+  std::int64_t beta_key = -1;
   std::string tour;   // --present's file; empty: the bundled tour
   int step = 1;       // --step, 1-based
   bool step_given = false;
@@ -137,6 +138,9 @@ void declare_options(CLI::App& cli, Arguments& args, OptionTexts& texts) {
                           ->type_name("K")
                           ->transform(command_line::integer_in(1, 1000000));
   cli.add_flag("--about", args.about, "open the About / Tour window (bundled models, recall table)");
+  cli.add_option("--beta-key", args.beta_key, "open the β pipeline window on key K (v → dt_proj → softplus → ×A → exp → β)")
+      ->option_text("K")
+      ->transform(command_line::integer_in(0, 1 << 30));  // the key must also exist: the window says when it does not
   cli.add_option("--screenshot", args.screenshot, "render the window once the computation has finished, write OUT "
                                                   "(PNG) and exit")
       ->type_name("OUT");
@@ -236,6 +240,7 @@ void write_layout_json(const std::string& path, const AppState& state, const Rgb
   document["regions"] = regions;
   document["presenter"]["highlight"] =
       presenting ? std::string(tour_highlight_name(presenter.tour->steps[presenter.step].highlight)) : "none";
+  document["beta_window"] = {{"drawn", state.beta_window.drawn}, {"key", state.beta_window.key}};
   document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
                        {"models", state.about.models.size()}};
   write_file_atomically(path, document.dump(2) + "\n");
@@ -297,6 +302,7 @@ int run(const Arguments& args) {
     options.tour_step = static_cast<std::size_t>(args.step - 1);
   }
   options.show_about = args.about;
+  options.beta_key = args.beta_key;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
   // Only a run someone uses writes the user's files (the recent list, imgui.ini): not one that renders a screenshot

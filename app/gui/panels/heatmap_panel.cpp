@@ -706,6 +706,19 @@ void draw_heatmap_panel(AppState& state) {
   handle_mouse(state, L, g.origin, g.side);
   if (ImGui::IsItemHovered() && !ImGui::IsItemActive())
     draw_tooltip(state, *result, g.origin, g.side, window, logits && logits_missing.empty() ? &*logits : nullptr);
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  // A right click on the matrix opens the β pipeline of the key (column) under it.
+  if (ImGui::IsItemHovered() && ImGui::IsMouseClicked(ImGuiMouseButton_Right))
+    if (const auto cell = cell_at_point(window, L, g.side, g.side, mouse.x - g.origin.x, mouse.y - g.origin.y))
+      state.beta_window = {true, cell->key, false};
+  // A click on the β strip does the same for the key under it.
+  ImGui::SetCursorScreenPos(g.strip_origin());
+  if (ImGui::InvisibleButton("beta_strip_area", ImVec2(g.side, g.strip_height))) {
+    const double column = window.col_begin + (mouse.x - g.origin.x) / g.side * window.cols();
+    const auto key = static_cast<std::int64_t>(std::floor(column));
+    if (key >= 0 && key < L) state.beta_window = {true, key, false};
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("click: this key's \xce\xb2 pipeline");
   ImGui::SetCursorScreenPos(ImVec2(g.cursor.x, g.label_y() + 3 * g.line + 8));
   ImGui::Dummy(ImVec2(1, 1));
   record_layout(state, *result, g, window);

@@ -19,7 +19,8 @@ void draw_tile_map_panel(AppState& state);  // tile_map_panel.cpp: skipped / par
 void draw_timing_panel(AppState& state);    // timing_panel.cpp: DMA vs dense for the current layer
 void draw_status_bar(AppState& state);      // status_bar.cpp: backend, model, L, compute time, progress, errors
 void draw_help_window(AppState& state);     // shortcuts.cpp
-void draw_about_window(AppState& state);    // about_window.cpp: what dmascope is, bundled models, recall table
+void draw_about_window(AppState& state);
+void draw_beta_pipeline_window(AppState& state);  // beta_pipeline_window.cpp: one key's β, stage by stage    // about_window.cpp: what dmascope is, bundled models, recall table
 void handle_shortcuts(AppState& state);     // shortcuts.cpp
 
 // Default window placement (first launch, and always in screenshots): fractions of the display.
