@@ -40,7 +40,7 @@ void load_fonts(float scale) {
   if (ranges.empty()) {
     ImFontGlyphRangesBuilder builder;
     builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
-    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞\uFFFD");  // U+FFFD: bytes that are not UTF-8 on their own
+    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞○✕\uFFFD");  // ○ ✕: the answer rings; U+FFFD: bytes not UTF-8 alone
     builder.BuildRanges(&ranges);
   }
   // Fonts[0] is the UI's; Fonts[1] the presenter mode's, rasterised at its size rather than scaled up (sharp text).
