@@ -544,7 +544,11 @@ void draw_colorbar_and_title(AppState& state, const PipelineResult& result, cons
                   : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
                                 view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
                                 result.bias_head_of(view.head), view.zoom_pan.zoom);
-  const ImVec2 title_at(bar_origin.x, label_y + g.line + 2);
+  // Moved left, as far as the panel's left margin, when it would run past the panel's right edge.
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const float title_x =
+      std::max(g.origin.x - g.left_margin, std::min(bar_origin.x, right - ImGui::CalcTextSize(title.c_str()).x));
+  const ImVec2 title_at(title_x, label_y + g.line + 2);
   draw_list->AddText(title_at, ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
   note_drawn_text(state.layout, draw_list, title_at, title);
 }
