@@ -67,4 +67,15 @@ CutTies dma_cut_ties(std::span<const float> beta, std::int64_t window, MaskVaria
   return ties;
 }
 
+std::vector<CutTies> dma_cut_ties_per_head(std::span<const float> beta, std::int64_t heads, std::int64_t window,
+                                           MaskVariant variant) {
+  if (heads < 1 || beta.size() % static_cast<std::size_t>(heads) != 0)
+    fail("cut ties: β of {} values is not {} heads of equal length", beta.size(), heads);
+  const std::size_t length = beta.size() / static_cast<std::size_t>(heads);
+  std::vector<CutTies> ties;
+  for (std::int64_t head = 0; head < heads; ++head)
+    ties.push_back(dma_cut_ties(beta.subspan(static_cast<std::size_t>(head) * length, length), window, variant));
+  return ties;
+}
+
 }  // namespace dmascope

@@ -32,4 +32,8 @@ bool beta_ties(float a, float b);
 // window >= 1.
 CutTies dma_cut_ties(std::span<const float> beta, std::int64_t window, MaskVariant variant = MaskVariant::PerRowTopK);
 
+// The same for every head of a layer's β [heads, L] (a LayerCapture's dyn_bias), one CutTies per head.
+std::vector<CutTies> dma_cut_ties_per_head(std::span<const float> beta, std::int64_t heads, std::int64_t window,
+                                           MaskVariant variant);
+
 }  // namespace dmascope
