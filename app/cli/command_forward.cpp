@@ -9,6 +9,7 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
+#include "core/mask/cut_ties.h"
 #include "core/model/doge_forward.h"
 #include "core/model/forward_memory.h"
 #include "core/base/checked_math.h"
@@ -178,17 +179,27 @@ int run_forward(const ForwardArguments& args) {
   if (!args.quiet) {
     // The app's words: one row per bias head (a mask may be shared by several query heads); "empty" counts the
     // causal tiles without a kept entry, apart from the tiles above the diagonal, which no kernel runs anyway; tile
-    // density = (partial + full) / causal tiles.
-    fmt::print("{:>5} {:>9} {:>14} {:>13} {:>9} {:>9} {:>9} {:>14}\n", "layer", "bias head", "token density",
-               "tile density", "empty", "partial", "full", "above diagonal");
-    for (std::size_t layer = 0; layer < result.layers.size(); ++layer)
-      for (std::size_t head = 0; head < result.layers[layer].tile_maps.size(); ++head) {
+    // density = (partial + full) / causal tiles; "cut on tie": the rows whose w-th and (w+1)-th key tie on β, where
+    // the kept set is the tie rule's choice (lower index kept, as torch on CUDA; core/mask/cut_ties.h).
+    fmt::print("{:>5} {:>9} {:>14} {:>13} {:>9} {:>9} {:>9} {:>14} {:>11}\n", "layer", "bias head", "token density",
+               "tile density", "empty", "partial", "full", "above diagonal", "cut on tie");
+    for (std::size_t layer = 0; layer < result.layers.size(); ++layer) {
+      const Tensor& beta = result.layers[layer].dyn_bias;
+      const std::size_t heads = result.layers[layer].tile_maps.size();
+      const std::vector<CutTies> ties =
+          beta.defined() && beta.numel() > 0
+              ? dma_cut_ties_per_head({beta.data<float>(), static_cast<std::size_t>(beta.numel())},
+                                      static_cast<std::int64_t>(heads), result.window, options.mask_variant)
+              : std::vector<CutTies>{};
+      for (std::size_t head = 0; head < heads; ++head) {
         const TileMap& map = result.layers[layer].tile_maps[head];
         const std::int64_t empty = map.causal_tiles - map.partial - map.full;
-        fmt::print("{:>5} {:>9} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9} {:>14}\n", layer, head,
+        const std::string tied = head < ties.size() ? fmt::format("{} rows", ties[head].count()) : "-";
+        fmt::print("{:>5} {:>9} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9} {:>14} {:>11}\n", layer, head,
                    100.0 * map.token_density(), 100.0 * map.tile_density(), empty, map.partial, map.full,
-                   map.skipped - empty);
+                   map.skipped - empty, tied);
       }
+    }
   }
   if (args.map) {
     const auto layer = static_cast<std::size_t>(args.map_layer);

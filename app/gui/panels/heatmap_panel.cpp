@@ -310,6 +310,10 @@ void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 or
   } else {
     ImGui::Text("kept: %s", dma_keeps(death, i, j) ? "yes" : "no");
   }
+  if (result.ties_at_cut(view.layer, bias_head).row_is_tied(i))
+    ImGui::TextColored(ImVec4(0.9f, 0.78f, 0.35f, 1.0f),
+                       "row %lld: its cut is on a tie (w-th and (w+1)-th key equal in β; the lower index is kept)",
+                       static_cast<long long>(i));
   const std::int32_t death_index = death[static_cast<std::size_t>(j)];
   if (death_index == j)
     ImGui::Text("key %lld: death index %d (never kept)", static_cast<long long>(j), death_index);
