@@ -255,7 +255,9 @@ TEST(DenseAttentionMap, RowsSumToOneAndAreZeroAboveTheDiagonal) {
   for (std::int64_t i = 0; i < 70; ++i) {
     double sum = 0;
     for (std::int64_t j = 0; j < 70; ++j) {
-      if (j > i) EXPECT_EQ(map[static_cast<std::size_t>(i * 70 + j)], 0.0f);
+      if (j > i) {
+        EXPECT_EQ(map[static_cast<std::size_t>(i * 70 + j)], 0.0f);
+      }
       sum += map[static_cast<std::size_t>(i * 70 + j)];
     }
     EXPECT_NEAR(sum, 1.0, 1e-5);
