@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct DamCalibrationSettings {
   std::filesystem::path text_file;       // for Text
   std::int64_t sequences = 8;            // N (the paper averages a few hundred documents; 8 keeps a CLI run short)
   std::uint64_t seed = 0;                // for Task and Random
+  bool dense_with_bias = true;           // the maps: dense attention with β (as the lab's reference) or without
   DamSettings dam;                       // Lc, λ, τ, μ, ε
 };
 
@@ -47,6 +49,10 @@ struct LabSettings {
   bool dense_with_bias = true;
   TileShape tiles;
   DamCalibrationSettings dam_calibration;
+  // Masks calibrated earlier ([layers · heads], calibrate_dam's result): used as they are instead of calibrating
+  // again (the app calibrates once per model and source).
+  std::shared_ptr<const std::vector<DamHeadMask>> dam_masks;
+  std::string dam_masks_description;  // what they were calibrated on, for LabResult::dam_calibration
 };
 
 struct LabProgress {
@@ -103,6 +109,11 @@ struct LabDiffRow {
 // Rows matched by (layer, head) and position of the strategy in each result's list: a = b strategies compare two
 // windows or two models; two one-strategy results compare two strategies.
 std::vector<LabDiffRow> diff_lab_results(const LabResult& a, const LabResult& b);
+
+// The ids of trained-task sequence `index` at `length` tokens, the training distribution trimmed to what fits (as
+// the pipeline's trained-task source does). Error when the model does not speak the toy vocabulary.
+std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
+                                       std::uint64_t index);
 
 // Keys gained (kept by b, not by a) and lost (kept by a, not by b) over all rows of one head.
 struct KeptSetDiff {
