@@ -68,17 +68,19 @@ std::vector<std::int32_t> brute_row(const LabHead& head, Strategy strategy, std:
       if (i + 1 <= w) return prefix(0, i + 1);
       const std::int64_t block = std::min<std::int64_t>(64, w), local = i / block;
       std::vector<double> score(static_cast<std::size_t>(local));
+      // Block means rounded to fp32 and the fp32 dot in index order, as the product computes them: a block side that
+      // is not a power of two makes the means inexact, and the selection must break the same ties.
       for (std::int64_t b = 0; b < local; ++b) {
-        double s = 0;
+        float s = 0;
         for (std::int64_t c = 0; c < d; ++c) {
-          double mean = 0;
-          for (std::int64_t j = b * block; j < (b + 1) * block; ++j) mean += head.key[static_cast<std::size_t>(j * d + c)];
-          s += head.query[static_cast<std::size_t>(i * d + c)] * (mean / static_cast<double>(block));
+          double sum = 0;
+          for (std::int64_t j = b * block; j < (b + 1) * block; ++j) sum += head.key[static_cast<std::size_t>(j * d + c)];
+          s += head.query[static_cast<std::size_t>(i * d + c)] * static_cast<float>(sum / static_cast<double>(block));
         }
         score[static_cast<std::size_t>(b)] = s * head.scale;
       }
       std::vector<std::int32_t> keys;
-      for (std::int32_t b : brute_top(prefix(0, local), score, w / block - 1)) {
+      for (std::int32_t b : brute_top(prefix(0, local), score, w / block)) {
         const auto block_keys = prefix(b * block, (b + 1) * block);
         keys.insert(keys.end(), block_keys.begin(), block_keys.end());
       }
@@ -134,7 +136,9 @@ TEST_P(KeptSetsMatchBruteForce, EveryStrategyEveryRow) {
         const std::vector<std::int32_t> got(row.begin(), row.end());
         ASSERT_EQ(got, brute_row(owned.head, strategy, i)) << strategy_name(strategy) << " row " << i;
         if (strategy != Strategy::Dam) {
-          EXPECT_LE(static_cast<std::int64_t>(got.size()), s.window) << strategy_name(strategy) << " row " << i;
+          const std::int64_t local_block = strategy == Strategy::Nsa ? std::min<std::int64_t>(64, s.window) : 0;
+          EXPECT_LE(static_cast<std::int64_t>(got.size()), s.window + local_block)
+              << strategy_name(strategy) << " row " << i;
         }
       }
     }

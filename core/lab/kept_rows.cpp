@@ -135,7 +135,7 @@ KeptRows KeptSetBuilder::rows(Strategy strategy, std::int64_t row_begin, std::in
           append_range(kept.keys, 0, i + 1);
           break;
         }
-        const std::int64_t local = i / nsa_block_, others = w / nsa_block_ - 1;
+        const std::int64_t local = i / nsa_block_, others = w / nsa_block_;
         candidates.resize(static_cast<std::size_t>(local));
         std::iota(candidates.begin(), candidates.end(), 0);
         row_scores.resize(static_cast<std::size_t>(local));

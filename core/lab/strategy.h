@@ -1,12 +1,14 @@
 // The mask strategies the lab compares with dense attention on the same q, k, v and β, each at the same budget w
-// (the number of keys a query row may keep; rows with i + 1 ≤ w keep their whole causal prefix):
+// (the number of keys a query row may keep — nsa's local block aside; rows with i + 1 ≤ w keep their whole causal
+// prefix, except shared, whose one top-w set is fixed for all rows):
 //   dma     per row the top w keys by β (transformers' semantics, the checkpoints'), core/mask/dma_mask.h
 //   shared  flash-sparse-attn's shared top-k: one top-w set by β over all keys, then causal
 //   swa     sliding window: keys i − w + 1 … i (w keys including the row itself)
 //   sinks   keys 0 … 3 plus the w − 4 most recent (StreamingLLM); for w ≤ 4 the first w − 1 keys and the row itself
 //   oracle  per row the top w keys by s_ij = q_i·k_j/√d + β_j: the best any selection of w keys can do
-//   nsa     NSA-like: 64-key blocks scored by q_i·mean(k of the block)/√d; the row's own (local) block plus the best
-//           ⌊w/64⌋ − 1 other causal blocks, so at most w keys (block side min(64, w))
+//   nsa     NSA-like: 64-key blocks scored by q_i·mean(k of the block)/√d; the best ⌊w/64⌋ earlier blocks plus the
+//           row's own (local) block, so up to w + 64 keys (block side min(64, w); the local block is NSA's
+//           sliding-window branch, counted in the budget's overshoot rather than cutting a selected block)
 //   dam     DAM (arXiv 2506.11104), calibrated offline (core/lab/dam.h): a static per-(layer, head) mask. It has no
 //           budget of its own: w does not apply and its density is what the calibration gives
 // Every top-k here breaks ties towards the lower key index.
