@@ -26,6 +26,8 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }
   state_.about.open = options.show_about;
+  state_.lab.open = state_.lab.run_requested = options.open_lab;
+  state_.lab.select_tab = options.lab_tab;
   if (options.tour) start_presenter(state_, *options.tour, options.tour_step);  // its step's settings win
   state_.pipeline.set_settings(state_.edit);
 }
@@ -76,6 +78,7 @@ void App::frame(std::vector<KeyPress> key_presses) {
   if (presenter_shows(state_, TourPanel::TileMap)) draw_tile_map_panel(state_);
   else state_.layout.tiles_drawn = false;
   if (presenter_shows(state_, TourPanel::Timing)) draw_timing_panel(state_);
+  if (!state_.presenter.active) draw_lab_window(state_);
   draw_status_bar(state_);
   draw_help_window(state_);
   draw_about_window(state_);
@@ -88,7 +91,8 @@ void App::frame(std::vector<KeyPress> key_presses) {
 
 bool App::settled() const {
   const auto result = state_.pipeline.result();
-  return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale());
+  return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale()) && !state_.lab.run_requested &&
+         state_.lab.runner.settled();
 }
 
 std::optional<PngRequest> App::take_png_request() {

@@ -23,6 +23,8 @@ struct AppOptions {
   std::optional<Tour> tour;     // start in presenter mode on this tour (--present)
   std::size_t tour_step = 0;    // at this step, 0-based (--step K is 1-based)
   bool show_about = false;      // open the About / Tour window (--about)
+  bool open_lab = false;        // open the Mask lab and run it on the first result (--lab)
+  std::string lab_tab;          // with open_lab: the lab view shown first ("A/B", "DAM stages", ...; --lab-tab)
 };
 
 class App {

@@ -54,7 +54,8 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
   std::vector<KeyPress> keys;  // --keys: pressed before the screenshot
-  bool headless = false, present = false, about = false;
+  bool headless = false, present = false, about = false, lab = false;
+  std::string lab_tab;  // --lab-tab
   std::string tour;   // --present's file; empty: the bundled tour
   int step = 1;       // --step, 1-based
   bool step_given = false;
@@ -135,6 +136,9 @@ void declare_options(CLI::App& cli, Arguments& args, OptionTexts& texts) {
                           ->type_name("K")
                           ->transform(command_line::integer_in(1, 1000000));
   cli.add_flag("--about", args.about, "open the About / Tour window (bundled models, recall table)");
+  cli.add_flag("--lab", args.lab, "open the Mask lab and run it on the first result (strategies against dense)");
+  cli.add_option("--lab-tab", args.lab_tab, "with --lab: the lab view shown first")
+      ->check(CLI::IsMember({"Table", "Overview", "Dropped mass", "A/B", "Budget curves", "DAM stages"}));
   cli.add_option("--screenshot", args.screenshot, "render the window once the computation has finished, write OUT "
                                                   "(PNG) and exit")
       ->type_name("OUT");
@@ -282,6 +286,8 @@ int run(const Arguments& args) {
     options.tour_step = static_cast<std::size_t>(args.step - 1);
   }
   options.show_about = args.about;
+  options.open_lab = args.lab;
+  options.lab_tab = args.lab_tab;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
   // Only a run someone uses writes the user's files (the recent list, imgui.ini): not one that renders a screenshot

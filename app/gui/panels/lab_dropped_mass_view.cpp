@@ -1,0 +1,83 @@
+// The Mask lab's "dropped mass" overlay: for one head and strategy, the dense probability of every entry the
+// strategy dropped (max per pixel, so that one heavy dropped key is never averaged away), with its colour legend.
+#include <imgui.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "app/gui/panels/lab_views.h"
+#include "app/gui/render/colormaps.h"
+#include "core/lab/lab_metrics.h"
+#include "core/view/view_geometry.h"
+
+namespace dmascope::gui {
+
+namespace {
+
+constexpr std::int64_t kDroppedMassPixels = 256;  // the grid's side; the texture is scaled to the view
+
+}  // namespace
+
+void draw_lab_dropped_mass(AppState& state, const LabRun& run) {
+  LabPanelState& lab = state.lab;
+  const auto& strategies = run.settings.strategies;
+  if (strategies.empty()) return;
+  lab_layer_head_pickers(run, lab.dam_layer, lab.dam_head);
+  ImGui::SameLine();
+  lab.dropped_strategy = std::clamp(lab.dropped_strategy, 0, static_cast<int>(strategies.size()) - 1);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  if (ImGui::BeginCombo("strategy##dropped", std::string(strategy_name(strategies[lab.dropped_strategy])).c_str())) {
+    for (int i = 0; i < static_cast<int>(strategies.size()); ++i)
+      if (ImGui::Selectable(std::string(strategy_name(strategies[i])).c_str(), i == lab.dropped_strategy))
+        lab.dropped_strategy = i;
+    ImGui::EndCombo();
+  }
+  const Strategy strategy = strategies[static_cast<std::size_t>(lab.dropped_strategy)];
+  const std::int64_t length = run.result.length;
+  const std::int64_t pixels = std::min(kDroppedMassPixels, length);
+  const std::string key = fmt::format("{}/{}/{}/{}", run.label, lab.dam_layer, lab.dam_head, strategy_name(strategy));
+  if (lab.dropped_mass_key != key) {
+    lab.dropped_mass_key = key;
+    try {
+      const LabHeadView view = lab_head_view(run, lab.dam_layer, lab.dam_head);
+      const std::vector<float> grid =
+          dropped_mass_grid(view.head, strategy, run.settings.dense_with_bias, visible_window(whole_matrix(length), length),
+                            pixels, pixels, ReduceMode::Max);
+      float high = 0;
+      for (float value : grid) high = std::max(high, value);
+      lab.dropped_mass_high = high > 0 ? high : 1.0f;
+      lab.dropped_mass.upload(grid, pixels, pixels);
+      state.ui_error.clear();
+    } catch (const std::exception& error) {
+      state.ui_error = fmt::format("dropped mass: {}", error.what());
+      return;
+    }
+  }
+  const float legend_height = ImGui::GetTextLineHeightWithSpacing() * 2;
+  const ImVec2 available = ImGui::GetContentRegionAvail();
+  const float side = std::max(64.0f, std::min(available.x, available.y - legend_height));
+  const ImVec2 at = ImGui::GetCursorScreenPos();
+  GridStyle style;
+  style.table = &colormap_table(Colormap::Magma);
+  style.low = 0.0f, style.high = lab.dropped_mass_high;
+  state.renderer->draw(ImGui::GetWindowDrawList(), lab.dropped_mass, at, ImVec2(side, side), style);
+  ImGui::Dummy(ImVec2(side, side));
+  // Legend: the colour ramp from 0 to the largest dropped probability of this head.
+  const ImVec2 ramp = ImGui::GetCursorScreenPos();
+  const float ramp_width = std::min(side, ImGui::GetFontSize() * 16), ramp_height = ImGui::GetTextLineHeight();
+  const ColormapTable& table = colormap_table(Colormap::Magma);
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  for (int i = 0; i < 64; ++i) {
+    const Rgb& c = table[static_cast<std::size_t>(i * 4)];
+    draw_list->AddRectFilled(ImVec2(ramp.x + ramp_width * i / 64, ramp.y),
+                             ImVec2(ramp.x + ramp_width * (i + 1) / 64, ramp.y + ramp_height),
+                             IM_COL32(c[0], c[1], c[2], 255));
+  }
+  ImGui::Dummy(ImVec2(ramp_width, ramp_height));
+  ImGui::Text("dense probability of dropped entries (max per pixel): 0 … %.4f; %s, layer %d head %d",
+              lab.dropped_mass_high, std::string(strategy_name(strategy)).c_str(), lab.dam_layer, lab.dam_head);
+}
+
+}  // namespace dmascope::gui
