@@ -25,6 +25,7 @@
 #include "app/gui/platform/headless_window.h"
 #include "app/gui/platform/gl_window.h"
 #include "engine/session/model_discovery.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/platform/png_export.h"
 #include "engine/session/tour_file.h"
@@ -227,6 +228,7 @@ void write_layout_json(const std::string& path, const AppState& state, const Rgb
       presenting ? std::string(tour_highlight_name(presenter.tour->steps[presenter.step].highlight)) : "none";
   document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
                        {"models", state.about.models.size()}};
+  document["lab"] = lab_layout_json(state.lab);
   write_file_atomically(path, document.dump(2) + "\n");
 }
 

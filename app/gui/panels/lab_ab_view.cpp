@@ -191,8 +191,9 @@ void draw_lab_ab_view(AppState& state) {
     GridStyle style;
     style.table = &key_diff_table();
     style.mapping = GridMapping::Categorical;
-    state.renderer->draw(ImGui::GetWindowDrawList(), lab.ab_keys, ImGui::GetCursorScreenPos(), ImVec2(side, side),
-                         style);
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    state.renderer->draw(ImGui::GetWindowDrawList(), lab.ab_keys, at, ImVec2(side, side), style);
+    lab.drawn_picture = {at.x, at.y, at.x + side, at.y + side};
     ImGui::Dummy(ImVec2(side, side));
   }
   ImGui::EndChild();

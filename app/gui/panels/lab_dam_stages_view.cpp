@@ -85,8 +85,9 @@ void draw_lab_dam_stages(AppState& state, const LabRun& run) {
     GridStyle style;
     style.table = &colormap_table(s < 2 ? Colormap::Magma : Colormap::Grey);
     style.low = 0.0f, style.high = lab.dam_stage_high[s];
-    state.renderer->draw(ImGui::GetWindowDrawList(), lab.dam_stages[s], ImGui::GetCursorScreenPos(),
-                         ImVec2(side, side), style);
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    state.renderer->draw(ImGui::GetWindowDrawList(), lab.dam_stages[s], at, ImVec2(side, side), style);
+    if (s == 2) lab.drawn_picture = {at.x, at.y, at.x + side, at.y + side};  // the true mask
     ImGui::Dummy(ImVec2(side, side));
     ImGui::EndGroup();
   }

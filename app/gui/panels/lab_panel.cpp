@@ -103,7 +103,9 @@ bool begin_tab(LabPanelState& lab, const char* name) {
     flags |= ImGuiTabItemFlags_SetSelected;
     lab.select_tab.clear();
   }
-  return ImGui::BeginTabItem(name, nullptr, flags);
+  const bool open = ImGui::BeginTabItem(name, nullptr, flags);
+  if (open) lab.drawn_tab = name;
+  return open;
 }
 
 }  // namespace
@@ -121,10 +123,13 @@ void draw_lab_window(AppState& state) {
   ImGui::SetNextWindowPos(ImVec2(std::floor(display.x * 0.23f), 0), ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowSize(ImVec2(std::floor(display.x * 0.77f), display.y - status_bar_height()),
                            ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowBgAlpha(1.0f);  // it lies over the Heatmap and Tile map panels
   if (!ImGui::Begin("Mask lab", &lab.open)) {
     ImGui::End();
     return;
   }
+  lab.drawn_tab.clear();
+  lab.drawn_picture = {};
   draw_settings(state, source);
   ImGui::Separator();
   const auto& runs = lab.runner.runs();

@@ -41,7 +41,7 @@ struct LabPanelState {
   LabMetric overview_metric = LabMetric::Recall;
   int dropped_strategy = 0;     // index into the run's strategies
   int ab_a = -1, ab_b = -1;     // runs() indices; -1: the newest two
-  int ab_strategy_a = 0, ab_strategy_b = 0;
+  int ab_strategy_a = 0, ab_strategy_b = 2;  // indices into each run's strategies: dma against swa by default
   int dam_layer = 0, dam_head = 0;
   // Pictures: the dropped-mass grid and DAM's five stages (their keys say what was uploaded).
   GridTexture dropped_mass;
@@ -50,6 +50,9 @@ struct LabPanelState {
   std::array<GridTexture, 5> dam_stages;
   std::array<float, 5> dam_stage_high{};
   std::string dam_stages_key;
+  // What the last frame showed, for --layout-json (screenshot tests): the tab and its main picture (x0 y0 x1 y1).
+  std::string drawn_tab;
+  std::array<float, 4> drawn_picture{};
   GridTexture ab_keys;          // gained / lost / common per pixel
   std::string ab_keys_key;
   KeptSetDiff ab_counts;

@@ -2,6 +2,8 @@
 // own choices into LabPanelState.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <string>
 
@@ -16,6 +18,8 @@ void draw_lab_dropped_mass(AppState& state, const LabRun& run);    // lab_droppe
 void draw_lab_ab_view(AppState& state);                            // lab_ab_view.cpp: two runs side by side
 void draw_lab_budget_curves(AppState& state, const LabRun& run);   // lab_budget_view.cpp: recall vs w
 void draw_lab_dam_stages(AppState& state, const LabRun& run);      // lab_dam_stages_view.cpp: DAM stage by stage
+
+nlohmann::json lab_layout_json(const LabPanelState& lab);        // lab_layout_json.cpp: for --layout-json
 
 // lab_view_support.cpp: what several views share.
 double lab_metric_value(const StrategyMetrics& metrics, LabMetric metric);
