@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "app/gui/platform/gl_window.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/presenter/presenter.h"
 #include "app/gui/engine_vocabulary.h"
@@ -26,7 +27,8 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }
   state_.about.open = options.show_about;
-  state_.lab.open = state_.lab.run_requested = options.open_lab;
+  apply_lab_session_settings(state_.lab, options.session.lab);
+  if (options.open_lab) state_.lab.open = state_.lab.run_requested = true;
   state_.lab.select_tab = options.lab_tab;
   if (options.tour) start_presenter(state_, *options.tour, options.tour_step);  // its step's settings win
   state_.pipeline.set_settings(state_.edit);
@@ -87,6 +89,10 @@ void App::frame(std::vector<KeyPress> key_presses) {
     state_.edit_complete = false;
     state_.pipeline.set_settings(state_.edit);
   }
+}
+
+Session App::session() const {
+  return Session{state_.pipeline.settings(), state_.view, lab_session_settings(state_.lab)};
 }
 
 bool App::settled() const {

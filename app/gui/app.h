@@ -36,7 +36,7 @@ class App {
   // The pipeline has nothing left to do for the current settings and the views show its result.
   bool settled() const;
   std::string pipeline_error() const { return state_.pipeline.status().error; }
-  Session session() const { return Session{state_.pipeline.settings(), state_.view}; }
+  Session session() const;
   const FrameLayout& layout() const { return state_.layout; }
   std::optional<PngRequest> take_png_request();  // written with export_file_action into the export folder
   bool quit_requested() const { return state_.quit_requested; }

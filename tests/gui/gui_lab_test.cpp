@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/base/error.h"
+#include "engine/session/session_file.h"
 #include "tests/run_command.h"
 
 namespace dmascope::gui {
@@ -127,6 +129,40 @@ TEST(GuiMaskLab, TheDamStagesViewDrawsTheTrueMaskTheEngineCalibrated) {
   ASSERT_GT(white + black, 1000);
   const double density = true_cells / (capture_length * (capture_length + 1) / 2);
   EXPECT_NEAR(static_cast<double>(white) / (white + black), density, 0.02);
+}
+
+TEST(GuiMaskLabSession, LabSettingsRoundTripThroughTheSessionFile) {
+  engine::Session session;
+  session.lab.strategies = "swa,oracle";
+  session.lab.window = 32;
+  session.lab.dense_with_bias = false;
+  session.lab.dam_source = DamSource::Text;
+  session.lab.dam_sequences = 17;
+  session.lab.dam_capture_length = 64;
+  session.lab.dam_text_file = "/data/text.txt";
+  session.lab.budget_curves = false;
+  session.lab.open = true;
+  const engine::Session loaded = engine::session_from_json(engine::session_to_json(session), "test");
+  EXPECT_EQ(loaded.lab, session.lab);
+  // A file without the section (older sessions) opens with the defaults.
+  const engine::Session old = engine::session_from_json(R"({"dmascope_session": 1})", "old");
+  EXPECT_EQ(old.lab, engine::LabSessionSettings{});
+}
+
+TEST(GuiMaskLabSession, BadLabValuesAreRefusedNamingTheKey) {
+  const auto error_of = [](const std::string& lab) {
+    try {
+      engine::session_from_json(R"({"dmascope_session": 1, "lab": )" + lab + "}", "s.json");
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of(R"({"strategies": "dma,bogus"})").find("lab.strategies"), std::string::npos);
+  EXPECT_NE(error_of(R"({"dam_source": "web"})").find("lab.dam_source"), std::string::npos);
+  EXPECT_NE(error_of(R"({"dam_capture_length": 2})").find("lab.dam_capture_length"), std::string::npos);
+  EXPECT_NE(error_of(R"({"open": 1})").find("lab.open"), std::string::npos);
+  EXPECT_NE(error_of(R"({"window": -1})").find("lab.window"), std::string::npos);
 }
 
 }  // namespace

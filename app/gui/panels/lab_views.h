@@ -9,6 +9,7 @@
 
 #include "app/gui/app_state.h"
 #include "core/lab/lab_head.h"
+#include "engine/session/lab_session.h"
 
 namespace dmascope::gui {
 
@@ -20,6 +21,10 @@ void draw_lab_budget_curves(AppState& state, const LabRun& run);   // lab_budget
 void draw_lab_dam_stages(AppState& state, const LabRun& run);      // lab_dam_stages_view.cpp: DAM stage by stage
 
 nlohmann::json lab_layout_json(const LabPanelState& lab);        // lab_layout_json.cpp: for --layout-json
+
+// lab_session_settings.cpp: the edited settings to and from a session file's "lab" section.
+LabSessionSettings lab_session_settings(const LabPanelState& lab);
+void apply_lab_session_settings(LabPanelState& lab, const LabSessionSettings& settings);
 
 // lab_view_support.cpp: what several views share.
 double lab_metric_value(const StrategyMetrics& metrics, LabMetric metric);
