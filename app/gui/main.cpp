@@ -41,7 +41,7 @@ constexpr const char* kFooter = R"(
 Without --session and --model the app opens the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR
 example, answers scored. --present's default tour is assets/tours/dma-intro.json; in presenter mode the arrow keys,
 Space, PgUp and PgDn step, Esc leaves, F11 toggles full screen. --keys names: right, left, up, down, space, pageup,
-pagedown, home, end, escape, f1, f2, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
+pagedown, home, end, escape, f1, f2, f3, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
 panning and zooming and the recompute after window-slider moves (app/gui/platform/frame_benchmark.h says what).
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
@@ -70,7 +70,8 @@ std::vector<KeyPress> parse_key_list(const std::string& list) {
       {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},         {"up", GLFW_KEY_UP},     {"down", GLFW_KEY_DOWN},
       {"space", GLFW_KEY_SPACE}, {"pageup", GLFW_KEY_PAGE_UP},    {"pagedown", GLFW_KEY_PAGE_DOWN},
       {"home", GLFW_KEY_HOME},   {"end", GLFW_KEY_END},           {"escape", GLFW_KEY_ESCAPE}, {"f1", GLFW_KEY_F1},
-      {"f2", GLFW_KEY_F2},       {"f5", GLFW_KEY_F5},             {"f11", GLFW_KEY_F11},   {"[", GLFW_KEY_LEFT_BRACKET},
+      {"f2", GLFW_KEY_F2},       {"f3", GLFW_KEY_F3},             {"f5", GLFW_KEY_F5},     {"f11", GLFW_KEY_F11},
+      {"[", GLFW_KEY_LEFT_BRACKET},
       {"]", GLFW_KEY_RIGHT_BRACKET}, {"+", GLFW_KEY_EQUAL},       {"-", GLFW_KEY_MINUS}};
   std::vector<KeyPress> keys;
   std::stringstream items(list);
