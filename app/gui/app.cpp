@@ -98,7 +98,7 @@ Session App::session() const {
 bool App::settled() const {
   const auto result = state_.pipeline.result();
   return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale()) && !state_.lab.run_requested &&
-         state_.lab.runner.settled();
+         state_.lab.runner.settled() && !state_.lab.dropped_job.busy() && !state_.lab.ab_job.busy();
 }
 
 std::optional<PngRequest> App::take_png_request() {

@@ -165,21 +165,34 @@ void draw_lab_ab_view(AppState& state) {
   const std::int64_t length = run_a.result.length, pixels = std::min(kKeyDiffPixels, length);
   const std::string key = fmt::format("{}/{}/{}/{}/{}/{}", run_a.label, run_b.label, strategy_name(strategy_a),
                                       strategy_name(strategy_b), lab.dam_layer, lab.dam_head);
-  if (lab.ab_keys_key != key) {
-    lab.ab_keys_key = key;
-    try {
-      const LabHeadView view_a = lab_head_view(run_a, lab.dam_layer, lab.dam_head);
-      const LabHeadView view_b = lab_head_view(run_b, lab.dam_layer, lab.dam_head);
-      lab.ab_counts = diff_kept_sets(view_a.head, strategy_a, view_b.head, strategy_b);
-      lab.ab_keys.upload(key_diff_grid(view_a.head, strategy_a, view_b.head, strategy_b, pixels), pixels, pixels);
-    } catch (const std::exception& error) {
-      state.ui_error = fmt::format("A/B keys: {}", error.what());
-      lab.ab_counts = {};
-    }
+  lab.ab_job.request(key, [a = runs[static_cast<std::size_t>(lab.ab_a)], b = runs[static_cast<std::size_t>(lab.ab_b)],
+                           layer = lab.dam_layer, head = lab.dam_head, strategy_a, strategy_b, pixels] {
+    const LabHeadView view_a = lab_head_view(*a, layer, head);
+    const LabHeadView view_b = lab_head_view(*b, layer, head);
+    LabPicture picture;
+    picture.counts = diff_kept_sets(view_a.head, strategy_a, view_b.head, strategy_b);
+    picture.grid = key_diff_grid(view_a.head, strategy_a, view_b.head, strategy_b, pixels);
+    picture.side = pixels;
+    return picture;
+  });
+  if (lab.ab_job.poll() && lab.ab_job.finished().error.empty()) {
+    const LabPicture& picture = lab.ab_job.finished();
+    lab.ab_keys.upload(picture.grid, picture.side, picture.side);
+  }
+  const LabPicture& shown = lab.ab_job.finished();
+  if (!shown.error.empty()) {
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "A/B keys: %s", shown.error.c_str());
+    ImGui::EndChild();
+    return;
+  }
+  if (shown.key != key) {
+    ImGui::TextDisabled("computing the kept keys of layer %d head %d…", lab.dam_layer, lab.dam_head);
+    ImGui::EndChild();
+    return;
   }
   ImGui::Text("layer %d head %d: B gained %lld keys, lost %lld, kept %lld in common", lab.dam_layer, lab.dam_head,
-              static_cast<long long>(lab.ab_counts.gained), static_cast<long long>(lab.ab_counts.lost),
-              static_cast<long long>(lab.ab_counts.common));
+              static_cast<long long>(shown.counts.gained), static_cast<long long>(shown.counts.lost),
+              static_cast<long long>(shown.counts.common));
   legend_swatch(kGainedColor, "gained (B only)");
   ImGui::SameLine();
   legend_swatch(kLostColor, "lost (A only)");

@@ -20,7 +20,8 @@ constexpr std::int64_t kDroppedMassPixels = 256;  // the grid's side; the textur
 
 }  // namespace
 
-void draw_lab_dropped_mass(AppState& state, const LabRun& run) {
+void draw_lab_dropped_mass(AppState& state, const std::shared_ptr<const LabRun>& run_pointer) {
+  const LabRun& run = *run_pointer;
   LabPanelState& lab = state.lab;
   const auto& strategies = run.settings.strategies;
   if (strategies.empty()) return;
@@ -38,30 +39,37 @@ void draw_lab_dropped_mass(AppState& state, const LabRun& run) {
   const std::int64_t length = run.result.length;
   const std::int64_t pixels = std::min(kDroppedMassPixels, length);
   const std::string key = fmt::format("{}/{}/{}/{}", run.label, lab.dam_layer, lab.dam_head, strategy_name(strategy));
-  if (lab.dropped_mass_key != key) {
-    lab.dropped_mass_key = key;
-    try {
-      const LabHeadView view = lab_head_view(run, lab.dam_layer, lab.dam_head);
-      const std::vector<float> grid =
-          dropped_mass_grid(view.head, strategy, run.settings.dense_with_bias, visible_window(whole_matrix(length), length),
-                            pixels, pixels, ReduceMode::Max);
-      float high = 0;
-      for (float value : grid) high = std::max(high, value);
-      lab.dropped_mass_high = high > 0 ? high : 1.0f;
-      lab.dropped_mass.upload(grid, pixels, pixels);
-      state.ui_error.clear();
-    } catch (const std::exception& error) {
-      state.ui_error = fmt::format("dropped mass: {}", error.what());
-      return;
-    }
+  lab.dropped_job.request(key, [run = run_pointer, layer = lab.dam_layer, head = lab.dam_head, strategy, length,
+                                pixels] {
+    const LabHeadView view = lab_head_view(*run, layer, head);
+    LabPicture picture;
+    picture.grid = dropped_mass_grid(view.head, strategy, run->settings.dense_with_bias,
+                                     visible_window(whole_matrix(length), length), pixels, pixels, ReduceMode::Max);
+    picture.side = pixels;
+    float high = 0;
+    for (float value : picture.grid) high = std::max(high, value);
+    picture.high = high > 0 ? high : 1.0f;
+    return picture;
+  });
+  if (lab.dropped_job.poll() && lab.dropped_job.finished().error.empty()) {
+    const LabPicture& picture = lab.dropped_job.finished();
+    lab.dropped_mass.upload(picture.grid, picture.side, picture.side);
   }
+  const LabPicture& shown = lab.dropped_job.finished();
+  if (!shown.error.empty()) {
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "dropped mass: %s", shown.error.c_str());
+    return;
+  }
+  if (shown.key != key) ImGui::TextDisabled("computing the dropped mass of layer %d head %d…", lab.dam_layer,
+                                            lab.dam_head);
+  if (lab.dropped_mass.empty()) return;
   const float legend_height = ImGui::GetTextLineHeightWithSpacing() * 2;
   const ImVec2 available = ImGui::GetContentRegionAvail();
   const float side = std::max(64.0f, std::min(available.x, available.y - legend_height));
   const ImVec2 at = ImGui::GetCursorScreenPos();
   GridStyle style;
   style.table = &colormap_table(Colormap::Magma);
-  style.low = 0.0f, style.high = lab.dropped_mass_high;
+  style.low = 0.0f, style.high = shown.high;
   state.renderer->draw(ImGui::GetWindowDrawList(), lab.dropped_mass, at, ImVec2(side, side), style);
   ImGui::Dummy(ImVec2(side, side));
   // Legend: the colour ramp from 0 to the largest dropped probability of this head.
@@ -77,7 +85,7 @@ void draw_lab_dropped_mass(AppState& state, const LabRun& run) {
   }
   ImGui::Dummy(ImVec2(ramp_width, ramp_height));
   ImGui::Text("dense probability of dropped entries (max per pixel): 0 … %.4f; %s, layer %d head %d",
-              lab.dropped_mass_high, std::string(strategy_name(strategy)).c_str(), lab.dam_layer, lab.dam_head);
+              shown.high, std::string(strategy_name(strategy)).c_str(), lab.dam_layer, lab.dam_head);
 }
 
 }  // namespace dmascope::gui

@@ -25,7 +25,8 @@ nlohmann::json lab_layout_json(const LabPanelState& lab) {
   document["window"] = run.result.window;
   document["layer"] = lab.dam_layer;
   document["head"] = lab.dam_head;
-  document["ab"] = {{"gained", lab.ab_counts.gained}, {"lost", lab.ab_counts.lost}, {"common", lab.ab_counts.common}};
+  const KeptSetDiff& counts = lab.ab_job.finished().counts;
+  document["ab"] = {{"gained", counts.gained}, {"lost", counts.lost}, {"common", counts.common}};
   const auto index = static_cast<std::size_t>(lab.dam_layer * run.result.heads + lab.dam_head);
   if (index < run.result.dam.size()) {
     const DamHeadMask& mask = run.result.dam[index];

@@ -146,7 +146,7 @@ void draw_lab_window(AppState& state) {
   if (ImGui::BeginTabBar("lab views")) {
     if (begin_tab(lab, "Table")) draw_lab_table(state, run), ImGui::EndTabItem();
     if (begin_tab(lab, "Overview")) draw_lab_overview(state, run), ImGui::EndTabItem();
-    if (begin_tab(lab, "Dropped mass")) draw_lab_dropped_mass(state, run), ImGui::EndTabItem();
+    if (begin_tab(lab, "Dropped mass")) draw_lab_dropped_mass(state, runs.back()), ImGui::EndTabItem();
     if (begin_tab(lab, "A/B")) draw_lab_ab_view(state), ImGui::EndTabItem();
     if (begin_tab(lab, "Budget curves")) draw_lab_budget_curves(state, run), ImGui::EndTabItem();
     if (begin_tab(lab, "DAM stages")) draw_lab_dam_stages(state, run), ImGui::EndTabItem();

@@ -11,6 +11,7 @@
 
 #include "app/gui/engine_vocabulary.h"
 #include "app/gui/render/grid_renderer.h"
+#include "app/gui/panels/lab_picture_job.h"
 #include "engine/lab/lab_runner.h"
 
 namespace dmascope::gui {
@@ -30,7 +31,7 @@ struct LabEdit {
 };
 
 struct LabPanelState {
-  explicit LabPanelState(std::function<void()> wake) : runner(std::move(wake)) {}
+  explicit LabPanelState(const std::function<void()>& wake) : runner(wake), dropped_job(wake), ab_job(wake) {}
   bool open = false;            // the window is shown (View menu / --lab)
   bool run_requested = false;   // --lab: run once the pipeline's result is there
   std::string select_tab;       // --lab-tab: open this tab once
@@ -44,18 +45,16 @@ struct LabPanelState {
   int ab_strategy_a = 0, ab_strategy_b = 2;  // indices into each run's strategies: dma against swa by default
   int dam_layer = 0, dam_head = 0;
   // Pictures: the dropped-mass grid and DAM's five stages (their keys say what was uploaded).
-  GridTexture dropped_mass;
-  std::string dropped_mass_key;
-  float dropped_mass_high = 1.0f;
+  LabPictureJob dropped_job;    // the dropped-mass picture, computed off the UI thread
+  GridTexture dropped_mass;     // holds dropped_job's finished picture
   std::array<GridTexture, 5> dam_stages;
   std::array<float, 5> dam_stage_high{};
   std::string dam_stages_key;
   // What the last frame showed, for --layout-json (screenshot tests): the tab and its main picture (x0 y0 x1 y1).
   std::string drawn_tab;
   std::array<float, 4> drawn_picture{};
-  GridTexture ab_keys;          // gained / lost / common per pixel
-  std::string ab_keys_key;
-  KeptSetDiff ab_counts;
+  LabPictureJob ab_job;         // the A/B keys picture and counts
+  GridTexture ab_keys;          // gained / lost / common per pixel: ab_job's finished picture
 };
 
 }  // namespace dmascope::gui

@@ -15,7 +15,7 @@ namespace dmascope::gui {
 
 void draw_lab_table(AppState& state, const LabRun& run);           // lab_table_view.cpp: sortable metrics table
 void draw_lab_overview(AppState& state, const LabRun& run);        // lab_overview_view.cpp: metric per head, labels
-void draw_lab_dropped_mass(AppState& state, const LabRun& run);    // lab_dropped_mass_view.cpp: dropped-mass overlay
+void draw_lab_dropped_mass(AppState& state, const std::shared_ptr<const LabRun>& run);   // lab_dropped_mass_view.cpp: dropped-mass overlay
 void draw_lab_ab_view(AppState& state);                            // lab_ab_view.cpp: two runs side by side
 void draw_lab_budget_curves(AppState& state, const LabRun& run);   // lab_budget_view.cpp: recall vs w
 void draw_lab_dam_stages(AppState& state, const LabRun& run);      // lab_dam_stages_view.cpp: DAM stage by stage
