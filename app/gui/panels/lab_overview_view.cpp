@@ -1,11 +1,12 @@
-// The Mask lab's overview: per head the chosen metric for every strategy, heads sorted by it (the first strategy's
-// value), each head labelled by DAM's pattern matching on its calibrated map (sink / local / vertical / diagonal /
-// content; "—" when dam was not run).
+// The Mask lab's overview: per head the chosen metric for every strategy, heads sorted by it (click a strategy's
+// header; by default the first strategy's value, worst first), each head labelled by DAM's pattern matching on its
+// calibrated map (sink / local / vertical / diagonal / content; "—" when dam was not run).
 #include <imgui.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 
@@ -40,24 +41,38 @@ void draw_lab_overview(AppState& state, const LabRun& run) {
   }
   std::vector<HeadRow> heads;
   for (auto& [key, row] : by_head) heads.push_back(std::move(row));
-  // Worst first: lowest recall, highest error or density of the first strategy.
-  const bool ascending = lab.overview_metric == LabMetric::Recall;
-  std::stable_sort(heads.begin(), heads.end(), [ascending](const HeadRow& a, const HeadRow& b) {
-    const double va = a.values.empty() ? 0 : a.values[0], vb = b.values.empty() ? 0 : b.values[0];
-    return ascending ? va < vb : va > vb;
-  });
-  ImGui::TextDisabled("heads sorted by %s of %s, worst first", lab_metric_name(lab.overview_metric),
-                      strategies.empty() ? "" : std::string(strategy_name(strategies[0])).c_str());
   const int columns = 3 + static_cast<int>(strategies.size());
   if (!ImGui::BeginTable("lab overview", columns,
-                         ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit))
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit |
+                             ImGuiTableFlags_Sortable))
     return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("layer");
   ImGui::TableSetupColumn("head");
-  ImGui::TableSetupColumn("DAM label");
-  for (Strategy strategy : strategies) ImGui::TableSetupColumn(std::string(strategy_name(strategy)).c_str());
+  ImGui::TableSetupColumn("DAM label", ImGuiTableColumnFlags_NoSort);
+  // Worst first by default: lowest recall, highest error or density of the first strategy.
+  const bool recall = lab.overview_metric == LabMetric::Recall;
+  const ImGuiTableColumnFlags worst_first =
+      recall ? ImGuiTableColumnFlags_PreferSortAscending : ImGuiTableColumnFlags_PreferSortDescending;
+  for (std::size_t s = 0; s < strategies.size(); ++s)
+    ImGui::TableSetupColumn(std::string(strategy_name(strategies[s])).c_str(),
+                            worst_first | (s == 0 ? ImGuiTableColumnFlags_DefaultSort : 0));
   ImGui::TableHeadersRow();
+  int sort_column = 3;
+  bool descending = !recall;
+  if (const ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsCount > 0) {
+    sort_column = specs->Specs[0].ColumnIndex;
+    descending = specs->Specs[0].SortDirection == ImGuiSortDirection_Descending;
+  }
+  const auto key_of = [sort_column](const HeadRow& row) {
+    if (sort_column == 0) return static_cast<double>(row.layer);
+    if (sort_column == 1) return static_cast<double>(row.head);
+    const auto s = static_cast<std::size_t>(sort_column - 3);
+    return s < row.values.size() ? row.values[s] : 0.0;
+  };
+  std::stable_sort(heads.begin(), heads.end(), [&](const HeadRow& a, const HeadRow& b) {
+    return descending ? key_of(a) > key_of(b) : key_of(a) < key_of(b);
+  });
   const float bar_width = ImGui::GetFontSize() * 5;
   for (const HeadRow& row : heads) {
     ImGui::TableNextRow();
