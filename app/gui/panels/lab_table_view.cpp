@@ -7,6 +7,9 @@
 #include <numeric>
 
 #include "app/gui/panels/lab_views.h"
+#include "app/gui/panels/panels.h"
+#include "core/formats/atomic_write.h"
+#include "engine/lab/lab_table.h"
 #include "app/gui/render/number_format.h"
 
 namespace dmascope::gui {
@@ -40,6 +43,15 @@ std::string number_or_nan(double value, bool non_finite) {
 void draw_lab_table(AppState& state, const LabRun& run) {
   LabPanelState& lab = state.lab;
   const auto& rows = run.result.rows;
+  if (ImGui::SmallButton("CSV")) {
+    const std::string text = lab_rows_csv(run.result);
+    export_file_action(state, "mask lab CSV",
+                       export_name({"dmascope-lab", run.source->model->name(), fmt::format("L{}", run.result.length),
+                                    fmt::format("w{}", run.result.window)},
+                                   "csv"),
+                       [&text](const std::filesystem::path& path) { write_file_atomically(path, text); });
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("save these rows as CSV, into the export folder");
   const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
                                 ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("lab metrics", kColumns, flags)) return;
