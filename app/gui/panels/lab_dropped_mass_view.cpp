@@ -72,6 +72,23 @@ void draw_lab_dropped_mass(AppState& state, const std::shared_ptr<const LabRun>&
   style.low = 0.0f, style.high = shown.high;
   state.renderer->draw(ImGui::GetWindowDrawList(), lab.dropped_mass, at, ImVec2(side, side), style);
   ImGui::Dummy(ImVec2(side, side));
+  if (ImGui::IsItemHovered() && shown.key == key && shown.side > 0 &&
+      shown.grid.size() == static_cast<std::size_t>(shown.side * shown.side)) {
+    // The pixel under the mouse: its queries and keys (cells_of_pixel's split of [0, L) into `side` pixels).
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    const auto pixel_of = [&](float offset) {
+      return std::clamp<std::int64_t>(static_cast<std::int64_t>(offset / side * static_cast<float>(shown.side)), 0,
+                                      shown.side - 1);
+    };
+    const std::int64_t px = pixel_of(mouse.x - at.x), py = pixel_of(mouse.y - at.y);
+    const float value = shown.grid[static_cast<std::size_t>(py * shown.side + px)];
+    const CellRange rows = cells_of_pixel(0, static_cast<double>(length), shown.side, py, length);
+    const CellRange keys = cells_of_pixel(0, static_cast<double>(length), shown.side, px, length);
+    if (value >= 0)
+      ImGui::SetTooltip("queries %lld–%lld, keys %lld–%lld\nlargest dropped probability %.4f",
+                        static_cast<long long>(rows.begin), static_cast<long long>(rows.end - 1),
+                        static_cast<long long>(keys.begin), static_cast<long long>(keys.end - 1), value);
+  }
   // Legend: the colour ramp from 0 to the largest dropped probability of this head.
   const ImVec2 ramp = ImGui::GetCursorScreenPos();
   const float ramp_width = std::min(side, ImGui::GetFontSize() * 16), ramp_height = ImGui::GetTextLineHeight();

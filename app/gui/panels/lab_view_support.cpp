@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "app/gui/panels/lab_views.h"
+#include "core/base/error.h"
 
 namespace dmascope::gui {
 
@@ -28,9 +29,11 @@ const char* lab_metric_name(LabMetric metric) {
 }
 
 LabHeadView lab_head_view(const LabRun& run, std::int64_t layer, std::int64_t head) {
+  const auto& layers = run.source->forward.layers;
+  if (layer < 0 || layer >= static_cast<std::int64_t>(layers.size()))
+    fail("{}: layer {} out of range (the model has {})", run.label, layer, layers.size());
   LabHeadView view;
-  view.layer = std::make_unique<LabLayer>(run.source->forward.layers.at(static_cast<std::size_t>(layer)),
-                                          run.result.window);
+  view.layer = std::make_unique<LabLayer>(layers[static_cast<std::size_t>(layer)], run.result.window);
   const DamHeadMask* dam = nullptr;
   const auto index = static_cast<std::size_t>(layer * run.result.heads + head);
   if (index < run.result.dam.size()) dam = &run.result.dam[index];
