@@ -99,8 +99,11 @@ class LabMetricsMatchDirect : public ::testing::TestWithParam<bool> {};
 
 TEST_P(LabMetricsMatchDirect, EveryStrategyAgainstFp64) {
   const bool with_bias = GetParam();
+  // w = 64 drops most keys (direct sums over S); w = 220 drops fewer than it keeps (the complement form, with β)
+  for (const std::int64_t window : {64, 220}) {
+  SCOPED_TRACE("w " + std::to_string(window));
   OwnedLabHead owned;
-  testing::make_random_head(owned, 300, 8, 64, 11);
+  testing::make_random_head(owned, 300, 8, window, 11);
   const DamHeadMask dam = band_dam(48);
   owned.head.dam = &dam;
   LabMetricOptions options;
@@ -114,7 +117,7 @@ TEST_P(LabMetricsMatchDirect, EveryStrategyAgainstFp64) {
     const Direct direct = direct_metrics(owned.head, strategies[s], with_bias, 16);
     const StrategyMetrics& m = metrics[s];
     EXPECT_EQ(m.strategy, strategies[s]);
-    EXPECT_EQ(m.window, 64);
+    EXPECT_EQ(m.window, window);
     EXPECT_FALSE(m.non_finite);
     EXPECT_DOUBLE_EQ(m.token_density, direct.token_density);
     EXPECT_NEAR(m.mass_recall_mean, direct.recall_mean, kRecallTolerance);
@@ -126,6 +129,7 @@ TEST_P(LabMetricsMatchDirect, EveryStrategyAgainstFp64) {
     if (with_bias) {
       EXPECT_LT(direct.identity_error, 1e-9);  // §5.2: the sparse softmax is P/R on S
     }
+  }
   }
 }
 

@@ -85,6 +85,17 @@ struct Totals {
   }
 };
 
+// out[c] += weight · row[c]: eight lanes at a time so that the compiler's straight-line vectorizer takes it at -O2.
+void add_scaled(float* out, float weight, const float* row, std::int64_t d) {
+  std::int64_t c = 0;
+  for (; c + 8 <= d; c += 8)
+    for (int lane = 0; lane < 8; ++lane) out[c + lane] += weight * row[c + lane];
+  for (; c < d; ++c) out[c] += weight * row[c];
+}
+
+// The complement form of O_S divides by the recall R: at R ≥ 1/2 it loses at most one bit to cancellation.
+constexpr double kComplementMinRecall = 0.5;
+
 double elapsed_ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -103,7 +114,7 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
 
   parallel_for(chunks, 1, [&](std::int64_t chunk_begin, std::int64_t chunk_end) {
     std::vector<Totals> local(strategies.size());
-    std::vector<float> sparse_probs, dense_out, sparse_out;
+    std::vector<float> dense_out, sparse_row(static_cast<std::size_t>(d));
     std::vector<std::uint8_t> tile_active;
     for (std::int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       if (options.cancel != nullptr && options.cancel->load()) throw LabCancelled();
@@ -120,13 +131,12 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
         const auto start = std::chrono::steady_clock::now();
         const KeptRows kept = builder.rows(strategies[s], r0, r1, dense.scores, dense.stride());
         t.kept_set_ms += elapsed_ms_since(start);
-        sparse_probs.assign(static_cast<std::size_t>(rows * keys), 0.0f);
         tile_active.assign(static_cast<std::size_t>(causal_tiles), 0);
         for (std::int64_t i = r0; i < r1; ++i) {
           const auto row = kept.row(i);
           const float* score = dense.scores.data() + (i - r0) * keys;
           const float* p = dense.probs.data() + (i - r0) * keys;
-          float* q = sparse_probs.data() + (i - r0) * keys;
+          const float* dense_row = dense_out.data() + (i - r0) * d;
           double recall = 0.0;
           float top = -std::numeric_limits<float>::infinity();
           for (std::int32_t j : row) {
@@ -134,14 +144,40 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
             top = std::max(top, score[j]);
             tile_active[static_cast<std::size_t>(j / tile_cols)] = 1;
           }
-          double sum = 0.0;
-          for (std::int32_t j : row) sum += (q[j] = std::exp(score[j] - top));
-          if (!row.empty()) {
+          const auto kept_count = static_cast<std::int64_t>(row.size()), dropped_count = i + 1 - kept_count;
+          std::fill(sparse_row.begin(), sparse_row.end(), 0.0f);
+          if (row.empty()) {
+            // an empty row outputs 0 (the error is the whole dense row)
+          } else if (options.dense_with_bias && recall >= kComplementMinRecall && dropped_count < kept_count) {
+            // The sparse softmax is P/R on S (§5.2), so O_S = (O_dense − Σ_dropped p_j v_j) / R: cheaper when fewer
+            // keys are dropped than kept; R ≥ 1/2 bounds the cancellation to one bit.
+            std::size_t next_kept = 0;
+            for (std::int64_t j = 0; j <= i; ++j) {
+              if (next_kept < row.size() && row[next_kept] == j) {
+                ++next_kept;
+                continue;
+              }
+              add_scaled(sparse_row.data(), p[j], head.value.data() + j * d, d);
+            }
+            const float inverse = static_cast<float>(1.0 / recall);
+            for (std::int64_t c = 0; c < d; ++c) sparse_row[c] = (dense_row[c] - sparse_row[c]) * inverse;
+          } else {
+            double sum = 0.0;
+            for (std::int32_t j : row) {
+              const float weight = std::exp(score[j] - top);
+              sum += weight;
+              add_scaled(sparse_row.data(), weight, head.value.data() + j * d, d);
+            }
             const float inverse = static_cast<float>(1.0 / sum);
-            for (std::int32_t j : row) q[j] *= inverse;
+            for (std::int64_t c = 0; c < d; ++c) sparse_row[c] *= inverse;
+            if (!std::isfinite(top) || !std::isfinite(sum)) t.non_finite = true;
+          }
+          for (std::int64_t c = 0; c < d; ++c) {
+            const double diff = static_cast<double>(sparse_row[c]) - dense_row[c];
+            t.error_squared += diff * diff;
           }
           t.empty_rows += row.empty();
-          t.kept += static_cast<std::int64_t>(row.size());
+          t.kept += kept_count;
           t.causal += i + 1;
           t.rows += 1;
           t.recall_sum += recall;
@@ -149,16 +185,9 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
           const auto band = static_cast<std::size_t>(i * kRecallRowBands / L);
           t.band_sum[band] += recall;
           t.band_rows[band] += 1;
-          if (!row.empty() && (!std::isfinite(top) || !std::isfinite(sum))) t.non_finite = true;
         }
         for (std::uint8_t active : tile_active) t.active_tiles += active;
         t.causal_tiles += causal_tiles;
-        sparse_out.resize(static_cast<std::size_t>(rows * d));
-        matmul_nt_f32_serial(sparse_probs.data(), rows, keys, values_t.data(), d, sparse_out.data());
-        for (std::size_t e = 0; e < sparse_out.size(); ++e) {
-          const double diff = static_cast<double>(sparse_out[e]) - dense_out[e];
-          t.error_squared += diff * diff;
-        }
         t.reference_squared += reference_squared;
         t.non_finite = t.non_finite || dense.non_finite || !std::isfinite(reference_squared);
       }

@@ -116,6 +116,7 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
     if (progress) progress(n, total);
     ForwardOptions options;
     options.capture = true;
+    options.compute_logits = false;  // at a large vocabulary the lm_head is most of a short forward's time
     const auto& ids = sequences[static_cast<std::size_t>(n)];
     const ForwardResult forward = doge_forward(model, ids, options);
     const auto length = static_cast<std::int64_t>(ids.size());
