@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   const std::vector<dmascope::cli::Command> commands = {
       dmascope::cli::add_info_command(cli),    dmascope::cli::add_tokenize_command(cli),
       dmascope::cli::add_dump_command(cli),    dmascope::cli::add_forward_command(cli),
-      dmascope::cli::add_bench_command(cli),   dmascope::cli::add_make_model_command(cli)};
+      dmascope::cli::add_bench_command(cli),   dmascope::cli::add_make_model_command(cli),
+      dmascope::cli::add_compare_command(cli)};
   if (argc <= 1) {  // no command at all: the overview, as a usage error
     fmt::print(stderr, "{}", cli.help());
     return command_line::kExitUsage;

@@ -18,6 +18,7 @@
 #include "engine/pipeline/logit_grid_job.h"
 #include "engine/session/model_discovery.h"
 #include "engine/pipeline/pipeline.h"
+#include "app/gui/panels/lab_panel_state.h"
 #include "app/gui/panels/timing_panel_state.h"
 #include "engine/session/recent_models.h"
 #include "app/gui/presenter/presenter_state.h"
@@ -127,6 +128,7 @@ struct AppState {
   TimingPanelState timing_panel;
   GpuStatusCache gpu_status;          // the status bar's GPU line
   OverviewPanelState overview;
+  LabPanelState lab{wake};  // the Mask lab window (lab_panel.cpp) and its worker
   FrameLayout layout;
 };
 

@@ -25,6 +25,7 @@
 #include "app/gui/platform/headless_window.h"
 #include "app/gui/platform/gl_window.h"
 #include "engine/session/model_discovery.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/platform/png_export.h"
 #include "engine/session/tour_file.h"
@@ -42,7 +43,7 @@ constexpr const char* kFooter = R"(
 Without --session and --model the app opens the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR
 example, answers scored. --present's default tour is assets/tours/dma-intro.json; in presenter mode the arrow keys,
 Space, PgUp and PgDn step, Esc leaves, F11 toggles full screen. --keys names: right, left, up, down, space, pageup,
-pagedown, home, end, escape, f1, f2, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
+pagedown, home, end, escape, f1, f2, f3, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
 panning and zooming and the recompute after window-slider moves (app/gui/platform/frame_benchmark.h says what).
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
@@ -56,8 +57,9 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
   std::vector<KeyPress> keys;  // --keys: pressed before the screenshot
-  bool headless = false, present = false, about = false;
+  bool headless = false, present = false, about = false, lab = false;
   std::int64_t beta_key = -1;
+  std::string lab_tab;  // --lab-tab
   std::string tour;   // --present's file; empty: the bundled tour
   int step = 1;       // --step, 1-based
   bool step_given = false;
@@ -71,7 +73,8 @@ std::vector<KeyPress> parse_key_list(const std::string& list) {
       {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},         {"up", GLFW_KEY_UP},     {"down", GLFW_KEY_DOWN},
       {"space", GLFW_KEY_SPACE}, {"pageup", GLFW_KEY_PAGE_UP},    {"pagedown", GLFW_KEY_PAGE_DOWN},
       {"home", GLFW_KEY_HOME},   {"end", GLFW_KEY_END},           {"escape", GLFW_KEY_ESCAPE}, {"f1", GLFW_KEY_F1},
-      {"f2", GLFW_KEY_F2},       {"f5", GLFW_KEY_F5},             {"f11", GLFW_KEY_F11},   {"[", GLFW_KEY_LEFT_BRACKET},
+      {"f2", GLFW_KEY_F2},       {"f3", GLFW_KEY_F3},             {"f5", GLFW_KEY_F5},     {"f11", GLFW_KEY_F11},
+      {"[", GLFW_KEY_LEFT_BRACKET},
       {"]", GLFW_KEY_RIGHT_BRACKET}, {"+", GLFW_KEY_EQUAL},       {"-", GLFW_KEY_MINUS}};
   std::vector<KeyPress> keys;
   std::stringstream items(list);
@@ -141,6 +144,9 @@ void declare_options(CLI::App& cli, Arguments& args, OptionTexts& texts) {
   cli.add_option("--beta-key", args.beta_key, "open the β pipeline window on key K (v → dt_proj → softplus → ×A → exp → β)")
       ->option_text("K")
       ->transform(command_line::integer_in(0, 1 << 30));  // the key must also exist: the window says when it does not
+  cli.add_flag("--lab", args.lab, "open the Mask lab and run it on the first result (strategies against dense)");
+  cli.add_option("--lab-tab", args.lab_tab, "with --lab: the lab view shown first")
+      ->check(CLI::IsMember({"Table", "Overview", "Dropped mass", "A/B", "Budget curves", "DAM stages"}));
   cli.add_option("--screenshot", args.screenshot, "render the window once the computation has finished, write OUT "
                                                   "(PNG) and exit")
       ->type_name("OUT");
@@ -243,6 +249,7 @@ void write_layout_json(const std::string& path, const AppState& state, const Rgb
   document["beta_window"] = {{"drawn", state.beta_window.drawn}, {"key", state.beta_window.key}};
   document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
                        {"models", state.about.models.size()}};
+  document["lab"] = lab_layout_json(state.lab);
   write_file_atomically(path, document.dump(2) + "\n");
 }
 
@@ -303,6 +310,8 @@ int run(const Arguments& args) {
   }
   options.show_about = args.about;
   options.beta_key = args.beta_key;
+  options.open_lab = args.lab;
+  options.lab_tab = args.lab_tab;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
   // Only a run someone uses writes the user's files (the recent list, imgui.ini): not one that renders a screenshot

@@ -334,6 +334,8 @@ void draw_source_panel(AppState& state) {
   ImGui::EndDisabled();
   ImGui::SameLine();
   if (ImGui::Button("help (F1)")) state.show_help = !state.show_help;
+  ImGui::SameLine();
+  if (ImGui::Button("mask lab (F3)")) state.lab.open = !state.lab.open;
   ImGui::End();
 }
 

@@ -11,6 +11,7 @@
 
 #include "app/gui/engine_vocabulary.h"
 #include "engine/session/bundled_assets.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 
 namespace dmascope::gui {
@@ -219,7 +220,8 @@ void start_presenter(AppState& state, Tour tour, std::size_t step) {
     presenter.placement_saved = false;  // saved at the first presenting frame
     // The settings being edited are the user's (a launch with --present: the session it was given); the view is the
     // one still waiting for its result, if any.
-    presenter.user_session = Session{state.edit, state.pending_view ? *state.pending_view : state.view};
+    presenter.user_session =
+        Session{state.edit, state.pending_view ? *state.pending_view : state.view, lab_session_settings(state.lab)};
     presenter.user_selected_answer = state.selected_answer;
   }
   presenter.active = true;
