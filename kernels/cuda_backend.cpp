@@ -210,6 +210,14 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   timing.dma_total = timed([&] {
     runner.mask_and_forward(device.q.get(), device.k.get(), device.v.get(), beta, death, device.out.get());
   });
+  if (options.keep_dma_output) {  // the graph-replayed DMA's result, before the baselines reuse `out`
+    runner.synchronize();
+    std::vector<std::uint16_t> bits(in.q.size());
+    device.out.download(bits.data(), bits.size() * 2);
+    timing.dma_output.resize(bits.size());
+    for (std::size_t n = 0; n < bits.size(); ++n)
+      timing.dma_output[n] = options.precision == Precision::BF16 ? bf16_to_f32({bits[n]}) : f16_to_f32({bits[n]});
+  }
   timing.dma.executed_pairs = static_cast<double>(runner.executed_pairs()) * static_cast<double>(B);
   // Useful pairs and densities from the GPU's own death array (equal to the CPU's bit for bit: tests/gpu).
   runner.synchronize();

@@ -78,3 +78,22 @@ TEST(GatheredWork, AWindowOfAtLeastLKeepsEverythingAndBadArgumentsAreRefused) {
 
 }  // namespace
 }  // namespace dmascope
+
+namespace dmascope {
+namespace {
+
+// The Tile map and Timing panels report the kernels' work: query tiles of the kernels' height (kTileRows), not the
+// view's tile map tiles (16×16 in the tour), which would report a quarter of the rows and fewer keys per tile.
+TEST(GatheredWork, TheKernelsWorkUsesTheKernelsQueryTileHeight) {
+  const std::int64_t L = 256, w = 64;
+  std::vector<std::int32_t> death(L);
+  for (std::int64_t j = 0; j < L; ++j) death[static_cast<std::size_t>(j)] = static_cast<std::int32_t>(std::min(L, j + w));
+  const GatheredWork kernel = kernel_gathered_work(death.data(), L);
+  EXPECT_EQ(kernel.tile_rows, kTileRows);
+  EXPECT_EQ(kernel.tile_rows, TileShape{}.rows);
+  EXPECT_EQ(kernel.keys_per_tile.size(), static_cast<std::size_t>(L / kTileRows));
+  EXPECT_GT(kernel.mean_keys_per_tile(), gathered_work(death.data(), L, 16).mean_keys_per_tile());
+}
+
+}  // namespace
+}  // namespace dmascope

@@ -41,7 +41,7 @@ TEST(CliUsage, EverySubcommandsHelpExitsZeroAndNamesEachOfItsFlags) {
                    "--threads", "--repeat", "--map", "--map-layer", "--map-head", "--backend", "--precision",
                    "--tile-maps", "--quiet"}},
       {"bench", {"--backend", "--len", "--window", "--heads", "--dim", "--batch", "--bias", "--bias-model",
-                 "--precision", "--repeats", "--warmup", "--seed", "--json", "--matrix", "--max-len", "--quiet"}},
+                 "--precision", "--repeats", "--warmup", "--seed", "--json", "--matrix", "--max-len", "--quiet", "--save-output", "--save-rows", "--force"}},
       {"make-model", {"--out", "--preset", "--dtype", "--seed", "--window", "--force"}}};
   for (const auto& [command, names] : flags) {
     const Finished run = cli(command + " --help");

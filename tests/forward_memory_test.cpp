@@ -130,3 +130,19 @@ TEST(ForwardMemory, CliRefusesTheLargestRandomCountWithTheEstimateBeforeMakingTh
 
 }  // namespace
 }  // namespace dmascope
+
+namespace dmascope {
+namespace {
+
+// dump builds dense kept masks from the result; the check before the forward counts them, and says so.
+TEST(ForwardMemory, OutputsAndWeightsToUploadAreCountedAndNamed) {
+  ForwardMemoryEstimate estimate;
+  estimate.activation_bytes = 1'000'000;
+  estimate.output_bytes = 2'000'000'000;
+  estimate.weight_bytes = 3'000'000;
+  EXPECT_EQ(estimate.total_bytes(), 2'004'000'000);
+  EXPECT_THAT(estimate.describe(), AllOf(HasSubstr("outputs 2.0 GB"), HasSubstr("weights 3.0 MB")));
+}
+
+}  // namespace
+}  // namespace dmascope

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "core/base/error.h"
@@ -22,6 +24,7 @@
 #include "core/model/doge_config.h"
 #include "core/model/random_model.h"
 #include "core/tokenizer/tokenizer.h"
+#include "engine/session/bundled_assets.h"
 #include "engine/session/session_file.h"
 #include "engine/session/tour_file.h"
 #include "tests/test_paths.h"
@@ -104,6 +107,27 @@ TEST(HostileInputs, AFileOverItsCapIsRefusedBeforeItIsReadNamingCapAndSize) {
   EXPECT_EQ(read_regular_file(small, "a test file", 5), "12345");
   EXPECT_THAT(error_of([&] { read_regular_file(small, "a test file", 4); }),
               AllOf(HasSubstr("a test file is 5 bytes"), HasSubstr("cap of 4 bytes")));
+}
+
+// The About window opens a bundled model on its sample.txt: read through the same capped, regular-files-only reader.
+TEST(HostileInputs, AModelSampleTextIsReadLikeEveryOtherFile) {
+  const fs::path dir = testing::scratch_dir() / "model";
+  fs::create_directories(dir);
+  EXPECT_EQ(engine::read_model_sample(dir), std::nullopt);
+  write_text(dir / "sample.txt", "<mqar> k1 v2\r\n\n");
+  EXPECT_EQ(engine::read_model_sample(dir), "<mqar> k1 v2");
+  fs::remove(dir / "sample.txt");
+  ASSERT_EQ(::mkfifo((dir / "sample.txt").c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), AllOf(HasSubstr("sample.txt"), HasSubstr("FIFO")));
+  EXPECT_LT(seconds_since(start), 1.0);
+  fs::remove(dir / "sample.txt");
+  fs::create_symlink("/dev/zero", dir / "sample.txt");
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), HasSubstr("character device"));
+  fs::remove(dir / "sample.txt");
+  { std::ofstream(dir / "sample.txt") << ""; }
+  fs::resize_file(dir / "sample.txt", engine::kMaxSessionTextBytes + 1);  // sparse: costs no disk
+  EXPECT_THAT(error_of([&] { engine::read_model_sample(dir); }), HasSubstr("cap of"));
 }
 
 TEST(HostileInputs, ASafetensorsHeaderOfAMillionTensorsParsesInSeconds) {
@@ -272,6 +296,26 @@ TEST(HostileOutputs, CliMakeModelEndedBySigtermLeavesNoTemporaryFile) {
     EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp-"))) << "left behind";
 }
 
+TEST(HostileInputs, AnExceptionsMessageIsEscapedButKeepsItsOwnIndentedLines) {
+  EXPECT_EQ(printable_message("layout unknown. Expected\n  a\n  b"), "layout unknown. Expected\n  a\n  b");
+  EXPECT_EQ(printable_message("x\nerror: all good\x1b[2J"), "x\n  error: all good\\x1b[2J");
+}
+
+// Whatever reaches the terminal through an exception's what() is escaped, also where the text came from the
+// command line itself (CLI11's "unknown argument ..."), not from a file.
+TEST(HostileInputs, CliPrintsNoControlCharacterFromAnErrorMessage) {
+  for (const std::string arguments :
+       {"forward --model /nonexistent \"$(printf 'x\\033[2J')\" --random 4",
+        "forward --model \"$(printf '/nonexistent\\033[2J\\nerror: all good')\" --random 4",
+        "info \"$(printf 'a\\033[31m')\""}) {
+    int code = 0;
+    const std::string output = run(testing::cli_path().string() + " " + arguments, code);
+    EXPECT_NE(code, 0) << arguments;
+    EXPECT_THAT(output, Not(HasSubstr("\x1b"))) << arguments;
+    EXPECT_THAT(output, Not(HasSubstr("\nerror: all good"))) << arguments;
+  }
+}
+
 TEST(HostileTokenizers, AReplaceThatMultipliesTheTextStopsAtTheGrowthLimit) {
   const std::string big(1 << 16, 'x');  // each space becomes 64 KiB: 20 spaces would be 1.3 MB, 300k would be 20 GB
   const std::string json = R"({"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
@@ -286,6 +330,50 @@ TEST(HostileTokenizers, AReplaceThatMultipliesTheTextStopsAtTheGrowthLimit) {
       "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": ")" + big + R"("},
       "added_tokens": [{"id": 1, "content": ")" + std::string(300'000, ' ') + R"(", "normalized": true}]})";
   EXPECT_THAT(error_of([&] { Tokenizer::from_json_text(at_load, "t.json"); }), HasSubstr("normalizer grew"));
+}
+
+// Runs `work` in a forked child whose address space is capped at `headroom_bytes` above the parent's and returns
+// the child's exit status: how a test proves that a step fails before it allocates, not after.
+int exit_status_under_memory_cap(std::size_t headroom_bytes, const std::function<int()>& work) {
+  const pid_t child = fork();
+  if (child == 0) {
+    std::size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t cap = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + headroom_bytes;
+    const rlimit limit{cap, cap};
+    setrlimit(RLIMIT_AS, &limit);
+    int status = 3;
+    try {
+      status = work();
+    } catch (const std::bad_alloc&) {
+      status = 2;
+    } catch (...) {
+      status = 4;
+    }
+    _exit(status);
+  }
+  int wait_status = 0;
+  waitpid(child, &wait_status, 0);
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+TEST(HostileTokenizers, ADecoderReplaceThatMultipliesTheTextFailsBeforeItAllocates) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an address-space cap does not work under AddressSanitizer";
+#endif
+  // Each space becomes 64 KiB: 300k space tokens would decode to 20 GB, the bound is 19 MB.
+  const std::string big(1 << 16, 'x');
+  const std::string json = R"({"version": "1.0", "model": {"type": "BPE", "vocab": {" ": 0}, "merges": []},
+      "decoder": {"type": "Replace", "pattern": {"String": " "}, "content": ")" + big + R"("}})";
+  const Tokenizer tokenizer = Tokenizer::from_json_text(json, "t.json");
+  const std::vector<std::int32_t> ids(300'000, 0);
+  const auto start = std::chrono::steady_clock::now();
+  // 0: the clear error; 2: std::bad_alloc, i.e. the step allocated gigabytes before its bound was checked.
+  const int status = exit_status_under_memory_cap(std::size_t{1} << 30, [&] {
+    return error_of([&] { tokenizer.decode(ids); }).find("decoding grew") != std::string::npos ? 0 : 1;
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_LT(seconds_since(start), 5.0);
 }
 
 // An empty Replace pattern matches (emptily) before every character and at the end of the text, where there is no

@@ -125,7 +125,7 @@ TEST(TokenizerDisplay, ShowsWhitespaceControlsAndSpecialTokensReadably) {
   EXPECT_EQ(llama.token_display(*llama.token_to_id("\xc4\x89")), "\u21e5");        // ĉ, the tab byte
   EXPECT_EQ(llama.token_display(*llama.token_to_id("\xc4\x80")), "\\x00");         // Ā, byte 0
   EXPECT_EQ(llama.token_display(*llama.token_to_id("\xc4\x8d")), "\\x0D");         // č, carriage return
-  EXPECT_EQ(llama.token_display(*llama.token_to_id("\xc3\xa6")), "\xef\xbf\xbd");  // æ, byte 0xE6 alone: invalid
+  EXPECT_EQ(llama.token_display(*llama.token_to_id("\xc3\xa6")), "<0xE6>");  // æ, byte 0xE6 alone: a cut character
   EXPECT_EQ(llama.token_display(*llama.token_to_id("a")), "a");
 
   const Tokenizer metaspace = Tokenizer::load(fixture_dir("metaspace_pretok") / "tokenizer.json");
@@ -138,7 +138,7 @@ TEST(TokenizerDisplay, ShowsWhitespaceControlsAndSpecialTokensReadably) {
   const Tokenizer byte_fallback = Tokenizer::load(fixture_dir("metaspace_bytefallback") / "tokenizer.json");
   EXPECT_EQ(byte_fallback.token_display(*byte_fallback.token_to_id("<0x0A>")), "\u21b5");
   EXPECT_EQ(byte_fallback.token_display(*byte_fallback.token_to_id("<0x07>")), "\\x07");
-  EXPECT_EQ(byte_fallback.token_display(*byte_fallback.token_to_id("<0x80>")), "\xef\xbf\xbd");
+  EXPECT_EQ(byte_fallback.token_display(*byte_fallback.token_to_id("<0x80>")), "<0x80>");
   EXPECT_TRUE(byte_fallback.is_special(*byte_fallback.token_to_id("<s>")));
   EXPECT_FALSE(byte_fallback.is_special(*byte_fallback.token_to_id("<0x80>")));
 }
@@ -439,6 +439,33 @@ TEST(TokenizerMalformed, LoadNamesTheMissingPath) {
   } catch (const Error& error) {
     EXPECT_THAT(error.what(), HasSubstr("/nonexistent/dir/tokenizer.json"));
   }
+}
+
+}  // namespace
+}  // namespace dmascope
+
+namespace dmascope {
+namespace {
+
+// A byte-level token that is part of a multi-byte character decodes to U+FFFD on its own: its label shows its byte,
+// and a token holding the whole character shows the character.
+TEST(TokenDisplay, PartialCharactersShowTheirBytesWholeOnesTheCharacter) {
+  const Tokenizer byte_level = Tokenizer::from_json_text(
+      R"({"version": "1.0", "model": {"type": "BPE", "vocab": {"Ã": 0, "©": 1, "Ã©": 2, "ĠÃ": 3}, "merges": []},
+          "decoder": {"type": "ByteLevel"}})",
+      "byte-level.json");
+  EXPECT_EQ(byte_level.token_display(0), "<0xC3>");
+  EXPECT_EQ(byte_level.token_display(1), "<0xA9>");
+  EXPECT_EQ(byte_level.token_display(2), "\xc3\xa9");  // é
+  EXPECT_EQ(byte_level.token_display(3), "\u2423<0xC3>");
+  const Tokenizer byte_fallback = Tokenizer::from_json_text(
+      R"({"version": "1.0", "model": {"type": "BPE", "vocab": {"<0xE2>": 0, "<0x86>": 1, "→": 2}, "merges": [],
+          "byte_fallback": true}, "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"},
+          {"type": "Fuse"}]}})",
+      "byte-fallback.json");
+  EXPECT_EQ(byte_fallback.token_display(0), "<0xE2>");
+  EXPECT_EQ(byte_fallback.token_display(1), "<0x86>");
+  EXPECT_EQ(byte_fallback.token_display(2), "\xe2\x86\x92");
 }
 
 }  // namespace

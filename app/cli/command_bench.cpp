@@ -14,6 +14,8 @@
 #include "app/cli/progress_line.h"
 #include "core/attention/kernel_choice.h"
 #include "core/base/error.h"
+#include "core/formats/atomic_write.h"
+#include "engine/timing/bench_output_file.h"
 #include "engine/timing/bench_run.h"
 #ifdef DMASCOPE_KERNEL_PROFILING
 #include <cstdlib>
@@ -72,9 +74,10 @@ void check_bench_fits_in_memory(const BenchSetting& s) {
 }
 
 struct BenchArguments {
-  std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16", kernel;
-  std::int64_t len = 4096, window = 256, dim = 64, batch = 1, repeats = 0, warmup = -1, seed = 0, max_len = 131072;
-  bool json = false, matrix = false, quiet = false;
+  std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16", kernel, save_output;
+  std::int64_t len = 4096, window = 256, dim = 64, batch = 1, repeats = 0, warmup = -1, seed = 0, max_len = 131072,
+               save_rows = 64;
+  bool json = false, matrix = false, quiet = false, force = false;
   CLI::Option* bias_option = nullptr;  // count(): whether --bias was given
   CLI::Option* repeats_option = nullptr;
   CLI::Option* warmup_option = nullptr;
@@ -141,6 +144,12 @@ int run_bench(const BenchArguments& args) {
     }
   }
 
+  if (!args.save_output.empty()) {
+    if (args.matrix) usage_fail("argument --save-output writes one row: it cannot be used with --matrix");
+    check_output_target(args.save_output, OutputRule{.force = args.force, .inputs = {}});  // before the timing
+    base.keep_dma_output = true;
+  }
+
   std::vector<BenchSetting> settings;
   if (args.matrix) {  // the matrix of shapes; --max-len trims it for smaller machines
     const std::int64_t max_len = args.max_len;
@@ -190,6 +199,8 @@ int run_bench(const BenchArguments& args) {
     if (s.backend == Backend::Cuda) dense_cache[key] = timing.dense;
     const auto j = engine::bench_json(s, timing);
     all.push_back(j);
+    if (s.keep_dma_output)
+      engine::write_bench_output(args.save_output, s, engine::bench_inputs(s), timing, args.save_rows, args.force);
     if (!args.json) {
       progress.clear();
       print_row(j);
@@ -239,6 +250,12 @@ Command add_bench_command(CLI::App& cli) {
   command->add_option("--max-len", args->max_len, "with --matrix: leave out the rows longer than this (default 131072)")
       ->transform(integer_in(1, kMaxTokens));
   command->add_flag("--quiet", args->quiet, kQuietHelp);
+  command->add_option("--save-output", args->save_output,
+                      "also write the row's inputs and DMA output (sampled query rows) as safetensors, for a "
+                      "reference check outside the program");
+  command->add_option("--save-rows", args->save_rows, "query rows --save-output samples, the last included (default 64)")
+      ->transform(integer_in(1, kMaxTokens));
+  command->add_flag("--force", args->force, "with --save-output: replace an existing file");
   command->add_option("--kernel", args->kernel,
                       "CUDA kernels to run, a comma list (default: what the GPU runs best): forward=auto|wgmma|mma, "
                       "keys=async|sync, heads-per-cta=auto|1|2|4, fused-lists=on|off, pdl=on|off, mask-build=auto|sort, "

@@ -8,6 +8,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
 #include "core/model/doge_forward.h"
+#include "core/model/forward_memory.h"
+#include "core/base/checked_math.h"
 #include "core/base/error.h"
 #include "core/formats/atomic_write.h"
 #include "core/formats/safetensors.h"
@@ -64,6 +66,14 @@ int run_dump(const DumpArguments& args) {
     options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
       progress.update(fmt::format("forward, layer {}/{}", done, total));
     };
+  // Before the forward: on top of what it holds, dump builds a dense kept mask [Hb, L, L] (bytes) per layer, and one
+  // head's [L, L] expansion at a time.
+  const auto L = static_cast<std::int64_t>(ids.size());
+  const std::int64_t kept_bytes =
+      saturating_add(saturating_mul(saturating_mul(model.config.num_hidden_layers, model.weights.bias_heads),
+                                    saturating_mul(L, L)),
+                     saturating_mul(L, L));
+  require_cpu_forward_memory(model, L, options, kept_bytes);
   const ForwardResult result = doge_forward(model, ids, options);
   progress.update("writing the tensors");
 

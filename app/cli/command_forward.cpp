@@ -10,8 +10,10 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_line.h"
 #include "core/compute/precision.h"
+#include "core/mask/cut_ties.h"
 #include "core/model/doge_forward.h"
 #include "core/model/forward_memory.h"
+#include "core/base/checked_math.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
@@ -44,6 +46,34 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
   }
 }
 
+// The memory a forward of `tokens` tokens needs, refused before anything large is allocated. The CPU forward: core's
+// estimate against MemAvailable. The GPU forward: the ids and the tile maps that come back against MemAvailable, and
+// the device buffers (without the mask build's scratch, which only the kernels know; the GPU forward checks again
+// with it) and the weights against the device's free memory.
+void require_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options,
+                            const ComputeBackend* cuda) {
+  if (!cuda) {
+    require_cpu_forward_memory(model, tokens, options);
+    return;
+  }
+  const std::int64_t bias_heads = model.weights.bias_heads;
+  ForwardMemoryEstimate host;
+  host.token_id_bytes = saturating_mul(tokens, 4);
+  const auto tiles = [&](std::int64_t size) { return (tokens + size - 1) / size; };
+  host.tile_map_bytes = saturating_mul(saturating_mul(model.config.num_hidden_layers, bias_heads),
+                                       saturating_mul(tiles(options.tiles.rows), tiles(options.tiles.cols)));
+  const std::string what = fmt::format("GPU forward of {} tokens (tiles {}x{})", tokens, options.tiles.rows,
+                                       options.tiles.cols);
+  if (const auto available = available_host_memory_bytes())
+    require_memory(host, *available, what, "MemAvailable in /proc/meminfo");
+  ForwardMemoryEstimate device =
+      estimate_gpu_forward_device_memory(model.config, bias_heads, tokens, options, 1, true, 0);
+  device.weight_bytes = saturating_mul(model.weights.parameter_count, 4);  // uploaded as fp32
+  const DeviceStatus status = cuda->status();
+  require_memory(device, static_cast<std::int64_t>(status.memory_free), what,
+                 fmt::format("free memory of {}", status.name));
+}
+
 struct ForwardArguments {
   std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu", precision;
   std::int64_t random = 0, seed = 0, window = 0, tile = 64, threads = 0, repeat = 1, map_layer = 0, map_head = 0;
@@ -73,6 +103,19 @@ int run_forward(const ForwardArguments& args) {
     usage_fail("--precision {}: the CPU forward computes in fp32 only (bf16 runs with --backend cuda)",
                args.precision);
 
+  ForwardOptions options;
+  options.window = args.window;
+  const std::int64_t tile = args.tile;
+  options.tiles = {tile, tile};
+  options.mask_variant = mask_variant_from_name(args.mask_variant);
+  const std::int64_t repeats = args.repeat;
+  const ComputeBackend* cuda = nullptr;
+  if (args.backend == "cuda") {
+    cuda = &engine::compute_backend(Backend::Cuda);
+    if (const std::string why = cuda->forward_unsupported_reason(model); !why.empty())
+      fail("argument --backend cuda: {}", why);
+  }
+
   std::vector<std::int32_t> ids;
   if (args.text_option->count() > 0) {
     if (!model.has_tokenizer) fail("forward: --text needs a tokenizer.json in {}", model.dir.string());
@@ -80,20 +123,15 @@ int run_forward(const ForwardArguments& args) {
   } else if (args.ids_option->count() > 0) {
     ids = parse_id_list(args.ids);
   } else {
-    const std::int64_t length = args.random;
-    // Before the ids exist: a billion of them alone are 4 GB. The forward re-checks with the parsed options.
-    if (args.backend == "cpu") require_cpu_forward_memory(model, length, ForwardOptions{});
+    // Before the ids exist and before any weight reaches the device, with the options given: 16M ids alone are 64 MB.
+    require_forward_memory(model, args.random, options, cuda);
     std::mt19937 rng(static_cast<std::uint32_t>(args.seed));
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(model.config.vocab_size - 1));
-    for (std::int64_t i = 0; i < length; ++i) ids.push_back(token(rng));
+    ids.reserve(static_cast<std::size_t>(args.random));
+    for (std::int64_t i = 0; i < args.random; ++i) ids.push_back(token(rng));
   }
-
-  ForwardOptions options;
-  options.window = args.window;
-  const std::int64_t tile = args.tile;
-  options.tiles = {tile, tile};
-  options.mask_variant = mask_variant_from_name(args.mask_variant);
-  const std::int64_t repeats = args.repeat;
+  // Ids from --ids or --text are checked here, still before the weights are uploaded; the forwards check again.
+  if (args.random_option->count() == 0) require_forward_memory(model, static_cast<std::int64_t>(ids.size()), options, cuda);
 
   const std::string& backend = args.backend;
   ForwardResult result;
@@ -114,10 +152,7 @@ int run_forward(const ForwardArguments& args) {
   } else {
     // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
     // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
-    const ComputeBackend& cuda = engine::compute_backend(Backend::Cuda);
-    if (const std::string why = cuda.forward_unsupported_reason(model); !why.empty())
-      fail("argument --backend cuda: {}", why);
-    const std::unique_ptr<ModelForward> gpu_forward = cuda.load_forward(model);
+    const std::unique_ptr<ModelForward> gpu_forward = cuda->load_forward(model);
     ForwardRequest request;
     request.attention_inputs = false;
     request.logits = LogitRows::Last;
@@ -135,7 +170,7 @@ int run_forward(const ForwardArguments& args) {
                            "{:.2f} ms, tile maps ({}) {:.2f} ms, weights {:.1f} MB on {}\n",
                            gpu_elapsed[gpu_elapsed.size() / 2], repeats, gpu_elapsed.front(), gpu_elapsed.back(),
                            gpu.download_ms, tile_maps, gpu.tile_map_ms, gpu_forward->weight_bytes() / 1e6,
-                           cuda.status().name);
+                           cuda->status().name);
     result = std::move(gpu.forward);
   }
   std::sort(elapsed.begin(), elapsed.end());
@@ -157,17 +192,27 @@ int run_forward(const ForwardArguments& args) {
   if (!args.quiet) {
     // The app's words: one row per bias head (a mask may be shared by several query heads); "empty" counts the
     // causal tiles without a kept entry, apart from the tiles above the diagonal, which no kernel runs anyway; tile
-    // density = (partial + full) / causal tiles.
-    fmt::print("{:>5} {:>9} {:>14} {:>13} {:>9} {:>9} {:>9} {:>14}\n", "layer", "bias head", "token density",
-               "tile density", "empty", "partial", "full", "above diagonal");
-    for (std::size_t layer = 0; layer < result.layers.size(); ++layer)
-      for (std::size_t head = 0; head < result.layers[layer].tile_maps.size(); ++head) {
+    // density = (partial + full) / causal tiles; "cut on tie": the rows whose w-th and (w+1)-th key tie on β, where
+    // the kept set is the tie rule's choice (lower index kept, as torch on CUDA; core/mask/cut_ties.h).
+    fmt::print("{:>5} {:>9} {:>14} {:>13} {:>9} {:>9} {:>9} {:>14} {:>11}\n", "layer", "bias head", "token density",
+               "tile density", "empty", "partial", "full", "above diagonal", "cut on tie");
+    for (std::size_t layer = 0; layer < result.layers.size(); ++layer) {
+      const Tensor& beta = result.layers[layer].dyn_bias;
+      const std::size_t heads = result.layers[layer].tile_maps.size();
+      const std::vector<CutTies> ties =
+          beta.defined() && beta.numel() > 0
+              ? dma_cut_ties_per_head({beta.data<float>(), static_cast<std::size_t>(beta.numel())},
+                                      static_cast<std::int64_t>(heads), result.window, options.mask_variant)
+              : std::vector<CutTies>{};
+      for (std::size_t head = 0; head < heads; ++head) {
         const TileMap& map = result.layers[layer].tile_maps[head];
         const std::int64_t empty = map.causal_tiles - map.partial - map.full;
-        fmt::print("{:>5} {:>9} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9} {:>14}\n", layer, head,
+        const std::string tied = head < ties.size() ? fmt::format("{} rows", ties[head].count()) : "-";
+        fmt::print("{:>5} {:>9} {:>13.1f}% {:>12.1f}% {:>9} {:>9} {:>9} {:>14} {:>11}\n", layer, head,
                    100.0 * map.token_density(), 100.0 * map.tile_density(), empty, map.partial, map.full,
-                   map.skipped - empty);
+                   map.skipped - empty, tied);
       }
+    }
   }
   if (args.map) {
     const auto layer = static_cast<std::size_t>(args.map_layer);

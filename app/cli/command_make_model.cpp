@@ -35,8 +35,10 @@ Command add_make_model_command(CLI::App& cli) {
   auto args = std::make_shared<MakeModelArguments>();
   CLI::App* command = cli.add_subcommand("make-model", "write a random Doge checkpoint of a named shape");
   command->add_option("--out", args->out, "the model folder to write (config.json + model.safetensors)")->required();
-  command->add_option("--preset", args->preset, "the shape: tiny (default) or doge-20m (SmallDoge/Doge-20M)")
-      ->check(CLI::IsMember({"tiny", "doge-20m"}));
+  command->add_option("--preset", args->preset,
+                      "the shape: tiny (default), or doge-20m, doge-60m, doge-160m, doge-320m (SmallDoge's published "
+                      "shapes)")
+      ->check(CLI::IsMember(random_model_preset_names()));
   command->add_option("--dtype", args->dtype, "stored weight type: f32 (default) or bf16")
       ->check(CLI::IsMember({"f32", "bf16"}));
   command->add_option("--seed", args->seed, "random seed of the weights (default 0)")

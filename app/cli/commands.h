@@ -23,5 +23,6 @@ Command add_dump_command(CLI::App& cli);
 Command add_forward_command(CLI::App& cli);
 Command add_make_model_command(CLI::App& cli);
 Command add_bench_command(CLI::App& cli);
+Command add_compare_command(CLI::App& cli);
 
 }  // namespace dmascope::cli

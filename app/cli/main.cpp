@@ -9,6 +9,7 @@
 #include "app/cli/commands.h"
 #include "app/common/command_line.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
 
 namespace {
 
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   const std::vector<dmascope::cli::Command> commands = {
       dmascope::cli::add_info_command(cli),    dmascope::cli::add_tokenize_command(cli),
       dmascope::cli::add_dump_command(cli),    dmascope::cli::add_forward_command(cli),
-      dmascope::cli::add_bench_command(cli),   dmascope::cli::add_make_model_command(cli)};
+      dmascope::cli::add_bench_command(cli),   dmascope::cli::add_make_model_command(cli),
+      dmascope::cli::add_compare_command(cli)};
   if (argc <= 1) {  // no command at all: the overview, as a usage error
     fmt::print(stderr, "{}", cli.help());
     return command_line::kExitUsage;
@@ -39,14 +41,14 @@ int main(int argc, char** argv) {
     try {
       return command.run();
     } catch (const command_line::UsageError& error) {
-      fmt::print(stderr, "dmascope-cli {}: {}\nRun 'dmascope-cli {} --help' for the options.\n", name, error.what(),
-                 name);
+      fmt::print(stderr, "dmascope-cli {}: {}\nRun 'dmascope-cli {} --help' for the options.\n", name,
+                 dmascope::printable_message(error.what()), name);
       return command_line::kExitUsage;
     } catch (const dmascope::Error& error) {
-      fmt::print(stderr, "dmascope-cli {}: error: {}\n", name, error.what());
+      fmt::print(stderr, "dmascope-cli {}: error: {}\n", name, dmascope::printable_message(error.what()));
       return command_line::kExitDataError;
     } catch (const std::exception& error) {
-      fmt::print(stderr, "dmascope-cli {}: unexpected error: {}\n", name, error.what());
+      fmt::print(stderr, "dmascope-cli {}: unexpected error: {}\n", name, dmascope::printable_message(error.what()));
       return command_line::kExitDataError;
     }
   }

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "core/base/printable.h"
+
 namespace dmascope::command_line {
 
 bool parse_int64(const std::string& text, std::int64_t& value) {
@@ -69,7 +71,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
       message = "unknown argument";
       for (const auto& argument : unexpected) message += " " + argument;
     }
-    fmt::print(stderr, "{}: {}\nRun '{} --help' for the options.\n", path, message, path);
+    fmt::print(stderr, "{}: {}\nRun '{} --help' for the options.\n", path, printable_message(message), path);
     return kExitUsage;
   }
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "app/gui/platform/gl_window.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/presenter/presenter.h"
 #include "app/gui/engine_vocabulary.h"
@@ -26,6 +27,10 @@ App::App(const AppOptions& options) : state_(&GlWindow::post_empty_event) {
     state_.recent_models = load_recent_models(state_.recent_models_path);
   }
   state_.about.open = options.show_about;
+  if (options.beta_key >= 0) state_.beta_window = {true, options.beta_key, false};
+  apply_lab_session_settings(state_.lab, options.session.lab);
+  if (options.open_lab) state_.lab.open = state_.lab.run_requested = true;
+  state_.lab.select_tab = options.lab_tab;
   if (options.tour) start_presenter(state_, *options.tour, options.tour_step);  // its step's settings win
   state_.pipeline.set_settings(state_.edit);
 }
@@ -76,9 +81,11 @@ void App::frame(std::vector<KeyPress> key_presses) {
   if (presenter_shows(state_, TourPanel::TileMap)) draw_tile_map_panel(state_);
   else state_.layout.tiles_drawn = false;
   if (presenter_shows(state_, TourPanel::Timing)) draw_timing_panel(state_);
+  if (!state_.presenter.active) draw_lab_window(state_);
   draw_status_bar(state_);
   draw_help_window(state_);
   draw_about_window(state_);
+  if (!state_.presenter.active) draw_beta_pipeline_window(state_);
   end_presenter_frame(state_);  // the caption bar
   if (state_.edit_complete) {
     state_.edit_complete = false;
@@ -86,9 +93,14 @@ void App::frame(std::vector<KeyPress> key_presses) {
   }
 }
 
+Session App::session() const {
+  return Session{state_.pipeline.settings(), state_.view, lab_session_settings(state_.lab)};
+}
+
 bool App::settled() const {
   const auto result = state_.pipeline.result();
-  return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale());
+  return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale()) && !state_.lab.run_requested &&
+         state_.lab.runner.settled() && !state_.lab.dropped_job.busy() && !state_.lab.ab_job.busy();
 }
 
 std::optional<PngRequest> App::take_png_request() {

@@ -23,6 +23,9 @@ struct AppOptions {
   std::optional<Tour> tour;     // start in presenter mode on this tour (--present)
   std::size_t tour_step = 0;    // at this step, 0-based (--step K is 1-based)
   bool show_about = false;      // open the About / Tour window (--about)
+  std::int64_t beta_key = -1;   // open the β pipeline window on this key (--beta-key); -1: closed
+  bool open_lab = false;        // open the Mask lab and run it on the first result (--lab)
+  std::string lab_tab;          // with open_lab: the lab view shown first ("A/B", "DAM stages", ...; --lab-tab)
 };
 
 class App {
@@ -34,7 +37,7 @@ class App {
   // The pipeline has nothing left to do for the current settings and the views show its result.
   bool settled() const;
   std::string pipeline_error() const { return state_.pipeline.status().error; }
-  Session session() const { return Session{state_.pipeline.settings(), state_.view}; }
+  Session session() const;
   const FrameLayout& layout() const { return state_.layout; }
   std::optional<PngRequest> take_png_request();  // written with export_file_action into the export folder
   bool quit_requested() const { return state_.quit_requested; }

@@ -18,6 +18,7 @@
 #include "engine/pipeline/logit_grid_job.h"
 #include "engine/session/model_discovery.h"
 #include "engine/pipeline/pipeline.h"
+#include "app/gui/panels/lab_panel_state.h"
 #include "app/gui/panels/timing_panel_state.h"
 #include "engine/session/recent_models.h"
 #include "app/gui/presenter/presenter_state.h"
@@ -111,6 +112,13 @@ struct AppState {
   std::int64_t selected_answer = -1;  // the trained task answer last opened from the Overview (answers_section.cpp)
   PresenterState presenter;     // presenter mode: the tour and its step (presenter.h)
   AboutWindowState about;       // the About / Tour window (about_window.cpp)
+  // The β pipeline window (beta_pipeline_window.cpp): one key's v → dt_proj → softplus → ×A → exp → β, in the view's
+  // layer and head. The key is picked there, by clicking a column of the β strip or right-clicking the heatmap.
+  struct BetaWindowState {
+    bool open = false;
+    std::int64_t key = 0;
+    bool drawn = false;
+  } beta_window;
   bool quit_requested = false;
   std::vector<KeyPress> key_presses;  // this frame's, for the shortcuts
 
@@ -120,6 +128,7 @@ struct AppState {
   TimingPanelState timing_panel;
   GpuStatusCache gpu_status;          // the status bar's GPU line
   OverviewPanelState overview;
+  LabPanelState lab{wake};  // the Mask lab window (lab_panel.cpp) and its worker
   FrameLayout layout;
 };
 

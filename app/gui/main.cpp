@@ -25,11 +25,14 @@
 #include "app/gui/platform/headless_window.h"
 #include "app/gui/platform/gl_window.h"
 #include "engine/session/model_discovery.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/platform/png_export.h"
 #include "engine/session/tour_file.h"
 #include "core/formats/atomic_write.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
 
 namespace {
 
@@ -40,7 +43,7 @@ constexpr const char* kFooter = R"(
 Without --session and --model the app opens the bundled trained toy model (assets/models/doge-toy-mix) on an MQAR
 example, answers scored. --present's default tour is assets/tours/dma-intro.json; in presenter mode the arrow keys,
 Space, PgUp and PgDn step, Esc leaves, F11 toggles full screen. --keys names: right, left, up, down, space, pageup,
-pagedown, home, end, escape, f1, f2, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
+pagedown, home, end, escape, f1, f2, f3, f5, f11, a letter or digit, [ ] + -, and ctrl+KEY. --measure times frames while
 panning and zooming and the recompute after window-slider moves (app/gui/platform/frame_benchmark.h says what).
 
 Keys: F1 in the app lists the shortcuts. Without a display, run headless with: xvfb-run -a dmascope --screenshot out.png
@@ -54,7 +57,9 @@ constexpr int kSettledFramesBeforeCapture = 3;  // let auto-sized windows and la
 struct Arguments {
   std::string session, model, screenshot, save_session, layout_json, measure;
   std::vector<KeyPress> keys;  // --keys: pressed before the screenshot
-  bool headless = false, present = false, about = false;
+  bool headless = false, present = false, about = false, lab = false;
+  std::int64_t beta_key = -1;
+  std::string lab_tab;  // --lab-tab
   std::string tour;   // --present's file; empty: the bundled tour
   int step = 1;       // --step, 1-based
   bool step_given = false;
@@ -68,7 +73,8 @@ std::vector<KeyPress> parse_key_list(const std::string& list) {
       {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},         {"up", GLFW_KEY_UP},     {"down", GLFW_KEY_DOWN},
       {"space", GLFW_KEY_SPACE}, {"pageup", GLFW_KEY_PAGE_UP},    {"pagedown", GLFW_KEY_PAGE_DOWN},
       {"home", GLFW_KEY_HOME},   {"end", GLFW_KEY_END},           {"escape", GLFW_KEY_ESCAPE}, {"f1", GLFW_KEY_F1},
-      {"f2", GLFW_KEY_F2},       {"f5", GLFW_KEY_F5},             {"f11", GLFW_KEY_F11},   {"[", GLFW_KEY_LEFT_BRACKET},
+      {"f2", GLFW_KEY_F2},       {"f3", GLFW_KEY_F3},             {"f5", GLFW_KEY_F5},     {"f11", GLFW_KEY_F11},
+      {"[", GLFW_KEY_LEFT_BRACKET},
       {"]", GLFW_KEY_RIGHT_BRACKET}, {"+", GLFW_KEY_EQUAL},       {"-", GLFW_KEY_MINUS}};
   std::vector<KeyPress> keys;
   std::stringstream items(list);
@@ -135,6 +141,12 @@ void declare_options(CLI::App& cli, Arguments& args, OptionTexts& texts) {
                           ->type_name("K")
                           ->transform(command_line::integer_in(1, 1000000));
   cli.add_flag("--about", args.about, "open the About / Tour window (bundled models, recall table)");
+  cli.add_option("--beta-key", args.beta_key, "open the β pipeline window on key K (v → dt_proj → softplus → ×A → exp → β)")
+      ->option_text("K")
+      ->transform(command_line::integer_in(0, 1 << 30));  // the key must also exist: the window says when it does not
+  cli.add_flag("--lab", args.lab, "open the Mask lab and run it on the first result (strategies against dense)");
+  cli.add_option("--lab-tab", args.lab_tab, "with --lab: the lab view shown first")
+      ->check(CLI::IsMember({"Table", "Overview", "Dropped mass", "A/B", "Budget curves", "DAM stages"}));
   cli.add_option("--screenshot", args.screenshot, "render the window once the computation has finished, write OUT "
                                                   "(PNG) and exit")
       ->type_name("OUT");
@@ -181,7 +193,20 @@ std::string imgui_ini_path() {
   if (dir.empty()) return {};
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  return error ? std::string() : (dir / "imgui.ini").string();
+  if (error) return {};
+  const std::filesystem::path ini = dir / "imgui.ini";
+  // ImGui reads the file whole with fopen: it gets only a regular file under a cap (a FIFO there would block the
+  // start, /dev/zero would eat memory). Anything else is left alone, and the layout is then neither read nor saved.
+  constexpr std::uint64_t kMaxImguiIniBytes = 1 << 20;  // a few dozen windows' positions; more is not ours
+  if (std::filesystem::exists(std::filesystem::symlink_status(ini, error))) {
+    try {
+      static_cast<void>(read_regular_file(ini, "the window layout (imgui.ini)", kMaxImguiIniBytes));
+    } catch (const std::exception& problem) {
+      fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", printable_message(problem.what()));
+      return {};
+    }
+  }
+  return ini.string();
 }
 
 void write_layout_json(const std::string& path, const AppState& state, const RgbaImage& image) {
@@ -221,8 +246,10 @@ void write_layout_json(const std::string& path, const AppState& state, const Rgb
   document["regions"] = regions;
   document["presenter"]["highlight"] =
       presenting ? std::string(tour_highlight_name(presenter.tour->steps[presenter.step].highlight)) : "none";
+  document["beta_window"] = {{"drawn", state.beta_window.drawn}, {"key", state.beta_window.key}};
   document["about"] = {{"drawn", state.about.drawn}, {"recall_rows", state.about.recall_rows_drawn},
                        {"models", state.about.models.size()}};
+  document["lab"] = lab_layout_json(state.lab);
   write_file_atomically(path, document.dump(2) + "\n");
 }
 
@@ -282,6 +309,9 @@ int run(const Arguments& args) {
     options.tour_step = static_cast<std::size_t>(args.step - 1);
   }
   options.show_about = args.about;
+  options.beta_key = args.beta_key;
+  options.open_lab = args.lab;
+  options.lab_tab = args.lab_tab;
   const bool screenshot = !args.screenshot.empty() && !measure;
   options.deterministic = screenshot;
   // Only a run someone uses writes the user's files (the recent list, imgui.ini): not one that renders a screenshot
@@ -363,7 +393,7 @@ int main(int argc, char** argv) {
   try {
     finish_arguments(arguments, texts);
   } catch (const Error& error) {
-    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", printable_message(error.what()));
     return command_line::kExitUsage;
   }
   try {
@@ -373,16 +403,16 @@ int main(int argc, char** argv) {
                "dmascope: cannot open a window: {}.\n"
                "dmascope is a desktop app and needs a display. Headless, render a screenshot instead:\n"
                "  xvfb-run -a dmascope --screenshot out.png\n",
-               error.what());
+               printable_message(error.what()));
     return kExitNoDisplay;
   } catch (const command_line::UsageError& error) {
-    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", error.what());
+    fmt::print(stderr, "dmascope: {}\nRun 'dmascope --help' for the options.\n", printable_message(error.what()));
     return command_line::kExitUsage;
   } catch (const Error& error) {
-    fmt::print(stderr, "dmascope: error: {}\n", error.what());
+    fmt::print(stderr, "dmascope: error: {}\n", printable_message(error.what()));
     return 1;
   } catch (const std::exception& error) {
-    fmt::print(stderr, "dmascope: unexpected error: {}\n", error.what());
+    fmt::print(stderr, "dmascope: unexpected error: {}\n", printable_message(error.what()));
     return 1;
   }
 }

@@ -25,7 +25,7 @@ void export_masks_action(AppState& state) {
       {"model", result->model->dir.string()},
       {"source", std::string(source_kind_name(settings.source))},
       // The pipeline settings as a session file writes them (the view part is left out: it made no mask).
-      {"settings", nlohmann::json::parse(session_to_json(Session{settings, ViewState{}}))["settings"].dump()},
+      {"settings", nlohmann::json::parse(session_to_json(Session{settings, ViewState{}, {}}))["settings"].dump()},
   };
   if (settings.source == SourceKind::Toy) {
     metadata["toy_sequence"] = toy_sequence_name(settings.toy);

@@ -33,6 +33,7 @@ constexpr Shortcut kShortcuts[] = {
     {"Ctrl+E", "export the masks (safetensors, into the export folder)"},
     {"F1", "this help"},
     {"F2", "about dmascope: bundled models, recall table, the tour"},
+    {"F3", "the Mask lab: strategies against dense attention"},
     {"F11", "presenter mode: the guided tour (← → Space step, Esc leaves)"},
     {"Ctrl+Q", "quit (the layout is kept in imgui.ini)"},
 };
@@ -82,6 +83,7 @@ void handle_shortcuts(AppState& state) {
   if (pressed(state, GLFW_KEY_ESCAPE)) state.pipeline.cancel();
   if (pressed(state, GLFW_KEY_F1)) state.show_help = !state.show_help;
   if (pressed(state, GLFW_KEY_F2)) state.about.open = !state.about.open;
+  if (pressed(state, GLFW_KEY_F3)) state.lab.open = !state.lab.open;
   if (pressed(state, GLFW_KEY_S, true)) save_session_action(state);
   if (pressed(state, GLFW_KEY_O, true)) load_session_action(state);
   if (pressed(state, GLFW_KEY_P, true)) state.png_request = PngRequest{window_png_name(state.pipeline.result().get(), state.view), std::nullopt};

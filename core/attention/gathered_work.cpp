@@ -1,5 +1,7 @@
 #include "core/attention/gathered_work.h"
 
+#include "core/attention/tile_sizes.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -42,6 +44,10 @@ std::int32_t GatheredWork::max_keys_per_tile() const {
 double GatheredWork::mean_keys_per_tile() const {
   if (keys_per_tile.empty()) return 0;
   return std::accumulate(keys_per_tile.begin(), keys_per_tile.end(), 0.0) / static_cast<double>(keys_per_tile.size());
+}
+
+GatheredWork kernel_gathered_work(const std::int32_t* death, std::int64_t length) {
+  return gathered_work(death, length, kTileRows);
 }
 
 }  // namespace dmascope

@@ -28,4 +28,8 @@ struct GatheredWork {
 // matrix cut into query tiles of tile_rows rows. Gathers exactly the keys attention_tiled gathers; O(L).
 GatheredWork gathered_work(const std::int32_t* death, std::int64_t length, std::int64_t tile_rows);
 
+// The work of the kernels the Timing panel times (the CUDA forward, and its CPU twin in the timing runs): query tiles
+// of kTileRows rows (tile_sizes.h), whatever tile size the view draws its tile map with.
+GatheredWork kernel_gathered_work(const std::int32_t* death, std::int64_t length);
+
 }  // namespace dmascope

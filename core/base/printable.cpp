@@ -23,4 +23,18 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::string printable_message(std::string_view text) {
+  std::string out;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = text.find('\n', begin);
+    out += printable(text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin));
+    if (end == std::string_view::npos) return out;
+    out += "\n";
+    // Our own continuation lines are indented already; others get the indent.
+    if (!text.substr(end + 1).starts_with("  ")) out += "  ";
+    begin = end + 1;
+  }
+}
+
 }  // namespace dmascope

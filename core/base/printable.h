@@ -12,4 +12,9 @@ namespace dmascope {
 // escapes; a backslash stays as it is; everything else (UTF-8 included) is kept.
 std::string printable(std::string_view text);
 
+// An exception's message shown to a person: printable(), except that a line break stays a line break, each
+// continuation line indented by two spaces. dmascope's own messages may span lines (they escape file text where
+// they insert it); the indent keeps any line of a message from passing as a line of its own ("error: ...").
+std::string printable_message(std::string_view text);
+
 }  // namespace dmascope

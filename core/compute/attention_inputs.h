@@ -38,6 +38,9 @@ struct AttentionTimingOptions {
   // CUDA: also time mask_and_lists and dma_launched (bench's breakdown of the DMA time).
   bool detail = false;
   KernelChoice kernels;  // CUDA: which kernels DmaRunner launches (the defaults unless bench --kernel says otherwise)
+  // Return the DMA output (mask build + forward) in LayerTiming::dma_output, for a check outside the program (bench
+  // --save-output). Off in the app: at 128K tokens and 32 heads it is 2 GB.
+  bool keep_dma_output = false;
 };
 
 }  // namespace dmascope

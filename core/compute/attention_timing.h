@@ -48,6 +48,9 @@ struct LayerTiming {
   // A sweep point that could not be timed (CUDA out of memory at a large L, a length the backend refuses): why.
   // Then nothing above is measured; length and window still say which problem it was.
   std::string failed_why;
+  // With AttentionTimingOptions::keep_dma_output: the DMA's output [B, Hq, L, d] as the kernel wrote it (CUDA: bf16 or
+  // fp16 widened to fp32), before any baseline overwrote it. Empty otherwise.
+  std::vector<float> dma_output;
 
   bool failed() const { return !failed_why.empty(); }
 

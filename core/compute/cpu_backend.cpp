@@ -139,6 +139,7 @@ LayerTiming CpuBackend::time_attention(const AttentionInputs& in, const Attentio
         attention_tiled(problem, options.cpu_tiles, out.data());
       },
       options, cancel, no_cap, nullptr);
+  if (options.keep_dma_output) timing.dma_output = out;  // before the dense baseline reuses `out`
   timing.dma_total.executed_pairs = timing.dma.executed_pairs;
   timing.dma_total.useful_pairs = timing.dma.useful_pairs;
   const double causal = causal_pairs(L, L) * static_cast<double>(B * H);

@@ -331,8 +331,10 @@ ForwardResult doge_forward(const DogeModel& model, std::span<const std::int32_t>
   rms_norm_f32(x.data(), L, D, f32(weights.final_norm), config.rms_norm_eps, h.data());
   require_finite("final", "norm", h.data(), {L, D});
   if (options.capture) result.final_norm = tensor_from(h, {1, L, D});
-  result.logits = tensor_from(project(h, L, D, weights.lm_head, Tensor{}), {1, L, V});
-  require_finite("final", "logits", result.logits.data<float>(), {L, V});
+  if (options.compute_logits) {
+    result.logits = tensor_from(project(h, L, D, weights.lm_head, Tensor{}), {1, L, V});
+    require_finite("final", "logits", result.logits.data<float>(), {L, V});
+  }
   result.elapsed_ms = ms_since(start);
   return result;
 }

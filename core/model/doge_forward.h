@@ -28,6 +28,7 @@ struct ForwardOptions {
   TileShape tiles;           // tile geometry of the CPU kernel and of the reported tile maps
   bool capture = true;       // keep per-layer tensors (else only logits)
   bool capture_probs = false;
+  bool compute_logits = true;  // false: no lm_head (callers that read only the captures, e.g. DAM's calibration)
   std::int64_t probs_max_bytes = std::int64_t{1} << 30;  // refuse to materialize probabilities beyond this
   std::function<void(std::int64_t layers_done, std::int64_t layers_total)> on_progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between layers; a cancelled forward throws ForwardCancelled

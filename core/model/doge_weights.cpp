@@ -5,6 +5,7 @@
 
 #include "core/formats/checkpoint_files.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
 
 namespace dmascope {
 
@@ -30,7 +31,7 @@ class WeightReader {
 
   Tensor read(const std::string& name, const Shape& expected) {
     const TensorEntry* entry = files_.find(name);
-    if (!entry) fail("{}: tensor '{}' is missing (expected shape {})", files_.dir().string(), name, shape_str(expected));
+    if (!entry) fail("{}: tensor '{}' is missing (expected shape {})", printable(files_.dir().string()), name, shape_str(expected));
     if (entry->shape != expected)
       fail("{}: tensor '{}' has shape {}, expected {}", files_.file_of(name).string(), name, shape_str(entry->shape),
            shape_str(expected));
@@ -95,7 +96,7 @@ WeightLayout detect_layout(const WeightReader& reader, const CheckpointFiles& fi
   if (!reader.has("model.embed_tokens.weight"))
     fail("{}: unknown weight layout: no 'model.embed_tokens.weight' (very old Doge uploads use "
          "'model.word_embed.weight' and are not supported). Tensors found:{}",
-         files.dir().string(), describe_found(files, ""));
+         printable(files.dir().string()), describe_found(files, ""));
   const bool has_qk_norm = reader.has(attention + "q_norm.weight") && reader.has(attention + "k_norm.weight");
   const Shape a_shape = reader.shape_of(attention + "A");
   const Shape dt_shape = reader.shape_of(attention + "dt_proj.weight");
@@ -106,7 +107,7 @@ WeightLayout detect_layout(const WeightReader& reader, const CheckpointFiles& fi
        "self_attn.dt_proj.weight [{}, {}]\n"
        "  small-doge:   no q_norm/k_norm, self_attn.A [{}], self_attn.dt_proj.weight [{}, {}]\n"
        "found:{}",
-       files.dir().string(), d, d, Hkv, Hkv, Hkv * d, H, H, Hkv * d, describe_found(files, attention));
+       printable(files.dir().string()), d, d, Hkv, Hkv, Hkv * d, H, H, Hkv * d, describe_found(files, attention));
 }
 
 }  // namespace
@@ -132,7 +133,7 @@ DogeWeights load_doge_weights(const CheckpointFiles& files, const DogeConfig& co
     weights.lm_head_tied = true;
   } else {
     fail("{}: tensor 'lm_head.weight' is missing and config.json has tie_word_embeddings = false",
-         files.dir().string());
+         printable(files.dir().string()));
   }
 
   const bool attention_bias = config.attention_bias, mlp_bias = config.mlp_bias;
@@ -175,7 +176,7 @@ DogeWeights load_doge_weights(const CheckpointFiles& files, const DogeConfig& co
     std::string listed;
     for (std::size_t i = 0; i < extra.size() && i < 12; ++i) listed += "\n  " + extra[i];
     if (extra.size() > 12) listed += fmt::format("\n  ... and {} more", extra.size() - 12);
-    fail("{}: unknown weight layout: {} tensor(s) that a {}-layer {} Doge{} does not have:{}", files.dir().string(),
+    fail("{}: unknown weight layout: {} tensor(s) that a {}-layer {} Doge{} does not have:{}", printable(files.dir().string()),
          extra.size(), config.num_hidden_layers, weight_layout_name(weights.layout), config.is_moe ? " (CDMoE)" : "",
          listed);
   }
@@ -185,7 +186,7 @@ DogeWeights load_doge_weights(const CheckpointFiles& files, const DogeConfig& co
 }
 
 DogeModel DogeModel::load(const std::filesystem::path& dir) {
-  if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", dir.string());
+  if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", printable(dir.string()));
   DogeModel model;
   model.dir = dir;
   model.config = DogeConfig::load(dir / "config.json");

@@ -38,7 +38,7 @@ std::int64_t tile_map_bytes(const DogeConfig& config, std::int64_t bias_heads, s
 
 std::int64_t ForwardMemoryEstimate::total_bytes() const {
   return sum({token_id_bytes, activation_bytes, capture_bytes, tile_map_bytes, probability_bytes,
-              attention_scratch_bytes, logit_bytes});
+              attention_scratch_bytes, logit_bytes, weight_bytes, output_bytes});
 }
 
 std::string format_bytes(std::int64_t bytes) {
@@ -57,7 +57,7 @@ std::string ForwardMemoryEstimate::describe() const {
   for (auto [name, bytes] : {std::pair{"activations", activation_bytes}, {"captures", capture_bytes},
                              {"tile maps", tile_map_bytes}, {"attention probabilities", probability_bytes},
                              {"attention scratch", attention_scratch_bytes}, {"logits", logit_bytes},
-                             {"token ids", token_id_bytes}})
+                             {"token ids", token_id_bytes}, {"weights", weight_bytes}, {"outputs", output_bytes}})
     if (bytes > 0) terms += fmt::format("{}{} {}", terms.empty() ? "" : ", ", name, format_bytes(bytes));
   return fmt::format("{} ({})", format_bytes(total_bytes()), terms);
 }
@@ -146,15 +146,17 @@ void require_memory(const ForwardMemoryEstimate& estimate, std::int64_t availabl
        format_bytes(available_bytes), where_available);
 }
 
-void require_cpu_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options) {
+void require_cpu_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options,
+                                std::int64_t output_bytes) {
   // Positions and death indices are int32 (dma_mask.h), as in the kernels.
   if (tokens > std::numeric_limits<std::int32_t>::max())
     fail("forward: {} tokens are more than the {} positions a mask can index", tokens,
          std::numeric_limits<std::int32_t>::max());
   const auto available = available_host_memory_bytes();
   if (!available) return;
-  const ForwardMemoryEstimate estimate =
+  ForwardMemoryEstimate estimate =
       estimate_cpu_forward_memory(model.config, model.weights.bias_heads, tokens, options, worker_count());
+  estimate.output_bytes = output_bytes;
   require_memory(estimate,
                  *available,
                  fmt::format("forward of {} tokens (tiles {}x{}{}{})", tokens, options.tiles.rows, options.tiles.cols,

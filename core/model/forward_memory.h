@@ -24,6 +24,8 @@ struct ForwardMemoryEstimate {
   std::int64_t probability_bytes = 0;        // [H, L, L] per layer when probabilities are captured
   std::int64_t attention_scratch_bytes = 0;  // gathered keys/values and a tile's scores, per worker thread
   std::int64_t logit_bytes = 0;
+  std::int64_t weight_bytes = 0;             // weights still to be uploaded (a GPU forward not loaded yet)
+  std::int64_t output_bytes = 0;             // what the caller builds from the result (dump's dense kept masks)
 
   std::int64_t total_bytes() const;  // saturating
   std::string describe() const;      // "12.9 GB (activations 1.2 GB, tile maps 11.0 GB, ...)": the nonzero terms
@@ -51,8 +53,10 @@ void require_memory(const ForwardMemoryEstimate& estimate, std::int64_t availabl
                     std::string_view where_available);
 
 // The CPU forward's check: the estimate against MemAvailable (skipped where /proc/meminfo cannot be read). Also
-// refuses a token count beyond the 32-bit positions the masks index.
-void require_cpu_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options);
+// refuses a token count beyond the 32-bit positions the masks index. `output_bytes`: what the caller will build from
+// the result on top of it.
+void require_cpu_forward_memory(const DogeModel& model, std::int64_t tokens, const ForwardOptions& options,
+                                std::int64_t output_bytes = 0);
 
 std::string format_bytes(std::int64_t bytes);  // "512 B", "4.2 MB", "17.2 GB" (decimal units)
 

@@ -10,19 +10,35 @@
 
 namespace dmascope {
 
+namespace {
+
+// The published SmallDoge dense models (research/dma-spec.md §3.6). Common to all: vocab 32768, head_dim 128, RoPE θ
+// 10000 with dynamic scaling ×4, tied embeddings, keep_window_size 2048, max_position_embeddings 2048, rms_norm_eps
+// 1e-6, SiLU, no biases, dense MLP (the published configs set no CDMoE). Written in the transformers 5.x layout (q/k
+// norms, A and dt_proj per kv head); the uploads of 60M..320M still use the older per-query-head layout, which has
+// the same shapes otherwise.
+struct PublishedShape {
+  const char* name;
+  std::int64_t hidden, intermediate, layers, heads, kv_heads;
+};
+constexpr PublishedShape kPublishedShapes[] = {
+    {"doge-20m", 256, 512, 8, 2, 1},
+    {"doge-60m", 512, 1024, 16, 4, 2},
+    {"doge-160m", 768, 1536, 24, 6, 3},
+    {"doge-320m", 1024, 2048, 32, 8, 4},
+};
+
+}  // namespace
+
+std::vector<std::string> random_model_preset_names() {
+  std::vector<std::string> names = {"tiny"};
+  for (const PublishedShape& shape : kPublishedShapes) names.emplace_back(shape.name);
+  return names;
+}
+
 DogeConfig random_model_preset(const std::string& name) {
   DogeConfig c;
-  if (name == "doge-20m") {  // SmallDoge/Doge-20M: research/dma-spec.md §3.6
-    c.vocab_size = 32768;
-    c.hidden_size = 256;
-    c.intermediate_size = 512;
-    c.num_hidden_layers = 8;
-    c.num_attention_heads = 2;
-    c.num_key_value_heads = 1;
-    c.head_dim = 128;
-    c.tie_word_embeddings = true;
-    c.rope = {RopeType::Dynamic, 10000.0, 4.0};
-  } else if (name == "tiny") {
+  if (name == "tiny") {
     c.vocab_size = 512;
     c.hidden_size = 64;
     c.intermediate_size = 128;
@@ -31,10 +47,26 @@ DogeConfig random_model_preset(const std::string& name) {
     c.num_key_value_heads = 2;
     c.head_dim = 16;
     c.keep_window_size = 64;
-  } else {
-    fail("unknown model preset '{}' (expected doge-20m or tiny)", name);
+    return c;
   }
-  return c;
+  for (const PublishedShape& shape : kPublishedShapes) {
+    if (name != shape.name) continue;
+    c.vocab_size = 32768;
+    c.hidden_size = shape.hidden;
+    c.intermediate_size = shape.intermediate;
+    c.num_hidden_layers = shape.layers;
+    c.num_attention_heads = shape.heads;
+    c.num_key_value_heads = shape.kv_heads;
+    c.head_dim = 128;
+    c.max_position_embeddings = 2048;
+    c.keep_window_size = 2048;
+    c.rms_norm_eps = 1e-6;
+    c.tie_word_embeddings = true;
+    c.is_moe = false;
+    c.rope = {RopeType::Dynamic, 10000.0, 4.0};
+    return c;
+  }
+  fail("unknown model preset '{}' (expected tiny, doge-20m, doge-60m, doge-160m or doge-320m)", name);
 }
 
 namespace {

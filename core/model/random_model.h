@@ -6,14 +6,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/model/doge_config.h"
 #include "core/formats/tensor.h"
 
 namespace dmascope {
 
-// Named shapes: "doge-20m" (the published Doge-20M dimensions), "tiny".
+// Named shapes: "doge-20m", "doge-60m", "doge-160m", "doge-320m" (the published SmallDoge dimensions), "tiny" (the
+// tests' small model).
 DogeConfig random_model_preset(const std::string& name);
+std::vector<std::string> random_model_preset_names();  // "tiny" first, then the published shapes by size
 
 // Writes config.json and model.safetensors (atomically) into `dir`, creating it. dtype: F32 or BF16. Existing files
 // are replaced only with `force` (trained weights must not vanish under a typo); nothing is written when either file

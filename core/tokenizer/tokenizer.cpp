@@ -1,5 +1,6 @@
 #include "core/tokenizer/tokenizer.h"
 
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -211,18 +212,48 @@ std::string Tokenizer::id_to_token(std::int32_t id) const {
   return *token;
 }
 
+namespace {
+
+// The bytes a byte-level ("Ã" is 0xC3) or byte-fallback ("<0xE2>") token stands for; nothing for other tokens.
+std::optional<std::string> raw_token_bytes(const std::string& token) {
+  if (token.size() == 6 && token.starts_with("<0x") && token.back() == '>') {
+    unsigned value = 0;
+    const auto [end, error] = std::from_chars(token.data() + 3, token.data() + 5, value, 16);
+    if (error == std::errc() && end == token.data() + 5) return std::string(1, static_cast<char>(value));
+  }
+  std::string bytes;
+  std::size_t offset = 0;
+  while (offset < token.size()) {
+    const auto byte = tokenizer_detail::byte_level_byte(tokenizer_detail::next_code_point(token, offset));
+    if (!byte) return std::nullopt;
+    bytes += static_cast<char>(*byte);
+  }
+  return bytes;
+}
+
+}  // namespace
+
 std::string Tokenizer::token_display(std::int32_t id) const {
   const std::string token = id_to_token(id);
   if (is_special(id)) return printable(token);  // a special token's text is shown as it is, control bytes escaped
   std::string text = decode(std::span(&id, 1));
   if (text.empty()) text = token;
-  // decode() output is valid UTF-8 and a vocab string is too, but a label must never carry broken bytes onwards.
-  text = utf8_lossy(text);
+  // A token that is part of a multi-byte character decodes to U+FFFD: show its bytes instead ("<0xE2>"), so that the
+  // three tokens of "→" read <0xE2><0x86><0x92>, not three identical "\uFFFD".
+  if (text.find(tokenizer_detail::kReplacementCharacter) != std::string::npos &&
+      token.find(tokenizer_detail::kReplacementCharacter) == std::string::npos)
+    if (auto bytes = raw_token_bytes(token)) text = std::move(*bytes);
   std::string label;
   std::size_t offset = 0;
   while (offset < text.size()) {
     const std::size_t start = offset;
-    const char32_t code_point = next_code_point(text, offset);
+    // A byte that does not start a well-formed character (a cut multi-byte one): shown as its value.
+    if (tokenizer_detail::find_invalid_utf8(std::string_view(text).substr(offset, 4)) == std::size_t{0}) {
+      label += fmt::format("<0x{:02X}>", static_cast<unsigned char>(text[offset]));
+      ++offset;
+      continue;
+    }
+    const char32_t code_point = tokenizer_detail::next_code_point(text, offset);
     if (code_point == ' ') {
       label += "\u2423";  // ␣
     } else if (code_point == '\n') {

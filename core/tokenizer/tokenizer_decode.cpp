@@ -1,5 +1,6 @@
 #include "core/tokenizer/tokenizer_decode.h"
 
+#include "core/base/error.h"
 #include "core/tokenizer/tokenizer_text.h"
 
 namespace dmascope::tokenizer_detail {
@@ -154,7 +155,7 @@ void Decoder::parse_into(const JsonField& field, std::vector<Step>& steps) {
   }
 }
 
-std::vector<std::string> Decoder::apply(const Step& step, std::vector<std::string> tokens) {
+std::vector<std::string> Decoder::apply(const Step& step, std::vector<std::string> tokens, const GrowthBound& bound) {
   switch (step.kind) {
     case Kind::ByteLevel:
       return decode_byte_level(tokens);
@@ -165,10 +166,17 @@ std::vector<std::string> Decoder::apply(const Step& step, std::vector<std::strin
         tokens[i] = replace_all(tokens[i], step.text, drop ? "" : " ");
       }
       return tokens;
-    case Kind::Replace:
+    case Kind::Replace: {
+      // The only step that can multiply the text ("a" -> 64 KiB per match): the bound is checked before every
+      // append, over all tokens so far, so that a hostile replacement fails before it allocates, not after.
+      std::size_t other_tokens_bytes = 0;
+      for (const std::string& token : tokens) other_tokens_bytes += token.size();
       for (std::string& token : tokens) {
+        other_tokens_bytes -= token.size();
         std::string replaced;
         for (const TextSegment& segment : step.pattern.segments(token)) {
+          const std::size_t piece_bytes = segment.is_match ? step.text.size() : segment.end - segment.begin;
+          bound.check(other_tokens_bytes + replaced.size() + piece_bytes);
           if (segment.is_match) {
             replaced += step.text;
           } else {
@@ -176,8 +184,10 @@ std::vector<std::string> Decoder::apply(const Step& step, std::vector<std::strin
           }
         }
         token = std::move(replaced);
+        other_tokens_bytes += token.size();
       }
       return tokens;
+    }
     case Kind::ByteFallback:
       return decode_byte_fallback(std::move(tokens));
     case Kind::Fuse:
@@ -197,18 +207,21 @@ std::vector<std::string> Decoder::apply(const Step& step, std::vector<std::strin
 
 std::string Decoder::decode(std::vector<std::string> tokens) const {
   if (!present_) return join(tokens, " ");
-  auto total_bytes = [&tokens] {
-    std::size_t total = 0;
-    for (const std::string& token : tokens) total += token.size();
-    return total;
-  };
-  const std::size_t input_bytes = total_bytes();
-  const std::size_t limit = growth_limit(input_bytes);
+  std::size_t input_bytes = 0;
+  for (const std::string& token : tokens) input_bytes += token.size();
+  const GrowthBound bound{input_bytes, growth_limit(input_bytes), where_};
   for (const Step& step : steps_) {
-    tokens = apply(step, std::move(tokens));
-    if (total_bytes() > limit) fail("{}: decoding grew {} bytes of tokens past {} bytes", where_, input_bytes, limit);
+    tokens = apply(step, std::move(tokens), bound);
+    // The other steps grow a text by a small factor at most (an invalid byte becomes a 3-byte U+FFFD); checked after.
+    std::size_t total_bytes = 0;
+    for (const std::string& token : tokens) total_bytes += token.size();
+    bound.check(total_bytes);
   }
   return join(tokens, "");
+}
+
+void Decoder::GrowthBound::check(std::size_t bytes) const {
+  if (bytes > limit) fail("{}: decoding grew {} bytes of tokens past {} bytes", where, input_bytes, limit);
 }
 
 }  // namespace dmascope::tokenizer_detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/tokenizer/tokenizer_json.h"
@@ -28,8 +29,14 @@ class Decoder {
     PrependScheme prepend_scheme = PrependScheme::Always;  // Metaspace
     std::size_t strip_start = 0, strip_stop = 0;           // Strip: at most this many from each end
   };
+  // The growth bound of one decode(): checked inside a step, before it writes, not after it.
+  struct GrowthBound {
+    std::size_t input_bytes, limit;
+    std::string_view where;
+    void check(std::size_t bytes) const;
+  };
   static void parse_into(const JsonField& field, std::vector<Step>& steps);
-  static std::vector<std::string> apply(const Step& step, std::vector<std::string> tokens);
+  static std::vector<std::string> apply(const Step& step, std::vector<std::string> tokens, const GrowthBound& bound);
 
   bool present_ = false;
   std::vector<Step> steps_;

@@ -201,9 +201,11 @@ std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& 
   const std::int64_t thumb = std::min<std::int64_t>(kThumbnailPixels, L);
   for (std::int64_t layer = 0; layer < result->layers(); ++layer) {
     if (cancel.load()) throw ForwardCancelled{};
-    for (std::int64_t head = 0; head < result->bias_heads(); ++head)
+    for (std::int64_t head = 0; head < result->bias_heads(); ++head) {
       result->thumbnails.push_back(reduce_mask_to_grid(result->death(layer, head), whole, thumb, thumb,
                                                        ReduceMode::Mean));
+      result->cut_ties.push_back(dma_cut_ties(result->beta(layer, head), result->forward.window, options.mask_variant));
+    }
   }
   result->compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   progress.phase = ComputePhase::Idle;

@@ -49,6 +49,12 @@ const std::vector<float>& PipelineResult::thumbnail(std::int64_t layer, std::int
   return thumbnails[layer * bias_heads() + bias_head];
 }
 
+const CutTies& PipelineResult::ties_at_cut(std::int64_t layer, std::int64_t bias_head) const {
+  check_index(layer, layers(), "layer");
+  check_index(bias_head, bias_heads(), "bias head");
+  return cut_ties[layer * bias_heads() + bias_head];
+}
+
 std::string PipelineResult::token_label(std::int64_t position) const {
   check_index(position, length(), "position");
   const std::int32_t id = ids[position];

@@ -13,6 +13,7 @@
 #include "engine/pipeline/pipeline_settings.h"
 #include "engine/timing/timing_results.h"  // LayerTiming, what the pipeline times for a result
 #include "core/compute/compute_backend.h"  // MaskViews
+#include "core/mask/cut_ties.h"
 #include "core/model/doge_forward.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -43,6 +44,9 @@ struct PipelineResult {
   double gpu_forward_ms = 0.0;  // device time of the GPU forward (CUDA events); 0 when the CPU computed the mask
   double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
   std::vector<std::vector<float>> thumbnails;  // [layer · Hb + bias head]
+  // Per (layer, bias head), the rows whose w-th and (w+1)-th key tie on β: there the kept set is the tie rule's
+  // choice (core/mask/cut_ties.h). [layer · Hb + bias head]
+  std::vector<CutTies> cut_ties;
   // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
   std::shared_ptr<const ToyAnswers> answers;
   // The CUDA backend's death indices left on the GPU: the heatmap reduces its views there (mask_grid.h). Null on the
@@ -61,6 +65,7 @@ struct PipelineResult {
   const TileMap& tile_map(std::int64_t layer, std::int64_t bias_head) const;
   std::span<const float> probs(std::int64_t layer, std::int64_t q_head) const;  // [L, L]; empty without probs
   const std::vector<float>& thumbnail(std::int64_t layer, std::int64_t bias_head) const;
+  const CutTies& ties_at_cut(std::int64_t layer, std::int64_t bias_head) const;
   std::string token_label(std::int64_t position) const;  // the token's display string, or its id without a tokenizer
 };
 

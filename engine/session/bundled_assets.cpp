@@ -26,6 +26,15 @@ bool read_file(const fs::path& path, std::string& text) {
 
 }  // namespace
 
+std::optional<std::string> read_model_sample(const fs::path& model_dir) {
+  const fs::path path = model_dir / "sample.txt";
+  std::error_code error;
+  if (!fs::exists(fs::symlink_status(path, error))) return std::nullopt;  // a dangling link is an error below
+  std::string text = read_regular_file(path, "the model's sample text", kMaxSessionTextBytes);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 fs::path installed_assets_dir(const fs::path& executable) {
   const fs::path installed = executable.parent_path().parent_path() / "share/dmascope";
   std::error_code error;
@@ -84,6 +93,7 @@ std::vector<BundledModel> find_bundled_models() {
       model.shape = fmt::format("{} layers, {} heads ({} kv), hidden {}, window {}, vocabulary {}",
                                 config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads,
                                 config.hidden_size, config.keep_window_size, config.vocab_size);
+      model.sample_text = read_model_sample(model.dir);
       std::string text;
       if (read_file(model.dir / "eval_examples.json", text)) {
         const nlohmann::json examples = nlohmann::json::parse(text);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,8 +34,13 @@ struct BundledModel {
   std::string shape;                // "2 layers, 4 heads (2 kv), hidden 256, window 64, vocabulary 329"
   std::string run;                  // the training run it came from ("dma-mix"), empty when untrained
   std::vector<std::pair<std::string, double>> heldout_accuracy;  // ("copy", 0.70), sorted by task name
+  std::optional<std::string> sample_text;  // its sample.txt without trailing newlines, when it has one
   std::string error;                // why the folder could not be described (shown instead of the rest)
 };
 std::vector<BundledModel> find_bundled_models();  // sorted by name; never throws
+
+// The sample sequence in `model_dir`/sample.txt without its trailing newlines, or nothing when there is no such file.
+// Read like every other file: a FIFO, a device or more text than a session may hold is an Error naming the file.
+std::optional<std::string> read_model_sample(const std::filesystem::path& model_dir);
 
 }  // namespace dmascope::engine

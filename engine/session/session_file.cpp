@@ -28,7 +28,10 @@ void read_key(const json& object, const char* key, T& value, std::string_view so
   const auto found = object.find(key);
   if (found == object.end()) return;
   const std::string where = fmt::format("{}: session key {}.{}", source, section, key);
-  if constexpr (std::is_same_v<T, std::uint64_t>) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!found->is_boolean()) fail("{}: expected true or false, got {}", where, json_kind(*found));
+    value = found->get<bool>();
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
     value = json_unsigned(*found, where);
   } else if constexpr (std::is_integral_v<T>) {
     value = static_cast<T>(
@@ -96,7 +99,17 @@ std::string session_to_json(const Session& session) {
         {"zoom", v.zoom_pan.zoom},
         {"center_row", v.zoom_pan.center_row},
         {"center_col", v.zoom_pan.center_col},
-        {"zoom_length", v.zoom_pan_length}}}};
+        {"zoom_length", v.zoom_pan_length}}},
+      {"lab",
+       {{"strategies", session.lab.strategies},
+        {"window", session.lab.window},
+        {"dense_with_bias", session.lab.dense_with_bias},
+        {"dam_source", dam_source_name(session.lab.dam_source)},
+        {"dam_sequences", session.lab.dam_sequences},
+        {"dam_capture_length", session.lab.dam_capture_length},
+        {"dam_text_file", session.lab.dam_text_file},
+        {"budget_curves", session.lab.budget_curves},
+        {"open", session.lab.open}}}};
   return document.dump(2) + "\n";
 }
 
@@ -154,6 +167,31 @@ Session session_from_json(std::string_view json_text, std::string_view source) {
   read_key(view, "center_col", v.zoom_pan.center_col, source, "view");
   read_key(view, "zoom_length", v.zoom_pan_length, source, "view");
   if (v.layer < 0 || v.head < 0) fail("{}: view.layer and view.head must be ≥ 0", source);
+
+  const json lab = document.value("lab", json::object());
+  if (!lab.is_object()) fail("{}: \"lab\" must be an object", source);
+  LabSessionSettings& l = session.lab;
+  read_key(lab, "strategies", l.strategies, source, "lab");
+  read_key(lab, "window", l.window, source, "lab");
+  read_key(lab, "dense_with_bias", l.dense_with_bias, source, "lab");
+  read_enum(lab, "dam_source", l.dam_source, dam_source_from_name, source, "lab");
+  read_key(lab, "dam_sequences", l.dam_sequences, source, "lab");
+  read_key(lab, "dam_capture_length", l.dam_capture_length, source, "lab");
+  read_key(lab, "dam_text_file", l.dam_text_file, source, "lab");
+  read_key(lab, "budget_curves", l.budget_curves, source, "lab");
+  read_key(lab, "open", l.open, source, "lab");
+  try {
+    parse_strategy_list(l.strategies);
+  } catch (const Error& error) {
+    fail("{}: session key lab.strategies: {}", source, printable(error.what()));
+  }
+  if (l.window < 0 || l.window > kMaxLength)
+    fail("{}: lab.window {} is outside [0, {}] (0 = the forward's)", source, l.window, kMaxLength);
+  if (l.dam_sequences < 1 || l.dam_sequences > kMaxLabDamSequences)
+    fail("{}: lab.dam_sequences {} is outside [1, {}]", source, l.dam_sequences, kMaxLabDamSequences);
+  if (l.dam_capture_length < kMinLabCaptureLength || l.dam_capture_length > kMaxLabCaptureLength)
+    fail("{}: lab.dam_capture_length {} is outside [{}, {}]", source, l.dam_capture_length, kMinLabCaptureLength,
+         kMaxLabCaptureLength);
   return session;
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine/pipeline/pipeline_settings.h"
+#include "engine/session/lab_session.h"
 #include "engine/session/view_state.h"
 
 namespace dmascope::engine {
@@ -21,6 +22,7 @@ inline constexpr std::uint64_t kMaxSessionFileBytes = 8ull << 20;
 struct Session {
   PipelineSettings settings;
   ViewState view;
+  LabSessionSettings lab;  // the Mask lab's settings (section "lab"; absent in older files: the defaults)
 };
 
 std::string session_to_json(const Session& session);

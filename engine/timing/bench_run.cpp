@@ -105,6 +105,7 @@ TimingOptions bench_timing_options(const BenchSetting& s) {
   options.materialized_max_repeats = kBenchMaterializedMaxRepeats;
   options.detail = true;
   options.kernels = s.kernel;
+  options.keep_dma_output = s.keep_dma_output;
   return options;
 }
 

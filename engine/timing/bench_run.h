@@ -22,6 +22,7 @@ struct BenchSetting {
   int warmup = 1, repeats = 5;
   std::uint64_t seed = 0;
   KernelChoice kernel;  // CUDA: the kernels DmaRunner launches (bench --kernel SPEC, parse_kernel_choice)
+  bool keep_dma_output = false;  // bench --save-output: the row's LayerTiming carries the DMA output
 };
 
 std::vector<float> bench_bias(const BenchSetting& setting);  // [B·Hkv, L]

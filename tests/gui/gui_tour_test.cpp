@@ -316,6 +316,24 @@ void expect_every_step_shows_what_its_caption_cites(int width, int height) {
   }
 }
 
+// The β pipeline window shows one key's stages and its rank, for the view's layer and head (the first launch: layer
+// 1, head 0 of the trained toy model), and says so when the key is not a position of the sequence.
+TEST(GuiBetaPipeline, TheWindowShowsTheKeysRankAndRefusesAKeyPastTheSequence) {
+  const fs::path dir = scratch_dir();
+  const auto texts_of = [](const Shot& shot) {
+    std::string all;
+    for (const auto& text : shot.layout["texts"]) all += text["text"].get<std::string>() + "\n";
+    return all;
+  };
+  const Shot shot = screenshot(dir, "--size 1280x720 --beta-key 103");
+  EXPECT_TRUE(shot.layout["beta_window"]["drawn"].get<bool>());
+  EXPECT_EQ(shot.layout["beta_window"]["key"].get<std::int64_t>(), 103);
+  EXPECT_NE(texts_of(shot).find("rank 37 of 104 keys on row 103"), std::string::npos) << texts_of(shot);
+  const Shot past = screenshot(dir, "--size 1280x720 --beta-key 5000");
+  EXPECT_TRUE(past.layout["beta_window"]["drawn"].get<bool>());
+  EXPECT_EQ(texts_of(past).find("rank "), std::string::npos);
+}
+
 TEST(GuiPresenter, EveryStepShowsWhatItsCaptionCitesAt1280x720) { expect_every_step_shows_what_its_caption_cites(1280, 720); }
 
 TEST(GuiPresenter, EveryStepShowsWhatItsCaptionCitesAt1920x1080) {

@@ -5,10 +5,9 @@
 #include <imgui.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "app/gui/engine_vocabulary.h"
+#include "core/base/printable.h"
 #include "engine/session/bundled_assets.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/presenter/presenter.h"
@@ -29,27 +28,29 @@ void heading(const char* text) {  // ImGui 1.86 has no SeparatorText
   ImGui::TextColored(ImVec4(1.0f, 0.82f, 0.35f, 1.0f), "%s", text);
 }
 
+// A table cell's text, wrapped at the column's width instead of cut at its edge.
+void wrapped_cell(const std::string& text) {
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextUnformatted(text.c_str());
+  ImGui::PopTextWrapPos();
+}
+
 void load_about_data(AboutWindowState& about) {
   about.loaded = true;
   about.models = find_bundled_models();
   try {
     about.recall_table = load_recall_table(bundled_recall_table());
   } catch (const std::exception& error) {
-    about.recall_table_error = error.what();
+    about.recall_table_error = printable_message(error.what());
   }
 }
 
 // Opens a bundled model on its own sample sequence when it has one (the trained toy models do).
 void open_bundled_model(AppState& state, const BundledModel& model) {
   state.edit.model_dir = model.dir.string();
-  std::ifstream sample(model.dir / "sample.txt", std::ios::binary);
-  if (sample) {
-    std::ostringstream text;
-    text << sample.rdbuf();
-    std::string sequence = text.str();
-    while (!sequence.empty() && (sequence.back() == '\n' || sequence.back() == '\r')) sequence.pop_back();
+  if (model.sample_text) {  // read (capped, regular files only) with the folder, by find_bundled_models
     state.edit.source = SourceKind::Text;
-    state.edit.text = sequence;
+    state.edit.text = *model.sample_text;
     state.edit.window = 0;
   }
   state.edit_complete = true;
@@ -58,22 +59,23 @@ void open_bundled_model(AppState& state, const BundledModel& model) {
 void draw_models(AppState& state) {
   const AboutWindowState& about = state.about;
   if (!ImGui::BeginTable("bundled models", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV)) return;
-  ImGui::TableSetupColumn("model");
-  ImGui::TableSetupColumn("shape");
-  ImGui::TableSetupColumn("held-out accuracy (its eval_examples.json)");
-  ImGui::TableSetupColumn("");
+  // Name and button keep their width; shape and accuracy share the rest and wrap.
+  ImGui::TableSetupColumn("model", ImGuiTableColumnFlags_WidthFixed);
+  ImGui::TableSetupColumn("shape", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+  ImGui::TableSetupColumn("held-out accuracy (its eval_examples.json)", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed);
   ImGui::TableHeadersRow();
   for (const BundledModel& model : about.models) {
     ImGui::TableNextRow();
     ImGui::TableSetColumnIndex(0);
     ImGui::TextUnformatted(model.name.c_str());
     ImGui::TableSetColumnIndex(1);
-    ImGui::TextUnformatted(model.error.empty() ? model.shape.c_str() : model.error.c_str());
+    wrapped_cell(model.error.empty() ? model.shape : printable(model.error));
     ImGui::TableSetColumnIndex(2);
     std::string accuracy = model.run.empty() ? "untrained (random weights)" : "run " + model.run + ":";
     for (const auto& [task, fraction] : model.heldout_accuracy)
       accuracy += fmt::format(" {} {:.1f} %", task, 100.0 * fraction);
-    ImGui::TextUnformatted(accuracy.c_str());
+    wrapped_cell(accuracy);
     ImGui::TableSetColumnIndex(3);
     ImGui::PushID(model.name.c_str());
     if (model.error.empty() && ImGui::SmallButton("open")) open_bundled_model(state, model);
@@ -91,14 +93,20 @@ void draw_recall_table(AboutWindowState& about) {
   const RecallTable& table = *about.recall_table;
   ImGui::TextUnformatted(table.title.c_str());
   const int columns = static_cast<int>(table.columns.size());
-  if (ImGui::BeginTable("recall table", columns, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
+  // Proportional widths and wrapped cells and headers: no file name or header is cut at a column edge.
+  if (ImGui::BeginTable("recall table", columns,
+                        ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders | ImGuiTableFlags_SizingStretchProp)) {
     for (const std::string& column : table.columns) ImGui::TableSetupColumn(column.c_str());
-    ImGui::TableHeadersRow();
+    ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+    for (int c = 0; c < columns; ++c) {
+      ImGui::TableSetColumnIndex(c);
+      wrapped_cell(table.columns[static_cast<std::size_t>(c)]);
+    }
     for (const auto& row : table.rows) {
       ImGui::TableNextRow();
       for (int c = 0; c < columns; ++c) {
         ImGui::TableSetColumnIndex(c);
-        ImGui::TextUnformatted(row[static_cast<std::size_t>(c)].c_str());
+        wrapped_cell(row[static_cast<std::size_t>(c)]);
       }
       ++about.recall_rows_drawn;
     }

@@ -13,26 +13,36 @@ float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 }  // namespace
 
-std::string beta_pipeline_text(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head,
-                               std::int64_t key) {
+BetaStages beta_stages(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head, std::int64_t key) {
   const auto& capture = result.forward.layers.at(static_cast<std::size_t>(layer));
   const auto& weights = result.model->model.weights.layers.at(static_cast<std::size_t>(layer));
   const std::int64_t bias_heads = result.bias_heads();
-  const float beta = result.beta(layer, bias_head)[static_cast<std::size_t>(key)];
-  const std::string token = fmt::format("key {} {}", key, result.token_label(key));
+  BetaStages stages;
+  stages.beta = result.beta(layer, bias_head)[static_cast<std::size_t>(key)];
   // dt is captured per (position, bias head) and A is a weight; a result without them shows β alone.
   if (!capture.dt.defined() || capture.dt.dtype() != DType::F32 || capture.dt.numel() != result.length() * bias_heads ||
       !weights.A.defined() || weights.A.dtype() != DType::F32 || weights.A.numel() != bias_heads)
-    return fmt::format("{}: β {:.3g}", token, beta);
-  const float dt = capture.dt.data<float>()[key * bias_heads + bias_head];
-  const float A = weights.A.data<float>()[bias_head];
-  const float scaled = A * softplus(dt);
+    return stages;
+  stages.has_stages = true;
+  stages.dt = capture.dt.data<float>()[key * bias_heads + bias_head];
+  stages.softplus_dt = softplus(stages.dt);
+  stages.A = weights.A.data<float>()[bias_head];
+  stages.scaled = stages.A * stages.softplus_dt;
   // The bias formula is exp (Doge) or the scaled value itself (a model trained without the exp).
-  const bool exp_formula = std::abs(std::exp(scaled) - beta) <= 1e-3f * std::max(1.0f, std::abs(beta));
-  return exp_formula ? fmt::format("{}: dt_proj(v) {:.3g} → softplus {:.3g} → ×A ({:.3g}) {:.3g} → exp → β {:.3g}", token,
-                                   dt, softplus(dt), A, scaled, beta)
-                     : fmt::format("{}: dt_proj(v) {:.3g} → softplus {:.3g} → ×A ({:.3g}) → β {:.3g}", token, dt,
-                                   softplus(dt), A, beta);
+  stages.exp_formula =
+      std::abs(std::exp(stages.scaled) - stages.beta) <= 1e-3f * std::max(1.0f, std::abs(stages.beta));
+  return stages;
+}
+
+std::string beta_pipeline_text(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head,
+                               std::int64_t key) {
+  const BetaStages s = beta_stages(result, layer, bias_head, key);
+  const std::string token = fmt::format("key {} {}", key, result.token_label(key));
+  if (!s.has_stages) return fmt::format("{}: β {:.3g}", token, s.beta);
+  return s.exp_formula ? fmt::format("{}: dt_proj(v) {:.3g} → softplus {:.3g} → ×A ({:.3g}) {:.3g} → exp → β {:.3g}",
+                                     token, s.dt, s.softplus_dt, s.A, s.scaled, s.beta)
+                       : fmt::format("{}: dt_proj(v) {:.3g} → softplus {:.3g} → ×A ({:.3g}) → β {:.3g}", token, s.dt,
+                                     s.softplus_dt, s.A, s.beta);
 }
 
 std::string beta_rank_text(const PipelineResult& result, std::int64_t layer, std::int64_t bias_head,

@@ -22,6 +22,7 @@
 #include "app/gui/panels/shown_text.h"
 #include "app/gui/presenter/presenter.h"
 #include "core/base/error.h"
+#include "core/base/printable.h"
 #include "core/view/view_reduce.h"
 
 namespace dmascope::gui {
@@ -173,7 +174,7 @@ GridStyle logit_style(const AppState& state) {
 
 void show_logit_grid(HeatmapPanelState& panel, FinishedLogitGrid finished, ColorScale scale) {
   panel.logit_key = finished.key;
-  panel.logit_error = std::move(finished.error);
+  panel.logit_error = printable(finished.error);  // shown in the panel: escaped like every error
   panel.logits = std::move(finished.grid);
   panel.logit_scale = scale;
   if (panel.logit_error.empty())
@@ -309,6 +310,10 @@ void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 or
   } else {
     ImGui::Text("kept: %s", dma_keeps(death, i, j) ? "yes" : "no");
   }
+  if (result.ties_at_cut(view.layer, bias_head).row_is_tied(i))
+    ImGui::TextColored(ImVec4(0.9f, 0.78f, 0.35f, 1.0f),
+                       "row %lld: its cut is on a tie (w-th and (w+1)-th key equal in β; the lower index is kept)",
+                       static_cast<long long>(i));
   const std::int32_t death_index = death[static_cast<std::size_t>(j)];
   if (death_index == j)
     ImGui::Text("key %lld: death index %d (never kept)", static_cast<long long>(j), death_index);
@@ -543,7 +548,11 @@ void draw_colorbar_and_title(AppState& state, const PipelineResult& result, cons
                   : fmt::format("{} · {} · layer {} head {} (mask of bias head {}) · {:.3g}× zoom", what,
                                 view.scale == ColorScale::Log ? "log" : "linear", view.layer, view.head,
                                 result.bias_head_of(view.head), view.zoom_pan.zoom);
-  const ImVec2 title_at(bar_origin.x, label_y + g.line + 2);
+  // Moved left, as far as the panel's left margin, when it would run past the panel's right edge.
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const float title_x =
+      std::max(g.origin.x - g.left_margin, std::min(bar_origin.x, right - ImGui::CalcTextSize(title.c_str()).x));
+  const ImVec2 title_at(title_x, label_y + g.line + 2);
   draw_list->AddText(title_at, ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
   note_drawn_text(state.layout, draw_list, title_at, title);
 }
@@ -705,6 +714,19 @@ void draw_heatmap_panel(AppState& state) {
   handle_mouse(state, L, g.origin, g.side);
   if (ImGui::IsItemHovered() && !ImGui::IsItemActive())
     draw_tooltip(state, *result, g.origin, g.side, window, logits && logits_missing.empty() ? &*logits : nullptr);
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  // A right click on the matrix opens the β pipeline of the key (column) under it.
+  if (ImGui::IsItemHovered() && ImGui::IsMouseClicked(ImGuiMouseButton_Right))
+    if (const auto cell = cell_at_point(window, L, g.side, g.side, mouse.x - g.origin.x, mouse.y - g.origin.y))
+      state.beta_window = {true, cell->key, false};
+  // A click on the β strip does the same for the key under it.
+  ImGui::SetCursorScreenPos(g.strip_origin());
+  if (ImGui::InvisibleButton("beta_strip_area", ImVec2(g.side, g.strip_height))) {
+    const double column = window.col_begin + (mouse.x - g.origin.x) / g.side * window.cols();
+    const auto key = static_cast<std::int64_t>(std::floor(column));
+    if (key >= 0 && key < L) state.beta_window = {true, key, false};
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("click: this key's \xce\xb2 pipeline");
   ImGui::SetCursorScreenPos(ImVec2(g.cursor.x, g.label_y() + 3 * g.line + 8));
   ImGui::Dummy(ImVec2(1, 1));
   record_layout(state, *result, g, window);

@@ -49,8 +49,11 @@ void draw_overview_panel(AppState& state) {
   ImGui::TextDisabled(answer_labels ? "layer × head · kept fraction, answers' keys kept · click to open"
                                     : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
+  // Heads whose cut falls on a tie in some row get one more line, "N tied": there the kept set is the tie rule's choice.
+  const bool tie_labels = std::any_of(result->cut_ties.begin(), result->cut_ties.end(),
+                                      [](const CutTies& ties) { return ties.count() > 0; });
   // A cell is as wide as its widest label ("100.0 %"), so that neighbouring labels never run together.
-  const float cell_width = std::max(thumb, ImGui::CalcTextSize("100.0 %").x) + 12, cell_height = thumb + line * (answer_labels ? 2 : 1) + 8;
+  const float cell_width = std::max(thumb, ImGui::CalcTextSize("100.0 %").x) + 12, cell_height = thumb + line * (1 + answer_labels + tie_labels) + 8;
   // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.
   const float grid_height = line + 2 + result->layers() * cell_height + ImGui::GetStyle().ScrollbarSize;
   const float available = ImGui::GetContentRegionAvail().y;
@@ -93,6 +96,13 @@ void draw_overview_panel(AppState& state) {
         note_drawn_text(state.layout, draw_list, ImVec2(at.x, at.y + thumb + 2 + line),
                         answers_thumbnail_label(*result, layer, bias_head));
       }
+      const std::int64_t tied_rows = result->ties_at_cut(layer, bias_head).count();
+      if (tie_labels && tied_rows > 0) {
+        const std::string tied = fmt::format("{} tied", tied_rows);
+        const ImVec2 tied_at(at.x, at.y + thumb + 2 + line * (1 + answer_labels));
+        draw_list->AddText(tied_at, IM_COL32(230, 200, 90, 255), tied.c_str());
+        note_drawn_text(state.layout, draw_list, tied_at, tied);
+      }
       ImGui::SetCursorScreenPos(at);
       ImGui::PushID(static_cast<int>(layer * 1000 + h));
       if (ImGui::InvisibleButton("thumb", ImVec2(thumb, thumb))) {
@@ -100,9 +110,11 @@ void draw_overview_panel(AppState& state) {
         state.view.head = h;
       }
       if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("layer %lld head %lld (bias head %lld)\ntoken density %s · tile density %s",
+        ImGui::SetTooltip("layer %lld head %lld (bias head %lld)\ntoken density %s · tile density %s\n"
+                          "rows cut on a tie: %lld (the w-th and (w+1)-th key have equal β; the lower index is kept)",
                           static_cast<long long>(layer), static_cast<long long>(h), static_cast<long long>(bias_head),
-                          density.c_str(), format_percent(result->tile_map(layer, bias_head).tile_density()).c_str());
+                          density.c_str(), format_percent(result->tile_map(layer, bias_head).tile_density()).c_str(),
+                          static_cast<long long>(tied_rows));
       ImGui::PopID();
     }
   }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/session/session_file.h"
@@ -87,7 +88,7 @@ void panel_png_button(AppState& state, const char* panel) {
 
 void save_session_action(AppState& state) {
   try {
-    save_session(state.session_path, Session{state.pipeline.settings(), state.view});
+    save_session(state.session_path, Session{state.pipeline.settings(), state.view, lab_session_settings(state.lab)});
     state.ui_message = fmt::format("saved session {}", state.session_path);
     state.ui_error.clear();
   } catch (const std::exception& error) {
@@ -102,6 +103,7 @@ void load_session_action(AppState& state) {
     // Handed over now, so that the current result is stale from this frame on and the view waits for the new one.
     state.pipeline.set_settings(session.settings);
     state.pending_view = session.view;
+    apply_lab_session_settings(state.lab, session.lab);
     state.ui_message = fmt::format("loaded session {}", state.session_path);
     state.ui_error.clear();
   } catch (const std::exception& error) {

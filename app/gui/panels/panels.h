@@ -17,9 +17,11 @@ void draw_overview_panel(AppState& state);  // overview_panel.cpp: layer × head
 void draw_heatmap_panel(AppState& state);   // heatmap_panel.cpp: one head's mask or probabilities, β strip
 void draw_tile_map_panel(AppState& state);  // tile_map_panel.cpp: skipped / partial / full tiles
 void draw_timing_panel(AppState& state);    // timing_panel.cpp: DMA vs dense for the current layer
+void draw_lab_window(AppState& state);      // lab_panel.cpp: the mask lab: strategies vs dense, its views
 void draw_status_bar(AppState& state);      // status_bar.cpp: backend, model, L, compute time, progress, errors
 void draw_help_window(AppState& state);     // shortcuts.cpp
-void draw_about_window(AppState& state);    // about_window.cpp: what dmascope is, bundled models, recall table
+void draw_about_window(AppState& state);
+void draw_beta_pipeline_window(AppState& state);  // beta_pipeline_window.cpp: one key's β, stage by stage    // about_window.cpp: what dmascope is, bundled models, recall table
 void handle_shortcuts(AppState& state);     // shortcuts.cpp
 
 // Default window placement (first launch, and always in screenshots): fractions of the display.

@@ -95,16 +95,23 @@ void model_section(AppState& state, const PipelineResult* result) {
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
   ImGui::InputText("##model", &edit.model_dir, ImGuiInputTextFlags_EnterReturnsTrue);
   mark_complete(state, ImGui::IsItemDeactivatedAfterEdit());
+  // A long path is cut at the field's edge: the whole one on hover.
+  if (ImGui::IsItemHovered() && !ImGui::IsItemActive()) ImGui::SetTooltip("%s", edit.model_dir.c_str());
   ImGui::SameLine();
   if (ImGui::Button("load")) state.edit_complete = true;
   if (ImGui::Button("bundled default")) {
     edit.model_dir = state.default_model.string();
     state.edit_complete = true;
   }
-  ImGui::SameLine();
-  const char* preview = state.cached_models.empty() ? "(no Hugging Face models cached)" : "Hugging Face cache…";
+  // On a line of its own, full width: beside the button its preview was cut at the panel's default width.
+  const std::string preview = state.cached_models.empty()
+                                  ? std::string("(no Hugging Face models cached)")
+                                  : fmt::format("Hugging Face cache ({} models)…", state.cached_models.size());
   ImGui::SetNextItemWidth(-1);
-  if (ImGui::BeginCombo("##hf", preview)) {
+  const bool hf_open = ImGui::BeginCombo("##hf", preview.c_str());
+  if (!hf_open && ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s\nmodels in %s", preview.c_str(), huggingface_hub_dir().string().c_str());
+  if (hf_open) {
     for (const CachedModel& model : state.cached_models)
       if (ImGui::Selectable(model.label.c_str(), edit.model_dir == model.dir.string())) {
         edit.model_dir = model.dir.string();
@@ -185,7 +192,9 @@ void tokens_section(AppState& state, const PipelineResult* result) {
     }
     ImGui::TextWrapped("%s", toy_task_description(edit.task));
     length_and_seed(state, kMinTaskLength, "example");
-    ImGui::TextDisabled("the models were trained at 256 tokens; longer ones test length generalization");
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+    ImGui::TextWrapped("the models were trained at 256 tokens; longer ones test length generalization");
+    ImGui::PopStyleColor();
   } else if (edit.source == SourceKind::Text) {
     if (!has_tokenizer) ImGui::TextDisabled("(this model has no tokenizer.json)");
     ImGui::InputTextMultiline("##text", &edit.text, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
@@ -342,6 +351,8 @@ void draw_source_panel(AppState& state) {
   ImGui::EndDisabled();
   ImGui::SameLine();
   if (ImGui::Button("help (F1)")) state.show_help = !state.show_help;
+  ImGui::SameLine();
+  if (ImGui::Button("mask lab (F3)")) state.lab.open = !state.lab.open;
   ImGui::End();
 }
 

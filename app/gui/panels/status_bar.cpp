@@ -9,6 +9,7 @@
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/panels.h"
 #include "core/base/parallel.h"
+#include "core/base/printable.h"
 
 namespace dmascope::gui {
 
@@ -85,11 +86,12 @@ void draw_status_bar(AppState& state) {
     ImGui::SameLine();
     if (ImGui::SmallButton("recompute (F5)")) state.pipeline.retry();
   }
+  // Escaped here, where every error reaches the screen: one line in the bar, all lines in the tooltip.
   const std::string& error = !status.error.empty() ? status.error : state.ui_error;
   if (!error.empty()) {
     ImGui::SameLine();
-    ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.3f, 1.0f), "error: %s", error.c_str());
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", error.c_str());
+    ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.3f, 1.0f), "error: %s", printable(error).c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", printable_message(error).c_str());
   } else if (!state.ui_message.empty()) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", state.ui_message.c_str());

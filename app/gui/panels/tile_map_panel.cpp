@@ -54,7 +54,7 @@ void draw_density_and_work(FrameLayout& layout, const TileMap& map, const Gather
   note_item_text(layout, densities);
   const ImVec2 work_top = ImGui::GetCursorScreenPos();
   const std::string gathered =
-      fmt::format("keys gathered per {}-row query tile: {:.0f} on average, at most {}", work.tile_rows,
+      fmt::format("keys gathered per {}-row query tile of the DMA kernels: {:.0f} on average, at most {}", work.tile_rows,
                   work.mean_keys_per_tile(), work.max_keys_per_tile());
   ImGui::TextWrapped("%s", gathered.c_str());
   note_item_text(layout, gathered);
@@ -129,7 +129,7 @@ void draw_tile_map_panel(AppState& state) {
   same_line_if_text_fits("above the diagonal 0000");
   legend_entry(layout, kAboveDiagonalColor, "above the diagonal", map.skipped - causal_empty);
   const auto death = result->death(view.layer, bias_head);
-  draw_density_and_work(layout, map, gathered_work(death.data(), result->length(), map.shape.rows));
+  draw_density_and_work(layout, map, kernel_gathered_work(death.data(), result->length()));
 
   draw_kernel_tile_controls(state, *result);
   if (ImGui::SmallButton("export CSV")) export_tile_csv(state, *result, view.layer);

@@ -48,7 +48,8 @@ void export_csv(AppState& state, const char* what, const ExportName& name, const
 // measured speedup is to be compared with. Deterministic (from the mask alone), so screenshots show it too.
 struct LayerWork {
   double token_density = 0, tile_density = 0, executed_fraction = 0, ideal_speedup = 0, mean_keys_per_tile = 0;
-  std::int64_t tile_rows = 0, tile_cols = 0;
+  std::int64_t tile_rows = 0, tile_cols = 0;  // the tile map's tiles (the view's choice)
+  std::int64_t kernel_tile_rows = 0;           // the query tiles the DMA kernels gather keys for
 };
 
 LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
@@ -57,7 +58,7 @@ LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
   for (std::int64_t bias_head = 0; bias_head < result.bias_heads(); ++bias_head) {
     const TileMap& map = result.tile_map(layer, bias_head);
     const auto death = result.death(layer, bias_head);
-    const GatheredWork gathered = gathered_work(death.data(), result.length(), map.shape.rows);
+    const GatheredWork gathered = kernel_gathered_work(death.data(), result.length());
     kept += static_cast<double>(map.kept_entries);
     causal += static_cast<double>(map.causal_entries);
     active_tiles += static_cast<double>(map.partial + map.full);
@@ -67,6 +68,7 @@ LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
     keys += gathered.mean_keys_per_tile() * static_cast<double>(gathered.keys_per_tile.size());
     tiles += static_cast<double>(gathered.keys_per_tile.size());
     work.tile_rows = map.shape.rows;
+    work.kernel_tile_rows = gathered.tile_rows;
     work.tile_cols = map.shape.cols;
   }
   work.token_density = causal > 0 ? kept / causal : 0;
@@ -91,7 +93,7 @@ void draw_layer_work(AppState& state, const PipelineResult& result, std::int64_t
   note_item_text(layout, densities);
   const std::string gathered = fmt::format(
       "the kernels gather {:.0f} keys per {}-row query tile on average and execute {} of dense's (query, key) pairs",
-      work.mean_keys_per_tile, work.tile_rows, format_percent(work.executed_fraction));
+      work.mean_keys_per_tile, work.kernel_tile_rows, format_percent(work.executed_fraction));
   ImGui::TextWrapped("%s", gathered.c_str());
   note_item_text(layout, gathered);
   const std::string ideal = fmt::format("ideal speedup {} = dense pairs / executed pairs (a tile-skipping kernel: {})",

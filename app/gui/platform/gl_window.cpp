@@ -40,7 +40,8 @@ void load_fonts(float scale) {
   if (ranges.empty()) {
     ImFontGlyphRangesBuilder builder;
     builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
-    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞\uFFFD");  // U+FFFD: bytes that are not UTF-8 on their own
+    builder.AddText("␣↵⇥βΣ×·…≤≥→←↑↓▸▾–—✓√−∞○✕ΔλτμγĀ\uFFFD");  // ○ ✕: the answer rings; U+FFFD: bytes not UTF-8
+    // alone; Δλτμγ Ā: the Mask lab's differences and DAM's settings and maps
     builder.BuildRanges(&ranges);
   }
   // Fonts[0] is the UI's; Fonts[1] the presenter mode's, rasterised at its size rather than scaled up (sharp text).

@@ -11,6 +11,7 @@
 
 #include "app/gui/engine_vocabulary.h"
 #include "engine/session/bundled_assets.h"
+#include "app/gui/panels/lab_views.h"
 #include "app/gui/panels/panels.h"
 
 namespace dmascope::gui {
@@ -170,9 +171,18 @@ void draw_highlight(const AppState& state) {
   const char* text = highlight_callout(highlight);
   const ImVec2 size = ImGui::CalcTextSize(text);
   const float display_width = ImGui::GetIO().DisplaySize.x;
-  const float x = std::clamp(min.x, 4.0f, std::max(4.0f, display_width - size.x - 16));
-  const float above = min.y - size.y - 10;
-  const float y = above >= 0 ? above : max.y + 4;
+  // Beside the region when there is room, so that it covers nothing the step talks about; else under a region of a
+  // line or two (above it would hide the line before, often the number the caption cites); else above it.
+  float x = 0, y = 0;
+  if (max.x + 8 + size.x + 12 <= display_width - 4) {
+    x = max.x + 8;
+    y = min.y;
+  } else {
+    x = std::clamp(min.x, 4.0f, std::max(4.0f, display_width - size.x - 16));
+    const float above = min.y - size.y - 10;
+    const bool few_lines = max.y - min.y <= 3 * ImGui::GetTextLineHeightWithSpacing();
+    y = few_lines || above < 0 ? max.y + 4 : above;
+  }
   draw_list->AddRectFilled(ImVec2(x, y), ImVec2(x + size.x + 12, y + size.y + 6), kCalloutBackground, 4.0f);
   draw_list->AddRect(ImVec2(x, y), ImVec2(x + size.x + 12, y + size.y + 6), kFrame, 4.0f, 0, 2.0f);
   draw_list->AddText(ImVec2(x + 6, y + 3), IM_COL32(255, 240, 200, 255), text);
@@ -210,7 +220,8 @@ void start_presenter(AppState& state, Tour tour, std::size_t step) {
     presenter.placement_saved = false;  // saved at the first presenting frame
     // The settings being edited are the user's (a launch with --present: the session it was given); the view is the
     // one still waiting for its result, if any.
-    presenter.user_session = Session{state.edit, state.pending_view ? *state.pending_view : state.view};
+    presenter.user_session =
+        Session{state.edit, state.pending_view ? *state.pending_view : state.view, lab_session_settings(state.lab)};
     presenter.user_selected_answer = state.selected_answer;
   }
   presenter.active = true;
