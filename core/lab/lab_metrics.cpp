@@ -137,6 +137,17 @@ void weighted_value_sum(const std::int32_t* keys, const float* weights, std::int
   }
 }
 
+// Σ_{j∈row} p_j in fp64 over four partial sums: one running sum is a chain of dependent adds, the metrics' slowest
+// loop after the weighted sums.
+double kept_probability(const float* p, std::span<const std::int32_t> row) {
+  double sum[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t k = 0;
+  for (; k + 4 <= row.size(); k += 4)
+    for (std::size_t lane = 0; lane < 4; ++lane) sum[lane] += p[row[k + lane]];
+  for (; k < row.size(); ++k) sum[0] += p[row[k]];
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
 // The complement form of O_S divides by the recall R: at R ≥ 1/2 it loses at most one bit to cancellation.
 constexpr double kComplementMinRecall = 0.5;
 
@@ -184,12 +195,9 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
           const float* score = dense.scores.data() + (i - r0) * keys;
           const float* p = dense.probs.data() + (i - r0) * keys;
           const float* dense_row = dense_out.data() + (i - r0) * d;
-          double recall = 0.0;
-          float top = -std::numeric_limits<float>::infinity();
+          const double recall = kept_probability(p, row);
           std::int64_t tile_end = -1;  // keys ascend: one division per tile entered, not per key
           for (std::int32_t j : row) {
-            recall += p[j];
-            top = std::max(top, score[j]);
             if (j >= tile_end) {
               const std::int64_t tile = j / tile_cols;
               tile_active[static_cast<std::size_t>(tile)] = 1;
@@ -217,6 +225,8 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
             const float inverse = static_cast<float>(1.0 / recall);
             for (std::int64_t c = 0; c < d; ++c) sparse_row[c] = (dense_row[c] - sparse_row[c]) * inverse;
           } else {
+            float top = -std::numeric_limits<float>::infinity();
+            for (std::int32_t j : row) top = std::max(top, score[j]);
             double sum = 0.0;
             weights.resize(row.size());
             for (std::size_t k = 0; k < row.size(); ++k) {
