@@ -48,6 +48,7 @@ void draw_accuracy_curve(const AccuracyCurve& curve, float height) {
   options.y_title = "answers right";
   options.height = height;
   options.format_value = &format_percent;
+  options.zero_is_a_value = true;  // no answer right is a result
   draw_line_chart("answer accuracy", series, options);
 }
 
