@@ -92,6 +92,11 @@ DamCalibrationSettings default_dam_calibration(const DogeModel& model) {
 
 std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
                                        std::uint64_t index) {
+  return lab_task_example(model, task, length, seed, index).ids;
+}
+
+ToyExample lab_task_example(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
+                            std::uint64_t index) {
   if (!speaks_toy_vocabulary(model))
     fail("the trained tasks are sequences of the bundled toy models' vocabulary ({} ids); {} has {}", toy_vocab::kSize,
          model.dir.string(), model.config.vocab_size);
@@ -100,7 +105,7 @@ std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std
   task_settings.length = length;
   task_settings.mqar_pairs_max = std::min(task_settings.mqar_pairs_max, (length - 2) / 4);
   task_settings.copy_length_max = std::min(task_settings.copy_length_max, (length - 4) / 2);
-  return make_toy_example(task, task_settings, seed, index).ids;
+  return make_toy_example(task, task_settings, seed, index);
 }
 
 std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrationSettings& settings,

@@ -114,6 +114,9 @@ std::vector<LabDiffRow> diff_lab_results(const LabResult& a, const LabResult& b)
 // the pipeline's trained-task source does). Error when the model does not speak the toy vocabulary.
 std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
                                        std::uint64_t index);
+// The same sequence with its answer rows (what the answer-accuracy curves score).
+ToyExample lab_task_example(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
+                            std::uint64_t index);
 
 // Keys gained (kept by b, not by a) and lost (kept by a, not by b) over all rows of one head.
 struct KeptSetDiff {

@@ -70,4 +70,22 @@ std::string lab_rows_csv(const LabResult& result) {
   return text;
 }
 
+nlohmann::json accuracy_curve_json(const AccuracyCurve& curve) {
+  nlohmann::json points = nlohmann::json::array();
+  for (std::size_t s = 0; s < curve.strategies.size(); ++s)
+    for (std::size_t w = 0; w < curve.windows.size(); ++w)
+      points.push_back({{"task", std::string(toy_task_name(curve.task))},
+                        {"length", curve.length},
+                        {"sequences", curve.sequences},
+                        {"strategy", std::string(strategy_name(curve.strategies[s]))},
+                        {"window", curve.windows[w]},
+                        {"correct", curve.correct.at(s * curve.windows.size() + w)},
+                        {"answers", curve.answers},
+                        {"accuracy", number(curve.accuracy(s, w))},
+                        {"model_window", curve.model_window},
+                        {"model_correct", curve.model_correct},
+                        {"model_accuracy", number(curve.model_accuracy())}});
+  return points;
+}
+
 }  // namespace dmascope

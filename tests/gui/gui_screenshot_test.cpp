@@ -198,6 +198,42 @@ TEST(GuiScreenshot, HeatmapPixelsMatchAMaskComputedIndependentlyFromCore) {
   EXPECT_LT(kept, L * (L + 1) / 2);
 }
 
+// The heatmap's dropped-mass overlay (D) for swa at the session's w = 16: the dense probability of what a sliding
+// window drops is painted only where it drops (i − j ≥ w); above the diagonal and inside the window the picture is
+// the plain mask's, pixel for pixel.
+TEST(GuiScreenshot, DroppedMassOverlayTintsOnlyTheEntriesTheStrategyDropped) {
+  const fs::path dir = scratch_dir();
+  const Session session = small_session();
+  save_session(dir / "small.json", session);
+  const Screenshot plain = take_screenshot(dir, "plain", dir / "small.json");
+  const Screenshot overlay = take_screenshot(dir, "overlay", dir / "small.json", "--keys D");
+  ASSERT_TRUE(overlay.layout["heatmap"]["drawn"].get<bool>());
+  ASSERT_EQ(overlay.layout["heatmap"], plain.layout["heatmap"]);
+  constexpr std::int64_t kWindow = 16;  // small_session's model keep_window_size (doge-tiny-random)
+  const std::int64_t L = overlay.layout["length"];
+  const double x0 = overlay.layout["heatmap"]["x"], y0 = overlay.layout["heatmap"]["y"];
+  const double side = overlay.layout["heatmap"]["side"];
+  int unchanged_outside = 0, changed_dropped = 0, dropped_cells = 0;
+  for (std::int64_t i = 0; i < L; ++i)
+    for (std::int64_t j = 0; j < L; ++j) {
+      const int x = static_cast<int>(x0 + (j + 0.5) * side / L), y = static_cast<int>(y0 + (i + 0.5) * side / L);
+      const bool same = close_to(plain.image.at(x, y), overlay.image.at(x, y));
+      if (j > i || i - j < kWindow) {
+        ASSERT_TRUE(same) << "cell (query " << i << ", key " << j << ") is kept by swa or above the diagonal, yet "
+                          << "the overlay changed it: " << rgb_text(plain.image.at(x, y)) << " → "
+                          << rgb_text(overlay.image.at(x, y));
+        ++unchanged_outside;
+      } else {
+        ++dropped_cells;
+        changed_dropped += !same;
+      }
+    }
+  EXPECT_GT(unchanged_outside, 0);
+  ASSERT_GT(dropped_cells, 0);
+  // Opacity grows with the probability, so the faintest dropped entries leave the mask visible; the heavy ones tint.
+  EXPECT_GT(changed_dropped, dropped_cells / 10) << changed_dropped << " of " << dropped_cells << " dropped cells";
+}
+
 TEST(GuiScreenshot, TileMapColorsMatchTheCpuTileMap) {
   const fs::path dir = scratch_dir();
   const Session session = small_session();

@@ -139,7 +139,7 @@ void draw_lab_window(AppState& state) {
     return;
   }
   const LabRun& run = *runs.back();
-  ImGui::Text("%s: %lld tokens, w = %lld, dense %s β%s%s", run.label.c_str(),
+  ImGui::TextWrapped("%s: %lld tokens, w = %lld, dense %s β%s%s", run.label.c_str(),
               static_cast<long long>(run.result.length), static_cast<long long>(run.result.window),
               run.settings.dense_with_bias ? "with" : "without", run.result.dam_calibration.empty() ? "" : ", DAM on ",
               run.result.dam_calibration.c_str());
