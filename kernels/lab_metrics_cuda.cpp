@@ -33,10 +33,13 @@ T* ensure(DeviceBuffer& buffer, std::size_t count) {
   return buffer.as<T>();
 }
 
+// On the lab's stream, so that its kernels see the copy: the stream does not wait for the legacy default stream, and
+// a pageable cudaMemcpy may return before its DMA has landed.
 template <class T>
-T* upload(DeviceBuffer& buffer, std::span<const T> values) {
+T* upload(DeviceBuffer& buffer, std::span<const T> values, cudaStream_t stream) {
   T* device = ensure<T>(buffer, values.size());
-  if (!values.empty()) buffer.upload(values.data(), values.size() * sizeof(T));
+  if (!values.empty())
+    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(device, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
   return device;
 }
 
@@ -128,14 +131,14 @@ std::vector<StrategyMetrics> LabMetricsCuda::head_metrics(const LabHead& head, s
   const std::int64_t max_words = (L + 31) / 32, max_tiles = (max_rows + kLabGatherTileRows - 1) / kLabGatherTileRows;
   const std::size_t S = strategies.size(), Lz = static_cast<std::size_t>(L);
 
-  const float* q = upload<float>(m.query, head.query);
-  const float* k = upload<float>(m.key, head.key);
-  const float* v = upload<float>(m.value, head.value);
-  const float* beta = upload<float>(m.beta, head.beta);
+  const float* q = upload<float>(m.query, head.query, m.stream);
+  const float* k = upload<float>(m.key, head.key, m.stream);
+  const float* v = upload<float>(m.value, head.value, m.stream);
+  const float* beta = upload<float>(m.beta, head.beta, m.stream);
   const auto uses = [&](Strategy strategy) { return std::find(strategies.begin(), strategies.end(), strategy) != strategies.end(); };
-  const std::int32_t* dma_death = uses(Strategy::Dma) ? upload<std::int32_t>(m.dma_death, head.dma_death) : nullptr;
+  const std::int32_t* dma_death = uses(Strategy::Dma) ? upload<std::int32_t>(m.dma_death, head.dma_death, m.stream) : nullptr;
   const std::int32_t* shared_death =
-      uses(Strategy::Shared) ? upload<std::int32_t>(m.shared_death, head.shared_death) : nullptr;
+      uses(Strategy::Shared) ? upload<std::int32_t>(m.shared_death, head.shared_death, m.stream) : nullptr;
   if ((uses(Strategy::Dma) && head.dma_death.empty()) || (uses(Strategy::Shared) && head.shared_death.empty()))
     fail("kept rows: strategies dma and shared need their death indices");
   const std::int64_t nsa_block = std::min(kNsaBlockKeys, w), nsa_blocks = (L + nsa_block - 1) / nsa_block;
@@ -143,16 +146,16 @@ std::vector<StrategyMetrics> LabMetricsCuda::head_metrics(const LabHead& head, s
   const float* pooled = nullptr;
   if (uses(Strategy::Nsa)) {
     const std::vector<float> pooled_host = nsa_pooled_keys(head, nsa_block);
-    pooled = upload<float>(m.pooled, std::span<const float>(pooled_host));
+    pooled = upload<float>(m.pooled, std::span<const float>(pooled_host), m.stream);
   }
   LabIndexBitsParams dam_params;
   if (uses(Strategy::Dam)) {
     const DamHeadMask& dam = *head.dam;
     dam_params.rule = LabIndexRule::Dam;
     dam_params.dam_capture = static_cast<int>(dam.capture_length);
-    dam_params.dam_true_mask = upload<std::uint8_t>(m.dam_true, dam.true_mask);
-    dam_params.dam_diagonal = upload<std::uint8_t>(m.dam_diagonal, dam.diagonal_matched);
-    dam_params.dam_vertical = upload<std::uint8_t>(m.dam_vertical, dam.vertical_matched);
+    dam_params.dam_true_mask = upload<std::uint8_t>(m.dam_true, dam.true_mask, m.stream);
+    dam_params.dam_diagonal = upload<std::uint8_t>(m.dam_diagonal, dam.diagonal_matched, m.stream);
+    dam_params.dam_vertical = upload<std::uint8_t>(m.dam_vertical, dam.vertical_matched, m.stream);
   }
 
   float* scores = ensure<float>(m.scores, static_cast<std::size_t>(max_rows * L));
