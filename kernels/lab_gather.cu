@@ -52,8 +52,13 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
   const std::int32_t* keys = p.tile_keys + tile * p.tile_keys_stride;
   const int key_count = p.tile_key_count[tile];
   const std::uint32_t* bits = p.row_bits + (static_cast<std::int64_t>(tile_row0) + (live ? local_row : 0)) * p.row_bits_stride;
-  float out[kLabGatherMaxHeadDim / kThreadsPerRow];
-  for (int c = 0; c < kLabGatherMaxHeadDim / kThreadsPerRow; ++c) out[c] = 0.0f;
+  // Fully unrolled loops with a guard keep out[] in registers (a loop bounded by d would index it dynamically and
+  // move it to local memory).
+  constexpr int kMaxColumns = kLabGatherMaxHeadDim / kThreadsPerRow;
+  const int columns = d / kThreadsPerRow;
+  float out[kMaxColumns];
+#pragma unroll
+  for (int c = 0; c < kMaxColumns; ++c) out[c] = 0.0f;
   float row_max = -CUDART_INF_F, row_sum = 0.0f;
   for (int base = 0; base < key_count; base += kKeyStep) {
     __syncthreads();  // the previous step's k, v and p are consumed
@@ -68,6 +73,7 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
     float score[kKeysPerThread];
     float step_max = -CUDART_INF_F;
     const std::uint32_t word = live && base / 32 < (key_count + 31) / 32 ? bits[base / 32] : 0u;
+#pragma unroll
     for (int m = 0; m < kKeysPerThread; ++m) {
       const int s = lane + kThreadsPerRow * m;
       const bool kept = ((word >> s) & 1u) && base + s < key_count;  // kKeyStep == 32: one word per step
@@ -85,6 +91,7 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
     // A row that has kept nothing so far keeps max −∞ and weights 0 (never exp(−∞ − −∞)).
     const float rescale = new_max == -CUDART_INF_F ? 1.0f : __expf(row_max - new_max);
     float step_sum = 0.0f;
+#pragma unroll
     for (int m = 0; m < kKeysPerThread; ++m) {
       const float weight = score[m] == -CUDART_INF_F ? 0.0f : expf(score[m] - new_max);
       p_step[local_row * (kKeyStep + 1) + lane + kThreadsPerRow * m] = weight;
@@ -93,7 +100,9 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
     row_sum = row_sum * rescale + row_reduce_sum(step_sum);
     row_max = new_max;
     __syncwarp();
-    for (int c = 0; c < d / kThreadsPerRow; ++c) {
+#pragma unroll
+    for (int c = 0; c < kMaxColumns; ++c) {
+      if (c >= columns) break;
       const int column = lane + kThreadsPerRow * c;
       float acc = out[c] * rescale;
       for (int s = 0; s < kKeyStep; ++s) acc = fmaf(p_step[local_row * (kKeyStep + 1) + s], v_step[s * d + column], acc);
@@ -103,8 +112,10 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
   if (!live) return;
   const float inverse = row_sum > 0.0f ? 1.0f / row_sum : 0.0f;
   // row_sum is NaN when a score was: NaN · anything stays NaN, so the metrics see it.
-  for (int c = 0; c < d / kThreadsPerRow; ++c)
-    p.out[(row - p.row_begin) * d + lane + kThreadsPerRow * c] = row_sum != row_sum ? row_sum : out[c] * inverse;
+#pragma unroll
+  for (int c = 0; c < kMaxColumns; ++c)
+    if (c < columns)
+      p.out[(row - p.row_begin) * d + lane + kThreadsPerRow * c] = row_sum != row_sum ? row_sum : out[c] * inverse;
 }
 
 }  // namespace
