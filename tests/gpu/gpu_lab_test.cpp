@@ -199,7 +199,9 @@ TEST(GpuLabMetrics, EveryStrategyMatchesTheCpuMetrics) {
   const std::uint32_t seed = fresh();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   LabMetricsCuda gpu;
-  check_metrics(gpu, {.length = 200, .head_dim = 16, .window = 24, .tile = 64, .dense_with_bias = true}, seed, false);
+  // Windows whose nsa block (min(64, w)) is a power of two: the block means stay exact, so no order of summation can
+  // split a tie between two blocks differently on the two sides.
+  check_metrics(gpu, {.length = 200, .head_dim = 16, .window = 32, .tile = 64, .dense_with_bias = true}, seed, false);
   check_metrics(gpu, {.length = 333, .head_dim = 32, .window = 70, .tile = 48, .dense_with_bias = false}, seed + 1,
                 false);
   check_metrics(gpu, {.length = 1500, .head_dim = 64, .window = 130, .tile = 64, .dense_with_bias = true}, seed + 2,
