@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@
 #include "core/formats/tensor.h"
 #include "core/mask/bias_patterns.h"
 #include "kernels/dma_cuda.h"
+#include "kernels/lab_metrics_cuda.h"
 #include "kernels/doge_forward_cuda.h"
 #include "kernels/view_reduce_cuda.h"
 
@@ -144,8 +146,19 @@ class CudaBackend final : public ComputeBackend {
     }
   }
   KernelTileMap instrument_attention(const AttentionInputs& inputs, Precision precision) const override;
+  std::vector<StrategyMetrics> lab_head_metrics(const LabHead& head, std::span<const Strategy> strategies,
+                                                const LabMetricOptions& options) const override {
+    if (const std::string why = unsupported_reason(); !why.empty()) fail("mask lab: {}", why);
+    // One workspace, made on first use and reused across heads (its buffers grow to the largest head): the lab
+    // calls this once per (layer, head).
+    const std::lock_guard lock(lab_mutex_);
+    if (lab_ == nullptr) lab_ = std::make_unique<LabMetricsCuda>();
+    return lab_->head_metrics(head, strategies, options);
+  }
 
  private:
+  mutable std::mutex lab_mutex_;
+  mutable std::unique_ptr<LabMetricsCuda> lab_;
   LayerTiming time_once(const AttentionInputs& inputs, const AttentionTimingOptions& options,
                         const std::atomic<bool>& cancel) const;
 };

@@ -25,10 +25,10 @@ namespace dmascope::cli {
 namespace {
 
 struct CompareArguments {
-  std::string model, ids, text, task, strategies, layers, csv, dam_calibration, accuracy_windows;
+  std::string model, ids, text, task, strategies, layers, csv, dam_calibration, accuracy_windows, backend = "cpu";
   std::int64_t random = 0, seed = 0, length = 256, window = 0, tile = 64, threads = 0;
   std::int64_t dam_sequences = 8, dam_capture_length = 512, dam_seed = 0, accuracy_sequences = 8;
-  bool json = false, force = false, quiet = false, dense_without_bias = false, accuracy_curve = false;
+  bool json = false, force = false, quiet = false, dense_without_bias = false, accuracy_curve = false, timing = false;
   CLI::Option* ids_option = nullptr;  // count(): whether it was given
   CLI::Option* text_option = nullptr;
   CLI::Option* random_option = nullptr;
@@ -115,6 +115,7 @@ int run_compare(const CompareArguments& args) {
   settings.window = args.window;
   settings.dense_with_bias = !args.dense_without_bias;
   settings.tiles = {args.tile, args.tile};
+  settings.backend = backend_from_name(args.backend);
   settings.dam_calibration = default_dam_calibration(model);
   settings.dam_calibration.sequences = args.dam_sequences;
   settings.dam_calibration.seed = static_cast<std::uint64_t>(args.dam_seed);
@@ -186,6 +187,10 @@ int run_compare(const CompareArguments& args) {
   });
   progress.clear();
   if (!result.dam_calibration.empty()) fmt::print(stderr, "dam: calibrated on {}\n", result.dam_calibration);
+  if (args.timing)
+    fmt::print(stderr, "timing: lab {:.0f} ms = DAM calibration {:.0f} ms + metrics {:.0f} ms ({} backend; {} layers × "
+               "{} heads × {} strategies at {} tokens)\n", result.elapsed_ms, result.dam_calibration_ms,
+               result.metrics_ms, args.backend, result.layers.size(), result.heads, strategies.size(), result.length);
   std::int64_t non_finite = 0;
   for (const LabRow& row : result.rows) non_finite += row.metrics.non_finite;
   if (non_finite > 0)
@@ -202,13 +207,14 @@ int run_compare(const CompareArguments& args) {
   } else {
     fmt::print("{} tokens, w = {}, dense reference {} β, {:.0f} ms\n", result.length, result.window,
                settings.dense_with_bias ? "with" : "without", result.elapsed_ms);
-    fmt::print("{:>5} {:>4} {:<7} {:>8} {:>8} {:>8} {:>8} {:>9}\n", "layer", "head", "strategy", "tokens", "tiles",
-               "recall", "min", "out err");
+    const bool gpu = settings.backend == Backend::Cuda;
+    fmt::print("{:>5} {:>4} {:<7} {:>8} {:>8} {:>8} {:>8} {:>9}{}\n", "layer", "head", "strategy", "tokens", "tiles",
+               "recall", "min", "out err", gpu ? "   gpu ms" : "");
     for (const LabRow& row : result.rows) {
       const StrategyMetrics& m = row.metrics;
-      fmt::print("{:>5} {:>4} {:<7} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.2e}\n", row.layer, row.head,
+      fmt::print("{:>5} {:>4} {:<7} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.2e}{}\n", row.layer, row.head,
                  strategy_name(m.strategy), m.token_density, m.tile_density, m.mass_recall_mean, m.mass_recall_min,
-                 m.output_rel_error);
+                 m.output_rel_error, gpu ? fmt::format(" {:>8.3f}", m.gpu_ms) : "");
     }
   }
   return 0;
@@ -265,6 +271,10 @@ Command add_compare_command(CLI::App& cli) {
   args->accuracy_sequences_option = command->add_option("--accuracy-sequences", args->accuracy_sequences,
                                                         "task sequences per point of --accuracy-curve (default 8)")
                                         ->transform(integer_in(1, 100000));
+  command->add_option("--backend", args->backend,
+                      "where the metrics are computed: cpu (default) or cuda (also times each strategy on the GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  command->add_flag("--timing", args->timing, "print the lab's wall time (DAM calibration, metrics) on stderr");
   command->add_flag("--quiet", args->quiet, kQuietHelp);
   return {command, [args] { return run_compare(*args); }};
 }
