@@ -225,6 +225,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
   }
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
+  std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head);  // instrumented runs only
   // The t-th gathered key (t < key_count); the others of a shared list run backwards from the end of its buffer.
   auto key_at = [&](int t) {
     if constexpr (!Gathered) return t;
@@ -311,6 +312,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       wgmma_m64n64k16_ss<kF16>(s, q_tile.at(k_major_slice_bytes(kk)), k_tile.at(stage_bytes + k_major_slice_bytes(kk)),
                                kk > 0);
     wgmma_commit();
+    // Instrumented: the block's kept entries, counted by two warps while Q·Kᵀ runs (the stage is released later).
+    if (kept_counters && threadIdx.x < kTileKeys)
+      count_kept_entries(kept_counters, p0, p_last, key_index[stage * kTileKeys + threadIdx.x],
+                         key_death[stage * kTileKeys + threadIdx.x]);
     if (block > 0) {  // this warpgroup's P·V of block − 1 is done (its Q·Kᵀ of block may still run): release it
       wgmma_wait<1>();
       fence_registers(o);
@@ -447,6 +452,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       *reinterpret_cast<uint4*>(out + row * D + chunk * 8) =
           *reinterpret_cast<const uint4*>(staging + swizzled_offset(row, chunk));
   }
+  if (threadIdx.x % kWarpgroupThreads == 0) write_head_counters(p, b, h, qt, p_last - p0 + 1, key_count);
   if (p.cta_nanoseconds && threadIdx.x % kWarpgroupThreads == 0)  // one entry per (head, tile)
     p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
         static_cast<long long>(global_nanoseconds() - started);
