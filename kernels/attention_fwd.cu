@@ -84,7 +84,13 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   const int h = first_head + head_slot;
   const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
-  std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head);  // instrumented runs only
+  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, before the key blocks.
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
+    for (int base = 0; base < key_count; base += kThreads) {
+      const int t = base + static_cast<int>(threadIdx.x);
+      const int j = t < key_count ? (Gathered ? __ldg(list + t) : t) : INT_MAX;
+      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+    }
 
   // Q tiles of the CTA's heads → shared (rows past q_len are zeros).
   for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
@@ -186,10 +192,6 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       }
       q_loaded = true;
     }
-
-    // Instrumented: the block's kept entries, counted by the first two warps.
-    if (kept_counters && threadIdx.x < kTileKeys)
-      count_kept_entries(kept_counters, p0, p_last, s.key_index[stage][threadIdx.x], s.key_death[stage][threadIdx.x]);
 
     // S = Q Kᵀ for this warp's 16 rows × 64 keys.
     float scores[kTileKeys / 8][4];

@@ -11,9 +11,10 @@
 namespace dmascope::cuda::detail {
 
 // The forward's counters of its own work (KernelCounters, core/attention/kernel_counters.h), written only by
-// instrumented runs: all null = off (the plain, timed run), which costs one uniform branch per key block. The kernel
-// adds each key block's kept entries to kept_entries (zeroed before the launch) and writes, per query head and tile,
-// the keys it gathered and the (row, key) pairs it computed. One CTA per bias head and tile adds the kept entries.
+// instrumented runs: all null = off (the plain, timed run), which costs two uniform branches per CTA. The kernel adds
+// the kept entries of the keys it gathered to kept_entries (zeroed before the launch) and writes, per query head and
+// tile, the keys it gathered and the (row, key) pairs it computed. One CTA per bias head and tile adds the kept
+// entries.
 struct ForwardCounters {
   std::int32_t* keys_gathered = nullptr;   // [B·Hq, q_tiles]
   long long* executed_pairs = nullptr;     // [B·Hq, q_tiles]

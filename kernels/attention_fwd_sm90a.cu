@@ -225,7 +225,6 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
   }
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
-  std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head);  // instrumented runs only
   // The t-th gathered key (t < key_count); the others of a shared list run backwards from the end of its buffer.
   auto key_at = [&](int t) {
     if constexpr (!Gathered) return t;
@@ -233,6 +232,14 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)]
                          : __ldg(list + t);
   };
+
+  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, before the key blocks (inside
+  // their loop the counting cost registers: a spill at d128 with four heads per CTA).
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
+    for (int base = 0; base < key_count; base += kThreads) {
+      const int j = base + static_cast<int>(threadIdx.x) < key_count ? key_at(base + threadIdx.x) : INT_MAX;
+      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+    }
 
   // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of K and V, and the
   // first kTileKeys threads (whole warps) the key index, β and death of row t. Rows past key_count copy zeros
@@ -312,10 +319,6 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       wgmma_m64n64k16_ss<kF16>(s, q_tile.at(k_major_slice_bytes(kk)), k_tile.at(stage_bytes + k_major_slice_bytes(kk)),
                                kk > 0);
     wgmma_commit();
-    // Instrumented: the block's kept entries, counted by two warps while Q·Kᵀ runs (the stage is released later).
-    if (kept_counters && threadIdx.x < kTileKeys)
-      count_kept_entries(kept_counters, p0, p_last, key_index[stage * kTileKeys + threadIdx.x],
-                         key_death[stage * kTileKeys + threadIdx.x]);
     if (block > 0) {  // this warpgroup's P·V of block − 1 is done (its Q·Kᵀ of block may still run): release it
       wgmma_wait<1>();
       fence_registers(o);

@@ -98,10 +98,10 @@ __device__ inline ForwardCta<T, D> forward_cta(const ForwardParams& p, int heads
   return c;
 }
 
-// Instrumented runs (ForwardParams::counters): adds one key block's kept entries to the tile's counters. Called by
-// whole warps, one lane per key column: key j (INT_MAX: a padded column) with death `dies` is kept on the tile's
-// positions [max(j, p0), min(dies, p_last + 1)). Lanes whose keys share a key tile add their sum with one atomic (a
-// gathered block spans one to a few key tiles).
+// Instrumented runs (ForwardParams::counters): adds the kept entries of up to 32 of the tile's gathered keys to the
+// tile's counters. Called by whole warps, one key per lane: key j (INT_MAX: none) with death `dies` is kept on the
+// tile's positions [max(j, p0), min(dies, p_last + 1)). Lanes whose keys share a key tile add their sum with one
+// atomic (32 keys of a gathered list span one to a few key tiles).
 __device__ inline void count_kept_entries(std::int32_t* kept_in_tile_row, int p0, int p_last, int j, int dies) {
   const int rows = j == INT_MAX ? 0 : max(0, min(dies, p_last + 1) - max(j, p0));
   const int key_tile = rows > 0 ? j / kTileKeys : -1;
