@@ -205,6 +205,12 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   timing.dma_total = timed([&] {
     runner.mask_and_forward(device.q.get(), device.k.get(), device.v.get(), beta, death, device.out.get());
   });
+  if (options.counters) {  // the same graph with the forward's counters on, timed right after the plain one
+    timing.dma_total_counted = timed([&] {
+      runner.mask_and_forward(device.q.get(), device.k.get(), device.v.get(), beta, death, device.out.get(), true);
+    });
+    timing.kernel_counters = runner.counters();
+  }
   if (options.keep_dma_output) {  // the graph-replayed DMA's result, before the baselines reuse `out`
     runner.synchronize();
     std::vector<std::uint16_t> bits(in.q.size());
@@ -288,6 +294,7 @@ KernelTileMap CudaBackend::instrument_attention(const AttentionInputs& in, Preci
   map.status = std::move(instrumentation.tile_status);
   map.cta_microseconds = std::move(instrumentation.cta_microseconds);
   map.keys_gathered = std::move(instrumentation.keys_gathered);
+  map.counters = std::move(instrumentation.counters);
   return map;
 }
 
