@@ -84,6 +84,13 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
   const int h = first_head + head_slot;
   const int key_count = Gathered ? p.counts[segment * p.q_tiles + qt] : p_last + 1;
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
+  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, before the key blocks.
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
+    for (int base = 0; base < key_count; base += kThreads) {
+      const int t = base + static_cast<int>(threadIdx.x);
+      const int j = t < key_count ? (Gathered ? __ldg(list + t) : t) : INT_MAX;
+      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+    }
 
   // Q tiles of the CTA's heads → shared (rows past q_len are zeros).
   for (int c = threadIdx.x; c < Heads * kTileRows * kChunks; c += kThreads) {
@@ -282,6 +289,7 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       out[(row_a + 8) * D + column + 1] = Convert<T>::from_float(o[n][3] * row_sum[1]);
     }
   }
+  if (threadIdx.x % (kWarpsPerHead * 32) == 0) write_head_counters(p, b, h, qt, p_last - p0 + 1, key_count);
   if (p.cta_nanoseconds && threadIdx.x % (kWarpsPerHead * 32) == 0)  // one entry per (head, tile), shared CTAs too
     p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
         static_cast<long long>(global_nanoseconds() - started);

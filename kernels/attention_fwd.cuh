@@ -10,6 +10,18 @@
 
 namespace dmascope::cuda::detail {
 
+// The forward's counters of its own work (KernelCounters, core/attention/kernel_counters.h), written only by
+// instrumented runs: all null = off (the plain, timed run), which costs two uniform branches per CTA. The kernel adds
+// the kept entries of the keys it gathered to kept_entries (zeroed before the launch) and writes, per query head and
+// tile, the keys it gathered and the (row, key) pairs it computed. One CTA per bias head and tile adds the kept
+// entries.
+struct ForwardCounters {
+  std::int32_t* keys_gathered = nullptr;   // [B·Hq, q_tiles]
+  long long* executed_pairs = nullptr;     // [B·Hq, q_tiles]
+  std::int32_t* kept_entries = nullptr;    // [B·Hb, q_tiles, k_tiles]
+  int k_tiles = 0;
+};
+
 struct ForwardParams {
   const void* q;  // [B, Hq, Lq, d]
   const void* k;  // [B, Hkv, Lk, d]
@@ -25,6 +37,7 @@ struct ForwardParams {
   int chunks = 0, chunk_capacity = 0;
   void* out;                   // [B, Hq, Lq, d]
   long long* cta_nanoseconds;  // [B·Hq, q_tiles] or null: per-CTA durations (instrumentation)
+  ForwardCounters counters;    // instrumentation: the kernel's account of its work (null pointers: off)
   int batch, q_heads, kv_heads, bias_heads, q_len, key_len, head_dim;
   int q_tiles, capacity;
   float scale;  // 1/√d

@@ -233,6 +233,14 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
                          : __ldg(list + t);
   };
 
+  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, before the key blocks (inside
+  // their loop the counting cost registers: a spill at d128 with four heads per CTA).
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
+    for (int base = 0; base < key_count; base += kThreads) {
+      const int j = base + static_cast<int>(threadIdx.x) < key_count ? key_at(base + threadIdx.x) : INT_MAX;
+      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+    }
+
   // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of K and V, and the
   // first kTileKeys threads (whole warps) the key index, β and death of row t. Rows past key_count copy zeros
   // (src-size 0) from key 0 and are masked (index INT_MAX). Branch-free but for those warps: this runs once per
@@ -447,6 +455,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       *reinterpret_cast<uint4*>(out + row * D + chunk * 8) =
           *reinterpret_cast<const uint4*>(staging + swizzled_offset(row, chunk));
   }
+  if (threadIdx.x % kWarpgroupThreads == 0) write_head_counters(p, b, h, qt, p_last - p0 + 1, key_count);
   if (p.cta_nanoseconds && threadIdx.x % kWarpgroupThreads == 0)  // one entry per (head, tile)
     p.cta_nanoseconds[(static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt] =
         static_cast<long long>(global_nanoseconds() - started);

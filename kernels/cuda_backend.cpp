@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,7 @@
 #include "core/mask/bias_patterns.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_bf16.h"
+#include "kernels/lab_metrics_cuda.h"
 #include "kernels/doge_forward_cuda.h"
 #include "kernels/view_reduce_cuda.h"
 
@@ -162,8 +164,19 @@ class CudaBackend final : public ComputeBackend {
     }
   }
   KernelTileMap instrument_attention(const AttentionInputs& inputs, Precision precision) const override;
+  std::vector<StrategyMetrics> lab_head_metrics(const LabHead& head, std::span<const Strategy> strategies,
+                                                const LabMetricOptions& options) const override {
+    if (const std::string why = unsupported_reason(); !why.empty()) fail("mask lab: {}", why);
+    // One workspace, made on first use and reused across heads (its buffers grow to the largest head): the lab
+    // calls this once per (layer, head).
+    const std::lock_guard lock(lab_mutex_);
+    if (lab_ == nullptr) lab_ = std::make_unique<LabMetricsCuda>();
+    return lab_->head_metrics(head, strategies, options);
+  }
 
  private:
+  mutable std::mutex lab_mutex_;
+  mutable std::unique_ptr<LabMetricsCuda> lab_;
   LayerTiming time_once(const AttentionInputs& inputs, const AttentionTimingOptions& options,
                         const std::atomic<bool>& cancel) const;
 };
@@ -210,6 +223,12 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   timing.dma_total = timed([&] {
     runner.mask_and_forward(device.q.get(), device.k.get(), device.v.get(), beta, death, device.out.get());
   });
+  if (options.counters) {  // the same graph with the forward's counters on, timed right after the plain one
+    timing.dma_total_counted = timed([&] {
+      runner.mask_and_forward(device.q.get(), device.k.get(), device.v.get(), beta, death, device.out.get(), true);
+    });
+    timing.kernel_counters = runner.counters();
+  }
   if (options.keep_dma_output) {  // the graph-replayed DMA's result, before the baselines reuse `out`
     runner.synchronize();
     std::vector<std::uint16_t> bits(in.q.size());
@@ -293,6 +312,7 @@ KernelTileMap CudaBackend::instrument_attention(const AttentionInputs& in, Preci
   map.status = std::move(instrumentation.tile_status);
   map.cta_microseconds = std::move(instrumentation.cta_microseconds);
   map.keys_gathered = std::move(instrumentation.keys_gathered);
+  map.counters = std::move(instrumentation.counters);
   return map;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/compute/precision.h"  // the kernels take Precision::BF16 or Precision::F16
+#include "core/attention/kernel_counters.h"
 #include "core/attention/kernel_choice.h"
 #include "core/mask/dma_mask.h"
 
@@ -66,11 +67,14 @@ class DeviceBuffer {
   std::size_t bytes_ = 0;
 };
 
-// Per-(head, q-tile, k-tile) statuses and per-CTA times, recorded only when asked (off while timing).
+// What the forward kernel recorded about its own run, only when asked (off while timing): its counters (keys gathered
+// and pairs computed per query head and tile, kept entries per tile), the tile statuses and keys gathered per bias
+// head that follow from them, and per-CTA times.
 struct Instrumentation {
   bool enabled = false;
-  std::vector<std::uint8_t> tile_status;    // [B·Hb, q_tiles, k_tiles] TileStatus values, from the mask state
-  std::vector<std::int32_t> keys_gathered;  // [B·Hb, q_tiles]: keys the forward gathered for each query tile
+  KernelCounters counters;                  // written by the forward kernel itself
+  std::vector<std::uint8_t> tile_status;    // [B·Hb, q_tiles, k_tiles] TileStatus values, from counters.kept_entries
+  std::vector<std::int32_t> keys_gathered;  // [B·Hb, q_tiles]: counters.keys_gathered of each bias head's first head
   std::vector<double> cta_microseconds;     // [B·Hq, q_tiles]: each forward CTA's duration (globaltimer)
   std::int64_t q_tiles = 0, k_tiles = 0;
 };
@@ -101,7 +105,13 @@ class DmaRunner {
   // build_mask_and_gather_lists then the forward over those lists, replayed as one CUDA graph (captured on the first
   // call for these buffers): the pipeline without its launch gaps. Same result as build_mask then forward, up to the
   // order of the softmax sums.
-  void mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death, void* out);
+  // count_work: the forward also writes its counters (the same graph with the counters on, captured apart; zeroing the
+  // kept entries is its first node), which counters() then reads. Off is the plain run every timing reports.
+  void mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death, void* out,
+                        bool count_work = false);
+  // The counters of the last forward that wrote them (mask_and_forward with count_work, or forward with
+  // instrumentation); waits for the stream. Fails when no forward has counted yet.
+  KernelCounters counters();
   // The same launches as mask_and_forward without a graph of their own, on the runner's stream: for a caller that
   // captures them into its own graph (the bf16 model forward).
   void launch_mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,

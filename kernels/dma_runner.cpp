@@ -86,7 +86,7 @@ struct DmaRunner::Impl {
   bool all_kept = false;
   detail::MaskBuildPlan plan;
   KernelChoice kernels;  // fixed for the runner's life: the mask-build plan and the capture depend on it
-  DeviceBuffer mask_workspace, lists, counts, chunk_keys, chunk_key_counts, cta_times, tile_status;
+  DeviceBuffer mask_workspace, lists, counts, chunk_keys, chunk_key_counts, cta_times;
   // The chunked mask build leaves its chunk keys and the wgmma forward builds each tile's list from them: no
   // gather-list launch (where both apply and kernels.fused_lists).
   bool fused_lists = false;
@@ -95,8 +95,19 @@ struct DmaRunner::Impl {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   cudaStream_t own_stream = nullptr;  // created in the constructor; `stream` is the caller's after use_stream
-  cudaGraphExec_t graph = nullptr;               // mask build + gather + forward, captured once per set of buffers
-  std::array<const void*, 6> graph_buffers{};
+  // Mask build + gather + forward, captured once per set of buffers: [0] plain, [1] with the forward's counters.
+  std::array<cudaGraphExec_t, 2> graphs{};
+  std::array<std::array<const void*, 6>, 2> graph_buffers{};
+  // The forward's own counters (instrumented runs): per query head and tile, per bias head and tile pair.
+  DeviceBuffer counter_keys, counter_pairs, counter_kept;
+  bool counting = false;  // the next forward_over_lists writes the counters (kept entries zeroed by the caller)
+  bool counted = false;   // a forward has written them
+
+  // Allocates the counters on first use (never while a graph is captured).
+  void allocate_counters();
+  // Zeroes the kept entries (the kernel adds to them), on the stream, and arms the next forward_over_lists.
+  void zero_counters();
+  KernelCounters download_counters();  // waits for the stream
 
   // The gather lists (per 64-row query tile, the keys some row keeps) from a device death array.
   void gather_lists(const std::int32_t* death);
@@ -188,7 +199,8 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
 }
 
 DmaRunner::~DmaRunner() {
-  if (impl_->graph) cudaGraphExecDestroy(impl_->graph);
+  for (cudaGraphExec_t graph : impl_->graphs)
+    if (graph) cudaGraphExecDestroy(graph);
   if (impl_->cublas) cublasDestroy(impl_->cublas);
   if (impl_->own_stream) cudaStreamDestroy(impl_->own_stream);
 }
@@ -238,8 +250,48 @@ void DmaRunner::build_mask_and_gather_lists(const float* beta, std::int32_t* dea
   impl_->build_mask_and_lists(beta, death);
 }
 
+void DmaRunner::Impl::allocate_counters() {
+  const std::size_t head_tiles = static_cast<std::size_t>(shape.batch * shape.q_heads) * q_tiles;
+  const std::size_t pair_tiles = static_cast<std::size_t>(segments) * q_tiles * k_tiles;
+  if (counter_keys.bytes() < head_tiles * 4) counter_keys = DeviceBuffer(head_tiles * 4);
+  if (counter_pairs.bytes() < head_tiles * 8) counter_pairs = DeviceBuffer(head_tiles * 8);
+  if (counter_kept.bytes() < pair_tiles * 4) counter_kept = DeviceBuffer(pair_tiles * 4);
+}
+
+void DmaRunner::Impl::zero_counters() {
+  DMASCOPE_CUDA_CHECK(cudaMemsetAsync(counter_kept.get(), 0, counter_kept.bytes(), stream));
+  counting = true;
+}
+
+KernelCounters DmaRunner::counters() { return impl_->download_counters(); }
+
+KernelCounters DmaRunner::Impl::download_counters() {
+  Impl& m = *this;
+  if (!m.counted) fail("CUDA attention: no forward has written its counters yet (run it instrumented)");
+  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  KernelCounters c;
+  c.batch = m.shape.batch;
+  c.q_heads = m.shape.q_heads;
+  c.bias_heads = m.shape.bias_heads;
+  c.q_len = m.shape.q_len;
+  c.key_len = m.shape.key_len;
+  c.q_tiles = m.q_tiles;
+  c.k_tiles = m.k_tiles;
+  c.keys_gathered.resize(static_cast<std::size_t>(c.batch * c.q_heads * c.q_tiles));
+  c.executed_pairs.resize(c.keys_gathered.size());
+  c.kept_entries.resize(static_cast<std::size_t>(m.segments) * m.q_tiles * m.k_tiles);
+  m.counter_keys.download(c.keys_gathered.data(), c.keys_gathered.size() * 4);
+  m.counter_pairs.download(c.executed_pairs.data(), c.executed_pairs.size() * 8);
+  m.counter_kept.download(c.kept_entries.data(), c.kept_entries.size() * 4);
+  return c;
+}
+
 void DmaRunner::forward(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                         void* out, Instrumentation* instrumentation) {
+  if (instrumentation && instrumentation->enabled) {
+    impl_->allocate_counters();
+    impl_->zero_counters();
+  }
   build_gather_lists(death);
   impl_->forward_over_lists(q, k, v, beta, death, out, instrumentation, false);
 }
@@ -248,7 +300,6 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
                                          const std::int32_t* death, void* out, Instrumentation* instrumentation,
                                          bool lists_from_mask_build) {
   Impl& m = *this;
-  const int q_len = static_cast<int>(m.shape.q_len), key_len = static_cast<int>(m.shape.key_len);
   detail::ForwardParams p = m.params(q, k, v, beta, m.all_kept ? nullptr : death, out);
   if (lists_from_mask_build) {
     p.chunk_keys = m.chunk_keys.as<std::uint32_t>();
@@ -265,25 +316,30 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     if (m.cta_times.bytes() < ctas * 8) m.cta_times = DeviceBuffer(ctas * 8);
     p.cta_nanoseconds = m.cta_times.as<long long>();
   }
+  if (m.counting) {  // the caller zeroed the kept entries
+    p.counters.keys_gathered = m.counter_keys.as<std::int32_t>();
+    p.counters.executed_pairs = m.counter_pairs.as<long long>();
+    p.counters.kept_entries = m.counter_kept.as<std::int32_t>();
+    p.counters.k_tiles = m.k_tiles;
+    m.counting = false;
+    m.counted = true;
+  }
   detail::launch_attention_forward(p, !m.all_kept, m.stream);
   if (!instrumented) return;
-  const std::size_t statuses = static_cast<std::size_t>(m.segments) * m.q_tiles * m.k_tiles;
-  if (m.tile_status.bytes() < statuses) m.tile_status = DeviceBuffer(statuses);
-  detail::launch_tile_status(death, m.segments, q_len, key_len, m.q_tiles, m.k_tiles, m.tile_status.as<std::uint8_t>(),
-                             m.stream);
-  DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  // Statuses and keys gathered per bias head from the kernel's own counters.
+  instrumentation->counters = m.download_counters();
+  const KernelCounters& counted = instrumentation->counters;
   instrumentation->q_tiles = m.q_tiles;
   instrumentation->k_tiles = m.k_tiles;
-  instrumentation->tile_status.resize(statuses);
-  m.tile_status.download(instrumentation->tile_status.data(), statuses);
-  instrumentation->keys_gathered.resize(static_cast<std::size_t>(m.segments) * m.q_tiles);
-  if (m.all_kept) {  // the dense path reads each tile's causal prefix
-    for (int seg = 0; seg < m.segments; ++seg)
-      for (int t = 0; t < m.q_tiles; ++t)
-        instrumentation->keys_gathered[static_cast<std::size_t>(seg) * m.q_tiles + t] =
-            key_len - q_len + std::min(q_len, (t + 1) * kTileRows);
-  } else {
-    m.counts.download(instrumentation->keys_gathered.data(), instrumentation->keys_gathered.size() * 4);
+  instrumentation->tile_status.clear();
+  instrumentation->keys_gathered.clear();
+  const std::int64_t heads_per_bias = m.shape.q_heads / m.shape.bias_heads;
+  for (int seg = 0; seg < m.segments; ++seg) {
+    const TileMap map = tile_map_from_counters(counted, seg);
+    instrumentation->tile_status.insert(instrumentation->tile_status.end(), map.status.begin(), map.status.end());
+    const std::int64_t first_head = (seg / m.shape.bias_heads) * m.shape.q_heads + (seg % m.shape.bias_heads) * heads_per_bias;
+    const auto first = counted.keys_gathered.begin() + first_head * m.q_tiles;
+    instrumentation->keys_gathered.insert(instrumentation->keys_gathered.end(), first, first + m.q_tiles);
   }
   std::vector<long long> nanoseconds(static_cast<std::size_t>(m.shape.batch * m.shape.q_heads) * m.q_tiles);
   m.cta_times.download(nanoseconds.data(), nanoseconds.size() * 8);
@@ -292,17 +348,21 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
 }
 
 void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,
-                                 void* out) {
+                                 void* out, bool count_work) {
   Impl& m = *impl_;
   const std::array<const void*, 6> buffers{q, k, v, beta, death, out};
-  if (!m.graph || buffers != m.graph_buffers) {
-    if (m.graph) {
-      DMASCOPE_CUDA_CHECK(cudaGraphExecDestroy(m.graph));
-      m.graph = nullptr;
+  cudaGraphExec_t& graph = m.graphs[count_work ? 1 : 0];
+  if (!graph || buffers != m.graph_buffers[count_work ? 1 : 0]) {
+    if (count_work) m.allocate_counters();  // cudaMalloc cannot be captured
+    if (graph) {
+      DMASCOPE_CUDA_CHECK(cudaGraphExecDestroy(graph));
+      graph = nullptr;
     }
     DMASCOPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t captured = nullptr;
     try {
+      // The counters are zeroed before the mask build: the forward stays the build's programmatic dependent.
+      if (count_work) m.zero_counters();
       const bool fused = m.build_mask_and_lists(beta, death);
       m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
     } catch (...) {
@@ -311,12 +371,12 @@ void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, co
       throw;
     }
     DMASCOPE_CUDA_CHECK(cudaStreamEndCapture(m.stream, &captured));
-    const cudaError_t instantiated = cudaGraphInstantiate(&m.graph, captured, 0);
+    const cudaError_t instantiated = cudaGraphInstantiate(&graph, captured, 0);
     cudaGraphDestroy(captured);
     DMASCOPE_CUDA_CHECK(instantiated);
-    m.graph_buffers = buffers;
+    m.graph_buffers[count_work ? 1 : 0] = buffers;
   }
-  DMASCOPE_CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
+  DMASCOPE_CUDA_CHECK(cudaGraphLaunch(graph, m.stream));
 }
 
 void DmaRunner::dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out) {

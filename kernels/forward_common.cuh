@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <climits>
+
 #include "kernels/attention_fwd.cuh"
 
 namespace dmascope::cuda::detail {
@@ -94,6 +96,41 @@ __device__ inline ForwardCta<T, D> forward_cta(const ForwardParams& p, int heads
   c.death = p.death ? p.death + c.segment * p.key_len : nullptr;
   c.list = gathered ? p.lists + (c.segment * p.q_tiles + c.qt) * p.capacity : nullptr;
   return c;
+}
+
+// Instrumented runs (ForwardParams::counters): adds the kept entries of up to 32 of the tile's gathered keys to the
+// tile's counters. Called by whole warps, one key per lane: key j (INT_MAX: none) with death `dies` is kept on the
+// tile's positions [max(j, p0), min(dies, p_last + 1)). Lanes whose keys share a key tile add their sum with one
+// atomic (32 keys of a gathered list span one to a few key tiles).
+__device__ inline void count_kept_entries(std::int32_t* kept_in_tile_row, int p0, int p_last, int j, int dies) {
+  const int rows = j == INT_MAX ? 0 : max(0, min(dies, p_last + 1) - max(j, p0));
+  const int key_tile = rows > 0 ? j / kTileKeys : -1;
+  unsigned pending = __ballot_sync(0xFFFFFFFFu, key_tile >= 0);
+  while (pending) {
+    const int leader = __ffs(pending) - 1;
+    const int leader_tile = __shfl_sync(0xFFFFFFFFu, key_tile, leader);
+    const bool mine = key_tile == leader_tile;
+    int sum = mine ? rows : 0;
+#pragma unroll
+    for (int delta = 16; delta > 0; delta >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, delta);
+    if (static_cast<int>(threadIdx.x % 32) == leader) atomicAdd(kept_in_tile_row + leader_tile, sum);
+    pending &= ~__ballot_sync(0xFFFFFFFFu, mine);
+  }
+}
+
+// The tile's kept-entry counters [k_tiles] when this CTA counts them (instrumented, and the CTA holds the first query
+// head of its bias head, so each bias head's tile is counted once), else null.
+__device__ inline std::int32_t* kept_entry_counters(const ForwardParams& p, long long segment, int qt, int first_head) {
+  if (!p.counters.kept_entries || first_head % (p.q_heads / p.bias_heads) != 0) return nullptr;
+  return p.counters.kept_entries + (segment * p.q_tiles + qt) * p.counters.k_tiles;
+}
+
+// Instrumented runs: head h's keys gathered and (real row, real key) pairs computed for query tile qt.
+__device__ inline void write_head_counters(const ForwardParams& p, int b, int h, int qt, int rows, int key_count) {
+  if (!p.counters.keys_gathered) return;
+  const long long slot = (static_cast<long long>(b) * p.q_heads + h) * p.q_tiles + qt;
+  p.counters.keys_gathered[slot] = key_count;
+  p.counters.executed_pairs[slot] = static_cast<long long>(rows) * key_count;
 }
 
 }  // namespace dmascope::cuda::detail

@@ -1277,31 +1277,6 @@ __global__ void __launch_bounds__(kGatherChunkTiles * 32)
   if (lane == 0) counts[static_cast<long long>(segment) * q_tiles + tile] = min(written, capacity);
 }
 
-// grid (q_tiles, segments), block 256: kept and causal pair counts per key tile, then the status.
-__global__ void tile_status_kernel(const int* death, int q_len, int key_len, int q_tiles, int k_tiles,
-                                   unsigned char* status) {
-  extern __shared__ int tile_counts[];  // kept[k_tiles], causal[k_tiles]
-  int* kept = tile_counts;
-  int* causal = tile_counts + k_tiles;
-  const int qt = blockIdx.x, segment = blockIdx.y;
-  const int offset = key_len - q_len;
-  const int p0 = offset + qt * kTileRows, p1 = offset + min(q_len, qt * kTileRows + kTileRows);
-  for (int t = threadIdx.x; t < 2 * k_tiles; t += blockDim.x) tile_counts[t] = 0;
-  __syncthreads();
-  const int* segment_death = death + static_cast<long long>(segment) * key_len;
-  for (int j = threadIdx.x; j < min(key_len, p1); j += blockDim.x) {
-    const int from = max(j, p0), to_kept = min(p1, segment_death[j]);
-    atomicAdd(&causal[j / kTileKeys], p1 - from);
-    if (to_kept > from) atomicAdd(&kept[j / kTileKeys], to_kept - from);
-  }
-  __syncthreads();
-  unsigned char* row = status + (static_cast<long long>(segment) * q_tiles + qt) * k_tiles;
-  for (int kt = threadIdx.x; kt < k_tiles; kt += blockDim.x) {
-    const int cells = (p1 - p0) * min(kTileKeys, key_len - kt * kTileKeys);
-    row[kt] = kept[kt] == 0 ? 0 : (kept[kt] == causal[kt] && causal[kt] == cells ? 2 : 1);
-  }
-}
-
 }  // namespace
 
 void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int capacity,
@@ -1320,16 +1295,6 @@ void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int
     gather_lists_kernel<<<dim3(q_tiles, segments), 256, 0, stream>>>(death, q_len, key_len, q_tiles, capacity, lists,
                                                                      counts);
   }
-  DMASCOPE_CUDA_CHECK_LAUNCH();
-}
-
-void launch_tile_status(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int k_tiles,
-                        std::uint8_t* status, cudaStream_t stream) {
-  if (segments == 0 || q_tiles == 0) return;
-  const std::size_t shared = 2 * static_cast<std::size_t>(k_tiles) * sizeof(int);
-  if (shared > 48 * 1024)
-    throw_kernel_error("tile-status instrumentation supports at most 6144 key tiles, got " + std::to_string(k_tiles));
-  tile_status_kernel<<<dim3(q_tiles, segments), 256, shared, stream>>>(death, q_len, key_len, q_tiles, k_tiles, status);
   DMASCOPE_CUDA_CHECK_LAUNCH();
 }
 

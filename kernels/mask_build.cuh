@@ -71,8 +71,4 @@ void launch_gather_lists(const std::int32_t* death, int segments, int q_len, int
                          std::int32_t* lists, std::int32_t* counts, cudaStream_t stream,
                          GatherMethod method = GatherMethod::Auto);
 
-// Tile statuses (TileStatus values) [segments, q_tiles, k_tiles] with 64×64 tiles, as build_tile_map computes them.
-void launch_tile_status(const std::int32_t* death, int segments, int q_len, int key_len, int q_tiles, int k_tiles,
-                        std::uint8_t* status, cudaStream_t stream);
-
 }  // namespace dmascope::cuda::detail

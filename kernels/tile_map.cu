@@ -1,6 +1,6 @@
-// Tile maps on the GPU for any tile shape (the instrumentation's launch_tile_status in mask_build.cu is 64×64 only and
-// has no counters). On the CPU, build_tile_map costs O(q_tiles · L) per map: ~40 ms per map at L = 32K with 16-row
-// tiles, which alone would blow the app's 100 ms recompute budget; here it is a fraction of a millisecond.
+// Tile maps on the GPU for any tile shape, for the views of a model forward (the forward kernels' own 64×64 tiles come
+// from their counters when instrumented: kernels/attention_fwd.cuh). On the CPU, build_tile_map costs O(q_tiles · L)
+// per map: ~40 ms per map at L = 32K with 16-row tiles, which alone would blow the app's 100 ms recompute budget; here it is a fraction of a millisecond.
 //
 // grid (ceil(q_tiles·k_tiles / 256), segments), block 256, shared memory: 6 counters. One thread per tile (qt, kt):
 // it walks the tile's ≤ cols keys, adding for key j the rows [max(j, p0), p1) it is causally allowed on and the rows

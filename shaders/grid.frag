@@ -10,6 +10,8 @@ uniform int u_mode;                // 0 linear, 1 log10, 2 categorical (the valu
 uniform vec2 u_range;              // linear: values mapped to entries 0 and 255; log: their log10
 uniform vec4 u_above_diagonal;     // for values in [-1.5, 0): pixels with no causally allowed cell
 uniform vec4 u_masked;             // for values < -1.5: allowed cells, none kept (logits view), hatched with the above
+uniform int u_overlay;             // 1: drawn over another grid (blended): values ≤ 0 leave it visible, and a value's
+                                   // opacity grows with it, so that small values tint and large ones cover
 
 out vec4 o_color;
 
@@ -18,6 +20,7 @@ void main() {
   vec2 offset = vec2(gl_FragCoord.x - u_origin.x, u_origin.y - gl_FragCoord.y);
   ivec2 texel = clamp(ivec2(floor(offset * u_texels_per_pixel)), ivec2(0), size - ivec2(1));
   float value = texelFetch(u_values, texel, 0).r;
+  if (u_overlay == 1 && value <= 0.0) discard;
   if (value < -1.5) {  // 4-pixel diagonal stripes: unlike any colormap entry, so "masked" never reads as a value
     o_color = (int(floor(gl_FragCoord.x + gl_FragCoord.y)) / 4) % 2 == 0 ? u_masked : u_above_diagonal;
     return;
@@ -36,4 +39,5 @@ void main() {
     index = int(clamp(t, 0.0, 1.0) * 255.0 + 0.5);
   }
   o_color = texelFetch(u_lut, ivec2(clamp(index, 0, 255), 0), 0);
+  if (u_overlay == 1) o_color.a = sqrt(float(clamp(index, 0, 255)) / 255.0);
 }

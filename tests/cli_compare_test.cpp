@@ -101,6 +101,7 @@ TEST(CliCompare, CsvIsWrittenAndNeverReplacedWithoutForce) {
   std::getline(in, header);
   EXPECT_EQ(header.rfind("layer,head,strategy,window,length,token_density,tile_density,mass_recall_mean,", 0), 0u)
       << header;
+  EXPECT_TRUE(contains(header, ",gpu_ms,")) << header;
   std::size_t lines = 0;
   for (std::string line; std::getline(in, line);) ++lines;
   EXPECT_EQ(lines, 2u * 4u * 2u);
@@ -116,6 +117,30 @@ TEST(CliCompare, CsvIsWrittenAndNeverReplacedWithoutForce) {
   text << kept.rdbuf();
   EXPECT_EQ(text.str(), "mine\n");
   EXPECT_EQ(cli(command + " --force").exit_code, 0);
+}
+
+TEST(CliCompare, GpuMsIsNullOnTheCpuAndTimingGoesToStderr) {
+  const Finished run = cli("compare --model " + bundled_model("doge-tiny-random") +
+                           " --random 40 --strategies dma,oracle --timing --json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "timing: lab ")) << run.output;
+  const auto rows = nlohmann::json::parse(run.output.substr(run.output.find("[\n")));
+  ASSERT_EQ(rows.size(), 2u * 4u * 2u);
+  for (const auto& row : rows) EXPECT_TRUE(row.at("gpu_ms").is_null()) << row.dump();
+}
+
+// Without a usable GPU (or without the CUDA kernels) --backend cuda is a data error that says why; with one, every
+// row carries its GPU time (tests/gpu/gpu_lab_cli_test.cpp checks the values against the CPU's).
+TEST(CliCompare, BackendCudaRunsOnAGpuOrSaysWhyNot) {
+  const Finished run = cli("compare --model " + bundled_model("doge-tiny-random") +
+                           " --random 40 --strategies swa,nsa --quiet --json --backend cuda");
+  if (run.exit_code != 0) {
+    EXPECT_EQ(run.exit_code, kExitDataError) << run.output;
+    EXPECT_TRUE(contains(run.output, "cuda")) << run.output;
+    return;
+  }
+  const auto rows = nlohmann::json::parse(run.output.substr(run.output.find("[\n")));
+  for (const auto& row : rows) EXPECT_TRUE(row.at("gpu_ms").is_number()) << row.dump();
 }
 
 TEST(CliCompare, MalformedArgumentsAreUsageErrorsThatNameThem) {
@@ -137,6 +162,14 @@ TEST(CliCompare, MalformedArgumentsAreUsageErrorsThatNameThem) {
       {"compare" + model + " --random 20 --dam-calibration task", "--dam-calibration"},
       {"compare" + model + " --random 20 --strategies swa --dam-sequences 3", "--dam"},
       {"compare" + model + " --random 20 --dam-sequences 0", "--dam-sequences"},
+      {"compare" + model + " --random 20 --accuracy-curve", "--task"},
+      {"compare" + model + " --task mqar --accuracy-curve", "--task"},       // not a toy-vocabulary model
+      {"compare" + toy + " --task mqar --accuracy-windows 8", "--accuracy-curve"},
+      {"compare" + toy + " --task mqar --accuracy-curve --accuracy-windows 0,8", "--accuracy-windows"},
+      {"compare" + toy + " --task mqar --accuracy-curve --strategies dma,dam", "--strategies"},
+      {"compare" + toy + " --task mqar --accuracy-curve --layers 0", "--layers"},
+      {"compare" + toy + " --task mqar --accuracy-curve --accuracy-sequences 0", "--accuracy-sequences"},
+      {"compare" + model + " --random 20 --backend gpu", "--backend"},
   };
   for (const auto& [arguments, named] : cases) {
     const Finished run = cli(arguments);
@@ -145,13 +178,41 @@ TEST(CliCompare, MalformedArgumentsAreUsageErrorsThatNameThem) {
   }
 }
 
+// --accuracy-curve on the bundled doge-toy-mqar (trained with DMA at w = 64): one object per (strategy, window), and
+// dma at the model's own w scores what the model as trained scores.
+TEST(CliCompare, AccuracyCurveJsonHoldsOnePointPerStrategyAndWindow) {
+  const Finished run = cli("compare --model " + bundled_model("doge-toy-mqar") +
+                           " --task mqar --len 128 --accuracy-curve --accuracy-windows 16,64 --accuracy-sequences 2 "
+                           "--json --quiet");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto points = nlohmann::json::parse(run.output);
+  ASSERT_EQ(points.size(), 3u * 2u);  // dma, swa, oracle × 16, 64
+  std::set<std::string> strategies;
+  for (const auto& point : points) {
+    for (const char* field : {"task", "length", "sequences", "strategy", "window", "correct", "answers", "accuracy",
+                              "model_window", "model_correct", "model_accuracy"})
+      ASSERT_TRUE(point.contains(field)) << field << " missing in " << point.dump();
+    strategies.insert(point.at("strategy").get<std::string>());
+    EXPECT_EQ(point.at("task"), "mqar");
+    EXPECT_EQ(point.at("length"), 128);
+    EXPECT_EQ(point.at("model_window"), 64);
+    const double accuracy = point.at("accuracy");
+    EXPECT_NEAR(accuracy, point.at("correct").get<double>() / point.at("answers").get<double>(), 1e-12);
+    if (point.at("strategy") == "dma" && point.at("window") == 64) {
+      EXPECT_EQ(point.at("correct"), point.at("model_correct"));
+    }
+  }
+  EXPECT_EQ(strategies, (std::set<std::string>{"dma", "swa", "oracle"}));
+}
+
 TEST(CliCompare, HelpNamesEveryFlag) {
   const Finished run = cli("compare --help");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   for (const char* flag : {"--model", "--ids", "--text", "--random", "--task", "--len", "--seed", "--window",
                            "--strategies", "--layers", "--json", "--csv", "--force", "--dense-without-bias", "--tile",
                            "--dam-calibration", "--dam-sequences", "--dam-capture-length", "--dam-seed", "--threads",
-                           "--quiet"})
+                           "--quiet", "--accuracy-curve", "--accuracy-windows", "--accuracy-sequences", "--backend",
+                           "--timing"})
     EXPECT_TRUE(contains(run.output, flag)) << flag;
   EXPECT_TRUE(contains(cli("--help").output, "compare"));
 }

@@ -100,10 +100,12 @@ class LabMetricsMatchDirect : public ::testing::TestWithParam<bool> {};
 TEST_P(LabMetricsMatchDirect, EveryStrategyAgainstFp64) {
   const bool with_bias = GetParam();
   // w = 64 drops most keys (direct sums over S); w = 220 drops fewer than it keeps (the complement form, with β)
+  // d = 8 runs the weighted sums' column tail only, d = 40 one 32-column block and a tail
+  for (const std::int64_t head_dim : {8, 40})
   for (const std::int64_t window : {64, 220}) {
-  SCOPED_TRACE("w " + std::to_string(window));
+  SCOPED_TRACE("w " + std::to_string(window) + " d " + std::to_string(head_dim));
   OwnedLabHead owned;
-  testing::make_random_head(owned, 300, 8, window, 11);
+  testing::make_random_head(owned, 300, head_dim, window, 11);
   const DamHeadMask dam = band_dam(48);
   owned.head.dam = &dam;
   LabMetricOptions options;

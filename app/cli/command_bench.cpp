@@ -77,7 +77,7 @@ struct BenchArguments {
   std::string backend = "cpu", heads, bias = "random", bias_model, precision = "bf16", kernel, save_output;
   std::int64_t len = 4096, window = 256, dim = 64, batch = 1, repeats = 0, warmup = -1, seed = 0, max_len = 131072,
                save_rows = 64;
-  bool json = false, matrix = false, quiet = false, force = false;
+  bool json = false, matrix = false, quiet = false, force = false, counters = false;
   CLI::Option* bias_option = nullptr;  // count(): whether --bias was given
   CLI::Option* repeats_option = nullptr;
   CLI::Option* warmup_option = nullptr;
@@ -101,6 +101,19 @@ void print_row(const nlohmann::json& j) {
              j["ideal_speedup"].get<double>(), 100 * j["token_density"].get<double>(),
              100 * j["tile_density"].get<double>(), j["dma_useful_tflops"].get<double>(),
              j["dma_executed_tflops"].get<double>(), j["dense_tflops"].get<double>());
+}
+
+// bench --counters: the row's work as the forward kernel counted it, and the DMA time with the counters on.
+void print_counters(const nlohmann::json& j) {
+  const double dense = j["counted_dense_pairs"].get<double>(), executed = j["counted_executed_pairs"].get<double>();
+  fmt::print("        from the kernel's counters: {:.0f} keys gathered per 64-row query tile on average (at most {}), "
+             "{:.4g} executed (query, key) pairs = {:.2f}% of dense\n",
+             j["counted_keys_per_tile_mean"].get<double>(), j["counted_keys_per_tile_max"].get<std::int64_t>(),
+             executed, dense > 0 ? 100 * executed / dense : 0.0);
+  fmt::print("        DMA incl. mask, counters off {:.4f} ms (spread {:.4f}) · counters on {:.4f} ms (spread {:.4f}) · "
+             "{:+.1f}%\n",
+             j["dma_ms"].get<double>(), j["dma_spread_ms"].get<double>(), j["dma_counted_ms"].get<double>(),
+             j["dma_counted_spread_ms"].get<double>(), 100 * j["counters_overhead"].get<double>());
 }
 
 #ifdef DMASCOPE_KERNEL_PROFILING
@@ -144,6 +157,9 @@ int run_bench(const BenchArguments& args) {
     }
   }
 
+  if (args.counters && base.backend != Backend::Cuda)
+    usage_fail("argument --counters times the CUDA forward with its counters on: it needs --backend cuda");
+  base.counters = args.counters;
   if (!args.save_output.empty()) {
     if (args.matrix) usage_fail("argument --save-output writes one row: it cannot be used with --matrix");
     check_output_target(args.save_output, OutputRule{.force = args.force, .inputs = {}});  // before the timing
@@ -204,6 +220,7 @@ int run_bench(const BenchArguments& args) {
     if (!args.json) {
       progress.clear();
       print_row(j);
+      if (j.contains("dma_counted_ms")) print_counters(j);
       std::fflush(stdout);
     }
   }
@@ -255,6 +272,9 @@ Command add_bench_command(CLI::App& cli) {
                       "reference check outside the program");
   command->add_option("--save-rows", args->save_rows, "query rows --save-output samples, the last included (default 64)")
       ->transform(integer_in(1, kMaxTokens));
+  command->add_flag("--counters", args->counters,
+                    "with --backend cuda: also time the DMA with the forward kernel's counters on, and print what they "
+                    "counted (keys gathered per query tile, executed pairs); the DMA time reported is counters off");
   command->add_flag("--force", args->force, "with --save-output: replace an existing file");
   command->add_option("--kernel", args->kernel,
                       "CUDA kernels to run, a comma list (default: what the GPU runs best): forward=auto|wgmma|mma, "

@@ -9,6 +9,7 @@
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
+#include "app/cli/compare_accuracy_curve.h"
 #include "app/cli/progress_line.h"
 #include "core/base/error.h"
 #include "core/base/parallel.h"
@@ -24,10 +25,10 @@ namespace dmascope::cli {
 namespace {
 
 struct CompareArguments {
-  std::string model, ids, text, task, strategies, layers, csv, dam_calibration;
+  std::string model, ids, text, task, strategies, layers, csv, dam_calibration, accuracy_windows, backend = "cpu";
   std::int64_t random = 0, seed = 0, length = 256, window = 0, tile = 64, threads = 0;
-  std::int64_t dam_sequences = 8, dam_capture_length = 512, dam_seed = 0;
-  bool json = false, force = false, quiet = false, dense_without_bias = false;
+  std::int64_t dam_sequences = 8, dam_capture_length = 512, dam_seed = 0, accuracy_sequences = 8;
+  bool json = false, force = false, quiet = false, dense_without_bias = false, accuracy_curve = false, timing = false;
   CLI::Option* ids_option = nullptr;  // count(): whether it was given
   CLI::Option* text_option = nullptr;
   CLI::Option* random_option = nullptr;
@@ -35,6 +36,8 @@ struct CompareArguments {
   CLI::Option* dam_option = nullptr;
   CLI::Option* dam_sequences_option = nullptr;
   CLI::Option* dam_capture_option = nullptr;
+  CLI::Option* accuracy_windows_option = nullptr;
+  CLI::Option* accuracy_sequences_option = nullptr;
 };
 
 std::vector<std::int64_t> parse_layer_list(const std::string& text, std::int64_t layers, const std::string& model) {
@@ -61,6 +64,33 @@ std::vector<Strategy> parse_strategies(const std::string& text) {
   }
 }
 
+// --accuracy-curve: whole forwards on trained-task sequences instead of the metrics of one (app/cli/compare_accuracy_curve.h).
+int run_compare_accuracy_curve(const CompareArguments& args, const std::vector<Strategy>& strategies) {
+  if (args.task_option->count() == 0) usage_fail("--accuracy-curve needs --task mqar|needle|copy (answers to score)");
+  if (!args.csv.empty() || !args.layers.empty())
+    usage_fail("--accuracy-curve scores the whole model's answers: it takes no --csv or --layers");
+  if (!args.strategies.empty() && std::find(strategies.begin(), strategies.end(), Strategy::Dam) != strategies.end())
+    usage_fail("--strategies: dam has no budget w, so it has no accuracy curve (choose from dma, shared, swa, sinks, "
+               "oracle, nsa)");
+  if (args.length < 64) usage_fail("--len: a trained task needs at least 64 tokens, got {}", args.length);
+  if (args.threads > 0) set_worker_count(args.threads);
+  const DogeModel model = DogeModel::load(args.model);
+  if (model.config.vocab_size != toy_vocab::kSize)
+    usage_fail("--task: the trained tasks are in the bundled toy models' vocabulary ({} ids); {} has {}",
+               toy_vocab::kSize, model.dir.string(), model.config.vocab_size);
+  AccuracyCurveRequest request;
+  request.json = args.json;
+  request.quiet = args.quiet;
+  request.settings.task = toy_task_from_name(args.task);
+  request.settings.length = args.length;
+  request.settings.sequences = args.accuracy_sequences;
+  request.settings.seed = static_cast<std::uint64_t>(args.seed);
+  if (!args.strategies.empty()) request.settings.strategies = strategies;
+  if (args.accuracy_windows_option->count() > 0) request.settings.windows = parse_accuracy_windows(args.accuracy_windows);
+  if (args.window > 0 && args.accuracy_windows_option->count() == 0) request.settings.windows = {args.window};
+  return run_accuracy_curve(model, request);
+}
+
 int run_compare(const CompareArguments& args) {
   const int sources = (args.ids_option->count() > 0) + (args.text_option->count() > 0) +
                       (args.random_option->count() > 0) + (args.task_option->count() > 0);
@@ -73,6 +103,10 @@ int run_compare(const CompareArguments& args) {
                      args.dam_capture_option->count()) > 0)
     usage_fail("--dam-calibration, --dam-sequences and --dam-capture-length need dam among --strategies");
 
+  if (!args.accuracy_curve && (args.accuracy_windows_option->count() + args.accuracy_sequences_option->count()) > 0)
+    usage_fail("--accuracy-windows and --accuracy-sequences need --accuracy-curve");
+  if (args.accuracy_curve) return run_compare_accuracy_curve(args, strategies);
+
   const DogeModel model = DogeModel::load(args.model);
   const std::int64_t model_layers = model.config.num_hidden_layers;
   LabSettings settings;
@@ -81,6 +115,7 @@ int run_compare(const CompareArguments& args) {
   settings.window = args.window;
   settings.dense_with_bias = !args.dense_without_bias;
   settings.tiles = {args.tile, args.tile};
+  settings.backend = backend_from_name(args.backend);
   settings.dam_calibration = default_dam_calibration(model);
   settings.dam_calibration.sequences = args.dam_sequences;
   settings.dam_calibration.seed = static_cast<std::uint64_t>(args.dam_seed);
@@ -141,6 +176,7 @@ int run_compare(const CompareArguments& args) {
   ForwardOptions options;
   options.window = args.window;
   options.capture = true;
+  options.compute_logits = false;  // the lab reads the captures only; at 32K vocab the lm_head is most of a forward
   if (progress.shown())
     options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
       progress.update(fmt::format("forward, layer {}/{}", done, total));
@@ -151,6 +187,10 @@ int run_compare(const CompareArguments& args) {
   });
   progress.clear();
   if (!result.dam_calibration.empty()) fmt::print(stderr, "dam: calibrated on {}\n", result.dam_calibration);
+  if (args.timing)
+    fmt::print(stderr, "timing: lab {:.0f} ms = DAM calibration {:.0f} ms + metrics {:.0f} ms ({} backend; {} layers × "
+               "{} heads × {} strategies at {} tokens)\n", result.elapsed_ms, result.dam_calibration_ms,
+               result.metrics_ms, args.backend, result.layers.size(), result.heads, strategies.size(), result.length);
   std::int64_t non_finite = 0;
   for (const LabRow& row : result.rows) non_finite += row.metrics.non_finite;
   if (non_finite > 0)
@@ -167,13 +207,14 @@ int run_compare(const CompareArguments& args) {
   } else {
     fmt::print("{} tokens, w = {}, dense reference {} β, {:.0f} ms\n", result.length, result.window,
                settings.dense_with_bias ? "with" : "without", result.elapsed_ms);
-    fmt::print("{:>5} {:>4} {:<7} {:>8} {:>8} {:>8} {:>8} {:>9}\n", "layer", "head", "strategy", "tokens", "tiles",
-               "recall", "min", "out err");
+    const bool gpu = settings.backend == Backend::Cuda;
+    fmt::print("{:>5} {:>4} {:<7} {:>8} {:>8} {:>8} {:>8} {:>9}{}\n", "layer", "head", "strategy", "tokens", "tiles",
+               "recall", "min", "out err", gpu ? "   gpu ms" : "");
     for (const LabRow& row : result.rows) {
       const StrategyMetrics& m = row.metrics;
-      fmt::print("{:>5} {:>4} {:<7} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.2e}\n", row.layer, row.head,
+      fmt::print("{:>5} {:>4} {:<7} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.2e}{}\n", row.layer, row.head,
                  strategy_name(m.strategy), m.token_density, m.tile_density, m.mass_recall_mean, m.mass_recall_min,
-                 m.output_rel_error);
+                 m.output_rel_error, gpu ? fmt::format(" {:>8.3f}", m.gpu_ms) : "");
     }
   }
   return 0;
@@ -221,6 +262,19 @@ Command add_compare_command(CLI::App& cli) {
       ->transform(integer_in(0, kMaxSeed));
   command->add_option("--threads", args->threads, "CPU worker threads (default: all cores)")
       ->transform(integer_in(1, kMaxThreads));
+  command->add_flag("--accuracy-curve", args->accuracy_curve,
+                    "with --task: answer accuracy against w, each strategy's kept sets in the model's every layer "
+                    "(default dma,swa,oracle)");
+  args->accuracy_windows_option =
+      command->add_option("--accuracy-windows", args->accuracy_windows,
+                          "budgets of --accuracy-curve, e.g. 16,64,256 (default 4, 8, … up to --len)");
+  args->accuracy_sequences_option = command->add_option("--accuracy-sequences", args->accuracy_sequences,
+                                                        "task sequences per point of --accuracy-curve (default 8)")
+                                        ->transform(integer_in(1, 100000));
+  command->add_option("--backend", args->backend,
+                      "where the metrics are computed: cpu (default) or cuda (also times each strategy on the GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  command->add_flag("--timing", args->timing, "print the lab's wall time (DAM calibration, metrics) on stderr");
   command->add_flag("--quiet", args->quiet, kQuietHelp);
   return {command, [args] { return run_compare(*args); }};
 }

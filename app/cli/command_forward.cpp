@@ -17,7 +17,9 @@
 #include "core/base/error.h"
 #include "core/base/parallel.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/attention/kernel_counters.h"
 #include "engine/backend/backend_factory.h"
+#include "engine/timing/layer_timing.h"
 
 namespace dmascope::cli {
 
@@ -44,6 +46,42 @@ void print_tile_map(const TileMap& map, std::int64_t width) {
     }
     fmt::print("|{}|\n", line);
   }
+}
+
+// --backend cuda --map: the DMA forward kernel (bf16) run instrumented on the layer's q, k, v and β, its tile map and
+// gathered work from the counters the kernel wrote. Where the kernels cannot take the layer (a head dim other than 64
+// or 128), the GPU forward's own tile map, saying why.
+void print_kernel_tile_map(const ComputeBackend& cuda, const DogeModel& model, const ForwardResult& result,
+                           const ForwardOptions& options, std::int64_t layer, std::int64_t bias_head) {
+  const LayerCapture& capture = result.layers.at(static_cast<std::size_t>(layer));
+  KernelTileMap kernel;
+  std::string why_not;
+  try {
+    kernel = cuda.instrument_attention(engine::capture_attention_inputs(capture, model.config, model.weights.bias_heads,
+                                                                        result.window, options.mask_variant),
+                                       Precision::BF16);
+  } catch (const Error& error) {
+    why_not = error.what();
+  }
+  if (!why_not.empty()) {
+    fmt::print("tile map of layer {}, bias head {}: the GPU forward's, from the death indices ({}x{} tiles); the DMA "
+               "kernel's counters are not available here: {}\n",
+               layer, bias_head, options.tiles.rows, options.tiles.cols, why_not);
+    print_tile_map(capture.tile_maps.at(static_cast<std::size_t>(bias_head)), 64);
+    return;
+  }
+  const KernelCounters& counters = kernel.counters;
+  const std::int64_t first_head = bias_head * (counters.q_heads / counters.bias_heads);
+  const GatheredWork work = gathered_work_from_counters(counters, first_head);
+  const TileMap map = tile_map_from_counters(counters, bias_head);
+  fmt::print("tile map of layer {}, bias head {}: from the kernel's counters (the bf16 DMA forward, {}, run "
+             "instrumented on the layer's q, k, v and β)\n",
+             layer, bias_head, kernel.device);
+  fmt::print("kernel counters: {:.0f} keys gathered per {}-row query tile on average (at most {}); executed (query, key) "
+             "pairs {:.0f} = {:.2f}% of dense per query head; token density {:.1f}%, tile density {:.1f}%\n",
+             work.mean_keys_per_tile(), work.tile_rows, work.max_keys_per_tile(), work.executed_pairs,
+             100 * work.executed_fraction(), 100 * map.token_density(), 100 * map.tile_density());
+  print_tile_map(map, 64);
 }
 
 // The memory a forward of `tokens` tokens needs, refused before anything large is allocated. The CPU forward: core's
@@ -154,7 +192,8 @@ int run_forward(const ForwardArguments& args) {
     // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
     const std::unique_ptr<ModelForward> gpu_forward = cuda->load_forward(model);
     ForwardRequest request;
-    request.attention_inputs = false;
+    // --map draws the DMA kernel's own tiles: the map layer's q, k, v and β come back for its instrumented run.
+    request.attention_inputs = args.map;
     request.logits = LogitRows::Last;
     const std::string& tile_maps = args.tile_maps;
     request.tile_maps_on_device = tile_maps == "gpu";
@@ -220,7 +259,13 @@ int run_forward(const ForwardArguments& args) {
     // Checked against the model above; this guards the captures (a forward that returned fewer).
     if (layer >= result.layers.size() || head >= result.layers[layer].tile_maps.size())
       fail("forward: no tile map for layer {} head {} in the result", layer, head);
-    print_tile_map(result.layers[layer].tile_maps[head], 64);
+    if (cuda) {
+      print_kernel_tile_map(*cuda, model, result, options, args.map_layer, args.map_head);
+    } else {
+      fmt::print("tile map of layer {}, bias head {}: the CPU forward's ({}x{} tiles, from the death indices)\n",
+                 layer, head, tile, tile);
+      print_tile_map(result.layers[layer].tile_maps[head], 64);
+    }
   }
   return 0;
 }
@@ -249,7 +294,8 @@ Command add_forward_command(CLI::App& cli) {
       ->transform(integer_in(1, kMaxThreads));
   command->add_option("--repeat", args->repeat, "runs of the forward; the median time is reported (default 1)")
       ->transform(integer_in(1, kMaxRepeats));
-  command->add_flag("--map", args->map, "also draw one tile map as text");
+  command->add_flag("--map", args->map, "also draw one tile map as text (with --backend cuda: the DMA kernel's own "
+                                        "64x64 tiles, from the counters it writes in an instrumented run)");
   command->add_option("--map-layer", args->map_layer, "the layer of --map (default 0)")
       ->transform(integer_in(0, kMaxTokens));
   command->add_option("--map-head", args->map_head, "the bias head of --map (default 0)")

@@ -99,8 +99,15 @@ Session App::session() const {
 
 bool App::settled() const {
   const auto result = state_.pipeline.result();
+  // The heatmap's dropped-mass overlay, when on: its picture of this view is there (or its error).
+  const HeatmapPanelState& heatmap = state_.heatmap;
+  const bool overlay_settled =
+      !heatmap.show_dropped_mass || !result || state_.view.quantity == HeatmapQuantity::Logits ||
+      (heatmap.dropped_job && !heatmap.dropped_job->busy() &&
+       heatmap.dropped_job->finished().key == heatmap.dropped_job->wanted_key());
   return state_.pipeline.settled() && (!result || !state_.pipeline.result_is_stale()) && !state_.lab.run_requested &&
-         state_.lab.runner.settled() && !state_.lab.dropped_job.busy() && !state_.lab.ab_job.busy();
+         state_.lab.runner.settled() && !state_.lab.dropped_job.busy() && !state_.lab.ab_job.busy() &&
+         overlay_settled;
 }
 
 std::optional<PngRequest> App::take_png_request() {

@@ -41,6 +41,8 @@ class App {
   const FrameLayout& layout() const { return state_.layout; }
   std::optional<PngRequest> take_png_request();  // written with export_file_action into the export folder
   bool quit_requested() const { return state_.quit_requested; }
+  // Whether imgui.ini may record the layout now: not the presentation's layout, which is not the user's.
+  bool layout_may_be_saved() const { return !state_.presenter.ini_suspended; }
   AppState& state() { return state_; }  // for drivers that move the view themselves (FrameBenchmark)
 
  private:

@@ -70,6 +70,12 @@ struct HeatmapPanelState {
   ColorScale logit_scale = ColorScale::Linear;  // the mapping the texture's display values were made for
   std::string logit_error;
   bool show_death_indices = false;  // mark where each key's kept run ends
+  // The dropped-mass overlay (heatmap_dropped_mass.h): the dense probability of the entries a strategy dropped.
+  bool show_dropped_mass = false;
+  Strategy dropped_strategy = Strategy::Swa;
+  std::unique_ptr<LabPictureJob> dropped_job;  // started on first use
+  GridTexture dropped_texture;                 // holds the job's finished picture
+  std::string dropped_uploaded;                // the key of the picture in dropped_texture
 };
 
 struct TileMapPanelState {

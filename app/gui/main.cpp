@@ -4,7 +4,9 @@
 
 #include <GLFW/glfw3.h>
 
+#include <atomic>
 #include <cctype>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +37,15 @@
 #include "core/base/regular_file.h"
 
 namespace {
+
+// SIGINT or SIGTERM (Ctrl+C in the terminal, a session logging out) ends an interactive run like closing the window:
+// the loop sees the flag within one wait, the layout is saved and the worker stopped. A second signal ends the
+// process at once (the handler puts the default action back).
+std::atomic<bool> stop_signal_received{false};
+extern "C" void on_stop_signal(int signal_number) {
+  stop_signal_received.store(true);
+  std::signal(signal_number, SIG_DFL);
+}
 
 using namespace dmascope;
 using namespace dmascope::gui;
@@ -194,19 +205,8 @@ std::string imgui_ini_path() {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) return {};
-  const std::filesystem::path ini = dir / "imgui.ini";
-  // ImGui reads the file whole with fopen: it gets only a regular file under a cap (a FIFO there would block the
-  // start, /dev/zero would eat memory). Anything else is left alone, and the layout is then neither read nor saved.
-  constexpr std::uint64_t kMaxImguiIniBytes = 1 << 20;  // a few dozen windows' positions; more is not ours
-  if (std::filesystem::exists(std::filesystem::symlink_status(ini, error))) {
-    try {
-      static_cast<void>(read_regular_file(ini, "the window layout (imgui.ini)", kMaxImguiIniBytes));
-    } catch (const std::exception& problem) {
-      fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", printable_message(problem.what()));
-      return {};
-    }
-  }
-  return ini.string();
+  // Read (a regular file under a cap only) and written atomically by the window: see GlWindow::save_layout.
+  return (dir / "imgui.ini").string();
 }
 
 void write_layout_json(const std::string& path, const AppState& state, const RgbaImage& image) {
@@ -324,7 +324,10 @@ int run(const Arguments& args) {
   window_options.height = args.height;
   window_options.deterministic = screenshot || measure;  // measure: fixed size, no imgui.ini, vsync off
   window_options.ui_scale = args.ui_scale;
-  if (options.interactive) window_options.ini_path = imgui_ini_path();
+  if (options.interactive) {
+    window_options.ini_path = imgui_ini_path();
+    for (int signal_number : {SIGINT, SIGTERM}) std::signal(signal_number, on_stop_signal);
+  }
   GlWindow window(window_options);
   App app(options);
 
@@ -346,9 +349,10 @@ int run(const Arguments& args) {
       settled_frames = 0;
     }
     app.frame(std::move(presses));
-    if (app.quit_requested()) window.request_close();
+    if (app.quit_requested() || stop_signal_received.load()) window.request_close();
     if (!screenshot) fullscreen.follow(window.handle(), app.state().presenter.active);
     window.end_frame();
+    if (app.layout_may_be_saved()) window.save_layout(true);
     if (auto request = app.take_png_request()) {
       RgbaImage image = window.read_back_buffer();
       export_file_action(app.state(), "PNG", request->name, [&](const std::filesystem::path& path) {
@@ -376,6 +380,7 @@ int run(const Arguments& args) {
     }
     window.present();
   }
+  if (app.layout_may_be_saved()) window.save_layout(false);
   return 0;
 }
 

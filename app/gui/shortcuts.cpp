@@ -26,6 +26,7 @@ constexpr Shortcut kShortcuts[] = {
     {"C", "next colormap"},
     {"L", "linear / log scale"},
     {"R", "mean / max reduction"},
+    {"D", "dropped-mass overlay on / off (the heatmap's strategy)"},
     {"F5", "recompute"},
     {"Esc", "cancel the running computation"},
     {"Ctrl+S / Ctrl+O", "save / load the session file"},
@@ -77,6 +78,7 @@ void handle_shortcuts(AppState& state) {
     view.colormap = kColormaps[(static_cast<int>(view.colormap) + 1) % std::size(kColormaps)];
   if (pressed(state, GLFW_KEY_L))
     view.scale = view.scale == ColorScale::Linear ? ColorScale::Log : ColorScale::Linear;
+  if (pressed(state, GLFW_KEY_D)) state.heatmap.show_dropped_mass = !state.heatmap.show_dropped_mass;
   if (pressed(state, GLFW_KEY_R))
     view.reduce = view.reduce == ReduceMode::Mean ? ReduceMode::Max : ReduceMode::Mean;
   if (pressed(state, GLFW_KEY_F5)) state.pipeline.retry();

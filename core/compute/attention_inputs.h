@@ -41,6 +41,9 @@ struct AttentionTimingOptions {
   // Return the DMA output (mask build + forward) in LayerTiming::dma_output, for a check outside the program (bench
   // --save-output). Off in the app: at 128K tokens and 32 heads it is 2 GB.
   bool keep_dma_output = false;
+  // CUDA: also time the DMA graph with the forward kernel's counters on (LayerTiming::dma_total_counted) and keep what
+  // they counted (bench --counters). dma_total is always the plain run, counters off.
+  bool counters = false;
 };
 
 }  // namespace dmascope

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/attention/kernel_counters.h"
+
 namespace dmascope {
 
 // Median and spread (max − min) of the repeats of one timed variant; measured == false when it was not run (then
@@ -43,6 +45,10 @@ struct LayerTiming {
   // Measured only when asked (bench detail, CUDA): the mask build with the forward's gather lists, and the DMA as
   // separate launches (mask build, then forward) rather than one graph.
   TimedVariant mask_and_lists, dma_launched;
+  // Measured only with AttentionTimingOptions::counters (CUDA): dma_total's graph with the forward's counters on, and
+  // the counters of its last run (the kernel's own account of its work).
+  TimedVariant dma_total_counted;
+  KernelCounters kernel_counters;
   double token_density = 0;      // kept / causal pairs, all heads of the layer
   double tile_density = 0;       // active / causal tiles (the reported tile size on the CPU, 64×64 on CUDA)
   // A sweep point that could not be timed (CUDA out of memory at a large L, a length the backend refuses): why.
@@ -64,8 +70,10 @@ struct LayerTiming {
   double ideal_speedup() const { return token_density > 0 ? 1.0 / token_density : 0; }
 };
 
-// The CUDA kernel's own view of one layer (DmaRunner::forward with Instrumentation on, in a separate untimed run):
-// statuses of its 64×64 tiles per bias head and each forward CTA's duration per query head and query tile.
+// The CUDA kernel's own view of one layer (DmaRunner::forward with Instrumentation on, in a separate untimed run): the
+// counters the forward kernel wrote while it ran (keys gathered and pairs computed per query head and tile, kept
+// entries per tile), the statuses of its 64×64 tiles per bias head that follow from them, and each forward CTA's
+// duration per query head and query tile.
 struct KernelTileMap {
   std::uint64_t generation = 0;
   std::int64_t layer = 0;
@@ -74,6 +82,7 @@ struct KernelTileMap {
   std::vector<std::uint8_t> status;            // [bias head, q_tile, k_tile] TileStatus values
   std::vector<double> cta_microseconds;        // [q head, q_tile]
   std::vector<std::int32_t> keys_gathered;     // [bias head, q_tile]
+  KernelCounters counters;                     // as the forward kernel wrote them (batch 1)
 
   std::uint8_t status_at(std::int64_t bias_head, std::int64_t q_tile, std::int64_t k_tile) const {
     return status[static_cast<std::size_t>((bias_head * q_tiles + q_tile) * k_tiles + k_tile)];

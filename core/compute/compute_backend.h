@@ -19,6 +19,7 @@
 #include "core/compute/attention_timing.h"
 #include "core/compute/backend_kind.h"
 #include "core/compute/precision.h"
+#include "core/lab/lab_metrics.h"
 #include "core/model/doge_forward.h"
 #include "core/view/view_reduce.h"
 
@@ -96,6 +97,12 @@ class ComputeBackend {
   // The kernel's own tile statuses and per-CTA times for one problem (a separate, untimed run); throws where the
   // backend has no instrumented kernel.
   virtual KernelTileMap instrument_attention(const AttentionInputs& inputs, Precision precision) const = 0;
+
+  // The mask lab's metrics of one head (core/lab/lab_metrics.h's head_metrics: same definitions, same chunks) where
+  // this backend computes; on a GPU each strategy's gpu_ms too. Throws LabCancelled on cancel, Error where the
+  // backend cannot run the head.
+  virtual std::vector<StrategyMetrics> lab_head_metrics(const LabHead& head, std::span<const Strategy> strategies,
+                                                        const LabMetricOptions& options) const = 0;
 };
 
 std::unique_ptr<ComputeBackend> make_cpu_backend();

@@ -85,6 +85,10 @@ class CpuBackend final : public ComputeBackend {
   KernelTileMap instrument_attention(const AttentionInputs&, Precision) const override {
     fail("kernel tile map: the CPU backend has no instrumented kernel (its tile maps are the forward's)");
   }
+  std::vector<StrategyMetrics> lab_head_metrics(const LabHead& head, std::span<const Strategy> strategies,
+                                                const LabMetricOptions& options) const override {
+    return head_metrics(head, strategies, options);
+  }
 };
 
 LayerTiming CpuBackend::time_attention(const AttentionInputs& in, const AttentionTimingOptions& options,
@@ -184,6 +188,10 @@ class UnavailableBackend final : public ComputeBackend {
     refuse("timing");
   }
   KernelTileMap instrument_attention(const AttentionInputs&, Precision) const override { refuse("kernel tile map"); }
+  std::vector<StrategyMetrics> lab_head_metrics(const LabHead&, std::span<const Strategy>,
+                                                const LabMetricOptions&) const override {
+    refuse("mask lab");
+  }
 
  private:
   [[noreturn]] void refuse(const char* what) const { fail("{} on the {} backend: {}", what, backend_name(kind_), reason_); }

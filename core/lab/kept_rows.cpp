@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "core/base/error.h"
@@ -27,17 +28,49 @@ bool ranks_before(float score_a, std::int32_t a, float score_b, std::int32_t b) 
   return a < b;
 }
 
-// The `count` best of `candidates` by `score_of`, appended to keys in ascending index order.
+// The `count` best of the keys 0 … n − 1 by `score_of`, appended to keys in ascending index order. nth_element
+// finds the count-th best (the pivot); since ranks_before is a total order, the keys ranking before it plus the
+// pivot are exactly `count`, and one ascending scan collects them already sorted (no O(w log w) sort per row).
 template <class ScoreOf>
-void append_top(std::vector<std::int32_t>& candidates, std::int64_t count, const ScoreOf& score_of,
-                std::vector<std::int32_t>& keys) {
-  const auto before = [&](std::int32_t a, std::int32_t b) { return ranks_before(score_of(a), a, score_of(b), b); };
-  if (count < static_cast<std::int64_t>(candidates.size())) {
-    std::nth_element(candidates.begin(), candidates.begin() + count, candidates.end(), before);
-    candidates.resize(static_cast<std::size_t>(count));
+void append_top_of_prefix(std::vector<std::int32_t>& scratch, std::int64_t n, std::int64_t count,
+                          const ScoreOf& score_of, std::vector<std::int32_t>& keys) {
+  if (count >= n) {
+    for (std::int64_t j = 0; j < n; ++j) keys.push_back(static_cast<std::int32_t>(j));
+    return;
   }
-  std::sort(candidates.begin(), candidates.end());
-  keys.insert(keys.end(), candidates.begin(), candidates.end());
+  if (count <= 0) return;
+  const auto before = [&](std::int32_t a, std::int32_t b) { return ranks_before(score_of(a), a, score_of(b), b); };
+  scratch.resize(static_cast<std::size_t>(n));
+  std::iota(scratch.begin(), scratch.end(), 0);
+  std::nth_element(scratch.begin(), scratch.begin() + (count - 1), scratch.end(), before);
+  const std::int32_t pivot = scratch[static_cast<std::size_t>(count - 1)];
+  const float pivot_score = score_of(pivot);
+  for (std::int32_t j = 0; j < static_cast<std::int32_t>(n); ++j)
+    if (j == pivot || ranks_before(score_of(j), j, pivot_score, pivot)) keys.push_back(j);
+}
+
+// Oracle's top `count` of the scores s[0 … n − 1] in ascending index order: nth_element on the plain floats finds
+// the count-th largest score t; every key above t is kept and keys equal to t fill the rest lowest index first (the
+// tie rule). Rows holding a NaN take append_top_of_prefix (torch.topk ranks NaN first).
+void append_top_scores(std::vector<float>& scratch, std::vector<std::int32_t>& index_scratch, const float* s,
+                       std::int64_t n, std::int64_t count, std::vector<std::int32_t>& keys) {
+  if (count >= n) {
+    for (std::int64_t j = 0; j < n; ++j) keys.push_back(static_cast<std::int32_t>(j));
+    return;
+  }
+  if (count <= 0) return;
+  scratch.assign(s, s + n);
+  if (std::any_of(scratch.begin(), scratch.end(), [](float x) { return std::isnan(x); })) {
+    append_top_of_prefix(index_scratch, n, count, [s](std::int32_t j) { return s[j]; }, keys);
+    return;
+  }
+  std::nth_element(scratch.begin(), scratch.begin() + (count - 1), scratch.end(), std::greater<float>());
+  const float threshold = scratch[static_cast<std::size_t>(count - 1)];
+  std::int64_t above = 0;
+  for (std::int64_t j = 0; j < n; ++j) above += s[j] > threshold;
+  std::int64_t ties_left = count - above;
+  for (std::int64_t j = 0; j < n; ++j)
+    if (s[j] > threshold || (s[j] == threshold && ties_left-- > 0)) keys.push_back(static_cast<std::int32_t>(j));
 }
 
 void append_range(std::vector<std::int32_t>& keys, std::int64_t begin, std::int64_t end) {
@@ -87,7 +120,7 @@ KeptRows KeptSetBuilder::rows(Strategy strategy, std::int64_t row_begin, std::in
       if (death[static_cast<std::size_t>(j)] > std::max(row_begin, j)) alive.push_back(static_cast<std::int32_t>(j));
   }
   std::vector<std::int32_t> candidates;
-  std::vector<float> row_scores;
+  std::vector<float> row_scores, score_scratch;
   for (std::int64_t i = row_begin; i < row_end; ++i) {
     const bool whole_prefix = i + 1 <= w;
     switch (strategy) {
@@ -125,9 +158,7 @@ KeptRows KeptSetBuilder::rows(Strategy strategy, std::int64_t row_begin, std::in
                 dot(q, head_.key.data() + j * d, d) * head_.scale + head_.beta[static_cast<std::size_t>(j)];
           s = row_scores.data();
         }
-        candidates.resize(static_cast<std::size_t>(i + 1));
-        std::iota(candidates.begin(), candidates.end(), 0);
-        append_top(candidates, w, [s](std::int32_t j) { return s[j]; }, kept.keys);
+        append_top_scores(score_scratch, candidates, s, i + 1, w, kept.keys);
         break;
       }
       case Strategy::Nsa: {
@@ -136,15 +167,13 @@ KeptRows KeptSetBuilder::rows(Strategy strategy, std::int64_t row_begin, std::in
           break;
         }
         const std::int64_t local = i / nsa_block_, others = w / nsa_block_;
-        candidates.resize(static_cast<std::size_t>(local));
-        std::iota(candidates.begin(), candidates.end(), 0);
         row_scores.resize(static_cast<std::size_t>(local));
         const float* q = head_.query.data() + i * d;
         for (std::int64_t blk = 0; blk < local; ++blk)
           row_scores[static_cast<std::size_t>(blk)] = dot(q, nsa_pooled_keys_.data() + blk * d, d) * head_.scale;
         std::vector<std::int32_t> blocks;
-        append_top(candidates, others, [&](std::int32_t blk) { return row_scores[static_cast<std::size_t>(blk)]; },
-                   blocks);
+        append_top_of_prefix(candidates, local, others,
+                             [&](std::int32_t blk) { return row_scores[static_cast<std::size_t>(blk)]; }, blocks);
         for (std::int32_t blk : blocks) append_range(kept.keys, blk * nsa_block_, (blk + 1) * nsa_block_);
         append_range(kept.keys, local * nsa_block_, i + 1);
         break;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 
@@ -25,13 +26,15 @@ struct ChunkScores {
   bool non_finite = false;
 };
 
-ChunkScores chunk_scores(const LabHead& head, std::int64_t row_begin, std::int64_t row_end, bool dense_with_bias) {
-  ChunkScores chunk;
+// Fills `chunk` (its buffers are reused from chunk to chunk: fresh megabyte vectors cost page faults and zeroing).
+void fill_chunk_scores(ChunkScores& chunk, const LabHead& head, std::int64_t row_begin, std::int64_t row_end,
+                       bool dense_with_bias) {
   chunk.row_begin = row_begin;
   chunk.row_end = row_end;
+  chunk.non_finite = false;
   const std::int64_t rows = row_end - row_begin, keys = row_end, d = head.head_dim;
   chunk.scores.resize(static_cast<std::size_t>(rows * keys));
-  chunk.probs.assign(static_cast<std::size_t>(rows * keys), 0.0f);
+  chunk.probs.resize(static_cast<std::size_t>(rows * keys));
   matmul_nt_f32_serial(head.query.data() + row_begin * d, rows, d, head.key.data(), keys, chunk.scores.data());
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t i = row_begin + r;
@@ -51,19 +54,24 @@ ChunkScores chunk_scores(const LabHead& head, std::int64_t row_begin, std::int64
     }
     const float inverse = static_cast<float>(1.0 / sum);
     for (std::int64_t j = 0; j <= i; ++j) p[j] *= inverse;
+    std::fill(p + i + 1, p + keys, 0.0f);
     if (!std::isfinite(top) || !std::isfinite(sum)) chunk.non_finite = true;
   }
+}
+
+ChunkScores chunk_scores(const LabHead& head, std::int64_t row_begin, std::int64_t row_end, bool dense_with_bias) {
+  ChunkScores chunk;
+  fill_chunk_scores(chunk, head, row_begin, row_end, dense_with_bias);
   return chunk;
 }
 
 // [d, keys] transpose of the values of keys [0, keys), so that P·V is one matmul_nt.
-std::vector<float> values_transposed(const LabHead& head, std::int64_t keys) {
+void fill_values_transposed(std::vector<float>& transposed, const LabHead& head, std::int64_t keys) {
   const std::int64_t d = head.head_dim;
-  std::vector<float> transposed(static_cast<std::size_t>(d * keys));
+  transposed.resize(static_cast<std::size_t>(d * keys));
   for (std::int64_t j = 0; j < keys; ++j)
     for (std::int64_t c = 0; c < d; ++c)
       transposed[static_cast<std::size_t>(c * keys + j)] = head.value[static_cast<std::size_t>(j * d + c)];
-  return transposed;
 }
 
 struct Totals {
@@ -85,12 +93,59 @@ struct Totals {
   }
 };
 
-// out[c] += weight · row[c]: eight lanes at a time so that the compiler's straight-line vectorizer takes it at -O2.
-void add_scaled(float* out, float weight, const float* row, std::int64_t d) {
-  std::int64_t c = 0;
-  for (; c + 8 <= d; c += 8)
-    for (int lane = 0; lane < 8; ++lane) out[c + lane] += weight * row[c + lane];
-  for (; c < d; ++c) out[c] += weight * row[c];
+// The x86-64-v3 clone (AVX2 + FMA) of the weighted sums is picked at load time where the CPU has it: they are most
+// of the metrics' time, and the baseline build has only SSE2.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DMASCOPE_LAB_CLONES [[gnu::target_clones("arch=x86-64-v3", "default")]]
+#else
+#define DMASCOPE_LAB_CLONES
+#endif
+
+// Eight floats as one value (GCC's vector extension): the AVX2 clone holds it in one register, the baseline in two.
+using Float8 = float __attribute__((vector_size(32)));
+
+// out[0, d) = Σ_k weights[k] · values[keys[k]]: 32 output columns at a time, held in four registers over all keys
+// (written with vector types: the loop form was left scalar by the vectorizer).
+DMASCOPE_LAB_CLONES
+void weighted_value_sum(const std::int32_t* keys, const float* weights, std::int64_t count, const float* values,
+                        std::int64_t d, float* out) {
+  std::int64_t c0 = 0;
+  for (; c0 + 32 <= d; c0 += 32) {
+    Float8 sum0 = {}, sum1 = {}, sum2 = {}, sum3 = {};
+    for (std::int64_t k = 0; k < count; ++k) {
+      const Float8 weight = Float8{} + weights[k];
+      const float* row = values + static_cast<std::int64_t>(keys[k]) * d + c0;
+      Float8 v0, v1, v2, v3;  // unaligned loads (memcpy: no alignment or aliasing assumed)
+      std::memcpy(&v0, row, sizeof v0);
+      std::memcpy(&v1, row + 8, sizeof v1);
+      std::memcpy(&v2, row + 16, sizeof v2);
+      std::memcpy(&v3, row + 24, sizeof v3);
+      sum0 += weight * v0;
+      sum1 += weight * v1;
+      sum2 += weight * v2;
+      sum3 += weight * v3;
+    }
+    std::memcpy(out + c0, &sum0, sizeof sum0);
+    std::memcpy(out + c0 + 8, &sum1, sizeof sum1);
+    std::memcpy(out + c0 + 16, &sum2, sizeof sum2);
+    std::memcpy(out + c0 + 24, &sum3, sizeof sum3);
+  }
+  for (; c0 < d; ++c0) {
+    float sum = 0.0f;
+    for (std::int64_t k = 0; k < count; ++k) sum += weights[k] * values[static_cast<std::int64_t>(keys[k]) * d + c0];
+    out[c0] = sum;
+  }
+}
+
+// Σ_{j∈row} p_j in fp64 over four partial sums: one running sum is a chain of dependent adds, the metrics' slowest
+// loop after the weighted sums.
+double kept_probability(const float* p, std::span<const std::int32_t> row) {
+  double sum[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t k = 0;
+  for (; k + 4 <= row.size(); k += 4)
+    for (std::size_t lane = 0; lane < 4; ++lane) sum[lane] += p[row[k + lane]];
+  for (; k < row.size(); ++k) sum[0] += p[row[k]];
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
 // The complement form of O_S divides by the recall R: at R ≥ 1/2 it loses at most one bit to cancellation.
@@ -116,11 +171,14 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
     std::vector<Totals> local(strategies.size());
     std::vector<float> dense_out, sparse_row(static_cast<std::size_t>(d));
     std::vector<std::uint8_t> tile_active;
+    std::vector<std::int32_t> weight_keys;
+    std::vector<float> weights, values_t;
+    ChunkScores dense;
     for (std::int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       if (options.cancel != nullptr && options.cancel->load()) throw LabCancelled();
       const std::int64_t r0 = chunk * chunk_rows, r1 = std::min(L, r0 + chunk_rows), rows = r1 - r0, keys = r1;
-      const ChunkScores dense = chunk_scores(head, r0, r1, options.dense_with_bias);
-      const std::vector<float> values_t = values_transposed(head, keys);
+      fill_chunk_scores(dense, head, r0, r1, options.dense_with_bias);
+      fill_values_transposed(values_t, head, keys);
       dense_out.resize(static_cast<std::size_t>(rows * d));
       matmul_nt_f32_serial(dense.probs.data(), rows, keys, values_t.data(), d, dense_out.data());
       double reference_squared = 0;
@@ -137,37 +195,45 @@ std::vector<StrategyMetrics> head_metrics(const LabHead& head, std::span<const S
           const float* score = dense.scores.data() + (i - r0) * keys;
           const float* p = dense.probs.data() + (i - r0) * keys;
           const float* dense_row = dense_out.data() + (i - r0) * d;
-          double recall = 0.0;
-          float top = -std::numeric_limits<float>::infinity();
+          const double recall = kept_probability(p, row);
+          std::int64_t tile_end = -1;  // keys ascend: one division per tile entered, not per key
           for (std::int32_t j : row) {
-            recall += p[j];
-            top = std::max(top, score[j]);
-            tile_active[static_cast<std::size_t>(j / tile_cols)] = 1;
+            if (j >= tile_end) {
+              const std::int64_t tile = j / tile_cols;
+              tile_active[static_cast<std::size_t>(tile)] = 1;
+              tile_end = (tile + 1) * tile_cols;
+            }
           }
           const auto kept_count = static_cast<std::int64_t>(row.size()), dropped_count = i + 1 - kept_count;
-          std::fill(sparse_row.begin(), sparse_row.end(), 0.0f);
           if (row.empty()) {
-            // an empty row outputs 0 (the error is the whole dense row)
+            std::fill(sparse_row.begin(), sparse_row.end(), 0.0f);  // an empty row outputs 0 (the error is the whole row)
           } else if (options.dense_with_bias && recall >= kComplementMinRecall && dropped_count < kept_count) {
             // The sparse softmax is P/R on S (§5.2), so O_S = (O_dense − Σ_dropped p_j v_j) / R: cheaper when fewer
             // keys are dropped than kept; R ≥ 1/2 bounds the cancellation to one bit.
-            std::size_t next_kept = 0;
-            for (std::int64_t j = 0; j <= i; ++j) {
-              if (next_kept < row.size() && row[next_kept] == j) {
-                ++next_kept;
-                continue;
-              }
-              add_scaled(sparse_row.data(), p[j], head.value.data() + j * d, d);
-            }
+            weight_keys.resize(static_cast<std::size_t>(dropped_count));
+            weights.resize(static_cast<std::size_t>(dropped_count));
+            std::int32_t* dropped_key = weight_keys.data();
+            float* dropped_weight = weights.data();
+            std::int32_t next = 0;
+            const auto drop_until = [&](std::int32_t end) {
+              for (; next < end; ++next) *dropped_key++ = next, *dropped_weight++ = p[next];
+            };
+            for (std::int32_t j : row) drop_until(j), next = j + 1;
+            drop_until(static_cast<std::int32_t>(i + 1));
+            weighted_value_sum(weight_keys.data(), weights.data(), dropped_count, head.value.data(), d,
+                               sparse_row.data());
             const float inverse = static_cast<float>(1.0 / recall);
             for (std::int64_t c = 0; c < d; ++c) sparse_row[c] = (dense_row[c] - sparse_row[c]) * inverse;
           } else {
+            float top = -std::numeric_limits<float>::infinity();
+            for (std::int32_t j : row) top = std::max(top, score[j]);
             double sum = 0.0;
-            for (std::int32_t j : row) {
-              const float weight = std::exp(score[j] - top);
-              sum += weight;
-              add_scaled(sparse_row.data(), weight, head.value.data() + j * d, d);
+            weights.resize(row.size());
+            for (std::size_t k = 0; k < row.size(); ++k) {
+              weights[k] = std::exp(score[row[k]] - top);
+              sum += weights[k];
             }
+            weighted_value_sum(row.data(), weights.data(), kept_count, head.value.data(), d, sparse_row.data());
             const float inverse = static_cast<float>(1.0 / sum);
             for (std::int64_t c = 0; c < d; ++c) sparse_row[c] *= inverse;
             if (!std::isfinite(top) || !std::isfinite(sum)) t.non_finite = true;

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct StrategyMetrics {
   std::int64_t empty_rows = 0;
   bool non_finite = false;
   double kept_set_ms = 0;  // CPU time spent building this strategy's kept sets (summed over threads)
+  // GPU time of the strategy's sparse attention over the head (kept sets, the gather key lists and the gather kernel,
+  // CUDA events); NaN where the metrics did not run on a GPU.
+  double gpu_ms = std::numeric_limits<double>::quiet_NaN();
 };
 
 // All strategies of one head, one pass over the rows (the dense logits and outputs are computed once). Runs on

@@ -267,7 +267,12 @@ ForwardResult doge_forward(const DogeModel& model, std::span<const std::int32_t>
     problem.death = death.data();
     std::vector<float> context_heads(static_cast<std::size_t>(H * L * d));
     const auto attention_start = Clock::now();
-    capture.work = attention_tiled(problem, options.tiles, context_heads.data());
+    if (options.kept_sets) {
+      const std::vector<KeptKeySets> kept = options.kept_sets(layer, problem);
+      capture.work = attention_kept_sets(problem, kept, context_heads.data());
+    } else {
+      capture.work = attention_tiled(problem, options.tiles, context_heads.data());
+    }
     if (!locate) result.attention_ms += ms_since(attention_start);
 
     std::vector<float> context(context_heads.size());  // [H, L, d] → [L, H·d]

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/attention/attention_cpu.h"
+#include "core/attention/attention_kept_sets.h"
 #include "core/mask/dma_mask.h"
 #include "core/model/doge_weights.h"
 #include "core/formats/tensor.h"
@@ -20,6 +21,12 @@ enum class BiasFormula {
   Exp,     // β = exp(A·softplus(dt)): transformers, small-doge and every published checkpoint
   Linear,  // β = A·softplus(dt): flash-sparse-attn's example model
 };
+
+// The attention step's mask seam: called once per layer with that layer's attention inputs (q and k after RoPE, v,
+// β; heads first, batch 1, the problem's death indices DMA's at the forward's w), it returns one kept set per query
+// head, and the layer attends over those sets (core/attention/attention_kept_sets.h) instead of DMA's mask. The
+// captures still hold DMA's death indices and tile maps (what the model's own mask would have been).
+using KeptSetsOfLayer = std::function<std::vector<KeptKeySets>(std::int64_t layer, const AttentionProblem& problem)>;
 
 struct ForwardOptions {
   std::int64_t window = 0;  // DMA budget w; 0 = the config's keep_window_size
@@ -32,6 +39,7 @@ struct ForwardOptions {
   std::int64_t probs_max_bytes = std::int64_t{1} << 30;  // refuse to materialize probabilities beyond this
   std::function<void(std::int64_t layers_done, std::int64_t layers_total)> on_progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between layers; a cancelled forward throws ForwardCancelled
+  KeptSetsOfLayer kept_sets;  // set: replaces DMA's mask in every layer's attention (see KeptSetsOfLayer)
 };
 
 struct ForwardCancelled : std::exception {

@@ -11,6 +11,7 @@
 #include "core/base/error.h"
 #include "core/lab/lab_head.h"
 #include "core/tokenizer/tokenizer.h"
+#include "engine/backend/backend_factory.h"
 
 namespace dmascope {
 
@@ -92,6 +93,11 @@ DamCalibrationSettings default_dam_calibration(const DogeModel& model) {
 
 std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
                                        std::uint64_t index) {
+  return lab_task_example(model, task, length, seed, index).ids;
+}
+
+ToyExample lab_task_example(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
+                            std::uint64_t index) {
   if (!speaks_toy_vocabulary(model))
     fail("the trained tasks are sequences of the bundled toy models' vocabulary ({} ids); {} has {}", toy_vocab::kSize,
          model.dir.string(), model.config.vocab_size);
@@ -100,7 +106,7 @@ std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std
   task_settings.length = length;
   task_settings.mqar_pairs_max = std::min(task_settings.mqar_pairs_max, (length - 2) / 4);
   task_settings.copy_length_max = std::min(task_settings.copy_length_max, (length - 4) / 2);
-  return make_toy_example(task, task_settings, seed, index).ids;
+  return make_toy_example(task, task_settings, seed, index);
 }
 
 std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrationSettings& settings,
@@ -166,6 +172,7 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
   const bool wants_dam =
       std::find(settings.strategies.begin(), settings.strategies.end(), Strategy::Dam) != settings.strategies.end();
   std::shared_ptr<const std::vector<DamHeadMask>> dam = settings.dam_masks;
+  const auto calibration_start = std::chrono::steady_clock::now();
   if (wants_dam && dam == nullptr) {
     auto calibrated = calibrate_dam(
         model, settings.dam_calibration,
@@ -174,6 +181,7 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
         },
         cancel, &result.dam_calibration);
     dam = std::make_shared<const std::vector<DamHeadMask>>(std::move(calibrated));
+    result.dam_calibration_ms = ms_since(calibration_start);
   } else if (wants_dam) {
     result.dam_calibration = settings.dam_masks_description;
   }
@@ -184,10 +192,14 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
     for (const DamHeadMask& mask : result.dam) result.head_labels.push_back(dam_head_label(mask));
   }
 
+  const ComputeBackend& backend = engine::compute_backend(settings.backend);
+  if (const std::string why = backend.unsupported_reason(); !why.empty())
+    fail("mask lab on the {} backend: {}", backend_name(settings.backend), why);
   LabMetricOptions options;
   options.dense_with_bias = settings.dense_with_bias;
   options.tiles = settings.tiles;
   options.cancel = cancel;
+  const auto metrics_start = std::chrono::steady_clock::now();
   const std::int64_t total = static_cast<std::int64_t>(result.layers.size()) * result.heads;
   std::int64_t done = 0;
   for (std::int64_t layer : result.layers) {
@@ -197,12 +209,14 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
       if (progress) progress({done, total, "metrics"});
       const DamHeadMask* head_dam =
           dam != nullptr ? &(*dam)[static_cast<std::size_t>(layer * result.heads + head)] : nullptr;
-      for (StrategyMetrics& metrics : head_metrics(lab_layer.head(head, head_dam), settings.strategies, options))
+      for (StrategyMetrics& metrics :
+           backend.lab_head_metrics(lab_layer.head(head, head_dam), settings.strategies, options))
         result.rows.push_back({layer, head, std::move(metrics)});
       ++done;
     }
   }
   if (progress) progress({total, total, "metrics"});
+  result.metrics_ms = ms_since(metrics_start);
   result.elapsed_ms = ms_since(start);
   return result;
 }

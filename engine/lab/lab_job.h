@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compute/backend_kind.h"
 #include "core/lab/dam.h"
 #include "core/lab/lab_metrics.h"
 #include "core/lab/strategy.h"
@@ -53,6 +54,9 @@ struct LabSettings {
   // again (the app calibrates once per model and source).
   std::shared_ptr<const std::vector<DamHeadMask>> dam_masks;
   std::string dam_masks_description;  // what they were calibrated on, for LabResult::dam_calibration
+  // Where the metrics are computed (engine/backend/backend_factory.h): the CPU, or the GPU, which also times each
+  // strategy's sparse attention (StrategyMetrics::gpu_ms). DAM's calibration runs on the CPU either way.
+  Backend backend = Backend::Cpu;
 };
 
 struct LabProgress {
@@ -73,6 +77,8 @@ struct LabResult {
   std::vector<HeadLabel> head_labels;        // [all model layers · heads] from the DAM patterns, when calibrated
   std::string dam_calibration;               // what DAM calibrated on, in words ("" when dam was not asked for)
   double elapsed_ms = 0;
+  double dam_calibration_ms = 0;  // of elapsed_ms: DAM's calibration (0 when given masks or no dam)
+  double metrics_ms = 0;          // of elapsed_ms: the metrics of every layer, head and strategy
 };
 
 // DAM calibration alone: N forward passes at Lc on the settings' source; dense maps per (layer, head).
@@ -114,6 +120,9 @@ std::vector<LabDiffRow> diff_lab_results(const LabResult& a, const LabResult& b)
 // the pipeline's trained-task source does). Error when the model does not speak the toy vocabulary.
 std::vector<std::int32_t> lab_task_ids(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
                                        std::uint64_t index);
+// The same sequence with its answer rows (what the answer-accuracy curves score).
+ToyExample lab_task_example(const DogeModel& model, ToyTask task, std::int64_t length, std::uint64_t seed,
+                            std::uint64_t index);
 
 // Keys gained (kept by b, not by a) and lost (kept by a, not by b) over all rows of one head.
 struct KeptSetDiff {

@@ -54,6 +54,18 @@ void LabRunner::start(std::shared_ptr<const PipelineResult> source, const LabSet
         LabSettings curve_settings = settings;
         curve_settings.dam_masks.reset();
         run->curves = budget_curves(source->forward, curve_windows, curve_settings, &cancel_);
+        if (source->settings.source == SourceKind::Task && model.config.vocab_size == toy_vocab::kSize) {
+          AccuracyCurveSettings accuracy;
+          accuracy.task = source->settings.task;
+          accuracy.length = source->length();
+          accuracy.sequences = kLabAccuracySequences;
+          accuracy.seed = source->settings.seed;
+          accuracy.windows = curve_windows;
+          run->accuracy = answer_accuracy_curve(model, accuracy, [this](std::int64_t done, std::int64_t total) {
+            std::lock_guard lock(mutex_);
+            status_.progress = LabProgress{done, total, "answer accuracy"};
+          }, &cancel_);
+        }
       }
       run->label = fmt::format("#{} w={} L={} {}", number, run->result.window, run->result.length,
                                source->model->name());

@@ -9,16 +9,21 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/lab/answer_accuracy.h"
 #include "engine/lab/lab_job.h"
 #include "engine/pipeline/pipeline_result.h"
 
 namespace dmascope::engine {
 
 inline constexpr std::size_t kKeptLabRuns = 8;
+// Trained-task sequences per point of the app's accuracy curves: 4 × 256 tokens × 22 points of a toy model take a few
+// seconds of one CPU core; the CLI's --accuracy-sequences goes further.
+inline constexpr std::int64_t kLabAccuracySequences = 4;
 
 // One finished lab run and what it was made from (the views need the captures for dropped mass and kept-set diffs).
 struct LabRun {
@@ -26,6 +31,9 @@ struct LabRun {
   LabSettings settings;
   LabResult result;
   BudgetCurves curves;   // empty when no budget windows were asked for
+  // Answer accuracy against the same budgets for dma, swa and oracle, when the source is a trained task and the
+  // model speaks its vocabulary (kLabAccuracySequences sequences of the source's task, length and seed).
+  std::optional<AccuracyCurve> accuracy;
   std::string label;     // "#2 w=16 L=256 Doge-20M", for pickers
 };
 

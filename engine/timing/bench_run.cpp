@@ -106,6 +106,7 @@ TimingOptions bench_timing_options(const BenchSetting& s) {
   options.detail = true;
   options.kernels = s.kernel;
   options.keep_dma_output = s.keep_dma_output;
+  options.counters = s.counters;
   return options;
 }
 
@@ -138,6 +139,26 @@ nlohmann::json bench_json(const BenchSetting& s, const LayerTiming& t) {
   if (t.materialized.measured) j["materialized_ms"] = t.materialized.median_ms;
   if (t.dma_launched.measured) j["dma_launched_ms"] = t.dma_launched.median_ms;
   if (t.mask_and_lists.measured) j["mask_and_gather_ms"] = t.mask_and_lists.median_ms;
+  if (t.dma_total_counted.measured && !t.kernel_counters.empty()) {
+    // The kernel's own account of its work (all query heads and batches), and what counting cost.
+    const KernelCounters& c = t.kernel_counters;
+    double executed = 0, dense = 0, keys = 0;
+    std::int32_t max_keys = 0;
+    for (std::int64_t slot = 0; slot < c.batch * c.q_heads; ++slot) {
+      const GatheredWork work = gathered_work_from_counters(c, slot);
+      executed += work.executed_pairs;
+      dense += work.dense_pairs;
+      keys += work.mean_keys_per_tile();
+      max_keys = std::max(max_keys, work.max_keys_per_tile());
+    }
+    j["dma_counted_ms"] = t.dma_total_counted.median_ms;
+    j["dma_counted_spread_ms"] = t.dma_total_counted.spread_ms;
+    j["counters_overhead"] = dma_ms > 0 ? t.dma_total_counted.median_ms / dma_ms - 1 : 0;
+    j["counted_keys_per_tile_mean"] = keys / static_cast<double>(c.batch * c.q_heads);
+    j["counted_keys_per_tile_max"] = max_keys;
+    j["counted_executed_pairs"] = executed;
+    j["counted_dense_pairs"] = dense;
+  }
   if (s.bias == "model")
     j["bias_source"] = fmt::format("layer 0 of {} on {}", s.bias_model, bias_model_tokens(s.bias_model));
   return j;

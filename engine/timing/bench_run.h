@@ -23,6 +23,7 @@ struct BenchSetting {
   std::uint64_t seed = 0;
   KernelChoice kernel;  // CUDA: the kernels DmaRunner launches (bench --kernel SPEC, parse_kernel_choice)
   bool keep_dma_output = false;  // bench --save-output: the row's LayerTiming carries the DMA output
+  bool counters = false;         // bench --counters: also time the DMA with the forward's counters on (CUDA)
 };
 
 std::vector<float> bench_bias(const BenchSetting& setting);  // [B·Hkv, L]

@@ -26,6 +26,9 @@ namespace dmascope::engine {
 
 // The captured q/k/v/β of one layer of a result, with DMA budget `window` (the result's own w for a plain timing).
 AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_t layer, std::int64_t window);
+// The same from one layer's captures (q_rope, k_rope, v, dyn_bias) of any forward result (the CLI's forward --map).
+AttentionInputs capture_attention_inputs(const LayerCapture& capture, const DogeConfig& config,
+                                         std::int64_t bias_heads, std::int64_t window, MaskVariant variant);
 // Synthetic inputs with a model's head shape (and batch): q/k/v ~ N(0, 1), β from core/bias_patterns.h.
 AttentionInputs synthetic_attention_inputs(const AttentionInputs& head_shape, std::int64_t length, BiasPattern pattern,
                                            std::uint64_t seed);

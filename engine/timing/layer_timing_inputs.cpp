@@ -10,16 +10,22 @@ namespace dmascope::engine {
 
 AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_t layer, std::int64_t window) {
   if (layer < 0 || layer >= result.layers()) fail("timing: layer {} is out of range [0, {})", layer, result.layers());
-  const LayerCapture& capture = result.forward.layers[static_cast<std::size_t>(layer)];
-  const DogeConfig& config = result.model->model.config;
+  return capture_attention_inputs(result.forward.layers[static_cast<std::size_t>(layer)], result.model->model.config,
+                                  result.bias_heads(), window, result.settings.mask_variant);
+}
+
+AttentionInputs capture_attention_inputs(const LayerCapture& capture, const DogeConfig& config,
+                                         std::int64_t bias_heads, std::int64_t window, MaskVariant variant) {
+  if (!capture.q_rope.defined() || !capture.k_rope.defined() || !capture.v.defined() || !capture.dyn_bias.defined())
+    fail("attention inputs: the layer's q, k, v and β were not captured");
   AttentionInputs inputs;
   inputs.q_heads = config.num_attention_heads;
   inputs.kv_heads = config.num_key_value_heads;
-  inputs.bias_heads = result.bias_heads();
-  inputs.length = result.length();
+  inputs.bias_heads = bias_heads;
+  inputs.length = capture.dyn_bias.numel() / bias_heads;
   inputs.head_dim = config.head_dim;
   inputs.window = window;
-  inputs.variant = result.settings.mask_variant;
+  inputs.variant = variant;
   const std::int64_t L = inputs.length, d = inputs.head_dim, Hkv = inputs.kv_heads;
   inputs.q.assign(capture.q_rope.data<float>(), capture.q_rope.data<float>() + capture.q_rope.numel());
   inputs.k.assign(capture.k_rope.data<float>(), capture.k_rope.data<float>() + capture.k_rope.numel());

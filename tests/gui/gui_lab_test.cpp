@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -129,6 +130,36 @@ TEST(GuiMaskLab, TheDamStagesViewDrawsTheTrueMaskTheEngineCalibrated) {
   ASSERT_GT(white + black, 1000);
   const double density = true_cells / (capture_length * (capture_length + 1) / 2);
   EXPECT_NEAR(static_cast<double>(white) / (white + black), density, 0.02);
+}
+
+// On the first-launch trained task the Budget curves tab holds the answer accuracy of dma, swa and oracle at the
+// curve's budgets: dma at the model's w is the model as trained, at w = L every strategy is dense attention, and the
+// chart draws the lines (swa's colour is on screen).
+TEST(GuiMaskLab, TheBudgetCurvesShowAnswerAccuracyOnTheTrainedTask) {
+  const Shot shot = take_lab_screenshot("Budget curves");
+  const nlohmann::json& lab = shot.layout["lab"];
+  ASSERT_EQ(lab["error"], "");
+  ASSERT_EQ(lab["tab"], "Budget curves");
+  ASSERT_TRUE(lab.contains("accuracy")) << "the first launch is a trained task: the run should score its answers";
+  const std::int64_t length = lab["length"];
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> correct;
+  std::int64_t model_correct = -1, model_window = -1, answers = 0;
+  for (const auto& point : lab["accuracy"]) {
+    correct[{point["strategy"].get<std::string>(), point["window"].get<std::int64_t>()}] = point["correct"];
+    model_correct = point["model_correct"], model_window = point["model_window"], answers = point["answers"];
+  }
+  ASSERT_GT(answers, 0);
+  ASSERT_EQ(correct.size(), lab["accuracy"].size());
+  ASSERT_TRUE(correct.count({"dma", model_window})) << "the model's w is one of the budgets";
+  EXPECT_EQ(correct.at({"dma", model_window}), model_correct);
+  EXPECT_LT(correct.at({"swa", model_window}), model_correct);
+  EXPECT_EQ(correct.at({"swa", length}), correct.at({"dma", length}));
+  EXPECT_EQ(correct.at({"oracle", length}), correct.at({"dma", length}));
+  constexpr Rgb kSwaColor = {0, 158, 115};  // lab_budget_view.cpp's Okabe–Ito green
+  int swa_pixels = 0;
+  for (int y = shot.height / 2; y < shot.height; ++y)
+    for (int x = shot.width / 4; x < shot.width; ++x) swa_pixels += close_to(shot.at(x, y), kSwaColor);
+  EXPECT_GT(swa_pixels, 100) << "the accuracy chart's swa line";
 }
 
 TEST(GuiMaskLabSession, LabSettingsRoundTripThroughTheSessionFile) {

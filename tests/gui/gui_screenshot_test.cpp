@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "app/gui/engine_vocabulary.h"
@@ -195,6 +196,42 @@ TEST(GuiScreenshot, HeatmapPixelsMatchAMaskComputedIndependentlyFromCore) {
   EXPECT_EQ(checked, L * L);
   EXPECT_GT(kept, L) << "a degenerate mask would prove little";
   EXPECT_LT(kept, L * (L + 1) / 2);
+}
+
+// The heatmap's dropped-mass overlay (D) for swa at the session's w = 16: the dense probability of what a sliding
+// window drops is painted only where it drops (i − j ≥ w); above the diagonal and inside the window the picture is
+// the plain mask's, pixel for pixel.
+TEST(GuiScreenshot, DroppedMassOverlayTintsOnlyTheEntriesTheStrategyDropped) {
+  const fs::path dir = scratch_dir();
+  const Session session = small_session();
+  save_session(dir / "small.json", session);
+  const Screenshot plain = take_screenshot(dir, "plain", dir / "small.json");
+  const Screenshot overlay = take_screenshot(dir, "overlay", dir / "small.json", "--keys D");
+  ASSERT_TRUE(overlay.layout["heatmap"]["drawn"].get<bool>());
+  ASSERT_EQ(overlay.layout["heatmap"], plain.layout["heatmap"]);
+  constexpr std::int64_t kWindow = 16;  // small_session's model keep_window_size (doge-tiny-random)
+  const std::int64_t L = overlay.layout["length"];
+  const double x0 = overlay.layout["heatmap"]["x"], y0 = overlay.layout["heatmap"]["y"];
+  const double side = overlay.layout["heatmap"]["side"];
+  int unchanged_outside = 0, changed_dropped = 0, dropped_cells = 0;
+  for (std::int64_t i = 0; i < L; ++i)
+    for (std::int64_t j = 0; j < L; ++j) {
+      const int x = static_cast<int>(x0 + (j + 0.5) * side / L), y = static_cast<int>(y0 + (i + 0.5) * side / L);
+      const bool same = close_to(plain.image.at(x, y), overlay.image.at(x, y));
+      if (j > i || i - j < kWindow) {
+        ASSERT_TRUE(same) << "cell (query " << i << ", key " << j << ") is kept by swa or above the diagonal, yet "
+                          << "the overlay changed it: " << rgb_text(plain.image.at(x, y)) << " → "
+                          << rgb_text(overlay.image.at(x, y));
+        ++unchanged_outside;
+      } else {
+        ++dropped_cells;
+        changed_dropped += !same;
+      }
+    }
+  EXPECT_GT(unchanged_outside, 0);
+  ASSERT_GT(dropped_cells, 0);
+  // Opacity grows with the probability, so the faintest dropped entries leave the mask visible; the heavy ones tint.
+  EXPECT_GT(changed_dropped, dropped_cells / 10) << changed_dropped << " of " << dropped_cells << " dropped cells";
 }
 
 TEST(GuiScreenshot, TileMapColorsMatchTheCpuTileMap) {
@@ -398,6 +435,39 @@ TEST(GuiScreenshot, NonInteractiveRunsWriteNeitherTheRecentListNorImguiIni) {
   for (const auto& entry : fs::recursive_directory_iterator(config))
     config_files.insert(fs::relative(entry.path(), config).string());
   EXPECT_EQ(config_files, (std::set<std::string>{"dmascope", "dmascope/recent.json"}));
+}
+
+// An interactive run keeps the layout in imgui.ini, written whole by a rename (ImGui would rewrite the file in place,
+// and a crash mid-write would leave half a layout): a run ended by SIGTERM quits like a closed window, leaving a
+// complete file and no temporary one. A FIFO named imgui.ini is neither read (it would block the start) nor replaced.
+TEST(GuiScreenshot, InteractiveRunSavesTheLayoutAtomicallyAndLeavesAFifoAlone) {
+  const fs::path dir = scratch_dir();
+  const fs::path config = dir / "config";
+  fs::create_directories(config / "dmascope");
+  save_session(dir / "small.json", small_session());
+  const std::string environment = "cd '" + dir.string() + "' && HOME='" + dir.string() + "' XDG_CONFIG_HOME='" +
+                                  config.string() + "' XDG_CACHE_HOME='" + (dir / "cache").string() + "' ";
+  // timeout sends SIGTERM to the app after 8 s, and SIGKILL 20 s later if it has not quit by then.
+  const std::string app = std::string(DMASCOPE_XVFB_RUN) + " -a -s '-screen 0 1280x720x24' timeout -k 20 8 '" +
+                          DMASCOPE_GUI_PATH + "' --session '" + (dir / "small.json").string() + "'";
+  std::string output;
+  EXPECT_EQ(run_command(environment + app, output), 124) << "SIGTERM did not end the app like a closed window:\n"
+                                                        << output;
+  const fs::path ini = config / "dmascope/imgui.ini";
+  ASSERT_TRUE(fs::is_regular_file(ini)) << output;
+  const std::string layout = read_file_text(ini);
+  EXPECT_NE(layout.find("[Window]["), std::string::npos) << layout;
+  EXPECT_EQ(layout.back(), '\n') << "a layout cut short";
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(config / "dmascope")) names.insert(entry.path().filename().string());
+  for (const std::string& name : names) EXPECT_TRUE(name == "imgui.ini" || name == "recent.json") << name;
+
+  fs::remove(ini);
+  ASSERT_EQ(::mkfifo(ini.c_str(), 0600), 0);
+  run_command(environment + app, output);
+  EXPECT_TRUE(fs::is_fifo(ini)) << "the FIFO was replaced";
+  EXPECT_NE(output.find("imgui.ini"), std::string::npos) << output;
+  EXPECT_NE(output.find("not read or saved"), std::string::npos) << output;
 }
 
 TEST(GuiSessionFile, JsonRoundTripKeepsEverySettingAndViewField) {

@@ -18,6 +18,7 @@
 #include "engine/pipeline/mask_grid.h"
 #include "engine/pipeline/logit_source.h"
 #include "app/gui/render/number_format.h"
+#include "app/gui/panels/heatmap_dropped_mass.h"
 #include "app/gui/panels/panels.h"
 #include "app/gui/panels/shown_text.h"
 #include "app/gui/presenter/presenter.h"
@@ -117,6 +118,8 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   ImGui::Checkbox("death indices", &state.heatmap.show_death_indices);
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("mark each key's death index: the first row that no longer keeps it (its kept run ends there)");
+  same_line_if_fits(ImGui::CalcTextSize("dropped mass").x + ImGui::GetFrameHeight() + 8);
+  draw_dropped_mass_controls(state);
   same_line_if_fits(ImGui::CalcTextSize("PNG").x + 2 * ImGui::GetStyle().FramePadding.x);
   panel_png_button(state, "heatmap");
 }
@@ -693,12 +696,14 @@ void draw_heatmap_panel(AppState& state) {
   if (logits) update_logit_grid(state, result, *logits, window, texels);
   else if (!logits_view) update_matrix_grid(state, *result, window, texels);
   update_beta_strip(state, *result, window, texels);
+  if (!logits_view) update_dropped_mass(state, result, window, texels);
   const bool probs = view.quantity == HeatmapQuantity::Probabilities && result->has_probs;
   const HeatmapPanelState& panel = state.heatmap;
   if (logits && panel.logit_error.empty() && panel.logit_key.generation == 0) logits_missing = "computing logits…";
   if (logits && !panel.logit_error.empty()) logits_missing = panel.logit_error;
 
   draw_matrix_picture(state, g, window, probs, logits_view, logits_missing);
+  if (!logits_view) draw_dropped_mass_overlay(state, g.origin, g.side);
   draw_axes(state, *result, g.origin, g.side, window, g.left_margin);
   if (state.heatmap.show_death_indices || presenter_highlight(state) == TourHighlight::DeathIndices)
     draw_death_indices(*result, view, g, window);

@@ -14,6 +14,21 @@ namespace dmascope::gui {
 
 namespace {
 
+// The matched offsets or columns by name, since a few one-pixel lines (a far diagonal is one cell at the corner)
+// can be all but invisible in the picture: "none", "0, 1", or the first kShownPatterns and "… (N in all)".
+// The averaged map's log scale spans four decades below its maximum.
+constexpr float kAveragedLogRange = 1e-4f;
+
+std::string pattern_list(const std::vector<std::int32_t>& patterns) {
+  constexpr std::size_t kShownPatterns = 6;
+  if (patterns.empty()) return "none";
+  std::string text;
+  for (std::size_t n = 0; n < std::min(patterns.size(), kShownPatterns); ++n)
+    text += (n > 0 ? ", " : "") + std::to_string(patterns[n]);
+  if (patterns.size() > kShownPatterns) text += fmt::format(", … ({} in all)", patterns.size());
+  return text;
+}
+
 constexpr std::int64_t kStagePixels = 192;         // each stage's grid side (max-pooled from its cells)
 constexpr std::int64_t kExtendedMaskMaxLength = 4096;  // extended_mask is [L, L] bytes: shown up to this L
 
@@ -67,12 +82,13 @@ void draw_lab_dam_stages(AppState& state, const LabRun& run) {
   for (std::uint8_t kept : mask.true_mask) true_cells += kept;
   const double causal_cells = static_cast<double>(lc) * static_cast<double>(lc + 1) / 2;
   const std::string captions[5] = {
-      fmt::format("averaged Ā ({}×{}, max {:.3g})", lc, lc, lab.dam_stage_high[0]),
+      fmt::format("averaged Ā ({}×{}, log, {:.0e} … {:.3g})", lc, lc, lab.dam_stage_high[0] * kAveragedLogRange,
+                  lab.dam_stage_high[0]),
       fmt::format("Box-Cox Ã (λ = {}, max {:.3g})", run.settings.dam_calibration.dam.lambda, lab.dam_stage_high[1]),
       fmt::format("true mask Ã ≥ {}: {:.1f} % of causal cells", run.settings.dam_calibration.dam.tau,
                   100.0 * static_cast<double>(true_cells) / causal_cells),
-      fmt::format("matched (γ ≥ {}): {} diagonals, {} verticals", run.settings.dam_calibration.dam.mu,
-                  mask.matched_diagonals.size(), mask.matched_verticals.size()),
+      fmt::format("matched (γ ≥ {}): diagonals r {}; verticals c {}", run.settings.dam_calibration.dam.mu,
+                  pattern_list(mask.matched_diagonals), pattern_list(mask.matched_verticals)),
       fmt::format("extended mask at L = {}", shown_length)};
   const float side = std::max(96.0f, std::min((ImGui::GetContentRegionAvail().x - 32) / 3,
                                               (ImGui::GetContentRegionAvail().y - 80) / 2));
@@ -85,6 +101,10 @@ void draw_lab_dam_stages(AppState& state, const LabRun& run) {
     GridStyle style;
     style.table = &colormap_table(s < 2 ? Colormap::Magma : Colormap::Grey);
     style.low = 0.0f, style.high = lab.dam_stage_high[s];
+    if (s == 0) {  // Ā spans decades (a sink column near 1, content near 1/L): linear shows the sink and little else
+      style.mapping = GridMapping::Log;
+      style.low = lab.dam_stage_high[0] * kAveragedLogRange;
+    }
     const ImVec2 at = ImGui::GetCursorScreenPos();
     state.renderer->draw(ImGui::GetWindowDrawList(), lab.dam_stages[s], at, ImVec2(side, side), style);
     if (s == 2) lab.drawn_picture = {at.x, at.y, at.x + side, at.y + side};  // the true mask

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/gui/panels/lab_views.h"
+#include "engine/lab/lab_table.h"
 
 namespace dmascope::gui {
 
@@ -25,6 +26,7 @@ nlohmann::json lab_layout_json(const LabPanelState& lab) {
   document["window"] = run.result.window;
   document["layer"] = lab.dam_layer;
   document["head"] = lab.dam_head;
+  if (run.accuracy) document["accuracy"] = accuracy_curve_json(*run.accuracy);
   const KeptSetDiff& counts = lab.ab_job.finished().counts;
   document["ab"] = {{"gained", counts.gained}, {"lost", counts.lost}, {"common", counts.common}};
   const auto index = static_cast<std::size_t>(lab.dam_layer * run.result.heads + lab.dam_head);

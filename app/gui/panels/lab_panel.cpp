@@ -25,6 +25,7 @@ LabSettings settings_of(const LabEdit& edit, const PipelineResult& source) {
   settings.window = edit.window;  // 0: the forward's window
   settings.dense_with_bias = edit.dense_with_bias;
   settings.tiles = {source.settings.tile_size, source.settings.tile_size};
+  settings.backend = source.settings.backend;  // the lab computes where the forward ran (a GPU adds gpu_ms)
   settings.dam_calibration = default_dam_calibration(source.model->model);
   // A trained task needs the toy vocabulary: elsewhere the model's default (random ids) stands.
   const auto source_kind = static_cast<DamSource>(edit.dam_source);
@@ -139,7 +140,7 @@ void draw_lab_window(AppState& state) {
     return;
   }
   const LabRun& run = *runs.back();
-  ImGui::Text("%s: %lld tokens, w = %lld, dense %s β%s%s", run.label.c_str(),
+  ImGui::TextWrapped("%s: %lld tokens, w = %lld, dense %s β%s%s", run.label.c_str(),
               static_cast<long long>(run.result.length), static_cast<long long>(run.result.window),
               run.settings.dense_with_bias ? "with" : "without", run.result.dam_calibration.empty() ? "" : ", DAM on ",
               run.result.dam_calibration.c_str());

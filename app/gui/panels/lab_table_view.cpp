@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "app/gui/panels/lab_views.h"
@@ -16,7 +17,7 @@ namespace dmascope::gui {
 
 namespace {
 
-enum Column { kLayer, kHead, kStrategy, kTokens, kTiles, kRecall, kRecallMin, kError, kEmpty, kColumns };
+enum Column { kLayer, kHead, kStrategy, kTokens, kTiles, kRecall, kRecallMin, kError, kEmpty, kGpuMs, kColumns };
 
 double sort_key(const LabRow& row, int column) {
   const StrategyMetrics& m = row.metrics;
@@ -30,6 +31,7 @@ double sort_key(const LabRow& row, int column) {
     case kRecallMin: return m.mass_recall_min;
     case kError: return m.output_rel_error;
     case kEmpty: return static_cast<double>(m.empty_rows);
+    case kGpuMs: return m.gpu_ms;
   }
   return 0;
 }
@@ -54,11 +56,14 @@ void draw_lab_table(AppState& state, const LabRun& run) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("save these rows as CSV, into the export folder");
   const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
                                 ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
-  if (!ImGui::BeginTable("lab metrics", kColumns, flags)) return;
+  // The GPU time column only when the metrics ran on a GPU (gpu_ms is NaN otherwise).
+  const bool timed = std::any_of(rows.begin(), rows.end(), [](const LabRow& row) { return std::isfinite(row.metrics.gpu_ms); });
+  const int columns = timed ? kColumns : kGpuMs;
+  if (!ImGui::BeginTable("lab metrics", columns, flags)) return;
   const char* const names[kColumns] = {"layer", "head", "strategy", "token density", "tile density",
-                                       "recall mean", "recall min", "output error", "empty rows"};
+                                       "recall mean", "recall min", "output error", "empty rows", "GPU ms"};
   ImGui::TableSetupScrollFreeze(0, 1);
-  for (int c = 0; c < kColumns; ++c)
+  for (int c = 0; c < columns; ++c)
     ImGui::TableSetupColumn(names[c], c == kLayer ? ImGuiTableColumnFlags_DefaultSort : 0);
   ImGui::TableHeadersRow();
   if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsCount > 0) {
@@ -87,6 +92,7 @@ void draw_lab_table(AppState& state, const LabRun& run) {
       ImGui::TableNextColumn(), ImGui::TextUnformatted(number_or_nan(m.mass_recall_min, m.non_finite).c_str());
       ImGui::TableNextColumn(), ImGui::TextUnformatted(number_or_nan(m.output_rel_error, m.non_finite).c_str());
       ImGui::TableNextColumn(), ImGui::Text("%lld", static_cast<long long>(m.empty_rows));
+      if (timed) ImGui::TableNextColumn(), ImGui::TextUnformatted(fmt::format("{:.3f}", m.gpu_ms).c_str());
     }
   }
   ImGui::EndTable();

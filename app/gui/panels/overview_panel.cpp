@@ -46,12 +46,15 @@ void draw_overview_panel(AppState& state) {
   const float label_width = ImGui::CalcTextSize("L00").x + 6;
   panel_png_button(state, "overview");
   ImGui::SameLine();
-  ImGui::TextDisabled(answer_labels ? "layer × head · kept fraction, answers' keys kept · click to open"
-                                    : "layer × head · kept fraction · click to open");
   const float line = ImGui::GetTextLineHeight();
   // Heads whose cut falls on a tie in some row get one more line, "N tied": there the kept set is the tie rule's choice.
   const bool tie_labels = std::any_of(result->cut_ties.begin(), result->cut_ties.end(),
                                       [](const CutTies& ties) { return ties.count() > 0; });
+  // Wrapped: in a narrow panel the legend of the labels goes on two lines rather than off the edge.
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextDisabled("layer × head · kept fraction%s%s · click to open", answer_labels ? " · answers' values kept" : "",
+                      tie_labels ? " · rows cut on a tie" : "");
+  ImGui::PopTextWrapPos();
   // A cell is as wide as its widest label ("100.0 %"), so that neighbouring labels never run together.
   const float cell_width = std::max(thumb, ImGui::CalcTextSize("100.0 %").x) + 12, cell_height = thumb + line * (1 + answer_labels + tie_labels) + 8;
   // With answers the grid takes its own height, leaving the answers table ten lines or half the panel.

@@ -1,7 +1,8 @@
 // The Tile map panel: the statuses (empty / partial / full) of the tiles of the current head, as the CPU kernel
 // reports them (LayerCapture::tile_maps), over the same part of the matrix as the heatmap, with token and tile
 // density side by side — and the work the kernel really does, which is neither: it gathers, per query tile, the keys
-// some row of the tile keeps and computes all of those pairs (core/attention/gathered_work.h).
+// some row of the tile keeps and computes all of those pairs (core/attention/gathered_work.h). With the CUDA backend
+// the kernel's own tiles stand beside, and the gathered work comes from the counters the forward kernel wrote.
 #include <imgui.h>
 
 #include <fmt/format.h>
@@ -44,8 +45,28 @@ void same_line_if_text_fits(const char* text) {
   if (ImGui::GetItemRectMax().x + width <= right) ImGui::SameLine();
 }
 
+// The gathered work of the current bias head and where it comes from: with the CUDA backend, the counters the DMA
+// forward kernel wrote in its instrumented run of this layer (once that run is back); otherwise the CPU twin's count
+// from the death indices (core/attention/kernel_counters.h gives both the same numbers).
+struct ShownWork {
+  GatheredWork work;
+  bool from_kernel = false;
+};
+
+ShownWork shown_work(AppState& state, const PipelineResult& result, std::int64_t layer, std::int64_t bias_head) {
+  if (result.settings.backend == Backend::Cuda)
+    if (const auto kernel = state.pipeline.kernel_tiles(layer);
+        kernel && kernel->generation == result.generation && !kernel->counters.empty()) {
+      const KernelCounters& counters = kernel->counters;
+      return {gathered_work_from_counters(counters, bias_head * (counters.q_heads / counters.bias_heads)), true};
+    }
+  const auto death = result.death(layer, bias_head);
+  return {kernel_gathered_work(death.data(), result.length()), false};
+}
+
 // Token density, tile density and the gathered work, each a line of its own (wrapping when the panel is narrow).
-void draw_density_and_work(FrameLayout& layout, const TileMap& map, const GatheredWork& work) {
+void draw_density_and_work(FrameLayout& layout, const TileMap& map, const ShownWork& shown) {
+  const GatheredWork& work = shown.work;
   const std::string densities =
       fmt::format("token density {} · tile density {} ({} of {} causal tiles hold a kept entry)",
                   format_percent(map.token_density()), format_percent(map.tile_density()), map.partial + map.full,
@@ -54,9 +75,16 @@ void draw_density_and_work(FrameLayout& layout, const TileMap& map, const Gather
   note_item_text(layout, densities);
   const ImVec2 work_top = ImGui::GetCursorScreenPos();
   const std::string gathered =
-      fmt::format("keys gathered per {}-row query tile of the DMA kernels: {:.0f} on average, at most {}", work.tile_rows,
-                  work.mean_keys_per_tile(), work.max_keys_per_tile());
+      fmt::format("keys gathered per {}-row query tile of the DMA kernels: {:.0f} on average, at most {}{}", work.tile_rows,
+                  work.mean_keys_per_tile(), work.max_keys_per_tile(),
+                  shown.from_kernel ? " (from the kernel's counters)" : "");
   ImGui::TextWrapped("%s", gathered.c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s", shown.from_kernel
+                                ? "Counted by the CUDA forward kernel itself while it ran this layer (an instrumented "
+                                  "run;\nthe timed runs have the counters off)."
+                                : "Counted on the CPU from the death indices, as the kernels gather them (their CPU "
+                                  "twin;\nwith the CUDA backend the kernel's own counters replace it).");
   note_item_text(layout, gathered);
   const std::string executed = fmt::format("executed (query, key) pairs: {} of dense → ideal speedup {}",
                                            format_percent(work.executed_fraction()), format_ratio(work.ideal_speedup()));
@@ -128,8 +156,7 @@ void draw_tile_map_panel(AppState& state) {
   legend_entry(layout, kTileFullColor, "full", map.full);
   same_line_if_text_fits("above the diagonal 0000");
   legend_entry(layout, kAboveDiagonalColor, "above the diagonal", map.skipped - causal_empty);
-  const auto death = result->death(view.layer, bias_head);
-  draw_density_and_work(layout, map, kernel_gathered_work(death.data(), result->length()));
+  draw_density_and_work(layout, map, shown_work(state, *result, view.layer, bias_head));
 
   draw_kernel_tile_controls(state, *result);
   if (ImGui::SmallButton("export CSV")) export_tile_csv(state, *result, view.layer);
@@ -155,7 +182,7 @@ void draw_tile_map_panel(AppState& state) {
                                         ImGui::GetColorU32(ImGuiCol_TextDisabled),
                                         state.kernel_tiles.layer == KernelTileLayer::CtaTime
                                             ? "CUDA kernel: µs of each CTA (a row band per query tile)"
-                                            : "CUDA kernel's own tiles, 64x64");
+                                            : "CUDA kernel's own tiles, 64x64, from its counters");
   // The heatmap's part of the matrix, so that both pictures show the same tokens (the heatmap draws first).
   const MatrixWindow window = state.layout.heatmap_drawn && state.layout.length == L
                                   ? state.layout.window

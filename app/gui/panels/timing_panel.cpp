@@ -50,15 +50,21 @@ struct LayerWork {
   double token_density = 0, tile_density = 0, executed_fraction = 0, ideal_speedup = 0, mean_keys_per_tile = 0;
   std::int64_t tile_rows = 0, tile_cols = 0;  // the tile map's tiles (the view's choice)
   std::int64_t kernel_tile_rows = 0;           // the query tiles the DMA kernels gather keys for
+  bool from_kernel = false;                    // gathered keys and executed pairs from the kernel's counters
 };
 
-LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
+// counters: the CUDA forward kernel's own counts of this layer (its instrumented run), or null for the CPU twin's count
+// from the death indices.
+LayerWork layer_work(const PipelineResult& result, std::int64_t layer, const KernelCounters* counters) {
   LayerWork work;
+  work.from_kernel = counters != nullptr;
   double kept = 0, causal = 0, active_tiles = 0, causal_tiles = 0, executed = 0, dense = 0, keys = 0, tiles = 0;
   for (std::int64_t bias_head = 0; bias_head < result.bias_heads(); ++bias_head) {
     const TileMap& map = result.tile_map(layer, bias_head);
     const auto death = result.death(layer, bias_head);
-    const GatheredWork gathered = kernel_gathered_work(death.data(), result.length());
+    const GatheredWork gathered =
+        counters ? gathered_work_from_counters(*counters, bias_head * (counters->q_heads / counters->bias_heads))
+                 : kernel_gathered_work(death.data(), result.length());
     kept += static_cast<double>(map.kept_entries);
     causal += static_cast<double>(map.causal_entries);
     active_tiles += static_cast<double>(map.partial + map.full);
@@ -82,7 +88,9 @@ LayerWork layer_work(const PipelineResult& result, std::int64_t layer) {
 // Three lines that tell why DMA is faster: the kept share, the non-empty tiles' share (what a tile-skipping kernel
 // would save), and the pairs the gathering kernel executes (what this one saves).
 void draw_layer_work(AppState& state, const PipelineResult& result, std::int64_t layer) {
-  const LayerWork work = layer_work(result, layer);
+  const auto kernel = result.settings.backend == Backend::Cuda ? state.pipeline.kernel_tiles(layer) : nullptr;
+  const bool counted = kernel && kernel->generation == result.generation && !kernel->counters.empty();
+  const LayerWork work = layer_work(result, layer, counted ? &kernel->counters : nullptr);
   FrameLayout& layout = state.layout;
   const ImVec2 top = ImGui::GetCursorScreenPos();
   const std::string densities =
@@ -92,8 +100,9 @@ void draw_layer_work(AppState& state, const PipelineResult& result, std::int64_t
   ImGui::TextWrapped("%s", densities.c_str());
   note_item_text(layout, densities);
   const std::string gathered = fmt::format(
-      "the kernels gather {:.0f} keys per {}-row query tile on average and execute {} of dense's (query, key) pairs",
-      work.mean_keys_per_tile, work.kernel_tile_rows, format_percent(work.executed_fraction));
+      "the kernels gather {:.0f} keys per {}-row query tile on average and execute {} of dense's (query, key) pairs{}",
+      work.mean_keys_per_tile, work.kernel_tile_rows, format_percent(work.executed_fraction),
+      work.from_kernel ? " (from the kernel's counters)" : "");
   ImGui::TextWrapped("%s", gathered.c_str());
   note_item_text(layout, gathered);
   const std::string ideal = fmt::format("ideal speedup {} = dense pairs / executed pairs (a tile-skipping kernel: {})",

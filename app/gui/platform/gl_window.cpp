@@ -7,6 +7,7 @@
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -15,6 +16,9 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "core/base/printable.h"
+#include "core/base/regular_file.h"
+#include "core/formats/atomic_write.h"
 
 namespace dmascope::gui {
 
@@ -111,7 +115,10 @@ GlWindow::GlWindow(const WindowOptions& options)
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
-  io.IniFilename = ini_path_.empty() ? nullptr : ini_path_.c_str();
+  // ImGui never touches imgui.ini itself (it would rewrite it in place, and a crash mid-write loses the layout): the
+  // layout is read here and written atomically by save_layout().
+  io.IniFilename = nullptr;
+  if (!ini_path_.empty()) load_layout();
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   if (options.deterministic) io.ConfigFlags |= ImGuiConfigFlags_NoMouse | ImGuiConfigFlags_NoMouseCursorChange;
   apply_ui_scale();
@@ -217,5 +224,31 @@ RgbaImage GlWindow::read_back_buffer() {
 }
 
 void GlWindow::present() { glfwSwapBuffers(window_); }
+
+void GlWindow::load_layout() {
+  std::error_code error;
+  if (!std::filesystem::exists(ini_path_, error)) return;
+  try {
+    const std::string text = read_regular_file(ini_path_, "the window layout (imgui.ini)", kMaxLayoutBytes);
+    ImGui::LoadIniSettingsFromMemory(text.data(), text.size());
+  } catch (const std::exception& problem) {
+    fmt::print(stderr, "warning: {}; the window layout is not read or saved\n", printable_message(problem.what()));
+    ini_path_.clear();
+  }
+}
+
+void GlWindow::save_layout(bool only_if_changed) {
+  ImGuiIO& io = ImGui::GetIO();
+  if (ini_path_.empty() || (only_if_changed && !io.WantSaveIniSettings)) return;
+  io.WantSaveIniSettings = false;
+  std::size_t size = 0;
+  const char* text = ImGui::SaveIniSettingsToMemory(&size);
+  try {
+    write_file_atomically(ini_path_, std::string_view(text, size));
+  } catch (const std::exception& problem) {  // said once; the session goes on without saving the layout
+    fmt::print(stderr, "warning: {}; the window layout is not saved\n", printable_message(problem.what()));
+    ini_path_.clear();
+  }
+}
 
 }  // namespace dmascope::gui

@@ -64,12 +64,17 @@ class GlWindow {
   void end_frame();               // renders ImGui's draw data into the back buffer (no swap)
   RgbaImage read_back_buffer();   // what end_frame() drew
   void present();                 // swaps
+  // Writes the layout to imgui.ini atomically: with only_if_changed, when ImGui asks (it marks a changed layout a
+  // few seconds after the change); otherwise always (at exit). Nothing without an ini_path.
+  void save_layout(bool only_if_changed);
+  static constexpr std::uint64_t kMaxLayoutBytes = 1 << 20;  // a few dozen windows' positions; more is not ours
 
   std::vector<KeyPress> take_key_presses();  // since the last call
   float ui_scale() const { return ui_scale_; }
   GLFWwindow* handle() const { return window_; }
 
  private:
+  void load_layout();
   static void on_key(GLFWwindow* window, int key, int scancode, int action, int mods);
   static void on_content_scale(GLFWwindow* window, float x_scale, float y_scale);
   void apply_ui_scale();  // fonts (rebuilt at the new size, so text stays sharp) and style sizes

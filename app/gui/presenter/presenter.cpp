@@ -283,17 +283,12 @@ void begin_presenter_frame(AppState& state) {
     restore_placement(presenter);
     presenter.restore_pending = false;
   }
-  if (!presenter.active && presenter.ini_suspended) {  // the user's layout is back: imgui.ini may record it again
-    io.IniFilename = presenter.suspended_ini_filename;
+  if (!presenter.active) {  // the user's layout is back: imgui.ini may record it again
     presenter.ini_suspended = false;
+    return;
   }
-  if (!presenter.active) return;
   if (!presenter.placement_saved) save_placement(presenter);
-  if (!presenter.ini_suspended) {
-    presenter.suspended_ini_filename = io.IniFilename;
-    io.IniFilename = nullptr;
-    presenter.ini_suspended = true;
-  }
+  presenter.ini_suspended = true;
   if (ImFont* font = presenter_font(); font && io.DisplaySize.y >= kLargePanelFontMinHeight) {
     ImGui::PushFont(font);
     presenter.font_pushed = true;

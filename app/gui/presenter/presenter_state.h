@@ -31,8 +31,7 @@ struct PresenterState {
   // panel with no place yet (the app started presenting) goes back to its default place.
   std::map<std::string, std::pair<ImVec2, ImVec2>> saved_placement;
   bool placement_saved = false, restore_pending = false;
-  // imgui.ini is not written while presenting (the presentation layout is not the user's); the name to put back.
-  const char* suspended_ini_filename = nullptr;
+  // imgui.ini is not written while presenting (the presentation layout is not the user's).
   bool ini_suspended = false;
   bool font_pushed = false;  // this frame pushed the large font for the panels (popped after the caption bar)
   // Where the last frame drew the caption bar (for --layout-json): x, y, width, height in framebuffer pixels.

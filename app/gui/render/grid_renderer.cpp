@@ -82,6 +82,7 @@ GridRenderer::GridRenderer() {
   u_range_ = glGetUniformLocation(program_, "u_range");
   u_above_diagonal_ = glGetUniformLocation(program_, "u_above_diagonal");
   u_masked_ = glGetUniformLocation(program_, "u_masked");
+  u_overlay_ = glGetUniformLocation(program_, "u_overlay");
   u_values_ = glGetUniformLocation(program_, "u_values");
   u_lut_ = glGetUniformLocation(program_, "u_lut");
   glGenVertexArrays(1, &empty_vao_);
@@ -147,15 +148,21 @@ void GridRenderer::render_callback(const ImDrawList*, const ImDrawCmd* command) 
   glEnable(GL_SCISSOR_TEST);
   glScissor(static_cast<GLint>(clip_x0), static_cast<GLint>(framebuffer_height - clip_y1),
             static_cast<GLsizei>(clip_x1 - clip_x0), static_cast<GLsizei>(clip_y1 - clip_y0));
-  glDisable(GL_BLEND);
+  const GridStyle& style = record.style;
+  if (style.overlay) {
+    glEnable(GL_BLEND);
+    glBlendFunc(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
+  } else {
+    glDisable(GL_BLEND);
+  }
   glUseProgram(self.program_);
+  glUniform1i(self.u_overlay_, style.overlay ? 1 : 0);
   glBindVertexArray(self.empty_vao_);
   glUniform4f(self.u_rect_ndc_, x0 / width * 2 - 1, 1 - y0 / framebuffer_height * 2, x1 / width * 2 - 1,
               1 - y1 / framebuffer_height * 2);
   glUniform2f(self.u_origin_, x0, framebuffer_height - y0);
   glUniform2f(self.u_texels_per_pixel_, static_cast<float>(record.texels_x) / (x1 - x0),
               static_cast<float>(record.texels_y) / (y1 - y0));
-  const GridStyle& style = record.style;
   glUniform1i(self.u_mode_, style.mapping == GridMapping::Linear ? 0 : style.mapping == GridMapping::Log ? 1 : 2);
   if (style.mapping == GridMapping::Log)
     glUniform2f(self.u_range_, std::log10(std::max(style.low, 1e-30f)), std::log10(std::max(style.high, 1e-30f)));

@@ -40,6 +40,7 @@ struct GridStyle {
   const ColormapTable* table = nullptr;  // colormap_table(...) or tile_status_table()
   GridMapping mapping = GridMapping::Linear;
   float low = 0.0f, high = 1.0f;  // Linear: values at entries 0 and 255; Log: the values (not their logs)
+  bool overlay = false;  // blended over what is below: values ≤ 0 transparent, opacity √(entry / 255)
 };
 
 class GridRenderer {
@@ -60,7 +61,7 @@ class GridRenderer {
 
   unsigned int program_ = 0, empty_vao_ = 0;
   int u_rect_ndc_ = -1, u_origin_ = -1, u_texels_per_pixel_ = -1, u_mode_ = -1, u_range_ = -1,
-      u_above_diagonal_ = -1, u_masked_ = -1, u_values_ = -1, u_lut_ = -1;
+      u_above_diagonal_ = -1, u_masked_ = -1, u_values_ = -1, u_lut_ = -1, u_overlay_ = -1;
   std::vector<std::pair<const ColormapTable*, unsigned int>> lookup_textures_;
   std::deque<DrawRecord> records_;  // stable addresses for the callbacks of this frame
 };

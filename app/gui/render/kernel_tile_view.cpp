@@ -143,11 +143,15 @@ void draw_kernel_tile_view(AppState& state, const PipelineResult& result, const 
     if (const auto cell = cell_at_point(window, L, side, side, mouse.x - origin.x, mouse.y - origin.y)) {
       const std::int64_t qt = cell->query / map->tile_rows, kt = cell->key / map->tile_cols;
       const bool above = kt * map->tile_cols > std::min(L, (qt + 1) * map->tile_rows) - 1;
-      ImGui::SetTooltip("kernel tile (%lld, %lld): %s\nCTA of head %lld, query tile %lld: %.2f µs\nkeys gathered: %d",
+      // Kept entries and keys gathered as the kernel counted them (the statuses follow from the kept entries).
+      const std::size_t tile = static_cast<std::size_t>((bias_head * map->q_tiles + qt) * map->k_tiles + kt);
+      const int kept = tile < map->counters.kept_entries.size() ? map->counters.kept_entries[tile] : 0;
+      ImGui::SetTooltip("kernel tile (%lld, %lld): %s, %d kept entries\nCTA of head %lld, query tile %lld: %.2f µs\n"
+                        "keys gathered: %d (from the kernel's counters)",
                         static_cast<long long>(qt), static_cast<long long>(kt),
                         above ? "above the diagonal"
                               : std::string(tile_status_name(static_cast<TileStatus>(map->status_at(bias_head, qt, kt)))).c_str(),
-                        static_cast<long long>(head), static_cast<long long>(qt), map->cta_us(head, qt),
+                        kept, static_cast<long long>(head), static_cast<long long>(qt), map->cta_us(head, qt),
                         map->keys_gathered[static_cast<std::size_t>(bias_head * map->q_tiles + qt)]);
     }
   }

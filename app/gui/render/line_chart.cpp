@@ -18,6 +18,10 @@ constexpr ImU32 kTextColor = IM_COL32(210, 210, 215, 255);
 constexpr ImU32 kFailedColor = IM_COL32(255, 115, 90, 255);
 
 bool present(double value) { return std::isfinite(value) && value > 0; }
+// A y value that is drawn: positive, or zero too where the chart says zero was measured (linear axes only).
+bool present_y(double value, const LineChartOptions& options) {
+  return present(value) || (options.zero_is_a_value && !options.log_y && value == 0);
+}
 
 }  // namespace
 
@@ -39,7 +43,7 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
       if (std::find(x_points.begin(), x_points.end(), s.x[n]) == x_points.end()) x_points.push_back(s.x[n]);
       x_low = std::min(x_low, s.x[n]);
       x_high = std::max(x_high, s.x[n]);
-      if (!present(s.y[n])) continue;
+      if (!present_y(s.y[n], options)) continue;
       y_low = std::min(y_low, s.y[n]);
       y_high = std::max(y_high, s.y[n]);
     }
@@ -116,7 +120,7 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
       run.clear();
     };
     for (std::size_t n = 0; n < s.x.size() && n < s.y.size(); ++n) {
-      if (!present(s.x[n]) || !present(s.y[n])) {
+      if (!present(s.x[n]) || !present_y(s.y[n], options)) {
         flush();
         continue;
       }
@@ -153,7 +157,7 @@ void draw_line_chart(const char* id, std::span<const ChartSeries> series, const 
       for (std::size_t n = 0; n < s.x.size() && n < s.y.size(); ++n)
         if (s.x[n] == nearest)
           text += fmt::format("\n{}: {}", s.label,
-                              !present(s.y[n])     ? std::string("not measured")
+                              !present_y(s.y[n], options) ? std::string("not measured")
                               : options.format_value ? options.format_value(s.y[n])
                                                      : fmt::format("{:g}", s.y[n]));
     ImGui::SetTooltip("%s", text.c_str());

@@ -30,6 +30,7 @@ struct LineChartOptions {
   bool log_y = false;
   float height = 220;
   std::string (*format_value)(double) = nullptr;  // the tooltip's numbers (e.g. format_ms); null: "%g"
+  bool zero_is_a_value = false;  // y = 0 is drawn (an accuracy of 0); otherwise it means "not measured"
   std::vector<ChartFailedPoint> failed_points;
 };
 
