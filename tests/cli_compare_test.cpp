@@ -29,7 +29,7 @@ Finished cli(const std::string& arguments) {
 }
 
 std::string bundled_model(const char* name) {
-  return (std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets" / "models" / name).string();
+  return (testing::source_dir() / "assets" / "models" / name).string();
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

@@ -100,7 +100,7 @@ TEST(AttentionKeptSets, AnEmptyRowOutputsZerosAndBadSetsAreErrorsNamingTheHead) 
 }
 
 DogeModel tiny_model() {
-  return DogeModel::load(std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-tiny-random");
+  return DogeModel::load(testing::source_dir() / "assets/models/doge-tiny-random");
 }
 
 std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vocab) {

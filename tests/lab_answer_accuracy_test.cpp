@@ -8,12 +8,13 @@
 #include "core/base/error.h"
 #include "core/lab/lab_metrics.h"
 #include "engine/lab/answer_accuracy.h"
+#include "tests/test_paths.h"
 
 namespace dmascope {
 namespace {
 
 DogeModel toy_model() {
-  return DogeModel::load(std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-toy-mqar");
+  return DogeModel::load(testing::source_dir() / "assets/models/doge-toy-mqar");
 }
 
 TEST(AnswerAccuracy, DmaAtTheModelsWindowEqualsThePlainForwardAndSwaOracleDiffer) {
@@ -76,7 +77,7 @@ TEST(AnswerAccuracy, BadSettingsAreErrorsAndCancelStops) {
   settings.sequences = 1;
   std::atomic<bool> cancel{true};
   EXPECT_THROW(answer_accuracy_curve(model, settings, {}, &cancel), LabCancelled);
-  const DogeModel other = DogeModel::load(std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-tiny-random");
+  const DogeModel other = DogeModel::load(testing::source_dir() / "assets/models/doge-tiny-random");
   EXPECT_THROW(answer_accuracy_curve(other, settings), Error);  // not the toy vocabulary
 }
 

@@ -13,6 +13,7 @@
 #include "core/lab/lab_head.h"
 #include "engine/lab/lab_job.h"
 #include "tests/lab_test_heads.h"
+#include "tests/test_paths.h"
 
 namespace dmascope {
 namespace {
@@ -28,7 +29,7 @@ struct TinyForward {
 
 const TinyForward& tiny_forward() {
   static const TinyForward tiny = [] {
-    TinyForward t{DogeModel::load(std::filesystem::path(DMASCOPE_SOURCE_DIR) / "assets/models/doge-tiny-random"), {}};
+    TinyForward t{DogeModel::load(testing::source_dir() / "assets/models/doge-tiny-random"), {}};
     std::mt19937 rng(5);
     std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(t.model.config.vocab_size - 1));
     std::vector<std::int32_t> ids(kLength);

@@ -8,6 +8,10 @@ namespace dmascope::testing {
 
 // Built-in absolute paths, overridable so that a test binary built here can run from a copy of the tree elsewhere
 // (a GPU machine).
+std::filesystem::path source_dir() {
+  const char* override_dir = std::getenv("DMASCOPE_SOURCE_DIR");
+  return override_dir ? override_dir : DMASCOPE_SOURCE_DIR;
+}
 std::filesystem::path fixtures_dir() {
   const char* override_dir = std::getenv("DMASCOPE_FIXTURES_DIR");
   return override_dir ? override_dir : DMASCOPE_FIXTURES_DIR;

@@ -8,6 +8,7 @@
 
 namespace dmascope::testing {
 
+std::filesystem::path source_dir();        // the source tree (its assets/ hold the bundled models)
 std::filesystem::path fixtures_dir();      // tests/fixtures/data
 std::filesystem::path cli_path();          // the built dmascope-cli
 std::filesystem::path scratch_dir();       // a fresh empty directory for the running test
