@@ -3,8 +3,9 @@
 Runs on a GPU machine (torch 2.11, transformers 5.17). It writes a Doge-20M-shaped random checkpoint with
 `dmascope-cli make-model --preset P` (default doge-20m; keep_window_size = --window) and, for each length L, times in this process
 transformers' DogeForCausalLM with eager attention (the only correct one in 5.17: its sdpa path is not causal) in bf16
-and in fp32, called as its users call it (`model(input_ids)` under torch.no_grad, no CUDA graph): CUDA events around
-each call, warm-up, the median of the repeats. Then it runs our forward in bf16 and fp32 with the same length, window
+and in fp32, called as its users call it (`model(input_ids)` under torch.no_grad) and, like our bf16 forward, as a
+CUDA-graph replay (where transformers' code lets itself be captured): CUDA events around each call, warm-up, the
+median of the repeats. Then it runs our forward in bf16 and fp32 with the same length, window
 and --repeat, and takes the median device time it prints (the bf16 forward is one replayed CUDA graph; the fp32 one
 synchronizes per layer). A run that does not fit in memory is reported as OOM at its L.
 
@@ -51,26 +52,38 @@ def time_transformers(model_dir, dtype, length, window, warmup, repeats):
             torch.cuda.synchronize()
             eager = median_ms(lambda: model(ids))
             # Like with like: our bf16 forward is one replayed CUDA graph, so the peer is timed replayed too
-            # (warm-up on a side stream first, as torch's CUDA-graph documentation asks).
-            try:
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(side):
-                    for _ in range(3):
-                        model(ids)
-                torch.cuda.current_stream().wait_stream(side)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):
-                    model(ids)
-                for _ in range(warmup):
-                    graph.replay()
-                torch.cuda.synchronize()
-                replayed = median_ms(graph.replay)
-                del graph
-            except Exception as problem:  # a capture transformers' code does not allow: say why
-                print(f"transformers {dtype} L={length}: no CUDA graph ({type(problem).__name__}: "
-                      f"{str(problem).splitlines()[0][:120]})", file=sys.stderr)
-                replayed = "no graph"
+            # (warm-up on a side stream first, as torch's CUDA-graph documentation asks). A capture must not copy
+            # from host memory: without use_cache=False the forward builds a DynamicCache, and the causal mask it
+            # builds from attention_mask=None uses torch.tensor(0.0, device=...) — so the last try passes position
+            # ids and a 4-D additive causal mask made on the GPU beforehand (the same mask, in the model's dtype).
+            positions = torch.arange(length, device="cuda")
+            static = dict(use_cache=False, position_ids=positions[None], cache_position=positions)
+            replayed = "no graph"
+            tries = [{"use_cache": False}, static]
+            if dtype == torch.bfloat16 or length <= 16384:  # the fp32 L×L mask at 32K would take 4 GiB more
+                causal = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device="cuda").triu(1)
+                tries.append(dict(static, attention_mask=causal[None, None]))
+            for kwargs in tries:
+                try:
+                    side = torch.cuda.Stream()
+                    side.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(side):
+                        for _ in range(3):
+                            model(ids, **kwargs)
+                    torch.cuda.current_stream().wait_stream(side)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph):
+                        model(ids, **kwargs)
+                    for _ in range(warmup):
+                        graph.replay()
+                    torch.cuda.synchronize()
+                    replayed = median_ms(graph.replay)
+                    del graph
+                    break
+                except Exception as problem:  # a capture transformers' code does not allow: say why
+                    torch.cuda.synchronize()
+                    print(f"transformers {dtype} L={length}: no CUDA graph with {sorted(kwargs)} "
+                          f"({type(problem).__name__}: {str(problem).splitlines()[0][:120]})", file=sys.stderr)
         return eager, replayed
     except torch.cuda.OutOfMemoryError:
         return "OOM", "OOM"
