@@ -16,16 +16,8 @@ namespace {
 
 constexpr int kExitDataError = 1, kExitUsage = 2;
 
-struct Finished {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-Finished cli(const std::string& arguments) {
-  Finished run;
-  run.exit_code = testing::run_command(testing::cli_path().string() + " " + arguments, run.output);
-  return run;
-}
+using testing::Finished;
+Finished cli(const std::string& arguments) { return testing::run_cli(arguments); }
 
 std::string fixture_model(const char* name) { return (testing::fixtures_dir() / "models" / name).string(); }
 

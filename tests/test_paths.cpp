@@ -21,6 +21,12 @@ std::filesystem::path cli_path() {
   return override_path ? override_path : DMASCOPE_CLI_PATH;
 }
 
+Finished run_cli(const std::string& arguments) {
+  Finished run;
+  run.exit_code = run_command(cli_path().string() + " " + arguments, run.output);
+  return run;
+}
+
 std::filesystem::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "dmascope-tests" /

@@ -13,4 +13,11 @@ std::filesystem::path fixtures_dir();      // tests/fixtures/data
 std::filesystem::path cli_path();          // the built dmascope-cli
 std::filesystem::path scratch_dir();       // a fresh empty directory for the running test
 
+// The CLI run as a separate process: its exit code and what it wrote to stdout and stderr together.
+struct Finished {
+  int exit_code;
+  std::string output;
+};
+Finished run_cli(const std::string& arguments);  // `dmascope-cli ARGUMENTS` through the shell
+
 }  // namespace dmascope::testing

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <csignal>
+#include <ctime>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -39,12 +40,25 @@
 namespace {
 
 // SIGINT or SIGTERM (Ctrl+C in the terminal, a session logging out) ends an interactive run like closing the window:
-// the loop sees the flag within one wait, the layout is saved and the worker stopped. A second signal ends the
-// process at once (the handler puts the default action back).
+// the loop sees the flag within one wait, the layout is saved and the worker stopped. A second signal a second or
+// more after the first ends the process at once; one sooner is the same stop sent twice (timeout(1) and process
+// managers signal the process and then its group) and is ignored.
 std::atomic<bool> stop_signal_received{false};
+std::atomic<long long> first_stop_signal_ns{0};
+long long monotonic_ns() {  // clock_gettime is async-signal-safe
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<long long>(now.tv_sec) * 1'000'000'000LL + now.tv_nsec;
+}
 extern "C" void on_stop_signal(int signal_number) {
-  stop_signal_received.store(true);
-  std::signal(signal_number, SIG_DFL);
+  const long long now = monotonic_ns();
+  long long first = 0;
+  if (first_stop_signal_ns.compare_exchange_strong(first, now)) {
+    stop_signal_received.store(true);
+  } else if (now - first >= 1'000'000'000LL) {
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+  }
 }
 
 using namespace dmascope;

@@ -447,11 +447,13 @@ TEST(GuiScreenshot, InteractiveRunSavesTheLayoutAtomicallyAndLeavesAFifoAlone) {
   save_session(dir / "small.json", small_session());
   const std::string environment = "cd '" + dir.string() + "' && HOME='" + dir.string() + "' XDG_CONFIG_HOME='" +
                                   config.string() + "' XDG_CACHE_HOME='" + (dir / "cache").string() + "' ";
-  // timeout sends SIGTERM to the app after 8 s, and SIGKILL 20 s later if it has not quit by then.
-  const std::string app = std::string(DMASCOPE_XVFB_RUN) + " -a -s '-screen 0 1280x720x24' timeout -k 20 8 '" +
+  // timeout sends SIGTERM to the app after 8 s (to the app and then to its process group, so twice), and SIGKILL 20 s
+  // later if it has not quit by then; --preserve-status passes on the app's own exit status.
+  const std::string app = std::string(DMASCOPE_XVFB_RUN) +
+                          " -a -s '-screen 0 1280x720x24' timeout --preserve-status -k 20 8 '" +
                           DMASCOPE_GUI_PATH + "' --session '" + (dir / "small.json").string() + "'";
   std::string output;
-  EXPECT_EQ(run_command(environment + app, output), 124) << "SIGTERM did not end the app like a closed window:\n"
+  EXPECT_EQ(run_command(environment + app, output), 0) << "SIGTERM did not end the app like a closed window:\n"
                                                         << output;
   const fs::path ini = config / "dmascope/imgui.ini";
   ASSERT_TRUE(fs::is_regular_file(ini)) << output;
