@@ -113,9 +113,16 @@ __global__ void __launch_bounds__(kThreads) top_k_bits_kernel(LabTopKParams p) {
       __syncthreads();
       const std::uint32_t high_mask = shift == 24 ? 0u : (0xffffffffu << (shift + 8));
       const std::uint32_t prefix = shared_prefix;
-      for (int j = threadIdx.x; j < n; j += kThreads) {
-        const std::uint32_t u = order_key(values[j]);
-        if ((u & high_mask) == prefix) atomicAdd(&histogram[(u >> shift) & 255u], 1u);
+      // Scores of one row share few exponents, so most of a warp's values fall in the same bin: the lanes with one
+      // bin add their count once (uniform trip count across the CTA, so every lane reaches the match).
+      const int lane = threadIdx.x % 32;
+      for (int base = 0; base < n; base += kThreads) {
+        const int j = base + threadIdx.x;
+        const std::uint32_t u = j < n ? order_key(values[j]) : 0u;
+        const bool counted = j < n && (u & high_mask) == prefix;
+        const std::uint32_t bin = (u >> shift) & 255u;
+        const std::uint32_t peers = __match_any_sync(0xffffffffu, counted ? bin : 256u + lane);
+        if (counted && lane == __ffs(peers) - 1) atomicAdd(&histogram[bin], static_cast<unsigned>(__popc(peers)));
       }
       __syncthreads();
       if (threadIdx.x == 0) {

@@ -1,5 +1,5 @@
 // Grid: one CTA per query tile of kLabGatherTileRows rows; block 256 threads; dynamic shared memory
-// (64·d + 32·(d + 1) + 32·d + 64·33) floats ≈ 73 KB at d = 128. The CTA walks its tile's key list 32 keys at a time:
+// (64·(d + 1) + 32·(d + 1) + 32·d + 64·33) floats ≈ 74 KB at d = 128. The CTA walks its tile's key list 32 keys at a time:
 // it gathers those keys' k, v into shared memory, computes the 64×32 scores (masked by each row's slot bits) and
 // folds them into an online softmax. Thread t owns row t/4: scores of keys t%4 + 4m (m < 8) and output columns
 // t%4 + 4c (c < d/4); the row's four threads share max and sum through warp shuffles.
@@ -19,7 +19,7 @@ constexpr int kThreadsPerRow = kThreads / kLabGatherTileRows;  // 4
 constexpr int kKeysPerThread = kKeyStep / kThreadsPerRow;   // 8
 
 std::size_t shared_bytes(int d) {
-  return sizeof(float) * (static_cast<std::size_t>(kLabGatherTileRows) * d + kKeyStep * (d + 1) + kKeyStep * d +
+  return sizeof(float) * (static_cast<std::size_t>(kLabGatherTileRows) * (d + 1) + kKeyStep * (d + 1) + kKeyStep * d +
                           kLabGatherTileRows * (kKeyStep + 1));
 }
 
@@ -35,8 +35,10 @@ __device__ float row_reduce_sum(float x) {
 __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttentionParams p) {
   extern __shared__ float shared[];
   const int d = p.head_dim;
-  float* q_tile = shared;                            // [64][d]
-  float* k_step = q_tile + kLabGatherTileRows * d;      // [32][d + 1] (padded: keys of one row hit distinct banks)
+  // Rows padded to d + 1 floats: a warp's 8 rows read q[c] from 8 distinct banks (unpadded, d a multiple of 32, they
+  // all hit one bank: an 8-way conflict on every multiply-add of the scores).
+  float* q_tile = shared;                                // [64][d + 1]
+  float* k_step = q_tile + kLabGatherTileRows * (d + 1);  // [32][d + 1] (padded: keys of one row hit distinct banks)
   float* v_step = k_step + kKeyStep * (d + 1);       // [32][d]
   float* p_step = v_step + kKeyStep * d;             // [64][33]
   const int tile = blockIdx.x, tid = threadIdx.x;
@@ -47,7 +49,7 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
   const std::int64_t row = static_cast<std::int64_t>(p.row_begin) + tile_row0 + local_row;  // absolute
   for (int e = tid; e < kLabGatherTileRows * d; e += kThreads) {
     const int r = e / d, c = e % d;
-    q_tile[e] = r < rows_here ? p.query[(static_cast<std::int64_t>(p.row_begin) + tile_row0 + r) * d + c] : 0.0f;
+    q_tile[r * (d + 1) + c] = r < rows_here ? p.query[(static_cast<std::int64_t>(p.row_begin) + tile_row0 + r) * d + c] : 0.0f;
   }
   const std::int32_t* keys = p.tile_keys + tile * p.tile_keys_stride;
   const int key_count = p.tile_key_count[tile];
@@ -79,7 +81,7 @@ __global__ void __launch_bounds__(kThreads) gather_attention_kernel(GatherAttent
       const bool kept = ((word >> s) & 1u) && base + s < key_count;  // kKeyStep == 32: one word per step
       float dot = 0.0f;
       if (kept) {
-        const float* q = q_tile + local_row * d;
+        const float* q = q_tile + local_row * (d + 1);
         const float* k = k_step + s * (d + 1);
         for (int c = 0; c < d; ++c) dot = fmaf(q[c], k[c], dot);
       }

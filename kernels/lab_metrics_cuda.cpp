@@ -18,9 +18,19 @@ namespace dmascope::cuda {
 
 namespace {
 
-// Rows per chunk: enough for the row-per-CTA kernels to fill the GPU; the chunk's scores and probabilities take
-// 2 · 1024 · L · 4 bytes (256 MB at L = 32K).
-constexpr std::int64_t kChunkRowsTarget = 1024;
+// Rows per chunk. The gather kernel runs one CTA per 64 rows, so a chunk of 1024 rows gave it 16 CTAs: a chunk
+// takes as many rows as its scores and probabilities (2 · rows · L · 4 bytes) fit in a quarter of the free memory,
+// at most 4 GiB (16384 rows at L = 32K: 256 gather CTAs), and at least 1024 rows.
+constexpr std::int64_t kChunkRowsMin = 1024, kChunkRowsMax = 16384;
+constexpr std::size_t kChunkBytesMax = std::size_t{4} << 30;
+
+std::int64_t chunk_rows_target(std::int64_t length) {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  DMASCOPE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const std::size_t budget = std::min(kChunkBytesMax, free_bytes / 4);
+  const auto rows = static_cast<std::int64_t>(budget / (2 * sizeof(float) * static_cast<std::size_t>(length)));
+  return std::clamp(rows, kChunkRowsMin, kChunkRowsMax);
+}
 
 void check_cublas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) fail("mask lab on the GPU: cuBLAS error {} in {}", static_cast<int>(status), what);
@@ -126,7 +136,7 @@ std::vector<StrategyMetrics> LabMetricsCuda::head_metrics(const LabHead& head, s
   const std::int64_t tile_cols = std::max<std::int64_t>(1, options.tiles.cols);
   // Chunks hold whole gather tiles and whole metric tiles, so that both line up with the CPU's chunks.
   const std::int64_t unit = std::lcm<std::int64_t>(kLabGatherTileRows, tile_rows);
-  const std::int64_t chunk_rows = unit * std::max<std::int64_t>(1, kChunkRowsTarget / unit);
+  const std::int64_t chunk_rows = unit * std::max<std::int64_t>(1, chunk_rows_target(L) / unit);
   const std::int64_t max_rows = std::min(chunk_rows, ((L + unit - 1) / unit) * unit);
   const std::int64_t max_words = (L + 31) / 32, max_tiles = (max_rows + kLabGatherTileRows - 1) / kLabGatherTileRows;
   const std::size_t S = strategies.size(), Lz = static_cast<std::size_t>(L);
