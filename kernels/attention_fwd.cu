@@ -17,6 +17,7 @@
 // are at hand, and copies each key's β and death to shared memory by 4-byte cp.async along with its K/V rows.
 // On Hopper (compute capability 9.0) launch_attention_forward runs the wgmma kernel of attention_fwd_sm90a.cu instead,
 // unless ForwardParams::wgmma is false (DMASCOPE_FORWARD_KERNEL=mma).
+#include <cfloat>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       copy_16_async(&s.v[stage][row * kStride + chunk * 8], v + static_cast<long long>(j) * D + chunk * 8, valid ? 16 : 0);
       if (chunk == 0) {
         s.key_index[stage][row] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
-        s.key_beta[stage][row] = valid && beta ? __ldg(beta + j) * kLog2e : 0.0f;
+        s.key_beta[stage][row] = valid && beta ? fminf(__ldg(beta + j) * kLog2e, FLT_MAX) : 0.0f;  // β ≤ 3.4e38: finite
         s.key_death[stage][row] = valid && death ? __ldg(death + j) : INT_MAX;
       }
     }
@@ -218,7 +219,7 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
         const int position = e < 2 ? position_a : position_b;
         const int j = s.key_index[stage][column];
         const bool kept = j <= position && position < s.key_death[stage][column];
-        const float beta_log2 = AsyncKeys ? s.key_beta[stage][column] * kLog2e : s.key_beta[stage][column];
+        const float beta_log2 = AsyncKeys ? fminf(s.key_beta[stage][column] * kLog2e, FLT_MAX) : s.key_beta[stage][column];
         const float value = fmaf(scores[n][e], scale_log2, beta_log2);  // (q·k·scale + β)·log2 e
         scores[n][e] = kept ? value : -INFINITY;
         block_max[e >> 1] = fmaxf(block_max[e >> 1], scores[n][e]);

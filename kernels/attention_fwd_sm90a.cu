@@ -16,6 +16,7 @@
 // key blocks skip the per-element mask; the exp2 reference moves lazily (see the softmax), so O is rarely rescaled.
 // Built for sm_90a only (its own object library); launch_attention_forward_sm90a returns false on any other GPU and
 // the caller runs the mma.sync kernel.
+#include <cfloat>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -49,7 +50,6 @@ static_assert(kStages >= 3, "two blocks in flight while one is computed");
 constexpr int kSharedListCapacity = 4096 + kTileRows;  // the chunked build's largest w
 constexpr int kPartitionWarps = 16;  // at most 512 threads
 constexpr float kLazyRescale = 8.0f;  // log2 units: P ≤ 256 (see the softmax)
-constexpr float kLazyLogits = kLazyRescale / kLog2e;
 
 template <int D>
 constexpr int tile_bytes() {
@@ -298,7 +298,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   float o[D / 2];  // the m64nD accumulator: n-tile n holds o[4n..4n+3] (rows row_a, row_a + 8; 2 columns each)
 #pragma unroll
   for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp reference (logit units)
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_max: the exp reference (log2 units)
+  const float scale_log2 = p.scale * kLog2e;
 
   // block's stage and the parity of its fill (block / kStages & 1), kept as counters; those of block − 1 and of
   // block − kRefillLag (the stage refilled in iteration block) follow from them.
@@ -327,8 +328,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     wgmma_wait<0>();
     fence_registers(s);
 
-    // Mask, bias and the online softmax: scores q·k·scale + β as logits (β needs no scaling), P = 2^(s·log2 e −
-    // m·log2 e) by one FFMA and ex2 (FlashAttention's folding of log2 e into the subtraction). A block whose keys all
+    // Mask, bias and the online softmax: scores (q·k·scale + β)·log2 e, P = 2^(s − m) by one FADD and ex2. Not
+    // FlashAttention's 2^(s·log2 e − m·log2 e) by one FFMA: a trained layer's β reaches 1e8 and more (exp of
+    // A·softplus(dt)), and there the rounding of m·log2 e alone exceeds 128, so P overflowed to ∞ and rows became
+    // NaN; s − m is exact when s is near m (Sterbenz), as in torch's softmax. A block whose keys all
     // rows of the tile keep needs no mask: a dense block wholly left of the tile's first row, or a gathered block
     // within the partitioned list's head.
     const bool whole_block = Gathered ? (block + 1) * kTileKeys <= whole_keys
@@ -345,7 +348,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           // Column n·8 + quad_col + c: key j is kept on position p ⇔ j ≤ p < death ⇔ (unsigned)(p − j) < death − j
           // (death ≥ j; a padded column has j = INT_MAX, death = INT_MAX: span 0, never kept).
           const int column = n * 8 + quad_col + c;
-          const float beta_j = bias[column];
+          const float beta_j = fminf(bias[column] * kLog2e, FLT_MAX);  // per column, for both rows; β ≤ 3.4e38 stays finite
           int j = 0;
           unsigned span = 0;
           if constexpr (decltype(masked)::value) {
@@ -355,7 +358,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
             const int e = 2 * r + c;
-            const float value = fmaf(s[4 * n + e], p.scale, beta_j);  // q·k·scale + β
+            const float value = fmaf(s[4 * n + e], scale_log2, beta_j);  // (q·k·scale + β)·log2 e
             if constexpr (decltype(masked)::value)
               s[4 * n + e] = static_cast<unsigned>((r == 0 ? position_a : position_b) - j) < span ? value : -INFINITY;
             else
@@ -368,8 +371,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     else bias_and_mask(std::true_type{});
     // (Each row's max and sum as pairwise trees instead of chains: our dense d64 3 % slower, DMA d64 unchanged;
     // NVIDIA H200, bench/h200/README.md.)
-    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale (in
-    // log2 units; kLazyLogits as logits): P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few
+    // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale:
+    // P stays ≤ 2^kLazyRescale, and O (D/2 products per thread) is rescaled a few
     // times per row instead of after every block; a warp skips it when none of its rows moved. The normalized result
     // is the same.
     float rescale[2];
@@ -379,11 +382,11 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 1));
       block_max[r] = fmaxf(block_max[r], __shfl_xor_sync(0xFFFFFFFFu, block_max[r], 2));
       const float old_reference = row_max[r];
-      const float reference = block_max[r] > old_reference + kLazyLogits ? block_max[r] : old_reference;
-      rescale[r] = reference == old_reference ? 1.0f : fast_exp2((old_reference - reference) * kLog2e);  // −∞: 0
+      const float reference = block_max[r] > old_reference + kLazyRescale ? block_max[r] : old_reference;
+      rescale[r] = reference == old_reference ? 1.0f : fast_exp2(old_reference - reference);  // −∞: 0
       moved |= reference != old_reference;
       row_max[r] = reference;
-      block_max[r] = reference == -INFINITY ? 0.0f : -reference * kLog2e;  // the exp2 offset; nothing kept yet: 0
+      block_max[r] = reference == -INFINITY ? 0.0f : -reference;  // the exp2 offset; nothing kept yet: 0
       row_sum[r] *= rescale[r];
     }
     if (__any_sync(0xFFFFFFFFu, moved)) {
@@ -397,7 +400,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     }
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
-      s[i] = fast_exp2(fmaf(s[i], kLog2e, block_max[(i >> 1) & 1]));
+      s[i] = fast_exp2(s[i] + block_max[(i >> 1) & 1]);
       row_sum[(i >> 1) & 1] += s[i];
     }
 

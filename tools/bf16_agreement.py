@@ -79,8 +79,13 @@ def main():
             print(f"{os.path.basename(model_dir)}: CDMoE, skipped (our bf16 path refuses it)")
             continue
         window = config["keep_window_size"]
-        compare(model_dir, 3 * window + 17, window, seed)
-        compare(model_dir, 301, window // 2, seed + 1)
+        try:
+            compare(model_dir, 3 * window + 17, window, seed)
+            compare(model_dir, 301, window // 2, seed + 1)
+        except Exception as error:  # e.g. the old-layout fixture, which only our loader reads
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            print(f"{os.path.basename(model_dir)}: transformers cannot run it ({type(error).__name__}: {message[:120]})",
+                  flush=True)
         seed += 2
 
 

@@ -249,6 +249,70 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   for (double us : instrumentation.cta_microseconds) EXPECT_GT(us, 0.0);
 }
 
+// β as a trained model's layers make it: exp(A·softplus(dt)) from 0.5 up to 1e8 (doge-toy-mqar's layer 1) and beyond,
+// here up to e^88 ≈ 1.7e38, rounded to bf16 so that many keys tie. (The wgmma kernel once computed P as
+// 2^(s·log2 e − m·log2 e) in one FFMA; at such β the rounding of m·log2 e exceeded 128 and rows became NaN.) At that
+// size fp32 keeps no digit of q·k·scale, so the CPU and the GPU legitimately round the scores differently; the checks
+// are that every kernel's output is finite and that rows whose best kept key leads by far output that key's v.
+TEST(GpuForwardKernel, HugeBetaGivesFiniteOutputOnEveryKernel) {
+  SKIP_WITHOUT_GPU();
+  const std::int64_t H = 4, Hkv = 2, L = 301, d = 64, w = 32;
+  ForwardCase c{1, H, Hkv, L, L, d, w, Precision::BF16};
+  std::mt19937 rng(20261205);
+  HostInputs in = random_inputs(c, rng);
+  std::uniform_real_distribution<float> exponent(-0.7f, 88.0f);
+  for (float& b : in.beta) b = bf16_to_f32(f32_to_bf16(std::exp(exponent(rng))));
+  AttentionShape shape{1, H, Hkv, Hkv, L, L, d, Precision::BF16};
+  for (const char* spec : {"", "forward=mma", "fused-lists=off", "heads-per-cta=1", "keys=sync",
+                           "mask-build=sort,gather-lists=scan", "pdl=off"}) {
+    SCOPED_TRACE(std::string("kernel choice '") + spec + "'");
+    DmaRunner runner(shape, w, MaskVariant::PerRowTopK, parse_kernel_choice(spec));
+    DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
+        death(in.beta.size() * 4), out(in.q.size() * 2);
+    q.upload(in.q.data(), in.q.size() * 2);
+    k.upload(in.k.data(), in.k.size() * 2);
+    v.upload(in.v.data(), in.v.size() * 2);
+    beta.upload(in.beta.data(), in.beta.size() * 4);
+    out.fill_bytes(0xFF);
+    runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
+    runner.synchronize();
+    std::vector<std::int32_t> death_host(in.beta.size());
+    death.download(death_host.data(), death_host.size() * 4);
+    for (std::int64_t g = 0; g < Hkv; ++g) {
+      const auto expected = dma_death_indices(std::span<const float>(in.beta.data() + g * L, L), w);
+      ASSERT_TRUE(std::equal(expected.begin(), expected.end(), death_host.begin() + g * L)) << "kv head " << g;
+    }
+    const std::vector<float> got = download_output(out, in.q.size(), Precision::BF16);
+    std::int64_t bad = 0, first_bad = -1, one_hot_rows = 0;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (!std::isfinite(got[i])) bad++, first_bad = first_bad < 0 ? static_cast<std::int64_t>(i) : first_bad;
+    EXPECT_EQ(bad, 0) << "non-finite outputs; the first at head " << first_bad / (L * d) << ", row "
+                      << first_bad / d % L;
+    // Rows whose best kept score leads the second by more than 40 (e^-40 of weight left): the output is v of that key.
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t i = 0; i < L; ++i) {
+        const std::int64_t g = h / (H / Hkv);
+        float best = -INFINITY, second = -INFINITY;
+        std::int64_t best_key = -1;
+        for (std::int64_t j = 0; j <= i; ++j) {
+          if (!(j <= i && i < death_host[g * L + j])) continue;
+          double dot = 0.0;
+          for (std::int64_t e = 0; e < d; ++e) dot += double(in.q_f32[(h * L + i) * d + e]) * in.k_f32[(g * L + j) * d + e];
+          const float score = static_cast<float>(dot / 8.0 + in.beta[g * L + j]);
+          if (score > best) second = best, best = score, best_key = j;
+          else if (score > second) second = score;
+        }
+        if (best - second <= 40.0f) continue;
+        one_hot_rows++;
+        for (std::int64_t e = 0; e < d; ++e)
+          ASSERT_NEAR(got[(h * L + i) * d + e], in.v_f32[(g * L + best_key) * d + e],  // P in bf16 for P·V
+                      1e-2f * std::max(1.0f, std::abs(in.v_f32[(g * L + best_key) * d + e])))
+              << "head " << h << " row " << i << " (key " << best_key << " leads by " << best - second << ")";
+      }
+    EXPECT_GT(one_hot_rows, H * L / 4);  // the check above covers a good part of the rows
+  }
+}
+
 TEST(GpuForwardKernel, WgmmaOnComputeCapability90AndMmaSyncElsewhereOrWhenForced) {
   SKIP_WITHOUT_GPU();
   const AttentionShape shape{1, 2, 1, 1, 256, 256, 64, Precision::BF16};
