@@ -22,6 +22,7 @@
 #include <cuda_fp16.h>
 
 #include <climits>
+#include <type_traits>
 
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
@@ -64,7 +65,7 @@ struct SharedTiles {
   T k[2][kTileKeys * kStride];
   T v[2][kTileKeys * kStride];
   int key_index[2][kTileKeys];
-  float key_beta[2][kTileKeys];  // β·log2 e (sync path) or β (AsyncKeys: scaled where read)
+  float key_beta[2][kTileKeys];  // β·log2 e (sync path) or β (AsyncKeys: scaled where read; round_scores: always)
   int key_death[2][kTileKeys];
 };
 
@@ -110,7 +111,9 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       copy_16_async(&s.v[stage][row * kStride + chunk * 8], v + static_cast<long long>(j) * D + chunk * 8, valid ? 16 : 0);
       if (chunk == 0) {
         s.key_index[stage][row] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
-        s.key_beta[stage][row] = valid && beta ? fminf(__ldg(beta + j) * kLog2e, FLT_MAX) : 0.0f;  // β ≤ 3.4e38: finite
+        // β·log2 e (β ≤ 3.4e38 stays finite), or β itself for rounded scores.
+        const float b = valid && beta ? __ldg(beta + j) : 0.0f;
+        s.key_beta[stage][row] = p.round_scores ? b : fminf(b * kLog2e, FLT_MAX);
         s.key_death[stage][row] = valid && death ? __ldg(death + j) : INT_MAX;
       }
     }
@@ -209,21 +212,32 @@ __global__ void __launch_bounds__(Heads * kWarpsPerHead * 32, D == 64 ? 2 : 1) a
       }
     }
 
-    // Mask, bias and the online softmax (in log2 units).
+    // Mask, bias and the online softmax (in log2 units). Rounded scores take their own copy of the loop (dispatched
+    // once per block, uniform over the CTA), so the plain path keeps its registers.
     float block_max[2] = {-INFINITY, -INFINITY};
+    auto bias_and_mask = [&](auto rounded) {
 #pragma unroll
-    for (int n = 0; n < kTileKeys / 8; ++n)
+      for (int n = 0; n < kTileKeys / 8; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int column = n * 8 + quad_col + (e & 1);
-        const int position = e < 2 ? position_a : position_b;
-        const int j = s.key_index[stage][column];
-        const bool kept = j <= position && position < s.key_death[stage][column];
-        const float beta_log2 = AsyncKeys ? fminf(s.key_beta[stage][column] * kLog2e, FLT_MAX) : s.key_beta[stage][column];
-        const float value = fmaf(scores[n][e], scale_log2, beta_log2);  // (q·k·scale + β)·log2 e
-        scores[n][e] = kept ? value : -INFINITY;
-        block_max[e >> 1] = fmaxf(block_max[e >> 1], scores[n][e]);
-      }
+        for (int e = 0; e < 4; ++e) {
+          const int column = n * 8 + quad_col + (e & 1);
+          const int position = e < 2 ? position_a : position_b;
+          const int j = s.key_index[stage][column];
+          const bool kept = j <= position && position < s.key_death[stage][column];
+          const float stored = s.key_beta[stage][column];
+          // (q·k·scale + β)·log2 e; or transformers' eager steps in the input type (KernelChoice scores=input):
+          // round(round(round(q·k)·scale) + β), then to log2 units.
+          float value;
+          if constexpr (decltype(rounded)::value)
+            value = fminf(round_to<T>(round_to<T>(round_to<T>(scores[n][e]) * p.scale) + stored) * kLog2e, FLT_MAX);
+          else
+            value = fmaf(scores[n][e], scale_log2, AsyncKeys ? fminf(stored * kLog2e, FLT_MAX) : stored);
+          scores[n][e] = kept ? value : -INFINITY;
+          block_max[e >> 1] = fmaxf(block_max[e >> 1], scores[n][e]);
+        }
+    };
+    if (p.round_scores) bias_and_mask(std::true_type{});
+    else bias_and_mask(std::false_type{});
     float rescale[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

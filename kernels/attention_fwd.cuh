@@ -54,6 +54,9 @@ struct ForwardParams {
   // then wait for it (griddepcontrol.wait) before reading its outputs. Set by DmaRunner for the chunk-key path
   // (unless KernelChoice pdl=off).
   bool programmatic = false;
+  // Scores rounded as transformers' eager attention forms them in the input type (KernelChoice scores=input):
+  // round(round(round(q·k)·scale) + β), then the fp32 softmax.
+  bool round_scores = false;
 };
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);

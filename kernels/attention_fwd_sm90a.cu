@@ -340,7 +340,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     const float* const bias = key_beta + stage * kTileKeys;
     const int* const dies = key_death + stage * kTileKeys;
     float block_max[2] = {-INFINITY, -INFINITY};
-    auto bias_and_mask = [&](auto masked) {
+    auto bias_and_mask = [&](auto masked, auto rounded) {
 #pragma unroll
       for (int n = 0; n < 8; ++n)
 #pragma unroll
@@ -348,7 +348,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           // Column n·8 + quad_col + c: key j is kept on position p ⇔ j ≤ p < death ⇔ (unsigned)(p − j) < death − j
           // (death ≥ j; a padded column has j = INT_MAX, death = INT_MAX: span 0, never kept).
           const int column = n * 8 + quad_col + c;
-          const float beta_j = fminf(bias[column] * kLog2e, FLT_MAX);  // per column, for both rows; β ≤ 3.4e38 stays finite
+          // Per column, for both rows; β ≤ 3.4e38 stays finite. Rounded scores take β itself (see below).
+          const float beta_j = decltype(rounded)::value ? bias[column] : fminf(bias[column] * kLog2e, FLT_MAX);
           int j = 0;
           unsigned span = 0;
           if constexpr (decltype(masked)::value) {
@@ -358,7 +359,12 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
             const int e = 2 * r + c;
-            const float value = fmaf(s[4 * n + e], scale_log2, beta_j);  // (q·k·scale + β)·log2 e
+            // (q·k·scale + β)·log2 e; or transformers' eager steps in the input type: round(round(round(q·k)·scale)
+            // + β), then to log2 units.
+            const float value =
+                decltype(rounded)::value
+                    ? fminf(round_to<T>(round_to<T>(round_to<T>(s[4 * n + e]) * p.scale) + beta_j) * kLog2e, FLT_MAX)
+                    : fmaf(s[4 * n + e], scale_log2, beta_j);
             if constexpr (decltype(masked)::value)
               s[4 * n + e] = static_cast<unsigned>((r == 0 ? position_a : position_b) - j) < span ? value : -INFINITY;
             else
@@ -367,8 +373,13 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           }
         }
     };
-    if (whole_block) bias_and_mask(std::false_type{});
-    else bias_and_mask(std::true_type{});
+    if (p.round_scores) {  // uniform over the CTA: one branch per block, the plain path keeps its code
+      if (whole_block) bias_and_mask(std::false_type{}, std::true_type{});
+      else bias_and_mask(std::true_type{}, std::true_type{});
+    } else {
+      if (whole_block) bias_and_mask(std::false_type{}, std::false_type{});
+      else bias_and_mask(std::true_type{}, std::false_type{});
+    }
     // (Each row's max and sum as pairwise trees instead of chains: our dense d64 3 % slower, DMA d64 unchanged;
     // NVIDIA H200, bench/h200/README.md.)
     // The reference subtracted before exp2 moves only when a block's max exceeds it by more than kLazyRescale:

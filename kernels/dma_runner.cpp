@@ -147,6 +147,7 @@ struct DmaRunner::Impl {
     // 30 % faster at d128 on an NVIDIA H200: bench/h200/README.md); keys=sync runs the earlier kernel,
     // for same-run comparisons.
     p.async_key_loads = kernels.keys == KeyLoadChoice::Async;
+    p.round_scores = kernels.scores == ScoreRounding::Input;
     // On an H100/H200 the forward runs the wgmma kernel (attention_fwd_sm90a.cu); forward=mma runs the mma.sync
     // kernel, for same-run comparisons and to keep testing it on Hopper.
     p.wgmma = kernels.forward != ForwardKernelChoice::Mma;

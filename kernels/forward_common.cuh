@@ -45,6 +45,13 @@ __device__ inline float fast_exp2(float x) {
 
 // Two fp32 values rounded to the input type and packed into one 32-bit register (low half first), and one value.
 template <class T> struct Convert;
+// x rounded to T (bf16 or fp16, nearest even) and back: a torch step computed in the input type.
+template <class T>
+__device__ inline float round_to(float x);
+template <>
+__device__ inline float round_to<__nv_bfloat16>(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+template <>
+__device__ inline float round_to<__half>(float x) { return __half2float(__float2half_rn(x)); }
 template <> struct Convert<__nv_bfloat16> {
   static __device__ unsigned pack(float lo, float hi) {
     __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);

@@ -279,7 +279,7 @@ Command add_bench_command(CLI::App& cli) {
   command->add_option("--kernel", args->kernel,
                       "CUDA kernels to run, a comma list (default: what the GPU runs best): forward=auto|wgmma|mma, "
                       "keys=async|sync, heads-per-cta=auto|1|2|4, fused-lists=on|off, pdl=on|off, mask-build=auto|sort, "
-                      "gather-lists=auto|scan");
+                      "gather-lists=auto|scan, scores=fp32|input (input: rounded as transformers' eager bf16 attention)");
   return {command, [args] { return run_bench(*args); }};
 }
 

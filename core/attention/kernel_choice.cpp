@@ -41,6 +41,9 @@ const std::vector<ChoiceItem>& choice_items() {
       {"gather-lists", {"auto", "scan"},
        [](KernelChoice& c, std::size_t i) { c.gather_lists = static_cast<GatherListChoice>(i); },
        [](const KernelChoice& c) { return static_cast<std::size_t>(c.gather_lists); }},
+      {"scores", {"fp32", "input"},
+       [](KernelChoice& c, std::size_t i) { c.scores = static_cast<ScoreRounding>(i); },
+       [](const KernelChoice& c) { return static_cast<std::size_t>(c.scores); }},
   };
   return items;
 }

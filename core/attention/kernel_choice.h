@@ -20,6 +20,11 @@ enum class MaskBuildChoice { Auto, Sort };
 // How the gather lists are built: Auto takes the chunked kernel where the lists' capacity allows it, Scan always takes
 // the O(L)-per-tile scan.
 enum class GatherListChoice { Auto, Scan };
+// How the forward forms each score s = q·k·scale + β before the softmax: Fp32 in one fused multiply-add (the fastest,
+// and the closest to exact), or Input the way transformers' eager attention does in a bf16 (fp16) model: q·kᵀ
+// rounded to the input type, ×scale rounded, + β rounded. The bf16 model forward uses Input, so that its
+// activations, and so each later layer's β and mask, follow transformers' bf16 forward step by step.
+enum class ScoreRounding { Fp32, Input };
 
 struct KernelChoice {
   ForwardKernelChoice forward = ForwardKernelChoice::Auto;
@@ -34,12 +39,13 @@ struct KernelChoice {
   bool pdl = true;
   MaskBuildChoice mask_build = MaskBuildChoice::Auto;
   GatherListChoice gather_lists = GatherListChoice::Auto;
+  ScoreRounding scores = ScoreRounding::Fp32;
 
   bool operator==(const KernelChoice&) const = default;
 };
 
 // Reads a comma list of name=value items, e.g. "forward=mma,keys=sync,heads-per-cta=1,fused-lists=off,pdl=off,
-// mask-build=sort,gather-lists=scan"; items left out keep their defaults, "" and "default" are all defaults. Throws
+// mask-build=sort,gather-lists=scan,scores=input"; items left out keep their defaults, "" and "default" are all defaults. Throws
 // dmascope::Error naming the bad item and the valid values.
 KernelChoice parse_kernel_choice(std::string_view spec);
 // The items that differ from the defaults, in parse_kernel_choice's syntax and a fixed order, or "default":

@@ -313,6 +313,83 @@ TEST(GpuForwardKernel, HugeBetaGivesFiniteOutputOnEveryKernel) {
   }
 }
 
+// KernelChoice scores=input: every score formed as transformers' eager attention forms it in a bf16 model, round(
+// round(round(q·k)·scale) + β) in bf16, then the softmax. q and k are tripled so that scores spread over ±30, where
+// bf16 keeps 1/16 or less (the two outputs differ by ~1.6 %): the rounded path must match a CPU reference that rounds the same way, and be clearly
+// closer to it than to the exact scores' output (the test tells the two modes apart).
+TEST(GpuForwardKernel, RoundedScoresFollowTheInputTypeSteps) {
+  SKIP_WITHOUT_GPU();
+  for (const std::int64_t d : {64, 128}) {
+    const std::int64_t H = 4, Hkv = 2, L = 500, w = 128;
+    ForwardCase c{1, H, Hkv, L, L, d, w, Precision::BF16};
+    std::mt19937 rng(static_cast<std::uint32_t>(77 + d));
+    HostInputs in = random_inputs(c, rng);
+    for (auto* pair : {&in.q, &in.k}) {
+      auto& values = pair == &in.q ? in.q_f32 : in.k_f32;
+      for (std::size_t i = 0; i < pair->size(); ++i) {
+        (*pair)[i] = f32_to_bf16(3.0f * values[i]).bits;
+        values[i] = bf16_to_f32(bf16{(*pair)[i]});
+      }
+    }
+    for (float& b : in.beta) b = bf16_to_f32(f32_to_bf16(b));  // a bf16 model's β
+    const std::vector<std::int32_t> death_cpu = [&] {
+      std::vector<std::int32_t> all;
+      for (std::int64_t g = 0; g < Hkv; ++g) {
+        const auto one = dma_death_indices(std::span<const float>(in.beta.data() + g * L, L), w);
+        all.insert(all.end(), one.begin(), one.end());
+      }
+      return all;
+    }();
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    auto round_bf16 = [](double x) { return static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x)))); };
+    std::vector<float> rounded(in.q.size()), exact(in.q.size());
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t i = 0; i < L; ++i) {
+        const std::int64_t g = h / (H / Hkv);
+        std::vector<double> s_rounded, s_exact;
+        std::vector<std::int64_t> keys;
+        for (std::int64_t j = 0; j <= i; ++j) {
+          if (i >= death_cpu[g * L + j]) continue;
+          double dot = 0.0;
+          for (std::int64_t e = 0; e < d; ++e) dot += double(in.q_f32[(h * L + i) * d + e]) * in.k_f32[(g * L + j) * d + e];
+          keys.push_back(j);
+          s_rounded.push_back(round_bf16(round_bf16(round_bf16(dot) * scale) + in.beta[g * L + j]));
+          s_exact.push_back(dot * scale + in.beta[g * L + j]);
+        }
+        for (auto [scores, out] : {std::pair{&s_rounded, &rounded}, std::pair{&s_exact, &exact}}) {
+          const double top = *std::max_element(scores->begin(), scores->end());
+          double sum = 0.0;
+          for (double& x : *scores) sum += (x = std::exp(x - top));
+          for (std::int64_t e = 0; e < d; ++e) {
+            double o = 0.0;
+            for (std::size_t t = 0; t < keys.size(); ++t) o += (*scores)[t] * in.v_f32[(g * L + keys[t]) * d + e];
+            (*out)[(h * L + i) * d + e] = static_cast<float>(o / sum);
+          }
+        }
+      }
+    const double modes_apart = relative_error(rounded, exact);
+    EXPECT_GT(modes_apart, 1e-2) << "d" << d << ": the inputs do not tell rounded from exact scores";  // 1.6 % measured
+    AttentionShape shape{1, H, Hkv, Hkv, L, L, d, Precision::BF16};
+    for (const char* spec : {"scores=input", "scores=input,forward=mma", "scores=input,keys=sync,forward=mma"}) {
+      SCOPED_TRACE(fmt::format("d{} kernel choice '{}'", d, spec));
+      DmaRunner runner(shape, w, MaskVariant::PerRowTopK, parse_kernel_choice(spec));
+      DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
+          death(in.beta.size() * 4), out(in.q.size() * 2);
+      q.upload(in.q.data(), in.q.size() * 2);
+      k.upload(in.k.data(), in.k.size() * 2);
+      v.upload(in.v.data(), in.v.size() * 2);
+      beta.upload(in.beta.data(), in.beta.size() * 4);
+      out.fill_bytes(0xFF);
+      runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
+      runner.synchronize();
+      const std::vector<float> got = download_output(out, in.q.size(), Precision::BF16);
+      const double to_rounded = relative_error(got, rounded), to_exact = relative_error(got, exact);
+      EXPECT_LT(to_rounded, kRelativeToleranceBf16);
+      EXPECT_LT(to_rounded, to_exact / 2) << "rounded scores: " << to_rounded << ", exact: " << to_exact;
+    }
+  }
+}
+
 TEST(GpuForwardKernel, WgmmaOnComputeCapability90AndMmaSyncElsewhereOrWhenForced) {
   SKIP_WITHOUT_GPU();
   const AttentionShape shape{1, 2, 1, 1, 256, 256, 64, Precision::BF16};
