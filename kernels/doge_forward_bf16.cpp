@@ -290,7 +290,11 @@ void DogeForwardBf16::Impl::prepare(const PlanKey& plan) {
   shape.head_dim = padded_dim;
   shape.precision = Precision::BF16;
   shape.scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  runner = std::make_unique<DmaRunner>(shape, plan.window, plan.variant);
+  // Scores rounded like transformers' eager attention in a bf16 model, so that every later layer's input, β and mask
+  // follow transformers' bf16 forward (tests/gpu/doge_forward_bf16_transformers_test.cpp).
+  KernelChoice kernels;
+  kernels.scores = ScoreRounding::Input;
+  runner = std::make_unique<DmaRunner>(shape, plan.window, plan.variant, kernels);
   runner->use_stream(stream);
   const std::vector<float> frequencies =
       rope_inverse_frequencies(c.rope, c.head_dim, c.max_position_embeddings, plan.length);

@@ -49,8 +49,8 @@ double top_one_agreement(const Tensor& test, const Tensor& reference) {
   return static_cast<double>(same) / static_cast<double>(rows);
 }
 
-// The share of kept (query, key) entries on which two masks of one layer agree: Σ_j |kept rows of j differ| over
-// Σ_j kept rows of j in the reference, from the death indices (keep(i, j) ⇔ j ≤ i < death[j]).
+// The share of kept (query, key) entries on which two masks of one layer agree: half of Σ_j |kept rows of j differ|
+// (a row that swaps a key differs in two entries) over Σ_j kept rows of j in the reference, from the death indices (keep(i, j) ⇔ j ≤ i < death[j]).
 double kept_agreement(const Tensor& test, const Tensor& reference, std::int64_t length) {
   const std::int32_t* a = test.data<std::int32_t>();
   const std::int32_t* b = reference.data<std::int32_t>();
@@ -61,7 +61,7 @@ double kept_agreement(const Tensor& test, const Tensor& reference, std::int64_t 
     differing += static_cast<double>(std::abs(end_a - end_b));
     kept += static_cast<double>(std::max<std::int64_t>(0, end_b - j));
   }
-  return kept > 0 ? 1.0 - differing / kept : 1.0;
+  return kept > 0 ? 1.0 - differing / 2.0 / kept : 1.0;  // a swap: one entry lost, one gained
 }
 
 std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vocab, std::uint32_t seed) {
