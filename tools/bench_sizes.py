@@ -8,6 +8,7 @@ the CPU the wall time of the forward with every core. A run that does not fit in
 
 Usage: python3 tools/bench_sizes.py --cli PATH [--presets doge-20m,doge-60m,doge-160m,doge-320m]
                                     [--gpu-lengths 2048,8192,32768] [--cpu-lengths 2048,8192] [--repeats 10]
+                                    [--gpu-precisions bf16,fp32]
 """
 import argparse
 import os
@@ -44,6 +45,7 @@ def main():
     parser.add_argument("--presets", default="doge-20m,doge-60m,doge-160m,doge-320m")
     parser.add_argument("--gpu-lengths", default="2048,8192,32768")
     parser.add_argument("--cpu-lengths", default="2048,8192")
+    parser.add_argument("--gpu-precisions", default="bf16,fp32", help="the GPU columns to run")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--cpu-repeats", type=int, default=1)
     parser.add_argument("--work", help="folder for the checkpoints (default: a temporary one)")
@@ -53,8 +55,8 @@ def main():
     cpu_lengths = [int(x) for x in args.cpu_lengths.split(",") if x]
     print(f"tokens/s of `dmascope-cli forward --random L`, batch 1; GPU: median device time of {args.repeats} runs; "
           f"CPU: median wall time of {args.cpu_repeats} run(s), {os.cpu_count()} cores")
-    columns = [f"GPU bf16 {length // 1024}K" for length in gpu_lengths] + \
-              [f"GPU fp32 {length // 1024}K" for length in gpu_lengths] + \
+    precisions = [x for x in args.gpu_precisions.split(",") if x]
+    columns = [f"GPU {precision} {length // 1024}K" for precision in precisions for length in gpu_lengths] + \
               [f"CPU fp32 {length // 1024}K" for length in cpu_lengths]
     print("| preset | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
@@ -63,7 +65,7 @@ def main():
         subprocess.run([args.cli, "make-model", "--preset", preset, "--out", model_dir, "--force"], check=True,
                        capture_output=True)
         cells = []
-        for precision in ("bf16", "fp32"):
+        for precision in precisions:
             for length in gpu_lengths:
                 cells.append(tokens_per_second(length, forward_ms(args.cli, model_dir, "cuda", precision, length,
                                                                   args.repeats)))
