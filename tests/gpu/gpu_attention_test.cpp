@@ -249,6 +249,27 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   for (double us : instrumentation.cta_microseconds) EXPECT_GT(us, 0.0);
 }
 
+// One bf16 mask build + forward (the graph the model runs) on fresh device copies of `in`, the output poisoned first:
+// the output widened to fp32 and the death indices the build made.
+struct GraphRun {
+  std::vector<float> output;
+  std::vector<std::int32_t> death;
+};
+GraphRun run_mask_and_forward(DmaRunner& runner, const HostInputs& in) {
+  DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
+      death(in.beta.size() * 4), out(in.q.size() * 2);
+  q.upload(in.q.data(), in.q.size() * 2);
+  k.upload(in.k.data(), in.k.size() * 2);
+  v.upload(in.v.data(), in.v.size() * 2);
+  beta.upload(in.beta.data(), in.beta.size() * 4);
+  out.fill_bytes(0xFF);  // NaN in bf16
+  runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
+  runner.synchronize();
+  GraphRun run{download_output(out, in.q.size(), Precision::BF16), std::vector<std::int32_t>(in.beta.size())};
+  death.download(run.death.data(), run.death.size() * 4);
+  return run;
+}
+
 // β as a trained model's layers make it: exp(A·softplus(dt)) from 0.5 up to 1e8 (doge-toy-mqar's layer 1) and beyond,
 // here up to e^88 ≈ 1.7e38, rounded to bf16 so that many keys tie. (The wgmma kernel once computed P as
 // 2^(s·log2 e − m·log2 e) in one FFMA; at such β the rounding of m·log2 e exceeded 128 and rows became NaN.) At that
@@ -267,22 +288,13 @@ TEST(GpuForwardKernel, HugeBetaGivesFiniteOutputOnEveryKernel) {
                            "mask-build=sort,gather-lists=scan", "pdl=off"}) {
     SCOPED_TRACE(std::string("kernel choice '") + spec + "'");
     DmaRunner runner(shape, w, MaskVariant::PerRowTopK, parse_kernel_choice(spec));
-    DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
-        death(in.beta.size() * 4), out(in.q.size() * 2);
-    q.upload(in.q.data(), in.q.size() * 2);
-    k.upload(in.k.data(), in.k.size() * 2);
-    v.upload(in.v.data(), in.v.size() * 2);
-    beta.upload(in.beta.data(), in.beta.size() * 4);
-    out.fill_bytes(0xFF);
-    runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
-    runner.synchronize();
-    std::vector<std::int32_t> death_host(in.beta.size());
-    death.download(death_host.data(), death_host.size() * 4);
+    const GraphRun run = run_mask_and_forward(runner, in);
+    const std::vector<std::int32_t>& death_host = run.death;
     for (std::int64_t g = 0; g < Hkv; ++g) {
       const auto expected = dma_death_indices(std::span<const float>(in.beta.data() + g * L, L), w);
       ASSERT_TRUE(std::equal(expected.begin(), expected.end(), death_host.begin() + g * L)) << "kv head " << g;
     }
-    const std::vector<float> got = download_output(out, in.q.size(), Precision::BF16);
+    const std::vector<float>& got = run.output;
     std::int64_t bad = 0, first_bad = -1, one_hot_rows = 0;
     for (std::size_t i = 0; i < got.size(); ++i)
       if (!std::isfinite(got[i])) bad++, first_bad = first_bad < 0 ? static_cast<std::int64_t>(i) : first_bad;
@@ -373,16 +385,7 @@ TEST(GpuForwardKernel, RoundedScoresFollowTheInputTypeSteps) {
     for (const char* spec : {"scores=input", "scores=input,forward=mma", "scores=input,keys=sync,forward=mma"}) {
       SCOPED_TRACE(fmt::format("d{} kernel choice '{}'", d, spec));
       DmaRunner runner(shape, w, MaskVariant::PerRowTopK, parse_kernel_choice(spec));
-      DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
-          death(in.beta.size() * 4), out(in.q.size() * 2);
-      q.upload(in.q.data(), in.q.size() * 2);
-      k.upload(in.k.data(), in.k.size() * 2);
-      v.upload(in.v.data(), in.v.size() * 2);
-      beta.upload(in.beta.data(), in.beta.size() * 4);
-      out.fill_bytes(0xFF);
-      runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
-      runner.synchronize();
-      const std::vector<float> got = download_output(out, in.q.size(), Precision::BF16);
+      const std::vector<float> got = run_mask_and_forward(runner, in).output;
       const double to_rounded = relative_error(got, rounded), to_exact = relative_error(got, exact);
       EXPECT_LT(to_rounded, kRelativeToleranceBf16);
       EXPECT_LT(to_rounded, to_exact / 2) << "rounded scores: " << to_rounded << ", exact: " << to_exact;
