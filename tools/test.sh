@@ -14,5 +14,6 @@ if [ "$fuzz_seconds" != 0 ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMASCOPE_CUDA=OFF \
     -DDMASCOPE_FUZZ=ON -DDMASCOPE_FUZZ_SECONDS="$fuzz_seconds" -DBUILD_TESTING=ON
   cmake --build build-fuzz -j "$jobs"
-  ctest --test-dir build-fuzz --output-on-failure -R '^fuzz\.'
+  # Each fuzzer runs on one core: the targets run side by side, one per core.
+  ctest --test-dir build-fuzz --output-on-failure -R '^fuzz\.' -j "$jobs"
 fi
