@@ -109,6 +109,10 @@ class DmaRunner {
   // kept entries is its first node), which counters() then reads. Off is the plain run every timing reports.
   void mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death, void* out,
                         bool count_work = false);
+  // forward from a given death array (gather lists, then the forward over them) replayed as one CUDA graph: how the
+  // mask lab times a mask that a death array expresses but β does not build (sliding window, sinks).
+  void forward_death_graph(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
+                           void* out);
   // The counters of the last forward that wrote them (mask_and_forward with count_work, or forward with
   // instrumentation); waits for the stream. Fails when no forward has counted yet.
   KernelCounters counters();

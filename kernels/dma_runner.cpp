@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 
 #include "kernels/attention_fwd.cuh"
 #include "kernels/cuda_check.h"
@@ -96,8 +97,9 @@ struct DmaRunner::Impl {
   cudaStream_t stream = nullptr;
   cudaStream_t own_stream = nullptr;  // created in the constructor; `stream` is the caller's after use_stream
   // Mask build + gather + forward, captured once per set of buffers: [0] plain, [1] with the forward's counters.
-  std::array<cudaGraphExec_t, 2> graphs{};
-  std::array<std::array<const void*, 6>, 2> graph_buffers{};
+  // Graphs of mask_and_forward (plain, counting) and of forward_death_graph, each for the buffers it was captured on.
+  std::array<cudaGraphExec_t, 3> graphs{};
+  std::array<std::array<const void*, 6>, 3> graph_buffers{};
   // The forward's own counters (instrumented runs): per query head and tile, per bias head and tile pair.
   DeviceBuffer counter_keys, counter_pairs, counter_kept;
   bool counting = false;  // the next forward_over_lists writes the counters (kept entries zeroed by the caller)
@@ -114,6 +116,7 @@ struct DmaRunner::Impl {
   // Mask build, leaving the chunk keys where fused_lists, else followed by the gather lists; returns whether the
   // forward reads chunk keys.
   bool build_mask_and_lists(const float* beta, std::int32_t* death);
+  void replay(std::size_t slot, const std::array<const void*, 6>& buffers, const std::function<void()>& work);
   // The forward over the current gather lists, or (lists_from_mask_build) over the chunk keys the build just left.
   void forward_over_lists(const void* q, const void* k, const void* v, const float* beta, const std::int32_t* death,
                           void* out, Instrumentation* instrumentation, bool lists_from_mask_build);
@@ -348,36 +351,52 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
   for (auto& value : instrumentation->cta_microseconds) value /= 1000.0;
 }
 
-void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,
-                                 void* out, bool count_work) {
-  Impl& m = *impl_;
-  const std::array<const void*, 6> buffers{q, k, v, beta, death, out};
-  cudaGraphExec_t& graph = m.graphs[count_work ? 1 : 0];
-  if (!graph || buffers != m.graph_buffers[count_work ? 1 : 0]) {
-    if (count_work) m.allocate_counters();  // cudaMalloc cannot be captured
+// Replays graph `slot`, capturing `work` first when the slot is empty or was captured on other buffers.
+void DmaRunner::Impl::replay(std::size_t slot, const std::array<const void*, 6>& buffers,
+                             const std::function<void()>& work) {
+  cudaGraphExec_t& graph = graphs[slot];
+  if (!graph || buffers != graph_buffers[slot]) {
     if (graph) {
       DMASCOPE_CUDA_CHECK(cudaGraphExecDestroy(graph));
       graph = nullptr;
     }
-    DMASCOPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+    DMASCOPE_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t captured = nullptr;
     try {
-      // The counters are zeroed before the mask build: the forward stays the build's programmatic dependent.
-      if (count_work) m.zero_counters();
-      const bool fused = m.build_mask_and_lists(beta, death);
-      m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
+      work();
     } catch (...) {
-      cudaStreamEndCapture(m.stream, &captured);  // leave the stream usable, then report the first error
+      cudaStreamEndCapture(stream, &captured);  // leave the stream usable, then report the first error
       if (captured) cudaGraphDestroy(captured);
       throw;
     }
-    DMASCOPE_CUDA_CHECK(cudaStreamEndCapture(m.stream, &captured));
+    DMASCOPE_CUDA_CHECK(cudaStreamEndCapture(stream, &captured));
     const cudaError_t instantiated = cudaGraphInstantiate(&graph, captured, 0);
     cudaGraphDestroy(captured);
     DMASCOPE_CUDA_CHECK(instantiated);
-    m.graph_buffers[count_work ? 1 : 0] = buffers;
+    graph_buffers[slot] = buffers;
   }
-  DMASCOPE_CUDA_CHECK(cudaGraphLaunch(graph, m.stream));
+  DMASCOPE_CUDA_CHECK(cudaGraphLaunch(graph, stream));
+}
+
+void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, const float* beta, std::int32_t* death,
+                                 void* out, bool count_work) {
+  Impl& m = *impl_;
+  if (count_work) m.allocate_counters();  // cudaMalloc cannot be captured
+  m.replay(count_work ? 1 : 0, {q, k, v, beta, death, out}, [&] {
+    // The counters are zeroed before the mask build: the forward stays the build's programmatic dependent.
+    if (count_work) m.zero_counters();
+    const bool fused = m.build_mask_and_lists(beta, death);
+    m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
+  });
+}
+
+void DmaRunner::forward_death_graph(const void* q, const void* k, const void* v, const float* beta,
+                                    const std::int32_t* death, void* out) {
+  Impl& m = *impl_;
+  m.replay(2, {q, k, v, beta, death, out}, [&] {
+    m.gather_lists(death);
+    m.forward_over_lists(q, k, v, beta, death, out, nullptr, false);
+  });
 }
 
 void DmaRunner::dense_forward(const void* q, const void* k, const void* v, const float* beta, void* out) {

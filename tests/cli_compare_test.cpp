@@ -93,7 +93,7 @@ TEST(CliCompare, CsvIsWrittenAndNeverReplacedWithoutForce) {
   std::getline(in, header);
   EXPECT_EQ(header.rfind("layer,head,strategy,window,length,token_density,tile_density,mass_recall_mean,", 0), 0u)
       << header;
-  EXPECT_TRUE(contains(header, ",gpu_ms,")) << header;
+  EXPECT_TRUE(contains(header, ",gpu_ms,gpu_kernel,")) << header;
   std::size_t lines = 0;
   for (std::string line; std::getline(in, line);) ++lines;
   EXPECT_EQ(lines, 2u * 4u * 2u);
@@ -118,7 +118,10 @@ TEST(CliCompare, GpuMsIsNullOnTheCpuAndTimingGoesToStderr) {
   EXPECT_TRUE(contains(run.output, "timing: lab ")) << run.output;
   const auto rows = nlohmann::json::parse(run.output.substr(run.output.find("[\n")));
   ASSERT_EQ(rows.size(), 2u * 4u * 2u);
-  for (const auto& row : rows) EXPECT_TRUE(row.at("gpu_ms").is_null()) << row.dump();
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.at("gpu_ms").is_null()) << row.dump();
+    EXPECT_TRUE(row.at("gpu_kernel").is_null()) << row.dump();
+  }
 }
 
 // Without a usable GPU (or without the CUDA kernels) --backend cuda is a data error that says why; with one, every
@@ -132,7 +135,11 @@ TEST(CliCompare, BackendCudaRunsOnAGpuOrSaysWhyNot) {
     return;
   }
   const auto rows = nlohmann::json::parse(run.output.substr(run.output.find("[\n")));
-  for (const auto& row : rows) EXPECT_TRUE(row.at("gpu_ms").is_number()) << row.dump();
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.at("gpu_ms").is_number()) << row.dump();
+    // swa runs on the DMA kernels (doge-tiny-random's head dim pads to 64), nsa on the gather kernel.
+    EXPECT_EQ(row.at("gpu_kernel"), row.at("strategy") == "swa" ? "dma" : "gather") << row.dump();
+  }
 }
 
 TEST(CliCompare, MalformedArgumentsAreUsageErrorsThatNameThem) {

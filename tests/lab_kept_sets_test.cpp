@@ -9,6 +9,7 @@
 #include "core/base/error.h"
 #include "core/lab/dam.h"
 #include "core/lab/kept_rows.h"
+#include "core/lab/strategy_death.h"
 #include "tests/lab_test_heads.h"
 #include "tests/support/dma_dense_reference.h"
 
@@ -163,6 +164,32 @@ TEST(TileGather, HoldsTheChunksKeysAndOneBitPerKeptEntry) {
     for (std::size_t slot = 0; slot < gather.keys.size(); ++slot)
       EXPECT_EQ(gather.keeps(i, static_cast<std::int64_t>(slot)), row_keys.count(gather.keys[slot]) == 1);
   }
+}
+
+// swa's and sinks' death indices (what the GPU lab runs them with on the DMA kernels) keep exactly the brute-force
+// rows, at budgets below, at and above the sinks, and at w ≥ L.
+TEST(PositionalDeathIndices, KeepTheBruteForceRows) {
+  for (const std::int64_t length : {1, 7, 100}) {
+    for (const std::int64_t w : {1, 2, 4, 5, 6, 17, 100, 130}) {
+      OwnedLabHead owned;
+      testing::make_random_head(owned, length, 4, w, 5);
+      for (const Strategy strategy : {Strategy::Swa, Strategy::Sinks}) {
+        const auto death = positional_death_indices(strategy, length, w);
+        ASSERT_EQ(static_cast<std::int64_t>(death.size()), length);
+        for (std::int64_t i = 0; i < length; ++i) {
+          std::vector<std::int32_t> kept;
+          for (std::int64_t j = 0; j <= i; ++j)
+            if (i < death[static_cast<std::size_t>(j)]) kept.push_back(static_cast<std::int32_t>(j));
+          ASSERT_EQ(kept, brute_row(owned.head, strategy, i))
+              << strategy_name(strategy) << " L " << length << " w " << w << " row " << i;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(strategy_has_death_indices(Strategy::Sinks));
+  EXPECT_FALSE(strategy_has_death_indices(Strategy::Oracle));
+  EXPECT_THROW(positional_death_indices(Strategy::Dma, 10, 3), Error);
+  EXPECT_THROW(positional_death_indices(Strategy::Swa, 10, 0), Error);
 }
 
 TEST(KeptSets, DamWithoutACalibratedMaskIsAnError) {

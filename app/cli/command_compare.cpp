@@ -209,12 +209,12 @@ int run_compare(const CompareArguments& args) {
                settings.dense_with_bias ? "with" : "without", result.elapsed_ms);
     const bool gpu = settings.backend == Backend::Cuda;
     fmt::print("{:>5} {:>4} {:<7} {:>8} {:>8} {:>8} {:>8} {:>9}{}\n", "layer", "head", "strategy", "tokens", "tiles",
-               "recall", "min", "out err", gpu ? "   gpu ms" : "");
+               "recall", "min", "out err", gpu ? "   gpu ms kernel" : "");
     for (const LabRow& row : result.rows) {
       const StrategyMetrics& m = row.metrics;
       fmt::print("{:>5} {:>4} {:<7} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.2e}{}\n", row.layer, row.head,
                  strategy_name(m.strategy), m.token_density, m.tile_density, m.mass_recall_mean, m.mass_recall_min,
-                 m.output_rel_error, gpu ? fmt::format(" {:>8.3f}", m.gpu_ms) : "");
+                 m.output_rel_error, gpu ? fmt::format(" {:>8.3f} {}", m.gpu_ms, m.gpu_kernel) : "");
     }
   }
   return 0;

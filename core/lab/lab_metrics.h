@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/attention/attention_cpu.h"
@@ -49,9 +50,12 @@ struct StrategyMetrics {
   std::int64_t empty_rows = 0;
   bool non_finite = false;
   double kept_set_ms = 0;  // CPU time spent building this strategy's kept sets (summed over threads)
-  // GPU time of the strategy's sparse attention over the head (kept sets, the gather key lists and the gather kernel,
-  // CUDA events); NaN where the metrics did not run on a GPU.
+  // GPU time of the strategy's sparse attention over the head (CUDA events), on the kernel gpu_kernel names: "dma" —
+  // the bf16 DMA kernels, one graph replay, median of several (dma and shared with their mask build; swa and sinks
+  // from positional death indices) — or "gather" — the generic fp32 gather kernel with its kept sets and key lists
+  // (oracle, nsa, dam; any strategy on a head the DMA kernels refuse). NaN and "" where the metrics ran on the CPU.
   double gpu_ms = std::numeric_limits<double>::quiet_NaN();
+  std::string gpu_kernel;
 };
 
 // All strategies of one head, one pass over the rows (the dense logits and outputs are computed once). Runs on

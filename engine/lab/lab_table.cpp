@@ -42,6 +42,7 @@ nlohmann::json lab_rows_json(const LabResult& result) {
                              {"causal_tiles", m.causal_tiles},
                              {"empty_rows", m.empty_rows},
                              {"gpu_ms", number(m.gpu_ms)},
+                             {"gpu_kernel", m.gpu_kernel.empty() ? nlohmann::json() : nlohmann::json(m.gpu_kernel)},
                              {"non_finite", m.non_finite}};
     const std::string label = head_label(result, row);
     if (!label.empty()) object["head_label"] = label;
@@ -54,7 +55,7 @@ std::string lab_rows_csv(const LabResult& result) {
   std::string text =
       "layer,head,strategy,window,length,token_density,tile_density,mass_recall_mean,mass_recall_min";
   for (std::int64_t b = 0; b < kRecallRowBands; ++b) text += fmt::format(",mass_recall_band{}", b);
-  text += ",output_rel_error,kept_entries,causal_entries,active_tiles,causal_tiles,empty_rows,gpu_ms,non_finite,head_label\n";
+  text += ",output_rel_error,kept_entries,causal_entries,active_tiles,causal_tiles,empty_rows,gpu_ms,gpu_kernel,non_finite,head_label\n";
   for (const LabRow& row : result.rows) {
     const StrategyMetrics& m = row.metrics;
     text += fmt::format("{},{},{},{},{},{},{},{},{}", row.layer, row.head, strategy_name(m.strategy), m.window,
@@ -64,9 +65,9 @@ std::string lab_rows_csv(const LabResult& result) {
       text += ',';
       if (b < m.mass_recall_by_band.size()) text += csv_number(m.mass_recall_by_band[b]);
     }
-    text += fmt::format(",{},{},{},{},{},{},{},{},{}\n", csv_number(m.output_rel_error), m.kept_entries,
+    text += fmt::format(",{},{},{},{},{},{},{},{},{},{}\n", csv_number(m.output_rel_error), m.kept_entries,
                         m.causal_entries, m.active_tiles, m.causal_tiles, m.empty_rows, csv_number(m.gpu_ms),
-                        m.non_finite ? "true" : "false", head_label(result, row));
+                        m.gpu_kernel, m.non_finite ? "true" : "false", head_label(result, row));
   }
   return text;
 }

@@ -14,6 +14,7 @@
 #include "core/lab/kept_rows.h"
 #include "core/lab/lab_gather.h"
 #include "core/lab/lab_metrics.h"
+#include "core/lab/strategy_death.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/lab_gather.cuh"
 #include "kernels/lab_metrics_cuda.h"
@@ -167,6 +168,7 @@ void check_metrics(LabMetricsCuda& gpu, const MetricsCase& c, std::uint32_t seed
     EXPECT_EQ(g.strategy, e.strategy);
     EXPECT_EQ(g.non_finite, e.non_finite);
     EXPECT_TRUE(std::isfinite(g.gpu_ms) && g.gpu_ms > 0.0) << g.gpu_ms;
+    EXPECT_EQ(g.gpu_kernel, strategy_has_death_indices(g.strategy) && c.head_dim <= 128 ? "dma" : "gather");
     // The kept sets are the same sets: the inputs are on a grid where every score is exact, so ties are exact too.
     EXPECT_EQ(g.kept_entries, e.kept_entries);
     EXPECT_EQ(g.causal_entries, e.causal_entries);

@@ -92,7 +92,13 @@ void draw_lab_table(AppState& state, const LabRun& run) {
       ImGui::TableNextColumn(), ImGui::TextUnformatted(number_or_nan(m.mass_recall_min, m.non_finite).c_str());
       ImGui::TableNextColumn(), ImGui::TextUnformatted(number_or_nan(m.output_rel_error, m.non_finite).c_str());
       ImGui::TableNextColumn(), ImGui::Text("%lld", static_cast<long long>(m.empty_rows));
-      if (timed) ImGui::TableNextColumn(), ImGui::TextUnformatted(fmt::format("{:.3f}", m.gpu_ms).c_str());
+      if (timed) {
+        // Which kernel the time is of: the DMA kernels (dma, shared, swa, sinks) or the generic gather kernel.
+        ImGui::TableNextColumn(), ImGui::TextUnformatted(fmt::format("{:.3f} {}", m.gpu_ms, m.gpu_kernel).c_str());
+        if (ImGui::IsItemHovered())
+          ImGui::SetTooltip("%s", m.gpu_kernel == "dma" ? "timed on the bf16 DMA kernels (mask build included for dma and shared)"
+                                                        : "timed on the generic fp32 gather kernel");
+      }
     }
   }
   ImGui::EndTable();
