@@ -116,15 +116,30 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
   const auto sequences = calibration_sequences(model, settings);
   const std::int64_t layers = model.config.num_hidden_layers, heads = model.config.num_attention_heads;
   DamCalibration calibration(layers, heads, settings.dam.capture_length);
+  // The forwards on the asked backend in fp32, else (a backend that cannot run here or cannot run this model, e.g.
+  // CDMoE on the GPU) on the CPU; the description says which.
+  Backend used = settings.backend;
+  const ComputeBackend* backend = &engine::compute_backend(used);
+  if (!backend->unsupported_reason().empty() || !backend->forward_unsupported_reason(model).empty()) {
+    used = Backend::Cpu;
+    backend = &engine::compute_backend(used);
+  }
+  const std::unique_ptr<ModelForward> model_forward = backend->load_forward(model);
+  ForwardRequest request;
+  request.attention_inputs = true;
+  request.logits = LogitRows::None;  // at a large vocabulary the lm_head is most of a short forward's time
+  request.precision = Precision::F32;
+  request.tile_maps_on_device = false;
   const auto total = static_cast<std::int64_t>(sequences.size());
   for (std::int64_t n = 0; n < total; ++n) {
     check_cancel(cancel);
     if (progress) progress(n, total);
     ForwardOptions options;
     options.capture = true;
-    options.compute_logits = false;  // at a large vocabulary the lm_head is most of a short forward's time
+    options.compute_logits = false;
+    options.cancel = cancel;
     const auto& ids = sequences[static_cast<std::size_t>(n)];
-    const ForwardResult forward = doge_forward(model, ids, options);
+    const ForwardResult forward = model_forward->run(ids, options, request).forward;
     const auto length = static_cast<std::int64_t>(ids.size());
     for (std::int64_t layer = 0; layer < layers; ++layer) {
       const LabLayer lab_layer(forward.layers[static_cast<std::size_t>(layer)], forward.window);
@@ -142,9 +157,10 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
       case DamSource::Random: source = fmt::format("{} random-id sequences (seed {})", total, settings.seed); break;
       case DamSource::Text: source = fmt::format("{} pieces of {}", total, settings.text_file.string()); break;
     }
-    *description = fmt::format("{} of up to {} tokens, dense maps {} β; λ {}, τ {}, μ {}", source,
-                               settings.dam.capture_length, settings.dense_with_bias ? "with" : "without",
-                               settings.dam.lambda, settings.dam.tau, settings.dam.mu);
+    *description = fmt::format("{} of up to {} tokens (fp32 forwards on the {}), dense maps {} β; λ {}, τ {}, μ {}",
+                               source, settings.dam.capture_length, used == Backend::Cpu ? "CPU" : "GPU",
+                               settings.dense_with_bias ? "with" : "without", settings.dam.lambda, settings.dam.tau,
+                               settings.dam.mu);
   }
   return calibration.finish(settings.dam);
 }
@@ -174,8 +190,10 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
   std::shared_ptr<const std::vector<DamHeadMask>> dam = settings.dam_masks;
   const auto calibration_start = std::chrono::steady_clock::now();
   if (wants_dam && dam == nullptr) {
+    DamCalibrationSettings calibration_settings = settings.dam_calibration;
+    calibration_settings.backend = settings.backend;
     auto calibrated = calibrate_dam(
-        model, settings.dam_calibration,
+        model, calibration_settings,
         [&](std::int64_t done, std::int64_t total) {
           if (progress) progress({done, total, "DAM calibration"});
         },

@@ -38,6 +38,9 @@ struct DamCalibrationSettings {
   std::uint64_t seed = 0;                // for Task and Random
   bool dense_with_bias = true;           // the maps: dense attention with β (as the lab's reference) or without
   DamSettings dam;                       // Lc, λ, τ, μ, ε
+  // Where the calibration forwards run, in fp32 (the exact reference; a GPU's fp32 forward is the CPU's twin): the
+  // lab sets its own backend. The CPU when this backend cannot run the model. The dense maps are the CPU's.
+  Backend backend = Backend::Cpu;
 };
 
 // The default source for a model: its trained task when it speaks the toy vocabulary, else random ids.
@@ -55,7 +58,7 @@ struct LabSettings {
   std::shared_ptr<const std::vector<DamHeadMask>> dam_masks;
   std::string dam_masks_description;  // what they were calibrated on, for LabResult::dam_calibration
   // Where the metrics are computed (engine/backend/backend_factory.h): the CPU, or the GPU, which also times each
-  // strategy's sparse attention (StrategyMetrics::gpu_ms). DAM's calibration runs on the CPU either way.
+  // strategy's sparse attention (StrategyMetrics::gpu_ms). DAM's calibration forwards run there too (fp32).
   Backend backend = Backend::Cpu;
 };
 

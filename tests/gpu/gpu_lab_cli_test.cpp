@@ -47,13 +47,25 @@ TEST(GpuLabCli, CompareOnCudaGivesTheCpuRows) {
   for (std::size_t r = 0; r < cpu.size(); ++r) {
     const auto &c = cpu[r], &g = gpu[r];
     SCOPED_TRACE(c.dump());
-    for (const char* field : {"layer", "head", "strategy", "window", "kept_entries", "causal_entries"})
+    for (const char* field : {"layer", "head", "strategy", "window", "causal_entries"})
       EXPECT_EQ(c.at(field), g.at(field)) << field;
+    // DAM calibrates on forwards of the backend's own (the GPU's fp32 forward, whose sums differ from the CPU's in the
+    // last bits): a map entry within that of τ or μ may land on the other side, so its kept count may differ by a
+    // few entries; every other strategy keeps the same count by construction.
+    const auto kept_cpu = c.at("kept_entries").get<double>(), kept_gpu = g.at("kept_entries").get<double>();
+    if (c.at("strategy") == "dam")
+      EXPECT_NEAR(kept_gpu, kept_cpu, 0.01 * kept_cpu + 2.0);
+    else
+      EXPECT_EQ(kept_gpu, kept_cpu);
     EXPECT_TRUE(c.at("gpu_ms").is_null());
     ASSERT_TRUE(g.at("gpu_ms").is_number());
+    const bool on_dma_kernels = c.at("strategy") == "dma" || c.at("strategy") == "shared" ||
+                                c.at("strategy") == "swa" || c.at("strategy") == "sinks";
+    EXPECT_EQ(g.at("gpu_kernel"), on_dma_kernels ? "dma" : "gather");
     EXPECT_GT(g.at("gpu_ms").get<double>(), 0.0);
     ASSERT_FALSE(g.at("non_finite").get<bool>());
     ASSERT_TRUE(g.at("mass_recall_mean").is_number() && g.at("output_rel_error").is_number());
+    if (c.at("strategy") == "dam" && kept_gpu != kept_cpu) continue;  // other kept sets: other metrics
     EXPECT_NEAR(g.at("mass_recall_mean").get<double>(), c.at("mass_recall_mean").get<double>(), kRecallTolerance);
     EXPECT_NEAR(g.at("mass_recall_min").get<double>(), c.at("mass_recall_min").get<double>(), kRecallTolerance);
     const double error = c.at("output_rel_error").get<double>();
