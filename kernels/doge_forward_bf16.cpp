@@ -88,6 +88,7 @@ struct PlanKey {
   MaskVariant variant = MaskVariant::PerRowTopK;
   BiasFormula formula = BiasFormula::Exp;
   bool per_layer_inputs = false;  // q/k/v kept per layer for the captures
+  ScoreRounding scores = ScoreRounding::Input;
   bool operator==(const PlanKey&) const = default;
 };
 
@@ -118,6 +119,7 @@ struct DogeForwardBf16::Impl {
   const bf16_t* lm_head = nullptr;
   std::size_t weight_bytes = 0;
   bool use_graphs = true;
+  ScoreRounding scores = ScoreRounding::Input;
   int captures = 0;
 
   cublasHandle_t cublas = nullptr;
@@ -241,6 +243,8 @@ std::size_t DogeForwardBf16::weight_bytes() const { return impl_->weight_bytes; 
 int DogeForwardBf16::graph_captures() const { return impl_->captures; }
 void DogeForwardBf16::set_use_graphs(bool use_graphs) { impl_->use_graphs = use_graphs; }
 
+void DogeForwardBf16::set_score_rounding(ScoreRounding scores) { impl_->scores = scores; }
+
 void DogeForwardBf16::Impl::reserve(const PlanKey& plan, bool tile_maps_on_device, const ForwardOptions& options) {
   const DogeConfig& c = config;
   const std::int64_t L = plan.length, D = c.hidden_size, H = c.num_attention_heads, Hkv = c.num_key_value_heads;
@@ -290,10 +294,10 @@ void DogeForwardBf16::Impl::prepare(const PlanKey& plan) {
   shape.head_dim = padded_dim;
   shape.precision = Precision::BF16;
   shape.scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  // Scores rounded like transformers' eager attention in a bf16 model, so that every later layer's input, β and mask
-  // follow transformers' bf16 forward (tests/gpu/doge_forward_bf16_transformers_test.cpp).
+  // By default scores rounded like transformers' eager attention in a bf16 model, so that every later layer's input,
+  // β and mask follow transformers' bf16 forward (tests/gpu/doge_forward_bf16_transformers_test.cpp).
   KernelChoice kernels;
-  kernels.scores = ScoreRounding::Input;
+  kernels.scores = plan.scores;
   runner = std::make_unique<DmaRunner>(shape, plan.window, plan.variant, kernels);
   runner->use_stream(stream);
   const std::vector<float> frequencies =
@@ -472,6 +476,7 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
   plan.variant = options.mask_variant;
   plan.formula = options.bias_formula;
   plan.per_layer_inputs = outputs.attention_inputs;
+  plan.scores = m.scores;
   const bool gpu_tile_maps = outputs.tile_maps && outputs.tile_maps_on_gpu;
   if (!m.key || !(*m.key == plan)) {
     // The fp32 forward's estimate: an upper bound of this one's (bf16 activations are half as large).

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 
+#include "core/attention/kernel_choice.h"
 #include "kernels/doge_forward_cuda.h"
 
 namespace dmascope::cuda {
@@ -48,6 +49,10 @@ class DogeForwardBf16 {
   int graph_captures() const;
   // false: launch the steps one by one on every run instead of replaying a graph (tests: replay equals eager).
   void set_use_graphs(bool use_graphs);
+  // Input (the default): the attention scores rounded to bf16 as transformers' bf16 eager attention rounds them, so
+  // that β and the masks follow transformers' bf16 forward. Fp32: the scores kept in fp32 — closer to the fp32
+  // reference, no longer to transformers' bf16 (tests: the bf16 arithmetic alone against the fp32 forward).
+  void set_score_rounding(ScoreRounding scores);
 
  private:
   struct Impl;
