@@ -13,6 +13,7 @@
 #include "core/base/parallel.h"
 #include "core/model/forward_memory.h"
 #include "core/model/rope.h"
+#include "kernels/cdmoe_kernels.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_bf16_kernels.cuh"
@@ -35,7 +36,8 @@ void check_cublas(cublasStatus_t status, const char* what) {
 }
 
 using detail::kAttentionResidual, detail::kContext, detail::kDynBias, detail::kFinalNorm, detail::kInputNorm;
-using detail::kKRope, detail::kLogits, detail::kMlpGate, detail::kOutput, detail::kPostNorm, detail::kQkNorm;
+using detail::kKRope, detail::kLogits, detail::kMlpGate, detail::kMlpOut, detail::kOutput, detail::kPostNorm;
+using detail::kQkNorm;
 using detail::kQRope, detail::kValues;
 constexpr int kSteps = detail::kForwardSteps;
 
@@ -74,6 +76,7 @@ bool present(const Tensor& tensor) { return tensor.defined() && tensor.numel() >
 struct LayerWeightsBf16 {
   DeviceBuffer input_norm, qkv, qkv_bias, q_norm, k_norm, dt_proj, dt_bias, A, o_proj, o_bias, input_residual;
   DeviceBuffer post_norm, gate_up, gate_up_bias, down, down_bias, post_residual;
+  DeviceBuffer router_gate, down_embed, up_embed;  // CDMoE only
 };
 
 void ensure_bytes(DeviceBuffer& buffer, std::size_t bytes) {
@@ -127,9 +130,12 @@ struct DogeForwardBf16::Impl {
   cudaEvent_t start = nullptr, stop = nullptr;
   DeviceBuffer cublas_workspace;
 
-  // Activations (bf16 unless named): see reserve() for the shapes.
+  detail::CdmoeRoutingPlan cdmoe;  // CDMoE models only
+
+  // Activations (bf16 unless named): see reserve() for the shapes. router, expert_ids and routing_weights: CDMoE only.
   DeviceBuffer ids, x, h, qkv, q_heads, k_heads, v_heads, dt, beta, death, attn, context, attn_out, gate_up, act;
   DeviceBuffer mlp_out, logits, flags, inverse_frequencies, tile_status, tile_counters;
+  DeviceBuffer router, expert_ids, routing_weights;
   std::unique_ptr<DmaRunner> runner;
   std::optional<PlanKey> key;  // of the buffers, the runner and the graph below
   cudaGraphExec_t graph = nullptr;
@@ -146,7 +152,8 @@ struct DogeForwardBf16::Impl {
   std::size_t activation_bytes() const {
     std::size_t bytes = 0;
     for (const DeviceBuffer* b : {&ids, &x, &h, &qkv, &q_heads, &k_heads, &v_heads, &dt, &beta, &death, &attn,
-                                  &context, &attn_out, &gate_up, &act, &mlp_out, &logits})
+                                  &context, &attn_out, &gate_up, &act, &mlp_out, &logits, &router, &expert_ids,
+                                  &routing_weights})
       bytes += b->bytes();
     return bytes;
   }
@@ -177,6 +184,7 @@ struct DogeForwardBf16::Impl {
 
 DogeForwardBf16::DogeForwardBf16(const DogeModel& model) : impl_(new Impl) {
   if (auto reason = bf16_forward_unsupported_reason(model); !reason.empty()) fail("GPU forward (bf16): {}", reason);
+  detail::require_cdmoe_weights(model, "GPU forward (bf16)");
   if (!device_info().available) fail("GPU forward (bf16): no CUDA GPU (sm_80 or newer) found");
   Impl& m = *impl_;
   const DogeConfig& c = model.config;
@@ -225,7 +233,17 @@ DogeForwardBf16::DogeForwardBf16(const DogeModel& model) : impl_(new Impl) {
     b.down = upload_bf16({{&l.down_proj, D}}, I, p + "mlp.down_proj.weight", m.dir, bytes);
     if (present(l.down_proj_bias)) b.down_bias = upload_bf16({{&l.down_proj_bias, D}}, 1, p + "down_proj.bias", m.dir, bytes);
     b.post_residual = upload_bf16({{&l.post_residual, 1}}, D, p + "post_attention_residual", m.dir, bytes);
+    if (c.is_moe) {
+      b.router_gate =
+          upload_bf16({{&l.router_gate, 2 * c.expert_keys()}}, D, p + "mlp.router_gate.weight", m.dir, bytes);
+      b.down_embed = upload_bf16({{&l.down_embed, c.num_experts}}, D, p + "mlp.down_embed.weight", m.dir, bytes);
+      b.up_embed = upload_bf16({{&l.up_embed, c.num_experts}}, D, p + "mlp.up_embed.weight", m.dir, bytes);
+    }
     m.layers.push_back(std::move(b));
+  }
+  if (c.is_moe) {
+    m.cdmoe = detail::cdmoe_routing_plan(c);
+    detail::configure_cdmoe_kernels(m.cdmoe);  // here: it must not run while a graph is being captured
   }
   DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
   DMASCOPE_CUDA_CHECK(cudaEventCreate(&m.start));
@@ -268,6 +286,11 @@ void DogeForwardBf16::Impl::reserve(const PlanKey& plan, bool tile_maps_on_devic
   ensure_bytes(act, n(L * I) * 2);
   ensure_bytes(mlp_out, n(L * D) * 2);
   ensure_bytes(logits, n(plan.logit_rows * c.vocab_size) * 4);
+  if (c.is_moe) {
+    ensure_bytes(router, n(L * 2 * c.expert_keys()) * 2);
+    ensure_bytes(expert_ids, n(L * c.num_experts_per_tok) * 4);
+    ensure_bytes(routing_weights, n(L * c.num_experts_per_tok) * 4);
+  }
   ensure_bytes(flags, n((layer_count + 1) * kSteps) * 4);
   if (tile_maps_on_device && options.tiles.rows >= 1 && options.tiles.cols >= 1) {
     const std::int64_t tiles = ((L + options.tiles.rows - 1) / options.tiles.rows) *
@@ -389,6 +412,14 @@ void DogeForwardBf16::Impl::launch_layer(std::int64_t layer, const PlanKey& plan
   detail::launch_silu_gate_bf16(gate_up.as<bf16_t>(), L, static_cast<int>(I), act.as<bf16_t>(), flag(layer, kMlpGate),
                                 stream);
   linear(act.as<bf16_t>(), L, I, I, w.down, D, w.down_bias, mlp_out.as<bf16_t>(), "down_proj");
+  if (c.is_moe) {  // the router on h (still the post-attention norm), then the routed experts added into mlp_out
+    linear(h.as<bf16_t>(), L, D, D, w.router_gate, 2 * cdmoe.keys, DeviceBuffer{}, router.as<bf16_t>(), "router_gate");
+    detail::launch_cdmoe_route(cdmoe, router.as<bf16_t>(), length, expert_ids.as<std::int32_t>(),
+                               routing_weights.as<float>(), stream);
+    detail::launch_cdmoe_add_experts(cdmoe, h.as<bf16_t>(), length, static_cast<int>(D), w.down_embed.as<bf16_t>(),
+                                     w.up_embed.as<bf16_t>(), expert_ids.as<std::int32_t>(),
+                                     routing_weights.as<float>(), mlp_out.as<bf16_t>(), flag(layer, kMlpOut), stream);
+  }
   detail::launch_residual_bf16(x.as<bf16_t>(), w.post_residual.as<bf16_t>(), mlp_out.as<bf16_t>(), L,
                                static_cast<int>(D), flag(layer, kOutput), stream);
 }
@@ -490,8 +521,9 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
   if (!m.key || !(*m.key == plan) || (m.use_graphs && !m.graph)) m.prepare(plan);
   if (outputs.poison_activations)
     for (DeviceBuffer* buffer : {&m.x, &m.h, &m.qkv, &m.q_heads, &m.k_heads, &m.v_heads, &m.dt, &m.beta, &m.death,
-                                 &m.attn, &m.context, &m.attn_out, &m.gate_up, &m.act, &m.mlp_out, &m.logits})
-      buffer->fill_bytes(0xFF);  // NaN as bf16 and fp32, −1 as int32
+                                 &m.attn, &m.context, &m.attn_out, &m.gate_up, &m.act, &m.mlp_out, &m.logits,
+                                 &m.router, &m.expert_ids, &m.routing_weights})
+      if (buffer->get()) buffer->fill_bytes(0xFF);  // NaN as bf16 and fp32, −1 as int32
 
   GpuForwardResult out;
   ForwardResult& result = out.forward;

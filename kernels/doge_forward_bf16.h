@@ -14,6 +14,11 @@
 //   dt → β                        dynamic_bias_bf16 (bf16 β, fp32 array)   dynamic_bias
 //   mask + attention              DmaRunner::launch_mask_and_forward       mask_build + attention_f32
 //   residuals, SiLU gate          residual_bf16, silu_gate_bf16            residual, silu_gate
+//   CDMoE router                  cublasGemmEx bf16 → bf16 (bf16 logits)   cuBLAS SGEMM
+//   CDMoE routing, experts        cdmoe kernels, bf16 overloads            the same kernels' fp32 overloads
+// CDMoE (kernels/cdmoe_kernels.cuh) rounds as transformers' CDMoE in a bf16 model: the router logits, the pair sums
+// and the softmax's output are bf16 (the softmax itself computes in fp32, as torch's does for bf16 input), and so are
+// each expert's dot product, silu, weighted activation, the routed sum and its addition to the shared expert.
 // Head dims below 64 (and between 64 and 128) are zero-padded to the kernels' 64 or 128, which leaves q·k and the
 // output unchanged; the softmax scale stays 1/sqrt(head_dim). Non-finite activations are an error naming the layer
 // and the step where they first appear (one device flag per step, read once after the forward).

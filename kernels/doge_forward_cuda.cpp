@@ -13,6 +13,7 @@
 #include "core/base/parallel.h"
 #include "core/model/forward_memory.h"
 #include "core/model/rope.h"
+#include "kernels/cdmoe_kernels.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_bf16_kernels.cuh"  // launch_flag_non_finite
@@ -53,6 +54,7 @@ struct DeviceLayerWeights {
   DeviceBuffer input_norm, q_proj, k_proj, v_proj, o_proj, q_proj_bias, k_proj_bias, v_proj_bias, o_proj_bias;
   DeviceBuffer dt_proj_bias, q_norm, k_norm, A, dt_proj, input_residual, post_norm, gate_proj, up_proj, down_proj;
   DeviceBuffer gate_proj_bias, up_proj_bias, down_proj_bias, post_residual;
+  DeviceBuffer router_gate, down_embed, up_embed;  // CDMoE only
 };
 
 // Grows a reusable buffer; never shrinks it (a shorter run reuses the longer run's memory).
@@ -97,9 +99,9 @@ struct LayerTimes {
 
 std::string gpu_forward_unsupported_reason(const DogeModel& model) {
   const DogeConfig& c = model.config;
-  if (c.is_moe)
-    return fmt::format("{} is a CDMoE model (is_moe): the GPU forward does not implement the routed experts; use the "
-                       "CPU backend", model.dir.string());
+  if (std::string reason = detail::cdmoe_unsupported_reason(c); !reason.empty())
+    return fmt::format("{} is a CDMoE model whose routing the GPU kernels cannot take: {}; use the CPU backend",
+                       model.dir.string(), reason);
   if (c.head_dim < 2 || c.head_dim > 128 || c.head_dim % 2 != 0)
     return fmt::format("{} has head_dim {}: the GPU forward supports even head dims up to 128", model.dir.string(),
                        c.head_dim);
@@ -124,8 +126,11 @@ struct DogeForwardCuda::Impl {
   // 6 per layer (begin, attention begin/end, end, tile map begin/end) + 2 for the head.
   std::vector<cudaEvent_t> events;
 
-  // Activations of the last run, grown as needed.
+  detail::CdmoeRoutingPlan cdmoe;  // CDMoE models only
+
+  // Activations of the last run, grown as needed; router, expert_ids and routing_weights for CDMoE models only.
   DeviceBuffer ids, x, h, q, k, v, q_rope, k_rope, dt, beta, death, context, attn_out, gate, up, mlp_out, logits;
+  DeviceBuffer router, expert_ids, routing_weights;
   DeviceBuffer inverse_frequencies, mask_workspace, lists, counts, tile_status, tile_counters;
   // Non-finite flags per (layer, step) (kernels/forward_steps.h), zeroed per run, read once at its end.
   DeviceBuffer flags;
@@ -138,8 +143,8 @@ struct DogeForwardCuda::Impl {
   std::size_t activation_bytes() const {  // what a run may free and reuse (require_memory_for_run)
     std::size_t bytes = 0;
     for (const DeviceBuffer* buffer : {&ids, &x, &h, &q, &k, &v, &q_rope, &k_rope, &dt, &beta, &death, &context,
-                                       &attn_out, &gate, &up, &mlp_out, &logits, &mask_workspace, &lists, &counts,
-                                       &tile_status})
+                                       &attn_out, &gate, &up, &mlp_out, &logits, &router, &expert_ids,
+                                       &routing_weights, &mask_workspace, &lists, &counts, &tile_status})
       bytes += buffer->bytes();
     return bytes;
   }
@@ -174,6 +179,7 @@ struct DogeForwardCuda::Impl {
   void launch_attention_block(const DeviceLayerWeights& w, const RunPlan& plan, const ForwardOptions& options);
   void launch_masked_attention(const RunPlan& plan);
   void launch_mlp_block(const DeviceLayerWeights& w, const RunPlan& plan);
+  void launch_routed_experts(const DeviceLayerWeights& w, const RunPlan& plan);
   void launch_tile_maps(const RunPlan& plan, const ForwardOptions& options);
   LayerTimes wait_for_layer(std::int64_t layer);
   LayerCapture download_layer(std::int64_t layer, const RunPlan& plan, const ForwardOptions& options,
@@ -185,6 +191,7 @@ struct DogeForwardCuda::Impl {
 
 DogeForwardCuda::DogeForwardCuda(const DogeModel& model) : impl_(new Impl) {
   if (auto reason = gpu_forward_unsupported_reason(model); !reason.empty()) fail("GPU forward: {}", reason);
+  detail::require_cdmoe_weights(model, "GPU forward");
   if (!device_info().available) fail("GPU forward: no CUDA GPU (sm_80 or newer) found");
   Impl& m = *impl_;
   m.dir = model.dir;
@@ -231,7 +238,16 @@ DogeForwardCuda::DogeForwardCuda(const DogeModel& model) : impl_(new Impl) {
     d.up_proj_bias = up(l.up_proj_bias, p + "mlp.up_proj.bias");
     d.down_proj_bias = up(l.down_proj_bias, p + "mlp.down_proj.bias");
     d.post_residual = up(l.post_residual, p + "post_attention_residual");
+    if (m.config.is_moe) {
+      d.router_gate = up(l.router_gate, p + "mlp.router_gate.weight");
+      d.down_embed = up(l.down_embed, p + "mlp.down_embed.weight");
+      d.up_embed = up(l.up_embed, p + "mlp.up_embed.weight");
+    }
     m.layers.push_back(std::move(d));
+  }
+  if (m.config.is_moe) {
+    m.cdmoe = detail::cdmoe_routing_plan(m.config);
+    detail::configure_cdmoe_kernels(m.cdmoe);
   }
   // A blocking stream (orders with cudaMemcpy on the legacy stream); cuBLAS with TF32 off: the CPU twin is plain fp32.
   DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
@@ -310,6 +326,11 @@ void DogeForwardCuda::Impl::reserve_activations(const RunPlan& plan, bool poison
   ensure_bytes(up, n(L * I) * f);
   ensure_bytes(mlp_out, n(L * D) * f);
   ensure_bytes(logits, n(plan.logit_rows * c.vocab_size) * f);
+  if (c.is_moe) {
+    ensure_bytes(router, n(L * 2 * c.expert_keys()) * f);
+    ensure_bytes(expert_ids, n(L * c.num_experts_per_tok) * 4);
+    ensure_bytes(routing_weights, n(L * c.num_experts_per_tok) * f);
+  }
   ensure_bytes(mask_workspace, detail::mask_build_workspace_bytes(plan.mask));
   ensure_bytes(flags, n(detail::forward_step_flags(c.num_hidden_layers)) * sizeof(int));
   ensure_bytes(lists, n(Hb) * plan.gather_q_tiles * plan.gather_capacity * 4);
@@ -320,7 +341,7 @@ void DogeForwardCuda::Impl::reserve_activations(const RunPlan& plan, bool poison
   }
   if (!poison) return;
   for (DeviceBuffer* buffer : {&x, &h, &q, &k, &v, &q_rope, &k_rope, &dt, &beta, &death, &context, &attn_out, &gate,
-                               &up, &mlp_out, &logits, &lists, &counts})
+                               &up, &mlp_out, &logits, &router, &expert_ids, &routing_weights, &lists, &counts})
     if (buffer->get()) buffer->fill_bytes(0xFF);  // NaN as fp32, -1 as int32
   if (plan.gpu_tile_maps) tile_status.fill_bytes(0xEE);  // not a TileStatus
 }
@@ -447,9 +468,24 @@ void DogeForwardCuda::Impl::launch_mlp_block(const DeviceLayerWeights& w, const 
   detail::launch_silu_gate(gate.as<float>(), up.as<float>(), L * I, stream);
   flag_non_finite(gate, L * I, detail::kMlpGate);
   linear(gate.as<float>(), L, I, w.down_proj.as<float>(), D, w.down_proj_bias, mlp_out.as<float>(), "down_proj");
+  if (c.is_moe) launch_routed_experts(w, plan);
   detail::launch_residual(residual_stream, w.post_residual.as<float>(), mlp_out.as<float>(), L, static_cast<int>(D),
                           stream);
   flag_non_finite(x, L * D, detail::kOutput);
+}
+
+// CDMoE: the router projection of h (still the post-attention norm), then the routing and the routed experts added
+// into mlp_out, which holds the shared expert's output.
+void DogeForwardCuda::Impl::launch_routed_experts(const DeviceLayerWeights& w, const RunPlan& plan) {
+  const std::int64_t L = plan.length, D = config.hidden_size;
+  linear(h.as<float>(), L, D, w.router_gate.as<float>(), 2 * cdmoe.keys, DeviceBuffer{}, router.as<float>(),
+         "router_gate");
+  detail::launch_cdmoe_route(cdmoe, router.as<float>(), static_cast<int>(L), expert_ids.as<std::int32_t>(),
+                             routing_weights.as<float>(), stream);
+  detail::launch_cdmoe_add_experts(cdmoe, h.as<float>(), static_cast<int>(L), static_cast<int>(D),
+                                   w.down_embed.as<float>(), w.up_embed.as<float>(), expert_ids.as<std::int32_t>(),
+                                   routing_weights.as<float>(), mlp_out.as<float>(), stream);
+  flag_non_finite(mlp_out, L * D, detail::kMlpOut);
 }
 
 void DogeForwardCuda::Impl::launch_tile_maps(const RunPlan& plan, const ForwardOptions& options) {

@@ -12,10 +12,12 @@
 //   DMA mask (death indices)    mask_build.cu (launch_mask_build)    dma_death_indices (core/mask/dma_mask.h)
 //   attention over kept keys    attention_f32 kernel (gather lists)  attention_reference (core/attention/attention_cpu.h)
 //   residuals, SiLU gate        residual / silu_gate kernels         core/model/forward_elementwise.h
+//   CDMoE router                cuBLAS SGEMM                         linear_f32
+//   CDMoE routing, experts      cdmoe_route / cdmoe_experts kernels  cdmoe_route / cdmoe_add_experts
+//                               (kernels/cdmoe_kernels.cuh)          (core/model/cdmoe_experts.h)
 //   tile maps (any tile shape)  tile_map kernel                      build_tile_map (core/attention/attention_cpu.h)
 // Non-finite activations are an error naming the layer and step where they first appear (kernels/forward_steps.h).
 // The bf16 forward (kernels/doge_forward_bf16.h) is the fast path; this one is its exact reference.
-// CDMoE (is_moe) is not implemented here: such a model is refused with its name (use the CPU forward).
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::array<const char*, kForwardSteps> kStepNames = {
     "input_layernorm", "q/k norm", "q_rope", "k_rope", "v", "dyn_bias", "context", "attention residual",
-    "post_attention_layernorm", "mlp gate (silu(gate)·up)", "output"};
+    "post_attention_layernorm", "mlp gate (silu(gate)·up)", "mlp_out", "output"};
 
 }  // namespace
 

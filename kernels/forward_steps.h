@@ -9,8 +9,9 @@
 namespace dmascope::cuda::detail {
 
 enum ForwardStep : int {
-  kInputNorm, kQkNorm, kQRope, kKRope, kValues, kDynBias, kContext, kAttentionResidual, kPostNorm, kMlpGate, kOutput,
-  kForwardSteps
+  kInputNorm, kQkNorm, kQRope, kKRope, kValues, kDynBias, kContext, kAttentionResidual, kPostNorm, kMlpGate,
+  kMlpOut,  // CDMoE models only: the shared expert's output plus the routed experts'
+  kOutput, kForwardSteps
 };
 // The last row of the flags, after the layers' rows.
 enum FinalStep : int { kFinalNorm, kLogits };

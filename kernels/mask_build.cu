@@ -25,33 +25,13 @@
 #include "kernels/cuda_check.h"
 #include "kernels/kernel_profiling.h"
 #include "kernels/mask_build.cuh"
+#include "kernels/rank_key.cuh"
 
 namespace dmascope::cuda::detail {
 
 namespace {
 
 constexpr int kRankBlock = 64;  // ranks per table row and per query CTA
-
-// A 32-bit key whose ascending order is β descending. NaN ranks first (torch.topk treats it as largest); −0 and +0
-// tie, as they compare equal on the CPU. No β maps to 0xFFFFFFFF (that would be a NaN bit pattern), so the chunked
-// build can pad with it.
-__device__ __forceinline__ unsigned int rank_key(float value) {
-  unsigned int ordered;
-  if (isnan(value)) {
-    ordered = 0xFFFFFFFFu;
-  } else {
-    if (value == 0.0f) value = 0.0f;
-    const unsigned int bits = __float_as_uint(value);
-    ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);  // monotone in the float value
-  }
-  return ~ordered;
-}
-
-// A float with this rank key (NaN for 0): rank_key(value_of_rank_key(k)) == k.
-__device__ __forceinline__ float value_of_rank_key(unsigned int key) {
-  const unsigned int ordered = ~key;
-  return __uint_as_float((ordered & 0x80000000u) ? (ordered & 0x7FFFFFFFu) : ~ordered);
-}
 
 // Ascending order of this key = (segment, β descending).
 // Key type: 32 bits when there is one segment (half the bytes per radix pass), else segment in the high 32 bits.

@@ -76,7 +76,8 @@ def main():
     for model_dir in (os.path.normpath(d) for d in dirs if os.path.isdir(d)):
         config = json.load(open(os.path.join(model_dir, "config.json")))
         if config.get("is_moe"):
-            print(f"{os.path.basename(model_dir)}: CDMoE, skipped (our bf16 path refuses it)")
+            print(f"{os.path.basename(model_dir)}: CDMoE, skipped (stock transformers 5.17 cannot run it: its layer feeds "
+                  "CDMoE's output tuple to dropout)")
             continue
         window = config["keep_window_size"]
         try:

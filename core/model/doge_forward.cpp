@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
 
 #include "core/base/checked_math.h"
 #include "core/base/error.h"
+#include "core/model/cdmoe_experts.h"
 #include "core/model/forward_memory.h"
 #include "core/model/linear.h"
 #include "core/base/parallel.h"
@@ -55,61 +55,22 @@ std::vector<float> gated_mlp(const DogeLayerWeights& w, const std::vector<float>
   return project(gate, length, w.gate_proj.dim(0), w.down_proj, w.down_proj_bias);
 }
 
-// Indices of the k largest values, sorted descending. Ties go to the higher index, which is what torch.topk does on
-// the CPU (where transformers' reference data for CDMoE was produced).
-std::vector<std::int64_t> top_k_descending(std::span<const float> values, std::int64_t k) {
-  std::vector<std::int64_t> order(values.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](std::int64_t a, std::int64_t b) {
-    return values[a] != values[b] ? values[a] > values[b] : a > b;
-  });
-  order.resize(static_cast<std::size_t>(k));
-  return order;
-}
-
-// CDMoE's routed part, reproducing transformers 5.17: the router output [N, 2K] is reinterpreted as [2, N, K] (a raw
-// view, so a row's expert choice comes from other tokens' logits), product keys pick num_experts_per_tok experts,
-// and each contributes silu(down_embed[e]·h)·weight · up_embed[e].
+// CDMoE's routed part (core/model/cdmoe_experts.h), added into the shared expert's output y: the router projection,
+// then the routing and the experts in fp32.
 void add_routed_experts(const DogeConfig& config, const DogeLayerWeights& w, const std::vector<float>& h,
                         std::int64_t tokens, std::vector<float>& y) {
-  const std::int64_t D = config.hidden_size, K = config.expert_keys(), top = config.num_experts_per_tok;
-  const std::vector<float> router = project(h, tokens, D, w.router_gate, Tensor{});  // [N, 2K] token-major
-  const float* down_embed = f32(w.down_embed);
-  const float* up_embed = f32(w.up_embed);
-  parallel_for(tokens, 4, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<float> sums(static_cast<std::size_t>(K * K));
-    std::vector<std::int64_t> expert_of(static_cast<std::size_t>(K * K));
-    for (std::int64_t r = begin; r < end; ++r) {
-      const std::span<const float> part_x(router.data() + r * K, K);                 // part 0, row r
-      const std::span<const float> part_y(router.data() + (tokens + r) * K, K);      // part 1, row r
-      const auto ix = top_k_descending(part_x, K), iy = top_k_descending(part_y, K);
-      for (std::int64_t a = 0; a < K; ++a)
-        for (std::int64_t c = 0; c < K; ++c) {
-          sums[a * K + c] = part_x[ix[a]] + part_y[iy[c]];
-          expert_of[a * K + c] = ix[a] * K + iy[c];
-        }
-      const auto chosen = top_k_descending(sums, top);
-      std::vector<float> weights(static_cast<std::size_t>(top));
-      const float max_score = sums[chosen[0]];
-      float total = 0.0f;
-      for (std::int64_t t = 0; t < top; ++t) total += weights[t] = std::exp(sums[chosen[t]] - max_score);
-      for (auto& weight : weights) weight /= total;
-      if (config.norm_topk_prob) {
-        float renorm = 0.0f;
-        for (float weight : weights) renorm += weight;
-        for (auto& weight : weights) weight /= renorm;
-      }
-      const float* hr = h.data() + r * D;
-      float* yr = y.data() + r * D;
-      for (std::int64_t t = 0; t < top; ++t) {
-        const std::int64_t expert = expert_of[chosen[t]];
-        float dot = 0.0f;
-        for (std::int64_t c = 0; c < D; ++c) dot += down_embed[expert * D + c] * hr[c];
-        const float activation = silu(dot) * weights[t];
-        for (std::int64_t c = 0; c < D; ++c) yr[c] += activation * up_embed[expert * D + c];
-      }
-    }
-  });
+  CdmoeRouting routing;
+  routing.tokens = tokens;
+  routing.keys = config.expert_keys();
+  routing.experts_per_token = config.num_experts_per_tok;
+  routing.norm_topk_prob = config.norm_topk_prob;
+  const std::vector<float> router = project(h, tokens, config.hidden_size, w.router_gate, Tensor{});  // [N, 2K]
+  const auto choices = static_cast<std::size_t>(tokens * routing.experts_per_token);
+  std::vector<std::int32_t> expert_ids(choices);
+  std::vector<float> routing_weights(choices);
+  cdmoe_route(router.data(), routing, CdmoeRounding::Fp32, expert_ids.data(), routing_weights.data());
+  cdmoe_add_experts(h.data(), tokens, config.hidden_size, f32(w.down_embed), f32(w.up_embed), expert_ids.data(),
+                    routing_weights.data(), routing.experts_per_token, CdmoeRounding::Fp32, y.data());
 }
 
 }  // namespace
@@ -152,6 +113,11 @@ void check_weights_match_config(const DogeModel& model) {
     expect(l.dt_proj, {w.bias_heads, c.num_key_value_heads * c.head_dim}, p + "self_attn.dt_proj.weight");
     expect(l.gate_proj, {c.intermediate_size, c.hidden_size}, p + "mlp.gate_proj.weight");
     expect(l.down_proj, {c.hidden_size, c.intermediate_size}, p + "mlp.down_proj.weight");
+    if (c.is_moe) {
+      expect(l.router_gate, {2 * c.expert_keys(), c.hidden_size}, p + "mlp.router_gate.weight");
+      expect(l.down_embed, {c.num_experts, c.hidden_size}, p + "mlp.down_embed.weight");
+      expect(l.up_embed, {c.num_experts, c.hidden_size}, p + "mlp.up_embed.weight");
+    }
   }
 }
 

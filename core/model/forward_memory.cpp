@@ -34,6 +34,12 @@ std::int64_t tile_map_bytes(const DogeConfig& config, std::int64_t bias_heads, s
   return product({config.num_hidden_layers, bias_heads, ceil_div(tokens, tiles.rows), ceil_div(tokens, tiles.cols)});
 }
 
+// 4-byte values per token of CDMoE's routed experts: the router's 2K logits, then num_experts_per_tok expert ids and
+// as many routing weights. 0 for a dense model.
+std::int64_t cdmoe_row_floats(const DogeConfig& config) {
+  return config.is_moe ? sum({product({2, config.expert_keys()}), product({2, config.num_experts_per_tok})}) : 0;
+}
+
 }  // namespace
 
 std::int64_t ForwardMemoryEstimate::total_bytes() const {
@@ -73,11 +79,11 @@ ForwardMemoryEstimate estimate_cpu_forward_memory(const DogeConfig& config, std:
   estimate.token_id_bytes = product({L, 4});
   // doge_forward's buffers within a layer: x, h, the layer input kept for locating a NaN, attn_out, mlp_out [L, D];
   // q and its heads-first copy, context and its heads-first copy [L, H·d]; k, v and their copies [L, Hkv·d];
-  // gate and up [L, I]; dt, β, death [L, Hb]; the CDMoE router [L, 2K].
+  // gate and up [L, I]; dt, β, death [L, Hb]; CDMoE's router [L, 2K] and its expert ids and weights [L, top].
   estimate.activation_bytes =
       product({kFloatBytes, L,
                sum({product({5, D}), product({4, H, d}), product({4, Hkv, d}), product({2, I}), product({3, Hb}),
-                    config.is_moe ? product({2, config.expert_keys()}) : 0})});
+                    cdmoe_row_floats(config)})});
   if (options.capture) {
     // Per layer: q_rope, context [L, H·d]; k_rope, v [L, Hkv·d]; dt, β, death [L, Hb]; attn_out, mlp_out, output
     // [L, D]. Once: embed and final_norm [L, D].
@@ -111,11 +117,13 @@ ForwardMemoryEstimate estimate_gpu_forward_device_memory(const DogeConfig& confi
   ForwardMemoryEstimate estimate;
   estimate.token_id_bytes = product({L, 4});
   // x, h, attn_out, mlp_out [L, D]; q, q_rope, context [L, H·d]; k, v, k_rope [L, Hkv·d]; gate, up [L, I];
-  // dt, β, death [L, Hb]; the gather lists [Hb, q tiles, min(L, w + 64)] and their counts; the mask build's scratch.
+  // dt, β, death [L, Hb]; CDMoE's router, expert ids and weights; the gather lists [Hb, q tiles, min(L, w + 64)] and
+  // their counts; the mask build's scratch.
   const std::int64_t q_tiles = ceil_div(L, kGatherTileRows);
   estimate.activation_bytes =
       sum({product({kFloatBytes, L,
-                    sum({product({4, D}), product({3, H, d}), product({3, Hkv, d}), product({2, I}), product({3, Hb})})}),
+                    sum({product({4, D}), product({3, H, d}), product({3, Hkv, d}), product({2, I}), product({3, Hb}),
+                         cdmoe_row_floats(config)})}),
            product({4, Hb, q_tiles, std::min(L, sum({window, kGatherTileRows}))}), product({4, Hb, q_tiles}),
            std::max<std::int64_t>(mask_workspace_bytes, 0)});
   // The device holds one layer's tile maps at a time.

@@ -116,8 +116,8 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
   const auto sequences = calibration_sequences(model, settings);
   const std::int64_t layers = model.config.num_hidden_layers, heads = model.config.num_attention_heads;
   DamCalibration calibration(layers, heads, settings.dam.capture_length);
-  // The forwards on the asked backend in fp32, else (a backend that cannot run here or cannot run this model, e.g.
-  // CDMoE on the GPU) on the CPU; the description says which.
+  // The forwards on the asked backend in fp32, else (a backend that cannot run here or cannot run this model) on the
+  // CPU; the description says which.
   Backend used = settings.backend;
   const ComputeBackend* backend = &engine::compute_backend(used);
   if (!backend->unsupported_reason().empty() || !backend->forward_unsupported_reason(model).empty()) {

@@ -182,11 +182,7 @@ TEST(DogeForwardBf16, EveryFixtureAndBundledModelMatchesFp32) {
   ASSERT_GE(dirs.size(), 7u);
   std::uint32_t seed = 1;
   for (const auto& dir : dirs) {
-    const DogeModel model = DogeModel::load(dir);
-    if (model.config.is_moe) {  // CDMoE stays refused, with its name
-      EXPECT_NE(bf16_forward_unsupported_reason(model).find("is_moe"), std::string::npos) << dir;
-      continue;
-    }
+    const DogeModel model = DogeModel::load(dir);  // CDMoE's routed experts included (moe_sharded_f32)
     // Longer than the window, so the top-k cut fires; and a second, longer run with the model's own window.
     const std::int64_t window = model.config.keep_window_size;
     expect_bf16_matches_fp32(model, random_ids(3 * window + 17, model.config.vocab_size, seed++), 0,

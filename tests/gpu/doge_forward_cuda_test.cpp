@@ -381,7 +381,7 @@ TEST(DogeForwardCuda, RandomModelsGqaAndMhaMatchCpuForward) {
   }
 }
 
-TEST(DogeForwardCuda, AskingForProbabilitiesOrAMoeModelIsAClearError) {
+TEST(DogeForwardCuda, AskingForProbabilitiesOrAnOversizedMoeRoutingIsAClearError) {
   SKIP_WITHOUT_GPU();
   const DogeModel model = DogeModel::load(assets_models_dir() / "doge-tiny-random");
   DogeForwardCuda gpu_forward(model);
@@ -394,9 +394,12 @@ TEST(DogeForwardCuda, AskingForProbabilitiesOrAMoeModelIsAClearError) {
   } catch (const std::exception& error) {
     EXPECT_NE(std::string(error.what()).find("probabilities"), std::string::npos) << error.what();
   }
-  DogeModel moe = model;
+  DogeModel moe = model;  // CDMoE runs on the GPU, up to what its routing kernel holds (tests/gpu/gpu_cdmoe_test.cpp)
   moe.config.is_moe = true;
-  EXPECT_NE(gpu_forward_unsupported_reason(moe).find("doge-tiny-random"), std::string::npos);
+  moe.config.num_experts_per_tok = moe.config.num_experts;
+  const std::string reason = gpu_forward_unsupported_reason(moe);
+  EXPECT_NE(reason.find("doge-tiny-random"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("num_experts_per_tok"), std::string::npos) << reason;
 }
 
 TEST(DogeForwardCuda, LastRowLogitsEqualTheLastRowOfAllLogits) {
