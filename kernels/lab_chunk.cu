@@ -94,8 +94,6 @@ __device__ std::uint32_t order_key(float x) {
 }
 
 __global__ void __launch_bounds__(kThreads) top_k_bits_kernel(LabTopKParams p) {
-  using Scan = cub::BlockScan<int, kThreads>;
-  __shared__ typename Scan::TempStorage scan_storage;
   __shared__ unsigned histogram[256];
   __shared__ std::uint32_t shared_prefix;
   __shared__ int shared_remaining;
@@ -142,34 +140,30 @@ __global__ void __launch_bounds__(kThreads) top_k_bits_kernel(LabTopKParams p) {
     threshold = shared_prefix;
     take = shared_remaining;
   }
+  // One word per warp and step, lane b reading value 32·word + b (coalesced); the threshold's ties are kept in index
+  // order, so each warp ranks its ties after those of the lower words (the earlier warps of the step, then `carry`).
+  __shared__ int warp_ties[kThreads / 32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   int carry = 0;
-  for (std::int64_t base = 0; base < p.bits_stride; base += kThreads) {
-    const std::int64_t w = base + threadIdx.x;
-    std::uint32_t word = 0;
-    int ties = 0;
-    if (w < p.bits_stride && !all)
-      for (int b = 0; b < 32; ++b) {
-        const std::int64_t j = w * 32 + b;
-        if (j < n && order_key(values[j]) == threshold) ++ties;
-      }
-    int before = 0, total = 0;
-    Scan(scan_storage).ExclusiveSum(ties, before, total);
+  for (std::int64_t first = 0; first < p.bits_stride; first += kThreads / 32) {
+    const std::int64_t w = first + warp;
+    const std::int64_t j = w * 32 + lane;
+    const bool in = w < p.bits_stride && j < n;
+    const std::uint32_t u = in && !all ? order_key(values[j]) : 0u;
+    const std::uint32_t tie_lanes = __ballot_sync(0xffffffffu, in && !all && u == threshold);
+    if (lane == 0) warp_ties[warp] = __popc(tie_lanes);
     __syncthreads();
-    if (w < p.bits_stride) {
-      int rank = carry + before;
-      for (int b = 0; b < 32; ++b) {
-        const std::int64_t j = w * 32 + b;
-        if (j >= n) break;
-        bool keep = all;
-        if (!all) {
-          const std::uint32_t u = order_key(values[j]);
-          keep = u > threshold || (u == threshold && rank++ < take);
-        }
-        if (keep) word |= 1u << b;
-      }
-      bits[w] = word;
+    int before = carry, step_total = 0;
+    for (int other = 0; other < kThreads / 32; ++other) {
+      if (other < warp) before += warp_ties[other];
+      step_total += warp_ties[other];
     }
-    carry += total;
+    const int rank = before + __popc(tie_lanes & ((1u << lane) - 1u));
+    const bool keep = in && (all || u > threshold || (u == threshold && rank < take));
+    const std::uint32_t word = __ballot_sync(0xffffffffu, keep);
+    if (lane == 0 && w < p.bits_stride) bits[w] = word;
+    carry += step_total;
+    __syncthreads();  // warp_ties is read before the next step writes it
   }
 }
 

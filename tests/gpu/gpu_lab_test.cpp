@@ -124,6 +124,10 @@ TEST(GpuLabGather, MatchesItsCpuTwinOnRandomKeptSets) {
   // Doge-20M's head dimension, a chunk deep into a 4K sequence, sparse and dense kept sets.
   check_gather({.length = 4096, .head_dim = 128, .row_begin = 3000, .rows = 256, .keep_probability = 0.05}, seed + 2);
   check_gather({.length = 4096, .head_dim = 128, .row_begin = 3500, .rows = 100, .keep_probability = 0.7}, seed + 3);
+  // Nine float4 columns over eight threads of a row: one thread holds two, the others one.
+  check_gather({.length = 333, .head_dim = 36, .row_begin = 13, .rows = 300, .keep_probability = 0.5}, seed + 4);
+  // The smallest head: one float4 column, seven of a row's eight threads idle.
+  check_gather({.length = 90, .head_dim = 4, .row_begin = 0, .rows = 90, .keep_probability = 0.6}, seed + 5);
 }
 
 // A calibrated DAM mask with some matched patterns: sink column, diagonal, plus noise.
