@@ -191,6 +191,11 @@ int run_compare(const CompareArguments& args) {
     fmt::print(stderr, "timing: lab {:.0f} ms = DAM calibration {:.0f} ms + metrics {:.0f} ms ({} backend; {} layers × "
                "{} heads × {} strategies at {} tokens)\n", result.elapsed_ms, result.dam_calibration_ms,
                result.metrics_ms, args.backend, result.layers.size(), result.heads, strategies.size(), result.length);
+  if (args.timing && result.dam_calibration_ms > 0) {
+    const DamCalibrationTimes& t = result.dam_calibration_times;
+    fmt::print(stderr, "timing: DAM calibration = setup {:.0f} ms + forwards {:.0f} ms + dense maps {:.0f} ms + patterns "
+               "{:.0f} ms\n", t.load_ms, t.forward_ms, t.maps_ms, t.finish_ms);
+  }
   std::int64_t non_finite = 0;
   for (const LabRow& row : result.rows) non_finite += row.metrics.non_finite;
   if (non_finite > 0)

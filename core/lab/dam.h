@@ -55,7 +55,8 @@ struct DamHeadMask {
 class DamCalibration {
  public:
   DamCalibration(std::int64_t layers, std::int64_t heads, std::int64_t capture_length);
-  // One sequence of `length` ≤ Lc tokens: call add_map for every (layer, head), then end_sequence once.
+  // One sequence of `length` ≤ Lc tokens: call add_map for every (layer, head), then end_sequence once. Calls for
+  // different (layer, head) pairs may run at once on different threads (each adds to its own sums only).
   // probs: [length, length] row-major dense probabilities (zeros above the diagonal).
   void add_map(std::int64_t layer, std::int64_t head, std::span<const float> probs, std::int64_t length);
   void end_sequence(std::int64_t length);

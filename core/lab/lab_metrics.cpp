@@ -383,19 +383,23 @@ std::vector<float> dropped_mass_grid(const LabHead& head, Strategy strategy, boo
   return grid;
 }
 
-std::vector<float> dense_attention_map(const LabHead& head, bool dense_with_bias) {
+std::vector<float> dense_attention_map(const LabHead& head, bool dense_with_bias, bool parallel) {
   head.validate();
   const std::int64_t L = head.length;
   std::vector<float> map(static_cast<std::size_t>(L * L), 0.0f);
-  const std::int64_t chunk_rows = 64;
-  parallel_for((L + chunk_rows - 1) / chunk_rows, 1, [&](std::int64_t chunk_begin, std::int64_t chunk_end) {
+  const std::int64_t chunk_rows = 64, chunks = (L + chunk_rows - 1) / chunk_rows;
+  const auto rows = [&](std::int64_t chunk_begin, std::int64_t chunk_end) {
     for (std::int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       const std::int64_t r0 = chunk * chunk_rows, r1 = std::min(L, r0 + chunk_rows);
       const ChunkScores dense = chunk_scores(head, r0, r1, dense_with_bias);
       for (std::int64_t i = r0; i < r1; ++i)
         std::copy_n(dense.probs.begin() + (i - r0) * r1, i + 1, map.begin() + i * L);
     }
-  });
+  };
+  if (parallel)
+    parallel_for(chunks, 1, rows);
+  else
+    rows(0, chunks);
   return map;
 }
 

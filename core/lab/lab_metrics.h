@@ -75,7 +75,8 @@ std::vector<float> dropped_mass_grid(const LabHead& head, Strategy strategy, boo
                                      ReduceMode mode);
 
 // Dense probabilities of one head, [L, L] row-major with zeros above the diagonal: for DAM's calibration maps at the
-// capture length and for small-L tests only (it is the L×L buffer the metrics avoid).
-std::vector<float> dense_attention_map(const LabHead& head, bool dense_with_bias);
+// capture length and for small-L tests only (it is the L×L buffer the metrics avoid). parallel = false computes it on
+// the calling thread (a caller that already spreads many maps over the cores).
+std::vector<float> dense_attention_map(const LabHead& head, bool dense_with_bias, bool parallel = true);
 
 }  // namespace dmascope

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/parallel.h"
 #include "core/lab/lab_head.h"
 #include "core/tokenizer/tokenizer.h"
 #include "engine/backend/backend_factory.h"
@@ -111,8 +112,11 @@ ToyExample lab_task_example(const DogeModel& model, ToyTask task, std::int64_t l
 
 std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrationSettings& settings,
                                        const std::function<void(std::int64_t, std::int64_t)>& progress,
-                                       const std::atomic<bool>* cancel, std::string* description) {
+                                       const std::atomic<bool>* cancel, std::string* description,
+                                       DamCalibrationTimes* times) {
   settings.dam.validate();
+  DamCalibrationTimes spent;
+  auto stage_start = std::chrono::steady_clock::now();
   const auto sequences = calibration_sequences(model, settings);
   const std::int64_t layers = model.config.num_hidden_layers, heads = model.config.num_attention_heads;
   DamCalibration calibration(layers, heads, settings.dam.capture_length);
@@ -125,6 +129,7 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
     backend = &engine::compute_backend(used);
   }
   const std::unique_ptr<ModelForward> model_forward = backend->load_forward(model);
+  spent.load_ms = ms_since(stage_start);
   ForwardRequest request;
   request.attention_inputs = true;
   request.logits = LogitRows::None;  // at a large vocabulary the lm_head is most of a short forward's time
@@ -139,14 +144,26 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
     options.compute_logits = false;
     options.cancel = cancel;
     const auto& ids = sequences[static_cast<std::size_t>(n)];
+    stage_start = std::chrono::steady_clock::now();
     const ForwardResult forward = model_forward->run(ids, options, request).forward;
+    spent.forward_ms += ms_since(stage_start);
+    stage_start = std::chrono::steady_clock::now();
     const auto length = static_cast<std::int64_t>(ids.size());
-    for (std::int64_t layer = 0; layer < layers; ++layer) {
-      const LabLayer lab_layer(forward.layers[static_cast<std::size_t>(layer)], forward.window);
-      for (std::int64_t head = 0; head < heads; ++head)
-        calibration.add_map(layer, head, dense_attention_map(lab_layer.head(head), settings.dense_with_bias), length);
-    }
+    std::vector<LabLayer> lab_layers;
+    lab_layers.reserve(static_cast<std::size_t>(layers));
+    for (std::int64_t layer = 0; layer < layers; ++layer)
+      lab_layers.emplace_back(forward.layers[static_cast<std::size_t>(layer)], forward.window);
+    // One (layer, head) per task, each map on its own thread: the maps are small (Lc ≤ a few thousand), so one
+    // parallel_for per map would spend more on starting threads than on the map.
+    parallel_for(layers * heads, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t item = begin; item < end; ++item) {
+        const std::int64_t layer = item / heads, head = item % heads;
+        const LabHead lab_head = lab_layers[static_cast<std::size_t>(layer)].head(head);
+        calibration.add_map(layer, head, dense_attention_map(lab_head, settings.dense_with_bias, false), length);
+      }
+    });
     calibration.end_sequence(length);
+    spent.maps_ms += ms_since(stage_start);
   }
   if (progress) progress(total, total);
   if (description != nullptr) {
@@ -162,7 +179,11 @@ std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrat
                                settings.dense_with_bias ? "with" : "without", settings.dam.lambda, settings.dam.tau,
                                settings.dam.mu);
   }
-  return calibration.finish(settings.dam);
+  stage_start = std::chrono::steady_clock::now();
+  std::vector<DamHeadMask> masks = calibration.finish(settings.dam);
+  spent.finish_ms = ms_since(stage_start);
+  if (times != nullptr) *times = spent;
+  return masks;
 }
 
 LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const LabSettings& settings,
@@ -197,7 +218,7 @@ LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const La
         [&](std::int64_t done, std::int64_t total) {
           if (progress) progress({done, total, "DAM calibration"});
         },
-        cancel, &result.dam_calibration);
+        cancel, &result.dam_calibration, &result.dam_calibration_times);
     dam = std::make_shared<const std::vector<DamHeadMask>>(std::move(calibrated));
     result.dam_calibration_ms = ms_since(calibration_start);
   } else if (wants_dam) {

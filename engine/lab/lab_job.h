@@ -72,6 +72,14 @@ struct LabRow {
   StrategyMetrics metrics;
 };
 
+// Where DAM's calibration spends its time, in wall-clock ms.
+struct DamCalibrationTimes {
+  double load_ms = 0;     // the forward's setup (weights to the device on the GPU)
+  double forward_ms = 0;  // the N forwards with their captures
+  double maps_ms = 0;     // the dense maps of every (layer, head), added to the averages
+  double finish_ms = 0;   // Box-Cox, true masks, pattern matching, extended masks
+};
+
 struct LabResult {
   std::int64_t length = 0, window = 0, heads = 0;
   std::vector<std::int64_t> layers;          // the layers computed, ascending
@@ -81,14 +89,17 @@ struct LabResult {
   std::string dam_calibration;               // what DAM calibrated on, in words ("" when dam was not asked for)
   double elapsed_ms = 0;
   double dam_calibration_ms = 0;  // of elapsed_ms: DAM's calibration (0 when given masks or no dam)
+  DamCalibrationTimes dam_calibration_times;  // its stages
   double metrics_ms = 0;          // of elapsed_ms: the metrics of every layer, head and strategy
 };
 
 // DAM calibration alone: N forward passes at Lc on the settings' source; dense maps per (layer, head).
 // `progress` (optional) gets (sequences done, N). Error naming the text file or tokenizer when they cannot be used.
+// `times` (optional) gets the wall time of each stage.
 std::vector<DamHeadMask> calibrate_dam(const DogeModel& model, const DamCalibrationSettings& settings,
                                        const std::function<void(std::int64_t, std::int64_t)>& progress,
-                                       const std::atomic<bool>* cancel, std::string* description);
+                                       const std::atomic<bool>* cancel, std::string* description,
+                                       DamCalibrationTimes* times = nullptr);
 
 LabResult run_lab(const DogeModel& model, const ForwardResult& forward, const LabSettings& settings,
                   const std::function<void(const LabProgress&)>& progress = {},
