@@ -181,5 +181,38 @@ TEST(ForwardKeptSets, AWindowAsLongAsTheSequenceIsDenseAttention) {
   expect_logits_near(doge_forward(model, ids, oracle).logits, doge_forward(model, ids, dense).logits);
 }
 
+// The β seam (ForwardOptions::bias_override): the layer's β is what the hook wrote — the capture holds it and the mask
+// is DMA's rule on it — and writing back β unchanged leaves the forward as it was.
+TEST(ForwardBiasOverride, TheMaskAndTheCaptureFollowTheWrittenBias) {
+  const DogeModel model = tiny_model();
+  const auto ids = random_ids(40, model.config.vocab_size);
+  const std::int64_t L = 40, window = model.config.keep_window_size;
+  ForwardOptions options;
+  const ForwardResult plain = doge_forward(model, ids, options);
+  options.bias_override = [](std::int64_t, std::span<float>) {};
+  expect_logits_near(doge_forward(model, ids, options).logits, plain.logits);
+
+  // A β that ranks the keys in reverse order of position, unlike the model's own.
+  options.bias_override = [&](std::int64_t layer, std::span<float> beta) {
+    for (std::size_t n = 0; n < beta.size(); ++n)
+      beta[n] = static_cast<float>(layer + 1) * static_cast<float>(L - static_cast<std::int64_t>(n) % L);
+  };
+  const ForwardResult overridden = doge_forward(model, ids, options);
+  for (std::int64_t layer = 0; layer < model.config.num_hidden_layers; ++layer) {
+    const LayerCapture& capture = overridden.layers[static_cast<std::size_t>(layer)];
+    const std::int64_t Hb = capture.dyn_bias.shape()[1];
+    for (std::int64_t b = 0; b < Hb; ++b) {
+      const std::span<const float> beta(capture.dyn_bias.data<float>() + b * L, static_cast<std::size_t>(L));
+      for (std::int64_t j = 0; j < L; ++j)
+        ASSERT_EQ(beta[static_cast<std::size_t>(j)], static_cast<float>(layer + 1) * static_cast<float>(L - j));
+      const auto death = dma_death_indices(beta, window, MaskVariant::PerRowTopK);
+      EXPECT_TRUE(std::equal(death.begin(), death.end(), capture.death.data<std::int32_t>() + b * L))
+          << "layer " << layer << " bias head " << b;
+    }
+  }
+  EXPECT_NE(overridden.logits.data<float>()[0 + (L - 1) * model.config.vocab_size],
+            plain.logits.data<float>()[0 + (L - 1) * model.config.vocab_size]);
+}
+
 }  // namespace
 }  // namespace dmascope

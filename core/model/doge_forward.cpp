@@ -210,6 +210,7 @@ ForwardResult doge_forward(const DogeModel& model, std::span<const std::int32_t>
 
     std::vector<float> dt(static_cast<std::size_t>(L * Hb)), beta(static_cast<std::size_t>(Hb * L));
     doge_dynamic_bias(w, v.data(), L, Hkv * d, Hb, options.bias_formula, dt.data(), beta.data());
+    if (options.bias_override) options.bias_override(layer, beta);
     check("dt", dt, {L, Hb});
     require_finite(where, "dyn_bias", beta.data(), {Hb, L});  // always: ranking NaN keys has no meaning
     std::vector<std::int32_t> death(static_cast<std::size_t>(Hb * L));

@@ -40,6 +40,10 @@ struct ForwardOptions {
   std::function<void(std::int64_t layers_done, std::int64_t layers_total)> on_progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between layers; a cancelled forward throws ForwardCancelled
   KeptSetsOfLayer kept_sets;  // set: replaces DMA's mask in every layer's attention (see KeptSetsOfLayer)
+  // Set: called with each layer's β ([bias heads, L], just computed) to overwrite it before the mask and the attention
+  // use it — to run the fp32 arithmetic on another forward's β (the bf16 path's, which bf16 rounding moves by up to
+  // 2^-9 of |β|: at |β| in the thousands that alone reorders the scores).
+  std::function<void(std::int64_t layer, std::span<float> beta)> bias_override;
 };
 
 struct ForwardCancelled : std::exception {
