@@ -16,10 +16,14 @@
 #include "kernels/doge_forward_bf16.h"
 #include "kernels/doge_forward_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
+#include "tests/support/forward_comparison.h"
 #include "tests/test_paths.h"
 
 namespace dmascope::cuda {
 namespace {
+
+using testing::kept_sets_of_death;
+using testing::random_ids;
 
 // The product's targets for the bf16 path: logits within 2 % (Frobenius, relative) of the fp32 reference, and the same
 // top-1 token on at least 99 % of the positions. They are measured and printed ("target met" / "target missed"), not
@@ -86,30 +90,6 @@ double kept_agreement(const Tensor& test, const Tensor& reference, std::int64_t 
     kept += static_cast<double>(std::max<std::int64_t>(0, end_b - j));
   }
   return kept > 0 ? 1.0 - differing / 2.0 / kept : 1.0;  // a swap: one entry lost, one gained
-}
-
-std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vocab, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(vocab - 1));
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(length));
-  for (auto& id : ids) id = token(rng);
-  return ids;
-}
-
-// The kept sets of a layer's death indices ([bias heads, L]: keep(i, j) ⇔ j ≤ i < death[j]), one per query head.
-std::vector<KeptKeySets> kept_sets_of_death(const Tensor& death, const AttentionProblem& problem) {
-  const std::int64_t L = problem.key_len;
-  std::vector<KeptKeySets> heads(static_cast<std::size_t>(problem.q_heads));
-  for (std::int64_t h = 0; h < problem.q_heads; ++h) {
-    const std::int32_t* row_death = death.data<std::int32_t>() + problem.bias_head_of(h) * L;
-    KeptKeySets& sets = heads[static_cast<std::size_t>(h)];
-    for (std::int64_t i = 0; i < L; ++i) {
-      for (std::int64_t j = 0; j <= i; ++j)
-        if (i < row_death[j]) sets.keys.push_back(static_cast<std::int32_t>(j));
-      sets.offsets.push_back(static_cast<std::int64_t>(sets.keys.size()));
-    }
-  }
-  return heads;
 }
 
 // bf16 vs the CPU forward and the fp32 GPU forward; the mask of every layer vs the CPU's rule on the bf16 β (exact:

@@ -22,11 +22,15 @@
 #include "kernels/doge_forward_bf16.h"
 #include "kernels/doge_forward_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
+#include "tests/support/forward_comparison.h"
 #include "tests/support/cdmoe_kernel_checks.h"
 #include "tests/test_paths.h"
 
 namespace dmascope::cuda {
 namespace {
+
+using testing::kept_sets_of_death;
+using testing::random_ids;
 
 // Routing weights (each ≤ 1) in fp32: CUDA's expf against std::exp (≤ 2 ulp) and the same division; 1e-6 absolute
 // is about 8 ulp at 1.
@@ -288,30 +292,6 @@ std::vector<std::int32_t> golden_ids() {
   const auto golden = SafetensorsFile::open(moe_fixture() / "golden.safetensors");
   const auto values = golden->tensor("input_ids").to_f32_vector();
   return {values.begin(), values.end()};
-}
-
-std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vocab, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int32_t> token(0, static_cast<std::int32_t>(vocab - 1));
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(length));
-  for (auto& id : ids) id = token(rng);
-  return ids;
-}
-
-// The kept sets of a layer's death indices, one per query head (keep(i, j) ⇔ j ≤ i < death[b(h), j]).
-std::vector<KeptKeySets> kept_sets_of_death(const Tensor& death, const AttentionProblem& problem) {
-  const std::int64_t L = problem.key_len;
-  std::vector<KeptKeySets> heads(static_cast<std::size_t>(problem.q_heads));
-  for (std::int64_t h = 0; h < problem.q_heads; ++h) {
-    const std::int32_t* row_death = death.data<std::int32_t>() + problem.bias_head_of(h) * L;
-    KeptKeySets& sets = heads[static_cast<std::size_t>(h)];
-    for (std::int64_t i = 0; i < L; ++i) {
-      for (std::int64_t j = 0; j <= i; ++j)
-        if (i < row_death[j]) sets.keys.push_back(static_cast<std::int32_t>(j));
-      sets.offsets.push_back(static_cast<std::int64_t>(sets.keys.size()));
-    }
-  }
-  return heads;
 }
 
 // Each layer's mask is the CPU mask rule applied to the forward's own β (exact: ties go to the lower index on both).

@@ -9,16 +9,11 @@
 #include "kernels/cdmoe_kernels.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
+#include "tests/support/device_upload.h"
 
 namespace dmascope::cuda::kernel_check {
 
 namespace {
-
-template <class T> DeviceBuffer to_device(const std::vector<T>& host) {
-  DeviceBuffer buffer(std::max<std::size_t>(host.size() * sizeof(T), 1));
-  if (!host.empty()) buffer.upload(host.data(), host.size() * sizeof(T));
-  return buffer;
-}
 
 // Values that must already be bf16 (the caller's inputs of a bf16 check) as bf16 bits on the device.
 DeviceBuffer to_device_bf16(const std::vector<float>& host) {

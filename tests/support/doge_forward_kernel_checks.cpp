@@ -8,6 +8,7 @@
 #include "core/attention/tile_sizes.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
+#include "tests/support/device_upload.h"
 #include "kernels/doge_forward_kernels.cuh"
 #include "kernels/mask_build.cuh"
 #include "kernels/tile_map.cuh"
@@ -15,12 +16,6 @@
 namespace dmascope::cuda::kernel_check {
 
 namespace {
-
-template <class T> DeviceBuffer to_device(const std::vector<T>& host) {
-  DeviceBuffer buffer(std::max<std::size_t>(host.size() * sizeof(T), 1));
-  if (!host.empty()) buffer.upload(host.data(), host.size() * sizeof(T));
-  return buffer;
-}
 
 // A device output poisoned with NaN bytes (0xFF), so that an element the kernel forgets cannot pass.
 DeviceBuffer poisoned(std::size_t count) {
