@@ -26,16 +26,17 @@ using testing::kept_sets_of_death;
 using testing::random_ids;
 
 // The product's targets for the bf16 path: logits within 2 % (Frobenius, relative) of the fp32 reference, and the same
-// top-1 token on at least 99 % of the positions. They are measured and printed ("target met" / "target missed"), not
-// asserted: a forward that rounds its residual stream to bf16 as transformers does misses them on random-weight
-// models by its rounding alone (measured 1.2–2.7 % with the same β and masks; transformers' own bf16 forward is
-// 5–25 % from its fp32 one on the same models, bench/h100/transformers-bf16-vs-fp32.txt).
+// top-1 token on at least 99 % of the positions. On the same β and masks (the bf16 arithmetic alone, scores in fp32)
+// the error is asserted at the target (measured 1.1–1.6 % on every fixture and bundled model, 1.2 % on the Doge-20M
+// shape, NVIDIA H100). Top-1 is asserted at 95 % and printed against 99 % ("target met" / "missed"): on random-weight
+// models with 47–301 rows one flip on a near-tie costs 0.3–2 % (measured 96.7–100 %; 99.9 % on the Doge-20M shape).
 constexpr double kTargetRelativeError = 0.02;
 constexpr double kTargetTopOne = 0.99;
-// What the test asserts, on the same β and masks: bf16 rounding's error with room, far below what a wrong key, head,
-// rotation or step gives (tens of percent). Top-1 on random-weight models flips on near-ties: a loose floor.
-constexpr double kArithmeticRelativeError = 0.05;
-constexpr double kArithmeticTopOne = 0.9;
+constexpr double kSameInputsTopOne = 0.95;
+// On the forward's own masks from fp32 β (where they keep the same keys), β still differs by its bf16 rounding: a
+// looser bound, still far below what a wrong key, head, rotation or step gives (tens of percent).
+constexpr double kOwnMasksRelativeError = 0.05;
+constexpr double kOwnMasksTopOne = 0.9;
 
 double frobenius_relative_error(const Tensor& test, const Tensor& reference) {
   const float* a = test.data<float>();
@@ -162,13 +163,13 @@ void expect_bf16_matches_fp32(const DogeModel& model, std::span<const std::int32
     const bool target_met = error_same_mask <= kTargetRelativeError && top_one_same_mask >= kTargetTopOne;
     fmt::print("[bf16] {}: 2 %/99 % target on the same β and masks {}\n", run_name, target_met ? "met" : "missed");
     if (fp32_scores) {
-      EXPECT_LE(error_same_mask, kArithmeticRelativeError) << run_name;
-      EXPECT_GE(top_one_same_mask, kArithmeticTopOne) << run_name;
+      EXPECT_LE(error_same_mask, kTargetRelativeError) << run_name;
+      EXPECT_GE(top_one_same_mask, kSameInputsTopOne) << run_name;
       // Where β's rounding moved no kept key, the fp32 forward's own masks are the same: the same bound holds.
       if (lowest_agreement == 1.0) {
-        EXPECT_LE(error_cpu, kArithmeticRelativeError) << run_name;
-        EXPECT_LE(error_gpu, kArithmeticRelativeError) << run_name;
-        EXPECT_GE(top_one, kArithmeticTopOne) << run_name;
+        EXPECT_LE(error_cpu, kOwnMasksRelativeError) << run_name;
+        EXPECT_LE(error_gpu, kOwnMasksRelativeError) << run_name;
+        EXPECT_GE(top_one, kOwnMasksTopOne) << run_name;
       }
     }
     EXPECT_GT(gpu16.gpu_ms, 0.0) << run_name;
