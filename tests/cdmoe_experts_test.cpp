@@ -21,11 +21,7 @@ struct Choices {
 
 Choices route(const std::vector<float>& logits, std::int64_t tokens, std::int64_t keys, std::int64_t top,
               CdmoeRounding rounding = CdmoeRounding::Fp32, bool norm_topk_prob = false) {
-  CdmoeRouting shape;
-  shape.tokens = tokens;
-  shape.keys = keys;
-  shape.experts_per_token = top;
-  shape.norm_topk_prob = norm_topk_prob;
+  const CdmoeRouting shape{.tokens = tokens, .keys = keys, .experts_per_token = top, .norm_topk_prob = norm_topk_prob};
   Choices choices;
   choices.ids.resize(static_cast<std::size_t>(tokens * top));
   choices.weights.resize(choices.ids.size());

@@ -60,12 +60,7 @@ constexpr double kBf16LogitsRelative = 0.02;
 std::uint32_t fresh_seed() { return std::random_device{}(); }
 
 CdmoeRouting routing(std::int64_t tokens, std::int64_t keys, std::int64_t top, bool norm_topk_prob) {
-  CdmoeRouting shape;
-  shape.tokens = tokens;
-  shape.keys = keys;
-  shape.experts_per_token = top;
-  shape.norm_topk_prob = norm_topk_prob;
-  return shape;
+  return {.tokens = tokens, .keys = keys, .experts_per_token = top, .norm_topk_prob = norm_topk_prob};
 }
 
 float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
