@@ -29,8 +29,6 @@ Choices route(const std::vector<float>& logits, std::int64_t tokens, std::int64_
   return choices;
 }
 
-float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
-
 // transformers views the [N, 2K] router output as [2, N, K] without a transpose: row 0 takes its part 0 from token
 // 0's first half and its part 1 from token 1's first half; a per-token split would take both from token 0.
 TEST(CdmoeRoute, ReadsTheRawViewSoARowsExpertsComeFromOtherTokens) {
@@ -82,12 +80,12 @@ TEST(CdmoeRoute, Bf16RoundsThePairSumsAndTheWeights) {
   EXPECT_EQ(bf16.ids, (std::vector<std::int32_t>{1, 0}));
   // Sums 1.017578125 → 1.015625 and 1.0078125; the softmax is fp32, its output rounded to bf16.
   const float e1 = std::exp(1.0078125f - 1.015625f);
-  EXPECT_EQ(bf16.weights[0], round_bf16(1.0f / (1.0f + e1)));
-  EXPECT_EQ(bf16.weights[1], round_bf16(e1 / (1.0f + e1)));
+  EXPECT_EQ(bf16.weights[0], round_to_bf16(1.0f / (1.0f + e1)));
+  EXPECT_EQ(bf16.weights[1], round_to_bf16(e1 / (1.0f + e1)));
   for (const bool norm_topk_prob : {false, true})
     for (float weight : route({0.3125f, -1.5f, 2.0f, 0.75f, 0.5f, 0.125f}, 1, 3, 5, CdmoeRounding::Bf16,
                               norm_topk_prob).weights)
-      EXPECT_EQ(weight, round_bf16(weight)) << norm_topk_prob;
+      EXPECT_EQ(weight, round_to_bf16(weight)) << norm_topk_prob;
 }
 
 // y += silu(down·h)·weight·up per chosen expert, on top of what y held (the shared expert's output).
@@ -112,7 +110,7 @@ TEST(CdmoeAddExperts, AddsEachExpertsWeightedUpVectorToTheSharedOutput) {
   cdmoe_add_experts(h.data(), 2, 2, down.data(), up.data(), ids.data(), weights.data(), 2, CdmoeRounding::Bf16,
                     y_bf16.data());
   for (std::size_t i = 0; i < y.size(); ++i) {
-    EXPECT_EQ(y_bf16[i], round_bf16(y_bf16[i])) << i;
+    EXPECT_EQ(y_bf16[i], round_to_bf16(y_bf16[i])) << i;
     EXPECT_NEAR(y_bf16[i], y[i], std::abs(y[i]) * 0.01) << i;
   }
 }

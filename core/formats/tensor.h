@@ -26,6 +26,8 @@ struct f16 { std::uint16_t bits; };
 
 float bf16_to_f32(bf16 value);
 bf16 f32_to_bf16(float value);  // round to nearest even, NaN stays NaN
+// The nearest bf16 value, as a float: what a bf16 op's result holds.
+inline float round_to_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
 float f16_to_f32(f16 value);
 f16 f32_to_f16(float value);    // round to nearest even, overflow to ±inf
 

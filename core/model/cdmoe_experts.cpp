@@ -16,8 +16,6 @@ namespace dmascope {
 
 namespace {
 
-float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
-
 // Indices of the k best values, best first, in the order of key_ranks_before (larger first, ties to the lower index,
 // NaN first): a strict weak order on any input, so partial_sort is well defined.
 std::vector<std::int64_t> top_k_descending(std::span<const float> values, std::int64_t k) {
@@ -59,7 +57,7 @@ void cdmoe_route(const float* router_logits, const CdmoeRouting& shape, CdmoeRou
       for (std::int64_t a = 0; a < K; ++a)
         for (std::int64_t c = 0; c < K; ++c) {
           const float sum = part_x[ix[a]] + part_y[iy[c]];
-          sums[a * K + c] = bf16 ? round_bf16(sum) : sum;
+          sums[a * K + c] = bf16 ? round_to_bf16(sum) : sum;
           expert_of[a * K + c] = ix[a] * K + iy[c];
         }
       const auto chosen = top_k_descending(sums, top);
@@ -67,12 +65,12 @@ void cdmoe_route(const float* router_logits, const CdmoeRouting& shape, CdmoeRou
       const float max_score = sums[chosen[0]];
       float total = 0.0f;
       for (std::int64_t t = 0; t < top; ++t) total += weights[t] = std::exp(sums[chosen[t]] - max_score);
-      for (auto& weight : weights) weight = bf16 ? round_bf16(weight / total) : weight / total;
+      for (auto& weight : weights) weight = bf16 ? round_to_bf16(weight / total) : weight / total;
       if (shape.norm_topk_prob) {  // `routing_weights /= routing_weights.sum()`: a bf16 sum, then a bf16 quotient
         float renorm = 0.0f;
         for (float weight : weights) renorm += weight;
-        if (bf16) renorm = round_bf16(renorm);
-        for (auto& weight : weights) weight = bf16 ? round_bf16(weight / renorm) : weight / renorm;
+        if (bf16) renorm = round_to_bf16(renorm);
+        for (auto& weight : weights) weight = bf16 ? round_to_bf16(weight / renorm) : weight / renorm;
       }
       for (std::int64_t t = 0; t < top; ++t) {
         expert_ids[r * top + t] = static_cast<std::int32_t>(expert_of[chosen[t]]);
@@ -99,12 +97,12 @@ void cdmoe_add_experts(const float* h, std::int64_t tokens, std::int64_t hidden,
         for (std::int64_t c = 0; c < D; ++c) dot += down_embed[expert * D + c] * hr[c];
         const float weight = routing_weights[r * top + t];
         const float activation =
-            bf16 ? round_bf16(round_bf16(silu(round_bf16(dot))) * weight) : silu(dot) * weight;
+            bf16 ? round_to_bf16(round_to_bf16(silu(round_to_bf16(dot))) * weight) : silu(dot) * weight;
         float* sum = bf16 ? routed.data() : yr;
         for (std::int64_t c = 0; c < D; ++c) sum[c] += activation * up_embed[expert * D + c];
       }
       if (bf16)
-        for (std::int64_t c = 0; c < D; ++c) yr[c] = round_bf16(yr[c] + round_bf16(routed[c]));
+        for (std::int64_t c = 0; c < D; ++c) yr[c] = round_to_bf16(yr[c] + round_to_bf16(routed[c]));
     }
   });
 }

@@ -59,11 +59,8 @@ std::vector<float> gated_mlp(const DogeLayerWeights& w, const std::vector<float>
 // then the routing and the experts in fp32.
 void add_routed_experts(const DogeConfig& config, const DogeLayerWeights& w, const std::vector<float>& h,
                         std::int64_t tokens, std::vector<float>& y) {
-  CdmoeRouting routing;
-  routing.tokens = tokens;
-  routing.keys = config.expert_keys();
-  routing.experts_per_token = config.num_experts_per_tok;
-  routing.norm_topk_prob = config.norm_topk_prob;
+  const CdmoeRouting routing{.tokens = tokens, .keys = config.expert_keys(),
+                             .experts_per_token = config.num_experts_per_tok, .norm_topk_prob = config.norm_topk_prob};
   const std::vector<float> router = project(h, tokens, config.hidden_size, w.router_gate, Tensor{});  // [N, 2K]
   const auto choices = static_cast<std::size_t>(tokens * routing.experts_per_token);
   std::vector<std::int32_t> expert_ids(choices);

@@ -74,7 +74,7 @@ struct LabRow {
 
 // Where DAM's calibration spends its time, in wall-clock ms.
 struct DamCalibrationTimes {
-  double load_ms = 0;     // the forward's setup (weights to the device on the GPU)
+  double load_ms = 0;     // before the first forward: the sequences, the averages' buffers, the forward's setup
   double forward_ms = 0;  // the N forwards with their captures
   double maps_ms = 0;     // the dense maps of every (layer, head), added to the averages
   double finish_ms = 0;   // Box-Cox, true masks, pattern matching, extended masks

@@ -63,8 +63,6 @@ CdmoeRouting routing(std::int64_t tokens, std::int64_t keys, std::int64_t top, b
   return {.tokens = tokens, .keys = keys, .experts_per_token = top, .norm_topk_prob = norm_topk_prob};
 }
 
-float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
-
 // N(0, scale) values, or with `distinct` > 0 only that many values (ties everywhere), rounded to bf16 if asked.
 std::vector<float> random_values(std::size_t count, std::mt19937& rng, float scale, int distinct, bool bf16) {
   std::normal_distribution<float> normal(0.0f, scale);
@@ -73,7 +71,7 @@ std::vector<float> random_values(std::size_t count, std::mt19937& rng, float sca
   for (auto& value : values) {
     value = distinct > 0 ? scale * (static_cast<float>(pick(rng)) - 0.5f * static_cast<float>(distinct - 1)) / 2.0f
                          : normal(rng);
-    if (bf16) value = round_bf16(value);
+    if (bf16) value = round_to_bf16(value);
   }
   return values;
 }
@@ -212,7 +210,7 @@ void expect_same_routing(const kernel_check::CdmoeChoices& gpu, const std::vecto
     const double difference = std::abs(static_cast<double>(gpu.routing_weights[i]) - cpu_weights[i]);
     worst = std::max(worst, bf16 ? difference / std::max(std::abs(static_cast<double>(cpu_weights[i])), 1e-30)
                                  : difference);
-    if (bf16) EXPECT_EQ(gpu.routing_weights[i], round_bf16(gpu.routing_weights[i])) << what << " weight " << i;
+    if (bf16) EXPECT_EQ(gpu.routing_weights[i], round_to_bf16(gpu.routing_weights[i])) << what << " weight " << i;
   }
   EXPECT_LE(worst, bf16 ? kBf16WeightRelative : kWeightTolerance) << what;
 }
@@ -265,7 +263,7 @@ TEST(GpuCdmoeKernels, ExpertsAddTheCpuSumIntoTheSharedOutput) {
       std::uniform_real_distribution<float> weight(0.0f, 1.0f);
       for (std::int64_t i = 0; i < N * c.top; ++i) {
         choices.expert_ids.push_back(expert(rng));
-        choices.routing_weights.push_back(bf16 ? round_bf16(weight(rng)) : weight(rng));
+        choices.routing_weights.push_back(bf16 ? round_to_bf16(weight(rng)) : weight(rng));
       }
       std::vector<float> cpu = y;
       cdmoe_add_experts(h.data(), N, D, down.data(), up.data(), choices.expert_ids.data(),
@@ -274,7 +272,7 @@ TEST(GpuCdmoeKernels, ExpertsAddTheCpuSumIntoTheSharedOutput) {
       ASSERT_EQ(non_finite(gpu), 0) << what << ": NaN/Inf in the GPU output";
       EXPECT_LE(max_norm_relative(gpu, cpu), bf16 ? kBf16ExpertsTolerance : kExpertsTolerance) << what;
       if (bf16) {
-        for (float value : gpu) ASSERT_EQ(value, round_bf16(value)) << what;
+        for (float value : gpu) ASSERT_EQ(value, round_to_bf16(value)) << what;
       }
     }
 }

@@ -24,8 +24,6 @@ namespace {
 // stays well under 1 %; a wrong key or row moves the output by O(1).
 constexpr double kOutputTolerance = 1e-2;
 
-float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
-
 // fp64 attention of each row i over {j ≤ i : i < death[j]} with s = q·k·scale + β, on bf16-rounded q, k, v.
 std::vector<double> reference_output(const LabHead& head, const std::vector<std::int32_t>& death) {
   const std::int64_t L = head.length, d = head.head_dim;
@@ -38,7 +36,7 @@ std::vector<double> reference_output(const LabHead& head, const std::vector<std:
       if (i >= death[static_cast<std::size_t>(j)]) continue;
       double dot = 0.0;
       for (std::int64_t c = 0; c < d; ++c)
-        dot += static_cast<double>(round_bf16(head.query[i * d + c])) * round_bf16(head.key[j * d + c]);
+        dot += static_cast<double>(round_to_bf16(head.query[i * d + c])) * round_to_bf16(head.key[j * d + c]);
       s[j] = dot * head.scale + head.beta[j];
       top = std::max(top, s[j]);
     }
@@ -47,7 +45,7 @@ std::vector<double> reference_output(const LabHead& head, const std::vector<std:
     for (std::int64_t j = 0; j <= i; ++j) {
       if (std::isinf(s[j])) continue;
       const double p = std::exp(s[j] - top) / total;
-      for (std::int64_t c = 0; c < d; ++c) out[i * d + c] += p * round_bf16(head.value[j * d + c]);
+      for (std::int64_t c = 0; c < d; ++c) out[i * d + c] += p * round_to_bf16(head.value[j * d + c]);
     }
   }
   return out;
