@@ -3,10 +3,12 @@
 // against an independent re-enumeration of the documented stride rule, and the cost bound at 32K tokens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <tuple>
 
 #include "core/mask/dma_mask.h"
 #include "core/base/error.h"
@@ -255,6 +257,92 @@ TEST(ViewLogits, ZoomedOutOn32KTokensTheReductionSamplesAndStaysBounded) {
     for (std::int64_t s = 0; s < used; ++s)
       sum += K <= kLogitSamplesPerPixel ? kept[s] : kept[static_cast<std::size_t>((s + 0.5) * K / kLogitSamplesPerPixel)];
     EXPECT_TRUE(close(grid.values[p], sum / used)) << x << "," << y << ": " << grid.values[p] << " vs " << sum / used;
+  }
+}
+
+}  // namespace
+}  // namespace dmascope
+
+namespace dmascope {
+namespace {
+
+// The probabilities view against the dense reference attention: its [L, L] probabilities (attention_reference, in
+// double) over the same q, k, β and mask. One pixel per cell, then a zoomed-out mean and max checked pixel by pixel
+// against the dense matrix reduced the same way (reduce_matrix_to_grid counts masked cells as 0; the view's mean is
+// over kept entries only, so the check recomputes that mean from the dense values).
+TEST(ViewProbabilities, RowLogSumExpMakesTheDenseSoftmaxOfTheKeptKeys) {
+  for (const auto& [L, d, w, seed] : {std::tuple{1, 4, 1, 1u}, std::tuple{37, 8, 5, 2u}, std::tuple{200, 16, 24, 3u},
+                                      std::tuple{150, 8, 400, 4u}}) {
+    SCOPED_TRACE(testing::Message() << "L " << L << " d " << d << " w " << w);
+    const Inputs in = random_inputs(L, d, w, seed);
+    AttentionProblem problem;
+    problem.q_len = problem.key_len = L;
+    problem.head_dim = d;
+    problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
+    problem.q = in.q.data();
+    problem.k = in.k.data();
+    problem.v = in.k.data();  // any values: only the probabilities are read
+    problem.beta = in.beta.data();
+    problem.death = in.death.data();
+    std::vector<float> out(static_cast<std::size_t>(L * d)), dense(static_cast<std::size_t>(L * L));
+    attention_reference(problem, out.data(), dense.data(), true);
+
+    const std::vector<float> lse = row_log_sum_exp(in.source(), {0, L});
+    ASSERT_EQ(lse.size(), static_cast<std::size_t>(L));
+    LogitSource source = in.source();
+    source.row_lse = lse;
+    const MatrixWindow whole = visible_window(whole_matrix(L), L);
+    const LogitGrid grid = reduce_logits_to_grid(source, whole, L, L, ReduceMode::Mean);
+    ASSERT_FALSE(grid.sampled);
+    for (std::int64_t i = 0; i < L; ++i)
+      for (std::int64_t j = 0; j <= i; ++j) {
+        const auto p = static_cast<std::size_t>(i * L + j);
+        if (!dma_keeps(in.death, i, j)) {
+          ASSERT_EQ(grid.coverage[p], LogitPixel::AllMasked) << i << "," << j;
+          continue;
+        }
+        ASSERT_EQ(grid.coverage[p], LogitPixel::Value) << i << "," << j;
+        ASSERT_NEAR(grid.values[p], dense[p], 1e-5 + 1e-4 * dense[p]) << i << "," << j;
+        ASSERT_NEAR(dma_probability(source, i, j), dense[p], 1e-5 + 1e-4 * dense[p]) << i << "," << j;
+      }
+
+    // Zoomed out on a window, with the log-sum-exp of the view's rows only.
+    const std::int64_t pixels = std::max<std::int64_t>(1, L / 7);
+    const MatrixWindow window = visible_window(clamp_zoom_pan({1.6, L * 0.6, L * 0.35}, L, pixels), L);
+    const CellRange rows = rows_in_view(window, pixels, L);
+    const std::vector<float> view_lse = row_log_sum_exp(in.source(), rows);
+    LogitSource view_source = in.source();
+    view_source.row_lse = view_lse;
+    view_source.lse_first_row = rows.begin;
+    for (const ReduceMode mode : {ReduceMode::Mean, ReduceMode::Max}) {
+      const LogitGrid zoomed = reduce_logits_to_grid(view_source, window, pixels, pixels, mode);
+      for (std::int64_t y = 0; y < pixels; ++y)
+        for (std::int64_t x = 0; x < pixels; ++x) {
+          const CellRange r = cells_of_pixel(window.row_begin, window.row_end, pixels, y, L);
+          const CellRange c = cells_of_pixel(window.col_begin, window.col_end, pixels, x, L);
+          double sum = 0.0, largest = 0.0;
+          std::int64_t kept = 0;
+          for (std::int64_t i = r.begin; i < r.end; ++i)
+            for (std::int64_t j = c.begin; j < std::min(c.end, i + 1); ++j)
+              if (dma_keeps(in.death, i, j)) {
+                sum += dense[static_cast<std::size_t>(i * L + j)];
+                largest = std::max<double>(largest, dense[static_cast<std::size_t>(i * L + j)]);
+                ++kept;
+              }
+          const auto p = static_cast<std::size_t>(y * pixels + x);
+          if (kept == 0) {
+            ASSERT_NE(zoomed.coverage[p], LogitPixel::Value);
+            continue;
+          }
+          const double want = mode == ReduceMode::Max ? largest : sum / static_cast<double>(kept);
+          ASSERT_NEAR(zoomed.values[p], want, 1e-5 + 1e-4 * want) << "pixel " << y << "," << x;
+        }
+    }
+    // Rows outside the log-sum-exp are refused, naming them.
+    LogitSource short_source = in.source();
+    const std::vector<float> one_row = row_log_sum_exp(in.source(), {0, 1});
+    short_source.row_lse = one_row;
+    if (L > 1) EXPECT_THROW(reduce_logits_to_grid(short_source, whole, L, L, ReduceMode::Mean), Error);
   }
 }
 

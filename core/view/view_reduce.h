@@ -65,12 +65,31 @@ struct LogitSource {
   std::span<const std::int32_t> death;   // [L]: its bias head's death indices
   std::int64_t head_dim = 0;
   float scale = 1.0f;                    // 1/√head_dim, as in the forward
+  // Probabilities instead of logits when given: row_lse[i − lse_first_row] is the log-sum-exp of S over row i's kept
+  // keys (row_log_sum_exp) for the rows the grid covers, and a value is exp(S − lse_i), what the softmax gives the
+  // entry. Only the view's rows are needed, so probabilities never need an L×L buffer.
+  std::span<const float> row_lse;
+  std::int64_t lse_first_row = 0;
+  bool probabilities() const { return !row_lse.empty(); }
   std::int64_t length() const { return static_cast<std::int64_t>(death.size()); }
   void validate() const;                 // throws Error when the spans do not fit L and head_dim
 };
 
 // One logit, as the reduction computes it (the tooltip uses it, so that hover and picture agree).
 float dma_logit(const LogitSource& source, std::int64_t query, std::int64_t key);
+// One entry of the logits and probabilities views.
+struct LogitCell {
+  float logit = 0.0f, probability = 0.0f;
+};
+
+// One probability, exp(S − lse_query), as the reduction computes it; the source must carry the query row's lse.
+float dma_probability(const LogitSource& source, std::int64_t query, std::int64_t key);
+
+// log Σ_j exp(S[i, j]) over row i's kept keys (j ≤ i < death[j]) for the rows [rows.begin, rows.end): O(rows · L)
+// death lookups and O(kept entries · d) multiply-adds, in parallel over rows; the sum in double around the row's
+// maximum. −∞ for a row that keeps nothing. `cancel` is checked per block of rows (then the result is empty).
+std::vector<float> row_log_sum_exp(const LogitSource& source, const CellRange& rows,
+                                   const std::atomic<bool>* cancel = nullptr);
 
 // What a pixel of a logit grid covers.
 enum class LogitPixel : std::uint8_t {
@@ -105,6 +124,10 @@ struct LogitGrid {
   float low = 0.0f, high = 0.0f;           // range of the Value pixels (both 0 when there is none)
   bool cancelled = false;
 };
+
+// The rows a grid of `height` pixel rows covers over the window (cells_of_pixel of its first and last pixel row): the
+// rows whose log-sum-exp a probabilities grid needs.
+CellRange rows_in_view(const MatrixWindow& window, std::int64_t height, std::int64_t L);
 
 // Kept entries of the cells a width × height grid of the window covers (cells_of_pixel): O(visible keys).
 std::int64_t kept_entries_in_window(std::span<const std::int32_t> death, const MatrixWindow& window,

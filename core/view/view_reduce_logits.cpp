@@ -2,6 +2,7 @@
 // (a key's kept rows in a row band are one interval, [max(j, r0), min(death_j, r1))), so that masked cells cost
 // nothing and only kept entries cost a dot product.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/base/error.h"
@@ -26,6 +27,13 @@ float dot(const float* a, const float* b, std::int64_t n) {
 float logit_of(const LogitSource& source, std::int64_t i, std::int64_t j) {
   const std::int64_t d = source.head_dim;
   return dot(source.query.data() + i * d, source.key.data() + j * d, d) * source.scale + source.beta[j];
+}
+
+// What a pixel reduces: the logit, or its probability given the row's log-sum-exp.
+float value_of(const LogitSource& source, std::int64_t i, std::int64_t j) {
+  const float logit = logit_of(source, i, j);
+  return source.probabilities() ? std::exp(logit - source.row_lse[static_cast<std::size_t>(i - source.lse_first_row)])
+                                : logit;
 }
 
 // The rows of key j kept within the row band [r0, r1).
@@ -67,7 +75,7 @@ PixelResult reduce_pixel(const LogitSource& source, const CellRange& rows, const
   double sum = 0.0;
   float largest = -std::numeric_limits<float>::infinity();
   auto take = [&](std::int64_t i, std::int64_t j) {
-    const float logit = logit_of(source, i, j);
+    const float logit = value_of(source, i, j);
     sum += logit;
     largest = std::max(largest, logit);
     ++pixel.computed;
@@ -105,6 +113,9 @@ void LogitSource::validate() const {
     fail("logits view: β has {} values for {} keys (death indices)", beta.size(), L);
   if (static_cast<std::int64_t>(query.size()) != L * head_dim || static_cast<std::int64_t>(key.size()) != L * head_dim)
     fail("logits view: q has {} and k {} values, expected [{}, {}] each", query.size(), key.size(), L, head_dim);
+  if (lse_first_row < 0 || lse_first_row + static_cast<std::int64_t>(row_lse.size()) > L)
+    fail("probabilities view: log-sum-exp rows [{}, {}) are outside [0, {})", lse_first_row,
+         lse_first_row + static_cast<std::int64_t>(row_lse.size()), L);
 }
 
 float dma_logit(const LogitSource& source, std::int64_t query, std::int64_t key) {
@@ -113,17 +124,63 @@ float dma_logit(const LogitSource& source, std::int64_t query, std::int64_t key)
   return logit_of(source, query, key);
 }
 
+float dma_probability(const LogitSource& source, std::int64_t query, std::int64_t key) {
+  const float logit = dma_logit(source, query, key);
+  const std::int64_t row = query - source.lse_first_row;
+  if (row < 0 || row >= static_cast<std::int64_t>(source.row_lse.size()))
+    fail("probabilities view: row {} has no log-sum-exp (the source covers rows [{}, {}))", query,
+         source.lse_first_row, source.lse_first_row + static_cast<std::int64_t>(source.row_lse.size()));
+  return std::exp(logit - source.row_lse[static_cast<std::size_t>(row)]);
+}
+
+std::vector<float> row_log_sum_exp(const LogitSource& source, const CellRange& rows, const std::atomic<bool>* cancel) {
+  source.validate();
+  const std::int64_t L = source.length();
+  if (rows.begin < 0 || rows.end > L || rows.begin > rows.end)
+    fail("row log-sum-exp: rows [{}, {}) are outside [0, {})", rows.begin, rows.end, L);
+  std::vector<float> lse(static_cast<std::size_t>(rows.end - rows.begin));
+  std::atomic<bool> stopped{false};
+  parallel_for(rows.end - rows.begin, 16, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> logits;
+    for (std::int64_t n = begin; n < end; ++n) {
+      if (cancel && cancel->load(std::memory_order_relaxed)) {
+        stopped = true;
+        return;
+      }
+      const std::int64_t i = rows.begin + n;
+      logits.clear();
+      for (std::int64_t j = 0; j <= i; ++j)
+        if (source.death[static_cast<std::size_t>(j)] > i) logits.push_back(logit_of(source, i, j));
+      if (logits.empty()) {
+        lse[static_cast<std::size_t>(n)] = -std::numeric_limits<float>::infinity();
+        continue;
+      }
+      const float largest = *std::max_element(logits.begin(), logits.end());
+      double sum = 0.0;
+      for (float logit : logits) sum += std::exp(static_cast<double>(logit) - largest);
+      lse[static_cast<std::size_t>(n)] = static_cast<float>(largest + std::log(sum));
+    }
+  });
+  if (stopped) return {};
+  return lse;
+}
+
 std::int64_t logit_samples_per_pixel(std::int64_t pixels) {
   constexpr std::int64_t kSampledEntriesPerGrid = std::int64_t{1} << 24, kMinSamples = 4;
   return std::clamp(kSampledEntriesPerGrid / std::max<std::int64_t>(pixels, 1), kMinSamples, kLogitSamplesPerPixel);
+}
+
+CellRange rows_in_view(const MatrixWindow& window, std::int64_t height, std::int64_t L) {
+  if (L == 0 || height < 1) return {0, 0};
+  return {cells_of_pixel(window.row_begin, window.row_end, height, 0, L).begin,
+          cells_of_pixel(window.row_begin, window.row_end, height, height - 1, L).end};
 }
 
 std::int64_t kept_entries_in_window(std::span<const std::int32_t> death, const MatrixWindow& window,
                                     std::int64_t width, std::int64_t height) {
   const auto L = static_cast<std::int64_t>(death.size());
   if (L == 0 || width < 1 || height < 1) return 0;
-  const CellRange rows{cells_of_pixel(window.row_begin, window.row_end, height, 0, L).begin,
-                       cells_of_pixel(window.row_begin, window.row_end, height, height - 1, L).end};
+  const CellRange rows = rows_in_view(window, height, L);
   const CellRange keys{cells_of_pixel(window.col_begin, window.col_end, width, 0, L).begin,
                        cells_of_pixel(window.col_begin, window.col_end, width, width - 1, L).end};
   std::int64_t kept = 0;
@@ -143,6 +200,13 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
   grid.values.assign(static_cast<std::size_t>(width * height), 0.0f);
   grid.coverage.assign(static_cast<std::size_t>(width * height), LogitPixel::NoCausalCell);
   if (L == 0) return grid;
+  if (source.probabilities()) {
+    const CellRange needed = rows_in_view(window, height, L);
+    if (needed.begin < source.lse_first_row ||
+        needed.end > source.lse_first_row + static_cast<std::int64_t>(source.row_lse.size()))
+      fail("probabilities view: the grid covers rows [{}, {}), the log-sum-exp only [{}, {})", needed.begin,
+           needed.end, source.lse_first_row, source.lse_first_row + static_cast<std::int64_t>(source.row_lse.size()));
+  }
   grid.kept_entries = kept_entries_in_window(source.death, window, width, height);
   const std::int64_t budget =
       grid.kept_entries <= options.exact_max_entries ? std::numeric_limits<std::int64_t>::max() : options.samples_per_pixel;
