@@ -22,7 +22,7 @@
 #include "kernels/doge_forward_bf16.h"
 #include "kernels/lab_metrics_cuda.h"
 #include "kernels/doge_forward_cuda.h"
-#include "kernels/view_reduce_cuda.h"
+#include "kernels/cuda_captures.h"
 
 namespace dmascope::cuda {
 
@@ -92,9 +92,14 @@ class CudaModelForward final : public ModelForward {
     outputs.logits = request.logits == dmascope::LogitRows::All    ? LogitRows::All
                      : request.logits == dmascope::LogitRows::Last ? LogitRows::Last
                                                                    : LogitRows::None;
-    if (request.keep_masks)
-      outputs.device_masks =
-          std::make_shared<DeviceMasks>(layers_, bias_heads_, static_cast<std::int64_t>(ids.size()));
+    if (request.keep_on_device) {
+      std::optional<CaptureInputsShape> inputs;
+      if (request.keep_inputs_on_device)
+        inputs = CaptureInputsShape{model_.config.num_attention_heads, model_.config.num_key_value_heads,
+                                    model_.config.head_dim, request.precision == Precision::BF16 ? 2 : 4};
+      outputs.captures = std::make_shared<CudaCaptures>(layers_, bias_heads_, static_cast<std::int64_t>(ids.size()),
+                                                        inputs);
+    }
     GpuForwardResult gpu;
     if (request.precision == Precision::BF16) {
       if (!bf16_) bf16_ = std::make_unique<DogeForwardBf16>(model_);  // the bf16 weights, converted once
@@ -111,7 +116,7 @@ class CudaModelForward final : public ModelForward {
     run.device_ms = gpu.gpu_ms;
     run.download_ms = gpu.download_ms;
     run.tile_map_ms = gpu.tile_map_ms;
-    run.masks = std::move(outputs.device_masks);
+    run.captures = std::move(outputs.captures);
     return run;
   }
   std::size_t weight_bytes() const override {

@@ -19,7 +19,7 @@
 #include "kernels/doge_forward_bf16_kernels.cuh"
 #include "kernels/forward_steps.h"
 #include "kernels/tile_map.cuh"
-#include "kernels/view_reduce_cuda.h"
+#include "kernels/cuda_captures.h"
 
 namespace dmascope::cuda {
 
@@ -176,6 +176,7 @@ struct DogeForwardBf16::Impl {
   int* flag(std::int64_t row, int step) const { return flags.as<int>() + row * kSteps + step; }
 
   void reserve(const PlanKey& plan, bool tile_maps_on_device, const ForwardOptions& options);
+  void keep_layer_on_device(const CudaCaptures& kept, std::int64_t layer, std::int64_t L) const;
   void prepare(const PlanKey& plan);
   void launch_forward(const PlanKey& plan);
   void launch_layer(std::int64_t layer, const PlanKey& plan);
@@ -478,6 +479,29 @@ Tensor download_heads(const bf16_t* source, std::int64_t heads, std::int64_t len
 
 }  // namespace
 
+// One layer's death indices and β, and its q/k/v when the captures keep them ([heads, L, padded] bf16 → [heads, L, d]),
+// copied on the device after the run, on the forward's stream (the next run reuses these buffers).
+void DogeForwardBf16::Impl::keep_layer_on_device(const CudaCaptures& kept, std::int64_t layer, std::int64_t L) const {
+  const Impl& m = *this;
+  const DogeConfig& c = m.config;
+  const std::int64_t Hb = m.bias_heads, H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim;
+  const std::int64_t dp = m.padded_dim;
+  const std::size_t mask_bytes = static_cast<std::size_t>(Hb * L) * 4;
+  DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept.death_data(layer), m.death.as<std::int32_t>() + layer * Hb * L, mask_bytes,
+                                      cudaMemcpyDeviceToDevice, m.stream));
+  DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept.beta_data(layer), m.beta.as<float>() + layer * Hb * L, mask_bytes,
+                                      cudaMemcpyDeviceToDevice, m.stream));
+  if (!kept.keeps_inputs()) return;
+  auto rows = [&](void* target, const bf16_t* source, std::int64_t heads) {
+    DMASCOPE_CUDA_CHECK(cudaMemcpy2DAsync(target, static_cast<std::size_t>(d) * 2, source,
+                                          static_cast<std::size_t>(dp) * 2, static_cast<std::size_t>(d) * 2,
+                                          static_cast<std::size_t>(heads * L), cudaMemcpyDeviceToDevice, m.stream));
+  };
+  rows(kept.q_data(layer), m.q_heads.as<bf16_t>() + layer * H * L * dp, H);
+  rows(kept.k_data(layer), m.k_heads.as<bf16_t>() + layer * Hkv * L * dp, Hkv);
+  rows(kept.v_data(layer), m.v_heads.as<bf16_t>() + layer * Hkv * L * dp, Hkv);
+}
+
 GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, const ForwardOptions& options,
                                       const GpuForwardOutputs& outputs) {
   const auto wall_start = Clock::now();
@@ -493,10 +517,10 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
     fail("GPU forward: attention probabilities are not materialized on the GPU (use the CPU forward for them)");
   if (outputs.tile_maps && (options.tiles.rows < 1 || options.tiles.cols < 1))
     fail("GPU forward: tile shape {}x{} must be positive", options.tiles.rows, options.tiles.cols);
-  if (outputs.device_masks && (outputs.device_masks->layers() != c.num_hidden_layers ||
-                               outputs.device_masks->bias_heads() != Hb || outputs.device_masks->length() != L))
-    fail("GPU forward: the device masks hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
-         outputs.device_masks->layers(), outputs.device_masks->bias_heads(), outputs.device_masks->length(),
+  const CudaCaptures* const kept = outputs.captures.get();
+  if (kept && (kept->layers() != c.num_hidden_layers || kept->bias_heads() != Hb || kept->length() != L))
+    fail("GPU forward: the device captures hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
+         kept->layers(), kept->bias_heads(), kept->length(),
          c.num_hidden_layers, Hb, L);
   if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
 
@@ -506,7 +530,7 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
   plan.logit_rows = outputs.logits == LogitRows::All ? L : outputs.logits == LogitRows::Last ? 1 : 0;
   plan.variant = options.mask_variant;
   plan.formula = options.bias_formula;
-  plan.per_layer_inputs = outputs.attention_inputs;
+  plan.per_layer_inputs = outputs.attention_inputs || (kept && kept->keeps_inputs());
   plan.scores = m.scores;
   const bool gpu_tile_maps = outputs.tile_maps && outputs.tile_maps_on_gpu;
   if (!m.key || !(*m.key == plan)) {
@@ -547,9 +571,7 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
   for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
     if (options.cancel && options.cancel->load()) throw ForwardCancelled{};
     const std::int32_t* death_layer = m.death.as<std::int32_t>() + layer * Hb * L;
-    if (outputs.device_masks)
-      DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(outputs.device_masks->layer_data(layer), death_layer, mask_entries * 4,
-                                          cudaMemcpyDeviceToDevice, m.stream));
+    if (kept) m.keep_layer_on_device(*kept, layer, L);
     const auto download_start = Clock::now();
     LayerCapture capture;
     capture.dyn_bias = Tensor::zeros(DType::F32, {1, Hb, L});
@@ -578,7 +600,7 @@ GpuForwardResult DogeForwardBf16::run(std::span<const std::int32_t> input_ids, c
     result.layers.push_back(std::move(capture));
     if (options.on_progress) options.on_progress(layer + 1, c.num_hidden_layers);
   }
-  if (outputs.device_masks) DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  if (kept) DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   if (plan.logit_rows > 0) {
     const auto download_start = Clock::now();
     result.logits = Tensor::zeros(DType::F32, {1, plan.logit_rows, c.vocab_size});

@@ -22,7 +22,7 @@
 #include "kernels/mask_build.cuh"
 #include "kernels/pinned_host_pool.h"
 #include "kernels/tile_map.cuh"
-#include "kernels/view_reduce_cuda.h"
+#include "kernels/cuda_captures.h"
 
 namespace dmascope::cuda {
 
@@ -276,10 +276,10 @@ void DogeForwardCuda::Impl::check_run_inputs(std::span<const std::int32_t> ids, 
     fail("GPU forward: attention probabilities are not materialized on the GPU (use the CPU forward for them)");
   if (outputs.tile_maps && (options.tiles.rows < 1 || options.tiles.cols < 1))
     fail("GPU forward: tile shape {}x{} must be positive", options.tiles.rows, options.tiles.cols);
-  if (outputs.device_masks && (outputs.device_masks->layers() != config.num_hidden_layers ||
-                               outputs.device_masks->bias_heads() != bias_heads || outputs.device_masks->length() != L))
-    fail("GPU forward: the device masks hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
-         outputs.device_masks->layers(), outputs.device_masks->bias_heads(), outputs.device_masks->length(),
+  const CudaCaptures* const kept = outputs.captures.get();
+  if (kept && (kept->layers() != config.num_hidden_layers || kept->bias_heads() != bias_heads || kept->length() != L))
+    fail("GPU forward: the device captures hold {} layers × {} bias heads × {} tokens, the run needs {} × {} × {}",
+         kept->layers(), kept->bias_heads(), kept->length(),
          config.num_hidden_layers, bias_heads, L);
 }
 
@@ -514,9 +514,24 @@ LayerCapture DogeForwardCuda::Impl::download_layer(std::int64_t layer, const Run
   const std::int64_t L = plan.length, H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim;
   const std::int64_t Hb = bias_heads;
   const std::size_t mask_entries = static_cast<std::size_t>(Hb * L);
-  if (outputs.device_masks)  // before the next layer reuses the buffer; same stream, so in order
-    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(outputs.device_masks->layer_data(layer), death.get(), mask_entries * 4,
+  if (const CudaCaptures* kept = outputs.captures.get()) {
+    // Before the next layer reuses the buffers; same stream, so in order. v is [L, Hkv·d]: one strided copy per head.
+    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept->death_data(layer), death.get(), mask_entries * 4,
                                         cudaMemcpyDeviceToDevice, stream));
+    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept->beta_data(layer), beta.get(), mask_entries * 4,
+                                        cudaMemcpyDeviceToDevice, stream));
+    if (kept->keeps_inputs()) {
+      DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept->q_data(layer), q_rope.get(), static_cast<std::size_t>(H * L * d) * 4,
+                                          cudaMemcpyDeviceToDevice, stream));
+      DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(kept->k_data(layer), k_rope.get(), static_cast<std::size_t>(Hkv * L * d) * 4,
+                                          cudaMemcpyDeviceToDevice, stream));
+      for (std::int64_t g = 0; g < Hkv; ++g)
+        DMASCOPE_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<float*>(kept->v_data(layer)) + g * L * d,
+                                              static_cast<std::size_t>(d) * 4, v.as<float>() + g * d,
+                                              static_cast<std::size_t>(Hkv * d) * 4, static_cast<std::size_t>(d) * 4,
+                                              static_cast<std::size_t>(L), cudaMemcpyDeviceToDevice, stream));
+    }
+  }
   const auto download_start = Clock::now();
   LayerCapture capture;
   capture.dyn_bias = Tensor::zeros(DType::F32, {1, Hb, L});
@@ -679,6 +694,8 @@ GpuForwardResult DogeForwardCuda::run(std::span<const std::int32_t> ids, const F
   }
   if (outputs.tile_maps && !plan.gpu_tile_maps)
     out.tile_map_ms = build_tile_maps_on_cpu(result, m.bias_heads, plan.length, options.tiles);
+  // The captures' copies are on the forward's stream; their views run on another.
+  if (outputs.captures) DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   result.elapsed_ms = ms_since(start);
   return out;
 }

@@ -32,7 +32,7 @@ namespace dmascope::cuda {
 
 // Which rows of the logits come back: all [1, L, V] (as the CPU forward), only the last position's [1, 1, V] (the
 // app: L·V floats are 4 GiB for Doge-20M at 32K and nothing shows them), or none.
-class DeviceMasks;  // kernels/view_reduce_cuda.h
+class CudaCaptures;  // kernels/cuda_captures.h
 
 enum class LogitRows { All, Last, None };
 
@@ -42,9 +42,9 @@ struct GpuForwardOutputs {
   bool tile_maps_on_gpu = true;  // false: built on the CPU from the downloaded death arrays (build_tile_map)
   LogitRows logits = LogitRows::All;
   bool poison_activations = false;  // tests: fill the device activations with NaN first, so a skipped element shows
-  // When set ([layers, Hb, L] for this run), each layer's death indices are also copied into it on the device, where
-  // the app reduces views of the mask (view_reduce_cuda.h).
-  std::shared_ptr<DeviceMasks> device_masks;
+  // When set (made for this run's layers, bias heads and length), each layer's death indices and β, and q/k/v when it
+  // keeps them, are also copied into it on the device, where the app computes its views (cuda_captures.h).
+  std::shared_ptr<CudaCaptures> captures;
 };
 
 struct GpuForwardResult {

@@ -45,7 +45,6 @@ void App::keep_view_in_range() {
   }
   view.layer = std::clamp<std::int64_t>(view.layer, 0, result->layers() - 1);
   view.head = std::clamp<std::int64_t>(view.head, 0, result->q_heads() - 1);
-  if (!result->has_probs && view.quantity == HeatmapQuantity::Probabilities) view.quantity = HeatmapQuantity::Mask;
   if (!result->answers || state_.selected_answer >= result->answers->total()) state_.selected_answer = -1;
   if (view.zoom_pan_length != result->length()) {  // a new length: start from the whole matrix
     view.zoom_pan = whole_matrix(result->length());

@@ -2,6 +2,7 @@
 // the renderer and each panel's cached textures. Panels are free functions over this (panels.h); app.h owns it.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -69,6 +70,10 @@ struct HeatmapPanelState {
   LogitGrid logits;
   ColorScale logit_scale = ColorScale::Linear;  // the mapping the texture's display values were made for
   std::string logit_error;
+  // The tooltip's entry: (generation, layer, head, query, key) and its logit and probability.
+  // A cache of the tooltip's, which reads the state as const.
+  mutable std::array<std::int64_t, 5> hovered_key{};
+  mutable std::optional<LogitCell> hovered;
   bool show_death_indices = false;  // mark where each key's kept run ends
   // The dropped-mass overlay (heatmap_dropped_mass.h): the dense probability of the entries a strategy dropped.
   bool show_dropped_mass = false;

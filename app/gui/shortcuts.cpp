@@ -69,10 +69,10 @@ void handle_shortcuts(AppState& state) {
     if (pressed(state, GLFW_KEY_PAGE_DOWN)) view.layer = std::min(result->layers() - 1, view.layer + 1);
     if (pressed(state, GLFW_KEY_LEFT_BRACKET)) view.head = std::max<std::int64_t>(0, view.head - 1);
     if (pressed(state, GLFW_KEY_RIGHT_BRACKET)) view.head = std::min(result->q_heads() - 1, view.head + 1);
-    if (pressed(state, GLFW_KEY_M))  // mask → probs (when captured) → logits → mask
-      view.quantity = view.quantity == HeatmapQuantity::Mask && result->has_probs ? HeatmapQuantity::Probabilities
-                      : view.quantity == HeatmapQuantity::Logits                  ? HeatmapQuantity::Mask
-                                                                                  : HeatmapQuantity::Logits;
+    if (pressed(state, GLFW_KEY_M))  // mask → probs → logits → mask
+      view.quantity = view.quantity == HeatmapQuantity::Mask     ? HeatmapQuantity::Probabilities
+                      : view.quantity == HeatmapQuantity::Logits ? HeatmapQuantity::Mask
+                                                                 : HeatmapQuantity::Logits;
   }
   if (pressed(state, GLFW_KEY_C))
     view.colormap = kColormaps[(static_cast<int>(view.colormap) + 1) % std::size(kColormaps)];

@@ -33,26 +33,41 @@ struct DeviceStatus {
   std::size_t memory_used = 0, memory_total = 0, memory_free = 0;
 };
 
-// A forward's death indices [layers, Hb, L] kept on the device that computed them, whose views are reduced there
-// (reduce_mask_to_grid's twin), so that neither the mask nor an L×L buffer crosses to the host.
-class MaskViews {
+// A forward's captures kept on the device that computed them: per layer the death indices and β [Hb, L], and, when
+// the forward was asked to keep them, q and k after RoPE and v ([heads, L, d], in the forward's precision). Views are
+// computed there for the visible window only, so neither an L×L buffer nor anything of size L×d per layer crosses to
+// the host unless a caller asks for a layer's inputs (attention_inputs: exports, timing on another path).
+class DeviceCaptures {
  public:
-  virtual ~MaskViews() = default;
-  // The view's grid as reduce_mask_to_grid computes it; nullopt where this path does not apply (then the caller
+  virtual ~DeviceCaptures() = default;
+  // The mask view's grid as reduce_mask_to_grid computes it; nullopt where this path does not apply (then the caller
   // reduces the host copy of the death indices).
   virtual std::optional<std::vector<float>> reduce(std::int64_t layer, std::int64_t bias_head,
                                                    const MatrixWindow& window, std::int64_t width, std::int64_t height,
                                                    ReduceMode mode) const = 0;
+  // Empty when q/k/v were kept; else why not (not asked for, or not enough device memory).
+  virtual std::string attention_inputs_missing() const = 0;
+  // reduce_logits_to_grid of one query head from the kept q/k, β and death indices; with `probabilities` the row
+  // log-sum-exp of the view's rows is computed here first (row_log_sum_exp's twin) and the grid holds probabilities.
+  // options.cancel is checked before and after the device work. Throws Error without q/k.
+  virtual LogitGrid logit_grid(std::int64_t layer, std::int64_t q_head, const MatrixWindow& window, std::int64_t width,
+                               std::int64_t height, ReduceMode mode, const LogitGridOptions& options,
+                               bool probabilities) const = 0;
+  // One entry's logit and probability, as the grids compute them (the tooltip).
+  virtual LogitCell cell(std::int64_t layer, std::int64_t q_head, std::int64_t query, std::int64_t key) const = 0;
+  // The layer's q, k, v and β downloaded as fp32 timing inputs (window and variant left for the caller to set).
+  virtual AttentionInputs attention_inputs(std::int64_t layer) const = 0;
 };
 
 // Which rows of the logits come back: all [1, L, V], only the last position's [1, 1, V], or none.
 enum class LogitRows { All, Last, None };
 
 struct ForwardRequest {
-  bool attention_inputs = true;  // per layer q_rope, k_rope, v (the logits view, the timing)
+  bool attention_inputs = true;  // per layer q_rope, k_rope, v downloaded into the host captures
   bool tile_maps_on_device = true;  // false: built on the CPU from the death arrays (build_tile_map)
   LogitRows logits = LogitRows::All;
-  bool keep_masks = false;       // keep the death indices on the device (BackendForward::masks)
+  bool keep_on_device = false;   // keep death indices and β on the device (BackendForward::captures)
+  bool keep_inputs_on_device = false;  // with keep_on_device: q/k/v too, when the device has room for them
   // F32: the exact reference (the CPU's only precision). BF16 (CUDA): the model in bf16 as transformers runs it on the
   // GPU, its attention on the wgmma DMA kernels, the forward one CUDA graph. The CPU refuses anything but F32.
   Precision precision = Precision::F32;
@@ -63,7 +78,7 @@ struct BackendForward {
   double device_ms = 0.0;    // device time of the whole forward (CUDA events); 0 on the CPU
   double download_ms = 0.0;  // device → host copies of the captures
   double tile_map_ms = 0.0;
-  std::shared_ptr<const MaskViews> masks;  // when keep_masks and the backend keeps them; else null
+  std::shared_ptr<const DeviceCaptures> captures;  // when keep_on_device and the backend keeps them; else null
 };
 
 // A model's weights where the backend computes (uploaded once), and its forward. One run at a time.

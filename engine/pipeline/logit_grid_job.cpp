@@ -64,7 +64,7 @@ void LogitGridJob::run() {
     FinishedLogitGrid finished{job.key, {}, {}};
     job.options.cancel = &cancel_;
     try {
-      finished.grid = reduce_logits_to_grid(job.source, job.window, job.width, job.height, job.mode, job.options);
+      finished.grid = compute_logit_grid(*job.result, job.view, job.options);
     } catch (const std::exception& error) {
       finished.error = error.what();
     }

@@ -1,8 +1,8 @@
-// The logits view's reduction on a worker thread: zoomed out on a long sequence a grid costs up to tens of millions
+// The logits and probabilities views' reduction on a worker thread: zoomed out on a long sequence a grid costs up to tens of millions
 // of dot products, which must not stall a frame. The heatmap asks for the grid of the current view every frame; only
 // the newest request waits. A request for another result, head, reduction or grid size cancels the running grid
 // (core checks the flag per pixel row); one for another window of the same view lets it finish (see request()).
-// The request holds the result it reads from (shared_ptr), so the captures outlive the reduction.
+// The request holds the result it reads from (shared_ptr), so the captures (host or device) outlive the reduction.
 #pragma once
 
 #include <atomic>
@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/pipeline/grid_key.h"
+#include "engine/pipeline/logit_view.h"
 #include "engine/pipeline/pipeline_result.h"
 #include "core/view/view_reduce.h"
 
@@ -21,11 +22,8 @@ namespace dmascope::engine {
 
 struct LogitGridRequest {
   GridKey key;
-  std::shared_ptr<const PipelineResult> result;  // keeps `source`'s spans alive
-  LogitSource source;
-  MatrixWindow window;
-  std::int64_t width = 0, height = 0;
-  ReduceMode mode = ReduceMode::Mean;
+  std::shared_ptr<const PipelineResult> result;
+  LogitViewRequest view;
   LogitGridOptions options;  // its cancel flag is the job's own
 };
 

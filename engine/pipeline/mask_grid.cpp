@@ -8,9 +8,9 @@ std::vector<float> reduce_result_mask(const PipelineResult& result, std::int64_t
                                       const MatrixWindow& window, std::int64_t width, std::int64_t height,
                                       ReduceMode mode, std::string* where) {
   std::string cpu_reason = "CPU";
-  if (result.device_masks) {
+  if (result.device_captures) {
     try {
-      if (auto grid = result.device_masks->reduce(layer, bias_head, window, width, height, mode)) {
+      if (auto grid = result.device_captures->reduce(layer, bias_head, window, width, height, mode)) {
         if (where) *where = "GPU";
         return std::move(*grid);
       }

@@ -1,5 +1,5 @@
 // The heatmap's mask grid for one view: reduced on the GPU that computed the mask when the result keeps its death
-// indices there (the CUDA backend's forward; kernels/view_reduce_cuda.h), else on the CPU (core/view/view_reduce.h). The
+// indices there (the CUDA backend's forward; kernels/cuda_captures.h), else on the CPU (core/view/view_reduce.h). The
 // two give the same floats; `where` tells the view which ran.
 #pragma once
 

@@ -26,11 +26,6 @@ std::string_view compute_phase_label(ComputePhase phase) {
   return "?";
 }
 
-bool should_capture_probs(const DogeModel& model, std::int64_t length) {
-  const std::int64_t per_layer = model.config.num_attention_heads * length * length * 4;
-  return length <= kProbsMaxLength && per_layer * model.config.num_hidden_layers <= kProbsMaxBytes;
-}
-
 std::shared_ptr<const LoadedModel> ModelCache::get(const std::filesystem::path& dir) {
   if (model_ && model_->dir == dir) return model_;
   gpu_forward.reset();  // the old model's device weights go with it
@@ -83,41 +78,12 @@ std::vector<std::int32_t> resolve_ids(const PipelineSettings& settings, const Lo
 
 namespace {
 
-// Probabilities [1, H, L, L] per layer from a result's captured q/k (after RoPE), v, β and death arrays: the CPU
-// reference attention over the mask the captures carry. With the CUDA backend this makes the heatmap's probabilities
-// those of the GPU's mask (the CPU forward's mask could differ where β has a near-tie).
-void add_probs_from_captures(PipelineResult& result, const std::atomic<bool>& cancel) {
-  const DogeConfig& config = result.model->model.config;
-  const std::int64_t L = result.length(), H = config.num_attention_heads, Hkv = config.num_key_value_heads;
-  const std::int64_t d = config.head_dim;
-  for (LayerCapture& capture : result.forward.layers) {
-    if (cancel.load()) throw ForwardCancelled{};
-    std::vector<float> v_heads(static_cast<std::size_t>(Hkv * L * d)), context(static_cast<std::size_t>(H * L * d));
-    heads_first_f32(capture.v.data<float>(), L, Hkv, d, v_heads.data());
-    AttentionProblem problem;
-    problem.q_heads = H;
-    problem.kv_heads = Hkv;
-    problem.bias_heads = result.bias_heads();
-    problem.q_len = problem.key_len = L;
-    problem.head_dim = d;
-    problem.scale = 1.0f / std::sqrt(static_cast<float>(d));
-    problem.q = capture.q_rope.data<float>();
-    problem.k = capture.k_rope.data<float>();
-    problem.v = v_heads.data();
-    problem.beta = capture.dyn_bias.data<float>();
-    problem.death = capture.death.data<std::int32_t>();
-    capture.attn_probs = Tensor::zeros(DType::F32, {1, H, L, L});
-    attention_reference(problem, context.data(), capture.attn_probs.mutable_data<float>(), false);
-  }
-  result.has_probs = true;
-}
-
-// The CUDA backend's forward: masks, β, tile maps and q/k/v from the GPU (weights cached in `models`), only the last
-// position's logits (all of them are L·V floats) unless `all_logits` (answers to score), probabilities at small L from the GPU's tensors.
+// The CUDA backend's forward (weights cached in `models`): masks, β and tile maps downloaded, q/k/v left on the GPU with
+// a copy of the masks and β (the views are computed there: nothing of size L×d per layer crosses to the host), and
+// only the last position's logits (all of them are L·V floats) unless `all_logits` (answers to score).
 // Returns false, leaving `result` to the CPU forward, when this build or machine has no usable GPU or the model is not
 // supported; a failing GPU run also falls back, and the status bar says why.
-bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options, bool all_logits,
-                        const std::atomic<bool>& cancel) {
+bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const ForwardOptions& options, bool all_logits) {
   const ComputeBackend& cuda = compute_backend(Backend::Cuda);
   if (const std::string why_not = cuda.unsupported_reason(); !why_not.empty()) {
     result.mask_device = fmt::format("CPU forward, fp32 (CUDA: {})", why_not);
@@ -130,16 +96,16 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
   }
   try {
     if (!models.gpu_forward) models.gpu_forward = cuda.load_forward(model);
-    ForwardOptions gpu_options = options;
-    gpu_options.capture_probs = false;
     ForwardRequest request;
+    request.attention_inputs = false;
     request.logits = all_logits ? LogitRows::All : LogitRows::Last;
-    request.keep_masks = true;
+    request.keep_on_device = true;
+    request.keep_inputs_on_device = true;
     request.precision = result.settings.model_precision;
-    BackendForward run = models.gpu_forward->run(result.ids, gpu_options, request);
+    BackendForward run = models.gpu_forward->run(result.ids, options, request);
     result.forward = std::move(run.forward);
     result.gpu_forward_ms = run.device_ms;
-    result.device_masks = std::move(run.masks);
+    result.device_captures = std::move(run.captures);
     result.mask_device =
         fmt::format("GPU forward on {}, {}", cuda.status().name, precision_name(result.settings.model_precision));
   } catch (const ForwardCancelled&) {
@@ -149,7 +115,6 @@ bool run_forward_on_gpu(PipelineResult& result, ModelCache& models, const Forwar
     result.mask_device = fmt::format("CPU forward, fp32 (the GPU forward failed: {})", error.what());
     return false;
   }
-  if (options.capture_probs) add_probs_from_captures(result, cancel);
   return true;
 }
 
@@ -179,8 +144,7 @@ std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& 
   options.window = settings.window;
   options.mask_variant = settings.mask_variant;
   options.tiles = {settings.tile_size, settings.tile_size};
-  options.capture = true;
-  options.capture_probs = should_capture_probs(model, L);
+  options.capture = true;  // probabilities are not materialized: the view computes those it shows (logit_view.h)
   options.cancel = &cancel;
   options.on_progress = [&](std::int64_t done, std::int64_t total) {
     progress.steps_done = done;
@@ -190,10 +154,8 @@ std::shared_ptr<PipelineResult> compute_pipeline_result(const PipelineSettings& 
   // vocabulary has 329 ids, so 128K tokens are 172 MB).
   std::optional<ToyExample> example = toy_example_of(*result->model, result->ids);
   const bool all_logits = example && L * model.config.vocab_size <= kAnswerLogitsMaxFloats;
-  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, all_logits, cancel))) {
+  if (!(settings.backend == Backend::Cuda && run_forward_on_gpu(*result, models, options, all_logits)))
     result->forward = doge_forward(model, result->ids, options);
-    result->has_probs = options.capture_probs;
-  }
 
   progress.phase = ComputePhase::Summaries;
   if (example) result->answers = std::make_shared<const ToyAnswers>(score_answers(*result, std::move(*example)));

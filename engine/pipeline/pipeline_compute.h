@@ -21,10 +21,6 @@ struct ComputeProgress {
   std::atomic<std::int64_t> steps_done{0}, steps_total{0};
 };
 
-// Attention probabilities are materialized only up to this length (an L×L tensor per head and layer) and this size.
-inline constexpr std::int64_t kProbsMaxLength = 2048;
-inline constexpr std::int64_t kProbsMaxBytes = std::int64_t{1} << 30;
-bool should_capture_probs(const DogeModel& model, std::int64_t length);
 // The GPU forward downloads every row's logits for a task-format sequence up to this many floats (1 GiB).
 inline constexpr std::int64_t kAnswerLogitsMaxFloats = std::int64_t{1} << 28;
 

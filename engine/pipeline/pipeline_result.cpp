@@ -34,15 +34,6 @@ const TileMap& PipelineResult::tile_map(std::int64_t layer, std::int64_t bias_he
   return forward.layers[layer].tile_maps[bias_head];
 }
 
-std::span<const float> PipelineResult::probs(std::int64_t layer, std::int64_t q_head) const {
-  if (!has_probs) return {};
-  check_index(layer, layers(), "layer");
-  check_index(q_head, q_heads(), "head");
-  const Tensor& probs = forward.layers[layer].attn_probs;
-  const std::int64_t cells = length() * length();
-  return {probs.data<float>() + q_head * cells, static_cast<std::size_t>(cells)};
-}
-
 const std::vector<float>& PipelineResult::thumbnail(std::int64_t layer, std::int64_t bias_head) const {
   check_index(layer, layers(), "layer");
   check_index(bias_head, bias_heads(), "bias head");

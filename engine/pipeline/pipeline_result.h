@@ -12,7 +12,7 @@
 
 #include "engine/pipeline/pipeline_settings.h"
 #include "engine/timing/timing_results.h"  // LayerTiming, what the pipeline times for a result
-#include "core/compute/compute_backend.h"  // MaskViews
+#include "core/compute/compute_backend.h"  // DeviceCaptures
 #include "core/mask/cut_ties.h"
 #include "core/model/doge_forward.h"
 #include "core/tokenizer/tokenizer.h"
@@ -37,9 +37,8 @@ struct PipelineResult {
   std::shared_ptr<const LoadedModel> model;
   std::vector<std::int32_t> ids;
   ForwardResult forward;
-  bool has_probs = false;      // attention probabilities captured (small L only)
-  // Where the masks, β, tile maps and q/k/v came from: "CPU forward, fp32" or "GPU forward on <device>, fp32" (the
-  // CUDA backend; then the probabilities, at small L, are computed on the CPU from the GPU's tensors and masks).
+  // Where the masks, β, tile maps and q/k/v came from: "CPU forward, fp32" or "GPU forward on <device>, bf16" (the
+  // CUDA backend: then q/k/v stay on the device, and the logits and probabilities views are computed there).
   std::string mask_device = "CPU forward, fp32";
   double gpu_forward_ms = 0.0;  // device time of the GPU forward (CUDA events); 0 when the CPU computed the mask
   double compute_ms = 0.0;     // wall time of the whole run: load, forward, summaries
@@ -49,9 +48,9 @@ struct PipelineResult {
   std::vector<CutTies> cut_ties;
   // A sequence in a trained task's format (toy-vocabulary models): the answers scored and which heads kept their keys.
   std::shared_ptr<const ToyAnswers> answers;
-  // The CUDA backend's death indices left on the GPU: the heatmap reduces its views there (mask_grid.h). Null on the
-  // CPU backend.
-  std::shared_ptr<const MaskViews> device_masks;
+  // The CUDA backend's captures left on the GPU (death indices, β, q/k/v): the heatmap computes its views there
+  // (mask_grid.h, logit_view.h). Null on the CPU backend, whose captures are all in `forward`.
+  std::shared_ptr<const DeviceCaptures> device_captures;
 
   std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
   std::int64_t layers() const { return static_cast<std::int64_t>(forward.layers.size()); }
@@ -63,7 +62,6 @@ struct PipelineResult {
   std::span<const std::int32_t> death(std::int64_t layer, std::int64_t bias_head) const;
   std::span<const float> beta(std::int64_t layer, std::int64_t bias_head) const;
   const TileMap& tile_map(std::int64_t layer, std::int64_t bias_head) const;
-  std::span<const float> probs(std::int64_t layer, std::int64_t q_head) const;  // [L, L]; empty without probs
   const std::vector<float>& thumbnail(std::int64_t layer, std::int64_t bias_head) const;
   const CutTies& ties_at_cut(std::int64_t layer, std::int64_t bias_head) const;
   std::string token_label(std::int64_t position) const;  // the token's display string, or its id without a tokenizer

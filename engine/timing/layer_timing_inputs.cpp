@@ -10,6 +10,14 @@ namespace dmascope::engine {
 
 AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_t layer, std::int64_t window) {
   if (layer < 0 || layer >= result.layers()) fail("timing: layer {} is out of range [0, {})", layer, result.layers());
+  // The CUDA forward leaves q/k/v on the device: timing a layer takes that one layer's inputs from there.
+  if (!result.forward.layers[static_cast<std::size_t>(layer)].q_rope.defined() && result.device_captures &&
+      result.device_captures->attention_inputs_missing().empty()) {
+    AttentionInputs inputs = result.device_captures->attention_inputs(layer);
+    inputs.window = window;
+    inputs.variant = result.settings.mask_variant;
+    return inputs;
+  }
   return capture_attention_inputs(result.forward.layers[static_cast<std::size_t>(layer)], result.model->model.config,
                                   result.bias_heads(), window, result.settings.mask_variant);
 }

@@ -11,10 +11,11 @@
 #include <filesystem>
 
 #include "engine/timing/layer_timing.h"
+#include "engine/pipeline/logit_view.h"
 #include "engine/pipeline/mask_grid.h"
 #include "engine/pipeline/pipeline_compute.h"
 #ifdef DMASCOPE_HAS_CUDA
-#include "kernels/view_reduce_cuda.h"
+#include "kernels/cuda_captures.h"
 #include "tests/support/device_mask_download.h"
 #endif
 #include "core/mask/dma_mask.h"
@@ -59,8 +60,13 @@ TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuM
   EXPECT_EQ(gpu->mask_device.rfind("GPU forward on ", 0), 0u) << gpu->mask_device;
   EXPECT_EQ(cpu->mask_device, "CPU forward, fp32");
   EXPECT_GT(gpu->gpu_forward_ms, 0.0);
-  ASSERT_TRUE(gpu->has_probs);
   ASSERT_EQ(gpu->layers(), cpu->layers());
+  // q/k/v stayed on the device: none of them is in the host captures, the views are computed there.
+  EXPECT_FALSE(gpu->forward.layers[0].q_rope.defined());
+  ASSERT_TRUE(gpu->device_captures);
+  EXPECT_EQ(gpu->device_captures->attention_inputs_missing(), "");
+  EXPECT_STREQ(logit_view_device(*gpu), "GPU");
+  EXPECT_STREQ(logit_view_device(*cpu), "CPU");
   const std::int64_t L = gpu->length();
   for (std::int64_t layer = 0; layer < gpu->layers(); ++layer) {
     for (std::int64_t head = 0; head < gpu->bias_heads(); ++head) {
@@ -70,24 +76,41 @@ TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuM
       EXPECT_TRUE(std::equal(g.begin(), g.end(), c.begin())) << "layer " << layer << " head " << head;
       EXPECT_EQ(gpu->tile_map(layer, head).status, cpu->tile_map(layer, head).status);
     }
+    // One pixel per cell: the GPU's probabilities are its mask's softmax (rows sum to 1, nothing outside the mask),
+    // and equal the CPU pipeline's within the two forwards' fp32 differences.
     for (std::int64_t q_head = 0; q_head < gpu->q_heads(); ++q_head) {
-      const auto probs = gpu->probs(layer, q_head);
+      const LogitViewRequest view{layer, q_head, visible_window(whole_matrix(L), L), L, L, ReduceMode::Mean, true};
+      const LogitGrid on_gpu = compute_logit_grid(*gpu, view, {});
+      const LogitGrid on_cpu = compute_logit_grid(*cpu, view, {});
+      ASSERT_FALSE(on_gpu.sampled);
       const auto death = gpu->death(layer, gpu->bias_head_of(q_head));
-      ASSERT_EQ(probs.size(), static_cast<std::size_t>(L * L));
       for (std::int64_t i = 0; i < L; ++i) {
         double row_sum = 0.0;
-        for (std::int64_t j = 0; j < L; ++j) {
-          const float p = probs[static_cast<std::size_t>(i * L + j)];
-          ASSERT_FALSE(std::isnan(p));
+        for (std::int64_t j = 0; j <= i; ++j) {
+          const auto p = static_cast<std::size_t>(i * L + j);
           if (!dma_keeps(death, i, j)) {
-            ASSERT_EQ(p, 0.0f) << "probability outside the GPU's mask";
+            ASSERT_EQ(on_gpu.coverage[p], LogitPixel::AllMasked) << "probability outside the GPU's mask";
+            continue;
           }
-          row_sum += p;
+          ASSERT_EQ(on_gpu.coverage[p], LogitPixel::Value);
+          ASSERT_FALSE(std::isnan(on_gpu.values[p]));
+          ASSERT_NEAR(on_gpu.values[p], on_cpu.values[p], 1e-4) << "layer " << layer << " row " << i << " key " << j;
+          row_sum += on_gpu.values[p];
         }
-        ASSERT_NEAR(row_sum, 1.0, 1e-5);
+        ASSERT_NEAR(row_sum, 1.0, 1e-5) << "layer " << layer << " head " << q_head << " row " << i;
       }
+      const LogitCell cell = logit_cell(*gpu, layer, q_head, L - 1, L - 1);
+      EXPECT_NEAR(cell.probability, on_gpu.values[static_cast<std::size_t>(L * L - 1)], 1e-6);
     }
   }
+  // Timing a layer takes its inputs from the device: they match the CPU forward's captures.
+  const AttentionInputs inputs = layer_attention_inputs(*gpu, 1, gpu->forward.window);
+  const AttentionInputs reference = layer_attention_inputs(*cpu, 1, cpu->forward.window);
+  ASSERT_EQ(inputs.q.size(), reference.q.size());
+  ASSERT_EQ(inputs.v.size(), reference.v.size());
+  for (std::size_t n = 0; n < inputs.q.size(); n += 7) ASSERT_NEAR(inputs.q[n], reference.q[n], 1e-3) << n;
+  for (std::size_t n = 0; n < inputs.v.size(); n += 7) ASSERT_NEAR(inputs.v[n], reference.v[n], 1e-3) << n;
+  EXPECT_EQ(inputs.beta.size(), reference.beta.size());
   // The weights stay on the device for the next run of the same model.
   const std::shared_ptr<void> uploaded = gpu_models.gpu_forward;
   ASSERT_TRUE(uploaded);
@@ -132,7 +155,7 @@ TEST(AppGpuForward, RecomputeTimeAt32KAnd128KTokens) {
 }  // namespace
 }  // namespace dmascope::engine
 
-#ifdef DMASCOPE_HAS_CUDA  // DeviceMasks exists only in a build with the kernels
+#ifdef DMASCOPE_HAS_CUDA  // CudaCaptures exists only in a build with the kernels
 namespace dmascope::engine {
 namespace {
 
@@ -145,12 +168,12 @@ TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
   std::atomic<bool> cancel{false};
   const auto gpu =
       compute_pipeline_result(settings_for(models_dir() + "doge-toy-mix", 20000, Backend::Cuda), models, progress, cancel);
-  ASSERT_TRUE(gpu->device_masks) << gpu->mask_device;
+  ASSERT_TRUE(gpu->device_captures) << gpu->mask_device;
   const std::int64_t L = gpu->length();
   for (std::int64_t layer = 0; layer < gpu->layers(); ++layer)
     for (std::int64_t head = 0; head < gpu->bias_heads(); ++head) {
       const std::vector<std::int32_t> on_device = cuda::test_support::download_device_mask(
-          *static_cast<const cuda::DeviceMasks*>(gpu->device_masks.get()), layer, head);
+          *static_cast<const cuda::CudaCaptures*>(gpu->device_captures.get()), layer, head);
       const auto host = gpu->death(layer, head);
       ASSERT_TRUE(std::equal(host.begin(), host.end(), on_device.begin())) << "layer " << layer << " head " << head;
       for (const double zoom : {1.0, 3.0, 40.0})
@@ -165,7 +188,7 @@ TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
   ModelCache cpu_models;
   const auto cpu = compute_pipeline_result(settings_for(models_dir() + "doge-toy-mix", 2000, Backend::Cpu), cpu_models,
                                            progress, cancel);
-  EXPECT_FALSE(cpu->device_masks);
+  EXPECT_FALSE(cpu->device_captures);
 }
 
 }  // namespace

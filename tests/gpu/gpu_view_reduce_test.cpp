@@ -10,7 +10,7 @@
 
 #include "core/mask/dma_mask.h"
 #include "core/base/error.h"
-#include "kernels/view_reduce_cuda.h"
+#include "kernels/cuda_captures.h"
 #include "tests/gpu/gpu_test_support.h"
 
 namespace dmascope::cuda {
@@ -34,11 +34,11 @@ TEST(GpuViewReduce, EqualsTheCpuReductionOnEveryPixel) {
   for (const ReduceCase& c : cases) {
     SCOPED_TRACE(testing::Message() << "L" << c.length << " w" << c.window << " " << c.width << "x" << c.height
                                     << " zoom " << c.zoom);
-    DeviceMasks masks(1, 2, c.length);
+    CudaCaptures masks(1, 2, c.length, std::nullopt);
     std::vector<std::vector<std::int32_t>> deaths;
     for (int head = 0; head < 2; ++head) {
       deaths.push_back(dma_death_indices(random_beta(c.length, rng, head == 1 ? 3 : 0), c.window));
-      ASSERT_EQ(cudaMemcpy(masks.layer_data(0) + head * c.length, deaths.back().data(), c.length * 4,
+      ASSERT_EQ(cudaMemcpy(masks.death_data(0) + head * c.length, deaths.back().data(), c.length * 4,
                            cudaMemcpyHostToDevice), cudaSuccess);
     }
     const MatrixWindow window = visible_window(
@@ -56,7 +56,7 @@ TEST(GpuViewReduce, EqualsTheCpuReductionOnEveryPixel) {
       }
   }
   EXPECT_EQ(gpu_reduced, 7 * 4) << "every case but the zoomed-in one reduces on the GPU";
-  DeviceMasks masks(1, 1, 100);
+  CudaCaptures masks(1, 1, 100, std::nullopt);
   EXPECT_FALSE(masks.reduce(0, 0, visible_window(whole_matrix(100), 100), 10, 4096, ReduceMode::Max))
       << "taller than the kernel takes: the CPU's";
   EXPECT_THROW(masks.reduce(0, 1, visible_window(whole_matrix(100), 100), 10, 10, ReduceMode::Max), Error);

@@ -13,6 +13,8 @@
 
 #include "engine/pipeline/logit_grid_job.h"
 #include "engine/pipeline/logit_source.h"
+#include "engine/pipeline/logit_view.h"
+#include "core/mask/dma_mask.h"
 #include "core/toy/toy_sequences.h"
 
 namespace dmascope::engine {
@@ -82,14 +84,16 @@ std::optional<FinishedLogitGrid> wait_for_grid(LogitGridJob& job, double timeout
   return std::nullopt;
 }
 
-LogitGridRequest request_for(const std::shared_ptr<PipelineResult>& result, std::int64_t head, std::int64_t pixels) {
-  std::string why_not;
+LogitGridRequest request_for(const std::shared_ptr<PipelineResult>& result, std::int64_t head, std::int64_t pixels,
+                             bool probabilities = false) {
   LogitGridRequest request;
-  request.key = GridKey{1, 0, head, 2, 0, 0, 24, 0, 24, pixels, pixels};
+  request.key = GridKey{1, 0, head, probabilities ? 1 : 2, 0, 0, 24, 0, 24, pixels, pixels};
   request.result = result;
-  request.source = *logit_source(*result, 0, head, &why_not);
-  request.window = visible_window(whole_matrix(result->length()), result->length());
-  request.width = request.height = pixels;
+  request.view.layer = 0;
+  request.view.head = head;
+  request.view.window = visible_window(whole_matrix(result->length()), result->length());
+  request.view.width = request.view.height = pixels;
+  request.view.probabilities = probabilities;
   return request;
 }
 
@@ -103,13 +107,50 @@ TEST(GuiLogitGridJob, DeliversTheGridCoreComputesAndWakesTheUi) {
   ASSERT_TRUE(finished);
   EXPECT_TRUE(finished->error.empty()) << finished->error;
   EXPECT_EQ(finished->key, request.key);
-  const LogitGrid direct = reduce_logits_to_grid(request.source, request.window, 12, 12, ReduceMode::Mean);
+  std::string why_not;
+  const LogitGrid direct =
+      reduce_logits_to_grid(*logit_source(*result, 0, 1, &why_not), request.view.window, 12, 12, ReduceMode::Mean);
   EXPECT_EQ(finished->grid.values, direct.values);
   EXPECT_EQ(finished->grid.coverage, direct.coverage);
   for (int n = 0; n < 1000 && wakes.load() == 0; ++n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(wakes.load(), 1) << "the worker wakes the UI once per grid (right after handing it over)";
   EXPECT_FALSE(job.busy());
   EXPECT_FALSE(job.take_finished()) << "a grid is handed out once";
+}
+
+// The probabilities view on the CPU: one pixel per cell, each row's kept entries sum to one, and the tooltip's cell
+// agrees with the picture.
+TEST(GuiLogitGridJob, ProbabilitiesAreEachRowsSoftmaxOverItsKeptKeys) {
+  const auto result = small_result();
+  LogitGridJob job(nullptr);
+  const std::int64_t L = result->length();
+  LogitGridRequest request = request_for(result, 1, L, true);
+  request.key.width = request.key.height = L;
+  job.request(request);
+  const auto finished = wait_for_grid(job);
+  ASSERT_TRUE(finished);
+  ASSERT_TRUE(finished->error.empty()) << finished->error;
+  const LogitGrid& grid = finished->grid;
+  const auto death = result->death(0, result->bias_head_of(1));
+  for (std::int64_t i = 0; i < L; ++i) {
+    double row_sum = 0.0;
+    for (std::int64_t j = 0; j <= i; ++j) {
+      const auto p = static_cast<std::size_t>(i * L + j);
+      ASSERT_EQ(grid.coverage[p], dma_keeps(death, i, j) ? LogitPixel::Value : LogitPixel::AllMasked);
+      if (grid.coverage[p] == LogitPixel::Value) row_sum += grid.values[p];
+    }
+    EXPECT_NEAR(row_sum, 1.0, 1e-5) << "row " << i;
+  }
+  const std::int64_t i = L - 1;
+  for (std::int64_t j = 0; j <= i; ++j) {
+    const LogitCell cell = logit_cell(*result, 0, 1, i, j);
+    if (dma_keeps(death, i, j)) {
+      EXPECT_FLOAT_EQ(cell.probability, grid.values[static_cast<std::size_t>(i * L + j)]);
+    } else {
+      EXPECT_EQ(cell.probability, 0.0f);
+      EXPECT_TRUE(std::isinf(cell.logit) && cell.logit < 0);
+    }
+  }
 }
 
 TEST(GuiLogitGridJob, TheNewestRequestWinsAndBadCapturesComeBackAsAnError) {
@@ -124,14 +165,14 @@ TEST(GuiLogitGridJob, TheNewestRequestWinsAndBadCapturesComeBackAsAnError) {
   ASSERT_TRUE(finished);
   EXPECT_EQ(finished->key, last.key);
   EXPECT_EQ(finished->grid.width, 20);
-  // A source whose spans do not fit: the reduction's error is delivered, the worker keeps running.
+  // A head the result does not have: the reduction's error is delivered, the worker keeps running.
   LogitGridRequest bad = request_for(result, 0, 8);
   bad.key.head = 9;
-  bad.source.query = bad.source.query.first(5);
+  bad.view.head = 9;
   job.request(bad);
   const auto error = wait_for_grid(job);
   ASSERT_TRUE(error);
-  EXPECT_NE(error->error.find("q has 5"), std::string::npos) << error->error;
+  EXPECT_NE(error->error.find("head 9 is outside"), std::string::npos) << error->error;
   job.request(request_for(result, 3, 8));
   const auto after = wait_for_grid(job);
   ASSERT_TRUE(after);

@@ -43,7 +43,7 @@ TEST(GuiPipeline, ResultCarriesItsSettingsAndIsStaleUntilReplaced) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->settings, first);
   EXPECT_EQ(result->length(), 40);
-  EXPECT_TRUE(result->has_probs);
+  EXPECT_FALSE(result->forward.layers[0].attn_probs.defined()) << "probabilities are computed per view, never L×L";
   EXPECT_EQ(result->thumbnails.size(), static_cast<std::size_t>(result->layers() * result->bias_heads()));
   EXPECT_FALSE(pipeline.result_is_stale());
 

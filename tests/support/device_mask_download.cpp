@@ -8,12 +8,12 @@
 
 namespace dmascope::cuda::test_support {
 
-std::vector<std::int32_t> download_device_mask(const DeviceMasks& masks, std::int64_t layer, std::int64_t bias_head) {
+std::vector<std::int32_t> download_device_mask(const CudaCaptures& masks, std::int64_t layer, std::int64_t bias_head) {
   if (bias_head < 0 || bias_head >= masks.bias_heads())
     fail("device masks: bias head {} is out of range [0, {})", bias_head, masks.bias_heads());
   std::vector<std::int32_t> death(static_cast<std::size_t>(masks.length()));
   // A plain synchronous copy: the forward that filled the masks synchronized its stream before returning.
-  DMASCOPE_CUDA_CHECK(cudaMemcpy(death.data(), masks.layer_data(layer) + bias_head * masks.length(),
+  DMASCOPE_CUDA_CHECK(cudaMemcpy(death.data(), masks.death_data(layer) + bias_head * masks.length(),
                                  death.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost));
   return death;
 }

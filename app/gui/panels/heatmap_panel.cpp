@@ -1,13 +1,14 @@
-// The Heatmap panel: one head's kept mask, attention probabilities (when captured) or logits (q·k/√d + β on kept
-// entries, from the q/k captures) as one shader-coloured quad of a view-sized grid (core/view/view_reduce.h), the β strip
+// The Heatmap panel: one head's kept mask, attention probabilities or logits (q·k/√d + β on kept entries, computed for
+// the view from the q/k captures, on the GPU that ran the forward or on the CPU) as one shader-coloured quad of a view-sized grid (core/view/view_reduce.h), the β strip
 // under it, a colour bar, axes with index ticks or token labels, zoom (wheel) and pan (drag), and a tooltip with the
-// exact cell under the mouse. Logit grids that cost more than a frame's share are reduced on a worker
+// exact cell under the mouse. Logit and probability grids that cost more than a frame's share are reduced on a worker
 // (logit_grid_job.h) while the previous grid stays on screen.
 #include <imgui.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -16,7 +17,7 @@
 #include "app/gui/panels/beta_pipeline.h"
 #include "app/gui/engine_vocabulary.h"
 #include "engine/pipeline/mask_grid.h"
-#include "engine/pipeline/logit_source.h"
+#include "engine/pipeline/logit_view.h"
 #include "app/gui/render/number_format.h"
 #include "app/gui/panels/heatmap_dropped_mass.h"
 #include "app/gui/panels/panels.h"
@@ -81,11 +82,10 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   same_line_if_fits(radio_width("mask"));
   ImGui::RadioButton("mask", &quantity, 0);
   same_line_if_fits(radio_width("probs"));
-  ImGui::BeginDisabled(!result.has_probs);
   ImGui::RadioButton("probs", &quantity, 1);
-  ImGui::EndDisabled();
-  if (!result.has_probs && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-    ImGui::SetTooltip("probabilities are captured only up to %lld tokens", static_cast<long long>(kProbsMaxLength));
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("softmax probabilities of the kept entries, computed for the visible rows (%s)",
+                      logit_view_device(result));
   same_line_if_fits(radio_width("logits"));
   ImGui::RadioButton("logits", &quantity, 2);
   if (ImGui::IsItemHovered())
@@ -106,6 +106,8 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   ImGui::RadioButton("log", &scale, 1);
   if (ImGui::IsItemHovered() && view.quantity == HeatmapQuantity::Logits)
     ImGui::SetTooltip("logits: log10 of (logit − min + 1), so that the low end spreads");
+  else if (ImGui::IsItemHovered() && view.quantity == HeatmapQuantity::Probabilities)
+    ImGui::SetTooltip("probabilities: log10, down to 10⁻⁴ of the largest");
   view.scale = static_cast<ColorScale>(scale);
   int reduce = static_cast<int>(view.reduce);
   same_line_if_fits(radio_width("mean"));
@@ -124,39 +126,36 @@ void draw_toolbar(AppState& state, const PipelineResult& result) {
   panel_png_button(state, "heatmap");
 }
 
+// The mask grid (the logits and probabilities have their own, update_value_grid).
 void update_matrix_grid(AppState& state, const PipelineResult& result, const MatrixWindow& window, std::int64_t texels) {
   const ViewState& view = state.view;
-  const bool probs = view.quantity == HeatmapQuantity::Probabilities && result.has_probs;
-  const GridKey key{result.generation, view.layer, view.head, probs ? 1 : 0, static_cast<int>(view.reduce),
+  const GridKey key{result.generation, view.layer, view.head, 0, static_cast<int>(view.reduce),
                     window.row_begin, window.row_end, window.col_begin, window.col_end, texels, texels};
   HeatmapPanelState& panel = state.heatmap;
   if (key == panel.matrix_key && !panel.matrix.empty()) return;
   panel.matrix_key = key;
-  panel.matrix_values =
-      probs ? reduce_matrix_to_grid(result.probs(view.layer, view.head), result.length(), window, texels, texels,
-                                    view.reduce)
-            : reduce_result_mask(result, view.layer, result.bias_head_of(view.head), window, texels, texels,
-                                 view.reduce, &panel.matrix_reduced_on);
-  if (probs) panel.matrix_reduced_on = "CPU";
+  panel.matrix_values = reduce_result_mask(result, view.layer, result.bias_head_of(view.head), window, texels, texels,
+                                           view.reduce, &panel.matrix_reduced_on);
   panel.matrix_high = 1.0f;
-  if (probs) {
-    panel.matrix_high = 0.0f;
-    for (float value : panel.matrix_values) panel.matrix_high = std::max(panel.matrix_high, value);
-  }
   panel.matrix.upload(panel.matrix_values, texels, texels);
 }
 
-// The grid values the shader colours: logits normalised to [0, 1] (linear) or shifted to [1, high − low + 1] (log,
-// so that log10 spreads the low end), kNoCausalCell above the diagonal and kMaskedGridValue where all is masked.
-std::vector<float> logit_display_values(const LogitGrid& grid, ColorScale scale) {
+// The grid values the shader colours, kNoCausalCell above the diagonal and kMaskedGridValue where all is masked.
+// Logits: normalised to [0, 1] (linear) or shifted to [1, high − low + 1] (log, so that log10 spreads the low end).
+// Probabilities: divided by the largest (linear; their zero stays zero) or as they are (log, 10⁻⁴ of the largest up).
+std::vector<float> logit_display_values(const LogitGrid& grid, ColorScale scale, bool probabilities) {
   std::vector<float> values(grid.values.size());
   const float span = grid.high > grid.low ? grid.high - grid.low : 1.0f;
+  const float largest = grid.high > 0.0f ? grid.high : 1.0f;
   for (std::size_t p = 0; p < values.size(); ++p) {
     switch (grid.coverage[p]) {
       case LogitPixel::NoCausalCell: values[p] = kNoCausalCell; break;
       case LogitPixel::AllMasked: values[p] = kMaskedGridValue; break;
       case LogitPixel::Value:
-        values[p] = scale == ColorScale::Log ? grid.values[p] - grid.low + 1.0f : (grid.values[p] - grid.low) / span;
+        if (probabilities)
+          values[p] = scale == ColorScale::Log ? grid.values[p] : grid.values[p] / largest;
+        else
+          values[p] = scale == ColorScale::Log ? grid.values[p] - grid.low + 1.0f : (grid.values[p] - grid.low) / span;
         break;
     }
   }
@@ -165,6 +164,9 @@ std::vector<float> logit_display_values(const LogitGrid& grid, ColorScale scale)
 
 GridStyle logit_style(const AppState& state) {
   const LogitGrid& grid = state.heatmap.logits;
+  if (state.heatmap.logit_key.quantity == static_cast<int>(HeatmapQuantity::Probabilities))
+    return state.view.scale == ColorScale::Log ? value_style(state, 0.0f, grid.high, 1e-4f)
+                                               : value_style(state, 0.0f, 1.0f, 1e-4f);
   GridStyle style;
   style.table = &colormap_table(state.view.colormap);
   if (state.view.scale == ColorScale::Log) {
@@ -175,30 +177,33 @@ GridStyle logit_style(const AppState& state) {
   return style;
 }
 
+bool shows_probabilities(const GridKey& key) { return key.quantity == static_cast<int>(HeatmapQuantity::Probabilities); }
+
 void show_logit_grid(HeatmapPanelState& panel, FinishedLogitGrid finished, ColorScale scale) {
   panel.logit_key = finished.key;
   panel.logit_error = printable(finished.error);  // shown in the panel: escaped like every error
   panel.logits = std::move(finished.grid);
   panel.logit_scale = scale;
   if (panel.logit_error.empty())
-    panel.logit_texture.upload(logit_display_values(panel.logits, scale), panel.logits.width, panel.logits.height);
+    panel.logit_texture.upload(logit_display_values(panel.logits, scale, shows_probabilities(panel.logit_key)),
+                               panel.logits.width, panel.logits.height);
 }
 
-// Keeps state.heatmap.logits (and the texture) on the view's grid: at once when that is cheap or in screenshot mode,
-// else through the worker, showing the previous grid until it is done. The texture holds display values, so a colour
-// scale change re-uploads the grid without reducing it again.
-void update_logit_grid(AppState& state, const std::shared_ptr<const PipelineResult>& result, const LogitSource& source,
+// Keeps state.heatmap.logits (and the texture) on the view's logit or probability grid: at once when that is cheap or
+// in screenshot mode, else through the worker, showing the previous grid until it is done. The texture holds display
+// values, so a colour scale change re-uploads the grid without reducing it again.
+void update_logit_grid(AppState& state, const std::shared_ptr<const PipelineResult>& result,
                        const MatrixWindow& window, std::int64_t texels) {
   const ViewState& view = state.view;
   HeatmapPanelState& panel = state.heatmap;
-  const GridKey key{result->generation, view.layer, view.head, static_cast<int>(HeatmapQuantity::Logits),
+  const GridKey key{result->generation, view.layer, view.head, static_cast<int>(view.quantity),
                     static_cast<int>(view.reduce), window.row_begin, window.row_end, window.col_begin,
                     window.col_end, texels, texels};
   panel.logit_wanted = key;
   if (panel.logit_scale != view.scale && panel.logit_error.empty() && !panel.logits.values.empty()) {
     panel.logit_scale = view.scale;
-    panel.logit_texture.upload(logit_display_values(panel.logits, view.scale), panel.logits.width,
-                               panel.logits.height);
+    panel.logit_texture.upload(logit_display_values(panel.logits, view.scale, shows_probabilities(panel.logit_key)),
+                               panel.logits.width, panel.logits.height);
   }
   if (key == panel.logit_key) return;
   if (!panel.logit_job) panel.logit_job = std::make_unique<LogitGridJob>(state.wake);
@@ -206,20 +211,20 @@ void update_logit_grid(AppState& state, const std::shared_ptr<const PipelineResu
   if (key == panel.logit_key) return;
   LogitGridOptions options;
   options.samples_per_pixel = logit_samples_per_pixel(texels * texels);
-  const std::int64_t kept = kept_entries_in_window(source.death, window, texels, texels);
-  const std::int64_t entries =
-      kept <= options.exact_max_entries ? kept : std::min(kept, texels * texels * options.samples_per_pixel);
-  if (state.deterministic || entries * source.head_dim <= kLogitMultiplyAddsPerFrame) {
+  const LogitViewRequest request{view.layer, view.head, window, texels, texels, view.reduce,
+                                 view.quantity == HeatmapQuantity::Probabilities};
+  const std::int64_t cpu_cost = logit_view_cpu_cost(*result, request, options);
+  if (state.deterministic || (cpu_cost >= 0 && cpu_cost <= kLogitMultiplyAddsPerFrame)) {
     FinishedLogitGrid now{key, {}, {}};
     try {
-      now.grid = reduce_logits_to_grid(source, window, texels, texels, view.reduce, options);
-    } catch (const Error& error) {
+      now.grid = compute_logit_grid(*result, request, options);
+    } catch (const std::exception& error) {
       now.error = error.what();
     }
     show_logit_grid(panel, std::move(now), view.scale);
     return;
   }
-  panel.logit_job->request({key, result, source, window, texels, texels, view.reduce, options});
+  panel.logit_job->request({key, result, request, options});
 }
 
 void update_beta_strip(AppState& state, const PipelineResult& result, const MatrixWindow& window, std::int64_t texels) {
@@ -294,9 +299,26 @@ void draw_axes(const AppState& state, const PipelineResult& result, ImVec2 origi
   draw_list->AddText(ImVec2(origin.x - left_margin, origin.y - line - 4), faint, "q↓ k→");
 }
 
-// logits: the logits view's source, null in the other views.
+// The logit and probability of one entry, kept while the mouse rests on it (on the GPU it is two small launches).
+const LogitCell* hovered_cell(const AppState& state, const PipelineResult& result, std::int64_t i, std::int64_t j) {
+  const HeatmapPanelState& panel = state.heatmap;
+  const ViewState& view = state.view;
+  const std::array<std::int64_t, 5> key{static_cast<std::int64_t>(result.generation), view.layer, view.head, i, j};
+  if (!panel.hovered || panel.hovered_key != key) {
+    panel.hovered_key = key;
+    panel.hovered.reset();
+    try {
+      panel.hovered = logit_cell(result, view.layer, view.head, i, j);
+    } catch (const std::exception&) {
+      return nullptr;  // the picture already says why there are no logits
+    }
+  }
+  return &*panel.hovered;
+}
+
+// values_view: the logits or probabilities view, with q/k to compute them from.
 void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 origin, float side,
-                  const MatrixWindow& window, const LogitSource* logits) {
+                  const MatrixWindow& window, bool values_view) {
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   const double x = mouse.x - origin.x, y = mouse.y - origin.y;
   const auto cell = cell_at_point(window, result.length(), side, side, x, y);
@@ -326,20 +348,19 @@ void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 or
   ImGui::Text("β[%lld] = %.5g", static_cast<long long>(j), result.beta(view.layer, bias_head)[j]);
   ImGui::TextDisabled("%s", beta_pipeline_text(result, view.layer, bias_head, j).c_str());
   ImGui::TextDisabled("%s", beta_rank_text(result, view.layer, bias_head, j).c_str());
-  if (result.has_probs && j <= i)
-    ImGui::Text("p(%lld, %lld) = %.5g", static_cast<long long>(i), static_cast<long long>(j),
-                result.probs(view.layer, view.head)[i * result.length() + j]);
-  if (logits && j <= i) {
-    if (dma_keeps(death, i, j))
-      ImGui::Text("logit S(%lld, %lld) = q·k/√d + β = %.5g", static_cast<long long>(i), static_cast<long long>(j),
-                  dma_logit(*logits, i, j));
-    else
-      ImGui::Text("logit S(%lld, %lld): masked (−∞ to the softmax)", static_cast<long long>(i),
+  if (values_view && j <= i) {
+    if (!dma_keeps(death, i, j)) {
+      ImGui::Text("logit S(%lld, %lld): masked (−∞ to the softmax, p = 0)", static_cast<long long>(i),
                   static_cast<long long>(j));
+    } else if (const LogitCell* cell = hovered_cell(state, result, i, j)) {
+      ImGui::Text("logit S(%lld, %lld) = q·k/√d + β = %.5g", static_cast<long long>(i), static_cast<long long>(j),
+                  cell->logit);
+      ImGui::Text("p(%lld, %lld) = %.5g", static_cast<long long>(i), static_cast<long long>(j), cell->probability);
+    }
   }
   // The pixel's reduced value when it covers more than one cell.
   const HeatmapPanelState& panel = state.heatmap;
-  if (logits) {
+  if (values_view) {
     const LogitGrid& grid = panel.logits;
     if (window.cols() / side <= 1.0 || panel.logit_key != panel.logit_wanted || grid.values.empty()) {
       ImGui::EndTooltip();
@@ -353,9 +374,10 @@ void draw_tooltip(const AppState& state, const PipelineResult& result, ImVec2 or
     const std::string where = fmt::format("pixel: rows {}..{} × keys {}..{}", rows.begin, rows.end - 1, cols.begin,
                                           cols.end - 1);
     if (grid.coverage[p] == LogitPixel::Value)
-      ImGui::TextDisabled("%s, %s logit of kept entries%s %.4g", where.c_str(),
-                          std::string(reduce_mode_name(view.reduce)).c_str(), grid.sampled ? " (sampled)" : "",
-                          grid.values[p]);
+      ImGui::TextDisabled("%s, %s %s of kept entries%s %.4g", where.c_str(),
+                          std::string(reduce_mode_name(view.reduce)).c_str(),
+                          shows_probabilities(panel.logit_key) ? "probability" : "logit",
+                          grid.sampled ? " (sampled)" : "", grid.values[p]);
     else if (grid.coverage[p] == LogitPixel::AllMasked)
       ImGui::TextDisabled("%s: every allowed entry masked", where.c_str());
     ImGui::EndTooltip();
@@ -416,9 +438,9 @@ HeatmapGeometry heatmap_geometry() {
   return g;
 }
 
-// The matrix itself: the mask or probability grid, or the logits (or why there are none).
-void draw_matrix_picture(AppState& state, const HeatmapGeometry& g, const MatrixWindow& window, bool probs,
-                         bool logits_view, const std::string& logits_missing) {
+// The matrix itself: the mask grid, or the logits or probabilities (or why there are none).
+void draw_matrix_picture(AppState& state, const HeatmapGeometry& g, const MatrixWindow& window, bool logits_view,
+                         const std::string& logits_missing) {
   const HeatmapPanelState& panel = state.heatmap;
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   const ImVec2 origin = g.origin, corner(origin.x + g.side, origin.y + g.side);
@@ -445,7 +467,7 @@ void draw_matrix_picture(AppState& state, const HeatmapGeometry& g, const Matrix
     draw_list->PopClipRect();
   } else {
     state.renderer->draw(draw_list, panel.matrix, origin, ImVec2(g.side, g.side),
-                         value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f));
+                         value_style(state, 0.0f, panel.matrix_high, 1e-3f));
   }
   draw_list->AddRect(ImVec2(origin.x - 1, origin.y - 1), ImVec2(corner.x + 1, corner.y + 1),
                      ImGui::GetColorU32(ImGuiCol_Border));
@@ -514,18 +536,26 @@ void draw_colorbar_and_title(AppState& state, const PipelineResult& result, cons
   GridStyle ramp_style;
   ramp_style.table = &colormap_table(view.colormap);
   state.renderer->draw(draw_list, panel.colorbar, bar_origin, ImVec2(g.side, g.colorbar_height), ramp_style);
-  const GridStyle matrix_style = value_style(state, 0.0f, panel.matrix_high, probs ? 1e-4f : 1e-3f);
-  std::string what = probs ? "attention probability"
-                           : fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
-                                         panel.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
+  const GridStyle matrix_style = value_style(state, 0.0f, panel.matrix_high, 1e-3f);
+  std::string what = fmt::format("kept fraction ({}{})", reduce_mode_name(view.reduce),
+                                 panel.matrix_reduced_on == "GPU" ? ", reduced on the GPU" : "");
   std::string low = fmt::format("{:.3g}", matrix_style.low), high = fmt::format("{:.3g}", matrix_style.high);
   if (logits_view) {
     const LogitGrid& grid = panel.logits;
-    what = fmt::format("logit q·k/√d+β ({}{})", reduce_mode_name(view.reduce),
-                       grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels))
-                                    : std::string());
-    low = fmt::format("{:.3g}", grid.low);
-    high = fmt::format("{:.3g}", grid.high);
+    const std::string sampled =
+        grid.sampled ? fmt::format(", sampled ≤{}/px", logit_samples_per_pixel(texels * texels)) : std::string();
+    if (probs) {
+      what = fmt::format("attention probability ({}{}, {})", reduce_mode_name(view.reduce), sampled,
+                         logit_view_device(result));
+      const GridStyle style = logit_style(state);
+      low = fmt::format("{:.3g}", view.scale == ColorScale::Log ? style.low : 0.0f);
+      high = fmt::format("{:.3g}", grid.high);
+    } else {
+      what = fmt::format("logit q·k/√d+β ({}{}, {})", reduce_mode_name(view.reduce), sampled,
+                         logit_view_device(result));
+      low = fmt::format("{:.3g}", grid.low);
+      high = fmt::format("{:.3g}", grid.high);
+    }
   }
   const ImU32 faint = ImGui::GetColorU32(ImGuiCol_TextDisabled);
   const float label_y = g.label_y();
@@ -630,7 +660,8 @@ void draw_legend_and_notes(AppState& state, const PipelineResult& result, const 
 void draw_badges(const AppState& state, const HeatmapGeometry& g, bool computing_logits) {
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   if (computing_logits) {
-    const char* badge = "computing logits…";
+    const char* badge = state.view.quantity == HeatmapQuantity::Probabilities ? "computing probabilities…"
+                                                                                : "computing logits…";
     const ImVec2 size = ImGui::CalcTextSize(badge);
     const ImVec2 at(g.origin.x + g.side - size.x - 12, g.origin.y);
     draw_list->AddRectFilled(at, ImVec2(g.origin.x + g.side, g.origin.y + size.y + 8), IM_COL32(30, 60, 120, 230));
@@ -689,20 +720,22 @@ void draw_heatmap_panel(AppState& state) {
   const MatrixWindow window = visible_window(view.zoom_pan, L);
   const auto texels = static_cast<std::int64_t>(g.side * ImGui::GetIO().DisplayFramebufferScale.x);
 
-  const bool logits_view = view.quantity == HeatmapQuantity::Logits;
+  // logits_view: the logits or the probabilities, both grids of the same worker (logit_view.h).
+  const bool logits_view = view.quantity != HeatmapQuantity::Mask;
+  const bool probs = view.quantity == HeatmapQuantity::Probabilities;
   std::string logits_missing;
-  std::optional<LogitSource> logits;
-  if (logits_view) logits = logit_source(*result, view.layer, view.head, &logits_missing);
-  if (logits) update_logit_grid(state, result, *logits, window, texels);
+  if (logits_view) logits_missing = logit_view_missing(*result, view.layer, view.head);
+  const bool values = logits_view && logits_missing.empty();
+  if (values) update_logit_grid(state, result, window, texels);
   else if (!logits_view) update_matrix_grid(state, *result, window, texels);
   update_beta_strip(state, *result, window, texels);
   if (!logits_view) update_dropped_mass(state, result, window, texels);
-  const bool probs = view.quantity == HeatmapQuantity::Probabilities && result->has_probs;
   const HeatmapPanelState& panel = state.heatmap;
-  if (logits && panel.logit_error.empty() && panel.logit_key.generation == 0) logits_missing = "computing logits…";
-  if (logits && !panel.logit_error.empty()) logits_missing = panel.logit_error;
+  if (values && panel.logit_error.empty() && panel.logit_key.generation == 0)
+    logits_missing = probs ? "computing probabilities…" : "computing logits…";
+  if (values && !panel.logit_error.empty()) logits_missing = panel.logit_error;
 
-  draw_matrix_picture(state, g, window, probs, logits_view, logits_missing);
+  draw_matrix_picture(state, g, window, logits_view, logits_missing);
   if (!logits_view) draw_dropped_mass_overlay(state, g.origin, g.side);
   draw_axes(state, *result, g.origin, g.side, window, g.left_margin);
   if (state.heatmap.show_death_indices || presenter_highlight(state) == TourHighlight::DeathIndices)
@@ -711,14 +744,14 @@ void draw_heatmap_panel(AppState& state) {
   draw_beta_strip(state, g);
   draw_colorbar_and_title(state, *result, g, probs, logits_view, texels);
   draw_legend_and_notes(state, *result, g, window, logits_view);
-  draw_badges(state, g, logits_view && logits && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0);
+  draw_badges(state, g, values && panel.logit_key != panel.logit_wanted && panel.logit_key.generation != 0);
 
   // Interaction over the matrix.
   ImGui::SetCursorScreenPos(g.origin);
   ImGui::InvisibleButton("heatmap_area", ImVec2(g.side, g.side));
   handle_mouse(state, L, g.origin, g.side);
   if (ImGui::IsItemHovered() && !ImGui::IsItemActive())
-    draw_tooltip(state, *result, g.origin, g.side, window, logits && logits_missing.empty() ? &*logits : nullptr);
+    draw_tooltip(state, *result, g.origin, g.side, window, values && logits_missing.empty());
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   // A right click on the matrix opens the β pipeline of the key (column) under it.
   if (ImGui::IsItemHovered() && ImGui::IsMouseClicked(ImGuiMouseButton_Right))
