@@ -233,14 +233,6 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
                          : __ldg(list + t);
   };
 
-  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, before the key blocks (inside
-  // their loop the counting cost registers: a spill at d128 with four heads per CTA).
-  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
-    for (int base = 0; base < key_count; base += kThreads) {
-      const int j = base + static_cast<int>(threadIdx.x) < key_count ? key_at(base + threadIdx.x) : INT_MAX;
-      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
-    }
-
   // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of K and V, and the
   // first kTileKeys threads (whole warps) the key index, β and death of row t. Rows past key_count copy zeros
   // (src-size 0) from key 0 and are masked (index INT_MAX). Branch-free but for those warps: this runs once per
@@ -285,6 +277,15 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   commit_copies();
   __syncthreads();  // the barriers are initialized
   for (int block = 0; block < min(blocks, kStages); ++block) load_block(block, block);  // then refills, 2 ahead
+  // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, while the first blocks'
+  // copies are in flight (counted before them, the death loads' latency added to every CTA: +20 % at 32K, w 1024,
+  // 2/1, d64), and outside the key-block loop (inside it the counting cost registers: a spill at d128 with four heads
+  // per CTA).
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
+    for (int base = 0; base < key_count; base += kThreads) {
+      const int j = base + static_cast<int>(threadIdx.x) < key_count ? key_at(base + threadIdx.x) : INT_MAX;
+      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+    }
   wait_copies<0>();  // the committed group: Q
   __syncthreads();   // every thread's share of Q is in shared memory
 
