@@ -84,6 +84,7 @@ struct DmaRunner::Impl {
   std::int64_t window = 0;
   MaskVariant variant = MaskVariant::PerRowTopK;
   int q_tiles = 0, k_tiles = 0, capacity = 0, segments = 0;
+  int multiprocessors = 0;  // of the device, for the automatic heads per CTA
   bool all_kept = false;
   detail::MaskBuildPlan plan;
   KernelChoice kernels;  // fixed for the runner's life: the mask-build plan and the capture depend on it
@@ -146,6 +147,10 @@ struct DmaRunner::Impl {
     p.f16 = shape.precision == Precision::F16;
     // heads-per-cta=1 forces one query head per CTA (for measuring what pairing heads buys).
     p.heads_per_cta = kernels.heads_per_cta;
+    // Auto: pairing a GQA group's heads in one CTA reads each key block once for both, but halves the CTAs. Where the
+    // paired grid would leave multiprocessors idle (a short sequence: a Doge-20M layer at 2K tokens is 32 paired CTAs
+    // for an H100's 132), one head per CTA runs twice as many side by side.
+    if (p.heads_per_cta == 0 && shape.batch * shape.q_heads * q_tiles / 2 < multiprocessors) p.heads_per_cta = 1;
     // The forward kernel loads key indices, β and death one block ahead (AsyncKeys, the default since it measured
     // 30 % faster at d128 on an NVIDIA H200: bench/h200/README.md); keys=sync runs the earlier kernel,
     // for same-run comparisons.
@@ -166,6 +171,7 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
     fail("CUDA attention: kernel choice heads-per-cta={} (valid: auto, 1, 2, 4)", kernels.heads_per_cta);
   Impl& m = *impl_;
   m.shape = shape;
+  m.multiprocessors = device_info().multiprocessors;
   m.window = window;
   m.variant = variant;
   m.kernels = kernels;
