@@ -278,14 +278,24 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   __syncthreads();  // the barriers are initialized
   for (int block = 0; block < min(blocks, kStages); ++block) load_block(block, block);  // then refills, 2 ahead
   // Instrumented runs: the kept entries of the tile's gathered keys, one key per thread, while the first blocks'
-  // copies are in flight (counted before them, the death loads' latency added to every CTA: +20 % at 32K, w 1024,
-  // 2/1, d64), and outside the key-block loop (inside it the counting cost registers: a spill at d128 with four heads
-  // per CTA).
-  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head))
-    for (int base = 0; base < key_count; base += kThreads) {
-      const int j = base + static_cast<int>(threadIdx.x) < key_count ? key_at(base + threadIdx.x) : INT_MAX;
-      count_kept_entries(kept_counters, p0, p_last, j, j != INT_MAX && death ? __ldg(death + j) : INT_MAX);
+  // copies are in flight, and outside the key-block loop (inside it the counting cost registers: a spill at d128 with
+  // four heads per CTA). Each thread loads the death indices of its next kCountAhead keys before counting any, so
+  // that a tile pays one load latency per kCountAhead · kThreads keys, not one per kThreads.
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head)) {
+    constexpr int kCountAhead = 4;
+    for (int base = 0; base < key_count; base += kThreads * kCountAhead) {
+      int keys[kCountAhead], dies[kCountAhead];
+#pragma unroll
+      for (int u = 0; u < kCountAhead; ++u) {
+        const int t = base + u * kThreads + static_cast<int>(threadIdx.x);
+        keys[u] = t < key_count ? key_at(t) : INT_MAX;
+        dies[u] = keys[u] != INT_MAX && death ? __ldg(death + keys[u]) : INT_MAX;
+      }
+#pragma unroll
+      for (int u = 0; u < kCountAhead; ++u)
+        if (base + u * kThreads < key_count) count_kept_entries(kept_counters, p0, p_last, keys[u], dies[u]);
     }
+  }
   wait_copies<0>();  // the committed group: Q
   __syncthreads();   // every thread's share of Q is in shared memory
 

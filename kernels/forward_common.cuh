@@ -108,21 +108,15 @@ __device__ inline ForwardCta<T, D> forward_cta(const ForwardParams& p, int heads
 // Instrumented runs (ForwardParams::counters): adds the kept entries of up to 32 of the tile's gathered keys to the
 // tile's counters. Called by whole warps, one key per lane: key j (INT_MAX: none) with death `dies` is kept on the
 // tile's positions [max(j, p0), min(dies, p_last + 1)). Lanes whose keys share a key tile add their sum with one
-// atomic (32 keys of a gathered list span one to a few key tiles).
+// atomic: the group from one match, its sum from one reduction, however many key tiles the 32 keys span (a loop over
+// the distinct tiles cost up to one round of shuffles per tile, and random β spreads a warp's keys over many).
 __device__ inline void count_kept_entries(std::int32_t* kept_in_tile_row, int p0, int p_last, int j, int dies) {
   const int rows = j == INT_MAX ? 0 : max(0, min(dies, p_last + 1) - max(j, p0));
   const int key_tile = rows > 0 ? j / kTileKeys : -1;
-  unsigned pending = __ballot_sync(0xFFFFFFFFu, key_tile >= 0);
-  while (pending) {
-    const int leader = __ffs(pending) - 1;
-    const int leader_tile = __shfl_sync(0xFFFFFFFFu, key_tile, leader);
-    const bool mine = key_tile == leader_tile;
-    int sum = mine ? rows : 0;
-#pragma unroll
-    for (int delta = 16; delta > 0; delta >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, delta);
-    if (static_cast<int>(threadIdx.x % 32) == leader) atomicAdd(kept_in_tile_row + leader_tile, sum);
-    pending &= ~__ballot_sync(0xFFFFFFFFu, mine);
-  }
+  const unsigned peers = __match_any_sync(0xFFFFFFFFu, key_tile);
+  const unsigned sum = __reduce_add_sync(peers, static_cast<unsigned>(rows));
+  if (key_tile >= 0 && static_cast<int>(threadIdx.x % 32) == __ffs(peers) - 1)
+    atomicAdd(kept_in_tile_row + key_tile, static_cast<int>(sum));
 }
 
 // The tile's kept-entry counters [k_tiles] when this CTA counts them (instrumented, and the CTA holds the first query
