@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -22,6 +23,8 @@
 #include "kernels/doge_forward_bf16.h"
 #include "kernels/lab_metrics_cuda.h"
 #include "kernels/doge_forward_cuda.h"
+#include "kernels/capture_convert.cuh"
+#include "kernels/cuda_check.h"
 #include "kernels/cuda_captures.h"
 
 namespace dmascope::cuda {
@@ -57,6 +60,7 @@ AttentionShape shape_of(const AttentionInputs& in, Precision precision, const ch
   shape.precision = precision;
   if (const std::string reason = unsupported_reason(shape); !reason.empty())
     fail("{}: this shape is not supported by the CUDA kernels: {}", what, reason);
+  if (in.on_device()) return shape;  // sizes: the captures' own (checked where they are read)
   const auto expected = static_cast<std::size_t>(in.batch * in.q_heads * in.length * in.head_dim);
   if (in.q.size() != expected || in.beta.size() != static_cast<std::size_t>(in.batch * in.bias_heads * in.length))
     fail("{}: the inputs' sizes do not match their shape (B {}, Hq {}, Hb {}, L {}, d {})", what, in.batch, in.q_heads,
@@ -67,12 +71,50 @@ AttentionShape shape_of(const AttentionInputs& in, Precision precision, const ch
 // Device copies of one problem's inputs and the buffers the runner writes.
 struct DeviceProblem {
   DeviceBuffer q, k, v, beta, death, out;
+  // Host inputs, rounded to the precision on the host and uploaded.
   DeviceProblem(const AttentionInputs& in, Precision precision)
       : q(upload_half(in.q, precision)), k(upload_half(in.k, precision)), v(upload_half(in.v, precision)),
         beta(in.beta.size() * 4), death(in.beta.size() * 4), out(in.q.size() * 2) {
     beta.upload(in.beta.data(), in.beta.size() * 4);
   }
+  // A CUDA forward's layer where it lies, converted to the precision on the device: nothing crosses to the host.
+  DeviceProblem(const CudaCaptures& kept, const AttentionInputs& in, Precision precision)
+      : q(half_bytes(in, in.q_heads)), k(half_bytes(in, in.kv_heads)), v(half_bytes(in, in.kv_heads)),
+        beta(static_cast<std::size_t>(in.bias_heads * in.length) * 4),
+        death(static_cast<std::size_t>(in.bias_heads * in.length) * 4), out(half_bytes(in, in.q_heads)) {
+    const CaptureInputsShape& s = kept.inputs_shape();
+    if (in.batch != 1 || s.q_heads != in.q_heads || s.kv_heads != in.kv_heads || s.head_dim != in.head_dim ||
+        kept.bias_heads() != in.bias_heads || kept.length() != in.length)
+      fail("CUDA timing: layer {} of the device captures ({}/{} heads, {} bias heads, d {}, L {}) is not the problem "
+           "asked for ({}/{}, {}, d {}, L {}, batch {})",
+           in.device_layer, s.q_heads, s.kv_heads, kept.bias_heads(), s.head_dim, kept.length(), in.q_heads,
+           in.kv_heads, in.bias_heads, in.head_dim, in.length, in.batch);
+    const auto type = s.element_bytes == 2 ? detail::CaptureType::BF16 : detail::CaptureType::F32;
+    const bool f16 = precision == Precision::F16;
+    const long long per_head = in.length * in.head_dim;
+    detail::launch_convert_to_half(kept.q_data(in.device_layer), type, per_head * in.q_heads, f16, q.get(), nullptr);
+    detail::launch_convert_to_half(kept.k_data(in.device_layer), type, per_head * in.kv_heads, f16, k.get(), nullptr);
+    detail::launch_convert_to_half(kept.v_data(in.device_layer), type, per_head * in.kv_heads, f16, v.get(), nullptr);
+    DMASCOPE_CUDA_CHECK(cudaMemcpyAsync(beta.get(), kept.beta_data(in.device_layer), beta.bytes(),
+                                        cudaMemcpyDeviceToDevice, nullptr));
+    DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  }
+
+ private:
+  static std::size_t half_bytes(const AttentionInputs& in, std::int64_t heads) {
+    return static_cast<std::size_t>(in.batch * heads * in.length * in.head_dim) * 2;
+  }
 };
+
+// The device problem of `in`: a CUDA forward's layer converted where it lies, or host inputs uploaded (other device
+// captures are downloaded first).
+std::unique_ptr<DeviceProblem> device_problem(const AttentionInputs& in, Precision precision) {
+  if (in.on_device())
+    if (const auto* kept = dynamic_cast<const CudaCaptures*>(in.device.get()); kept && kept->keeps_inputs())
+      return std::make_unique<DeviceProblem>(*kept, in, precision);
+  if (in.on_device()) return std::make_unique<DeviceProblem>(host_attention_inputs(in), precision);
+  return std::make_unique<DeviceProblem>(in, precision);
+}
 
 std::string device_label(const DeviceInfo& info, Precision precision, const DmaRunner& runner) {
   return fmt::format("{} (CUDA, {}, {} forward)", info.name, precision_name(precision), runner.forward_kernel_name());
@@ -191,7 +233,8 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   if (const std::string why = unsupported_reason(); !why.empty()) fail("CUDA timing: {}", why);
   const AttentionShape shape = shape_of(in, options.precision, "CUDA timing");
   const std::int64_t B = in.batch, L = in.length, H = in.q_heads;
-  DeviceProblem device(in, options.precision);
+  const std::unique_ptr<DeviceProblem> problem = device_problem(in, options.precision);
+  DeviceProblem& device = *problem;
   DmaRunner runner(shape, in.window, in.variant, options.kernels);
   const int warmup = options.warmup, repeats = options.repeats;
   auto check_cancel = [&] {
@@ -236,7 +279,7 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   }
   if (options.keep_dma_output) {  // the graph-replayed DMA's result, before the baselines reuse `out`
     runner.synchronize();
-    std::vector<std::uint16_t> bits(in.q.size());
+    std::vector<std::uint16_t> bits(static_cast<std::size_t>(B * H * L * in.head_dim));
     device.out.download(bits.data(), bits.size() * 2);
     timing.dma_output.resize(bits.size());
     for (std::size_t n = 0; n < bits.size(); ++n)
@@ -245,7 +288,7 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
   timing.dma.executed_pairs = static_cast<double>(runner.executed_pairs()) * static_cast<double>(B);
   // Useful pairs and densities from the GPU's own death array (equal to the CPU's bit for bit: tests/gpu).
   runner.synchronize();
-  std::vector<std::int32_t> death_host(in.beta.size());
+  std::vector<std::int32_t> death_host(static_cast<std::size_t>(B * in.bias_heads * L));
   device.death.download(death_host.data(), death_host.size() * 4);
   double kept = 0;
   for (std::int64_t seg = 0; seg < B * in.bias_heads; ++seg)
@@ -298,7 +341,8 @@ LayerTiming CudaBackend::time_once(const AttentionInputs& in, const AttentionTim
 KernelTileMap CudaBackend::instrument_attention(const AttentionInputs& in, Precision precision) const {
   if (const std::string why = unsupported_reason(); !why.empty()) fail("kernel tile map: {}", why);
   const AttentionShape shape = shape_of(in, precision, "kernel tile map");
-  DeviceProblem device(in, precision);
+  const std::unique_ptr<DeviceProblem> problem = device_problem(in, precision);
+  DeviceProblem& device = *problem;
   DmaRunner runner(shape, in.window, in.variant);
   runner.build_mask(device.beta.as<float>(), device.death.as<std::int32_t>());
   Instrumentation instrumentation;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "core/attention/attention_cpu.h"
@@ -14,10 +15,18 @@
 namespace dmascope {
 
 // Inputs in the kernels' layouts: q [B, Hq, L, d], k/v [B, Hkv, L, d], β [B, Hb, L]; causal, Lq = Lk = L.
+class DeviceCaptures;  // core/compute/compute_backend.h
+
 struct AttentionInputs {
   std::int64_t batch = 1, q_heads = 1, kv_heads = 1, bias_heads = 1, length = 0, head_dim = 64, window = 1;
   MaskVariant variant = MaskVariant::PerRowTopK;
   std::vector<float> q, k, v, beta;
+  // Instead of q, k, v and β above (then left empty): layer `device_layer` of a forward's captures on the device that
+  // computed them (batch 1). The CUDA backend times and instruments them where they are; a backend that cannot reach
+  // them downloads them first (DeviceCaptures::attention_inputs).
+  std::shared_ptr<const DeviceCaptures> device;
+  std::int64_t device_layer = -1;
+  bool on_device() const { return device != nullptr; }
 };
 
 inline constexpr std::size_t kCpuMaterializedMaxBytes = std::size_t{1} << 30;

@@ -59,6 +59,15 @@ class DeviceCaptures {
   virtual AttentionInputs attention_inputs(std::int64_t layer) const = 0;
 };
 
+// The inputs with q, k, v and β on the host: `in` itself, or its device layer downloaded (window, variant kept).
+inline AttentionInputs host_attention_inputs(const AttentionInputs& in) {
+  if (!in.on_device()) return in;
+  AttentionInputs host = in.device->attention_inputs(in.device_layer);
+  host.window = in.window;
+  host.variant = in.variant;
+  return host;
+}
+
 // Which rows of the logits come back: all [1, L, V], only the last position's [1, 1, V], or none.
 enum class LogitRows { All, Last, None };
 

@@ -91,8 +91,9 @@ class CpuBackend final : public ComputeBackend {
   }
 };
 
-LayerTiming CpuBackend::time_attention(const AttentionInputs& in, const AttentionTimingOptions& options,
+LayerTiming CpuBackend::time_attention(const AttentionInputs& device_or_host, const AttentionTimingOptions& options,
                                        const std::atomic<bool>& cancel) const {
+  const AttentionInputs in = host_attention_inputs(device_or_host);  // a CUDA forward's layer: its copy here
   const std::int64_t B = in.batch, L = in.length, H = in.q_heads, Hb = in.bias_heads, d = in.head_dim;
   const std::int64_t segments = B * Hb;
   if (static_cast<std::int64_t>(in.beta.size()) != segments * L || static_cast<std::int64_t>(in.q.size()) != B * H * L * d)

@@ -10,12 +10,21 @@ namespace dmascope::engine {
 
 AttentionInputs layer_attention_inputs(const PipelineResult& result, std::int64_t layer, std::int64_t window) {
   if (layer < 0 || layer >= result.layers()) fail("timing: layer {} is out of range [0, {})", layer, result.layers());
-  // The CUDA forward leaves q/k/v on the device: timing a layer takes that one layer's inputs from there.
+  // The CUDA forward leaves q/k/v on the device: the inputs name that layer there, and the CUDA backend times it in
+  // place (a backend that cannot reach it downloads it: host_attention_inputs).
   if (!result.forward.layers[static_cast<std::size_t>(layer)].q_rope.defined() && result.device_captures &&
       result.device_captures->attention_inputs_missing().empty()) {
-    AttentionInputs inputs = result.device_captures->attention_inputs(layer);
+    const DogeConfig& config = result.model->model.config;
+    AttentionInputs inputs;
+    inputs.q_heads = config.num_attention_heads;
+    inputs.kv_heads = config.num_key_value_heads;
+    inputs.bias_heads = result.bias_heads();
+    inputs.length = result.length();
+    inputs.head_dim = config.head_dim;
     inputs.window = window;
     inputs.variant = result.settings.mask_variant;
+    inputs.device = result.device_captures;
+    inputs.device_layer = layer;
     return inputs;
   }
   return capture_attention_inputs(result.forward.layers[static_cast<std::size_t>(layer)], result.model->model.config,

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "engine/timing/layer_timing.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/pipeline/logit_view.h"
 #include "engine/pipeline/mask_grid.h"
 #include "engine/pipeline/pipeline_compute.h"
@@ -103,14 +104,35 @@ TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuM
       EXPECT_NEAR(cell.probability, on_gpu.values[static_cast<std::size_t>(L * L - 1)], 1e-6);
     }
   }
-  // Timing a layer takes its inputs from the device: they match the CPU forward's captures.
-  const AttentionInputs inputs = layer_attention_inputs(*gpu, 1, gpu->forward.window);
+  // Timing a layer names its inputs on the device; downloaded, they match the CPU forward's captures.
+  const AttentionInputs kept = layer_attention_inputs(*gpu, 1, gpu->forward.window);
+  EXPECT_TRUE(kept.on_device());
+  EXPECT_TRUE(kept.q.empty());
+  const AttentionInputs inputs = host_attention_inputs(kept);
   const AttentionInputs reference = layer_attention_inputs(*cpu, 1, cpu->forward.window);
   ASSERT_EQ(inputs.q.size(), reference.q.size());
   ASSERT_EQ(inputs.v.size(), reference.v.size());
   for (std::size_t n = 0; n < inputs.q.size(); n += 7) ASSERT_NEAR(inputs.q[n], reference.q[n], 1e-3) << n;
   for (std::size_t n = 0; n < inputs.v.size(); n += 7) ASSERT_NEAR(inputs.v[n], reference.v[n], 1e-3) << n;
   EXPECT_EQ(inputs.beta.size(), reference.beta.size());
+  // Timed where they lie (fp32 captures converted on the device) and from the host copy (rounded on the host): the
+  // same problem, so the same mask and the same output bit for bit; the kernel's tile map too.
+  const ComputeBackend& cuda = compute_backend(Backend::Cuda);
+  for (const Precision precision : {Precision::BF16, Precision::F16}) {
+    AttentionTimingOptions options;
+    options.precision = precision;
+    options.warmup = 1;
+    options.repeats = 2;
+    options.baselines = false;
+    options.keep_dma_output = true;
+    const LayerTiming in_place = cuda.time_attention(kept, options, cancel);
+    const LayerTiming copied = cuda.time_attention(inputs, options, cancel);
+    ASSERT_FALSE(in_place.dma_output.empty());
+    EXPECT_EQ(in_place.dma_output, copied.dma_output) << precision_name(precision);
+    EXPECT_EQ(in_place.token_density, copied.token_density);
+    EXPECT_EQ(in_place.tile_density, copied.tile_density);
+    EXPECT_EQ(cuda.instrument_attention(kept, precision).status, cuda.instrument_attention(inputs, precision).status);
+  }
   // The weights stay on the device for the next run of the same model.
   const std::shared_ptr<void> uploaded = gpu_models.gpu_forward;
   ASSERT_TRUE(uploaded);
@@ -185,6 +207,21 @@ TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
           EXPECT_EQ(grid, reduce_mask_to_grid(host, window, 554, 554, mode)) << "zoom " << zoom;
         }
     }
+  // The bf16 forward's captures timed where they lie equal the same layer timed from its host copy.
+  const AttentionInputs kept = layer_attention_inputs(*gpu, 1, gpu->forward.window);
+  ASSERT_TRUE(kept.on_device());
+  const AttentionInputs copy = host_attention_inputs(kept);
+  for (const Precision precision : {Precision::BF16, Precision::F16}) {
+    AttentionTimingOptions options;
+    options.precision = precision;
+    options.warmup = 1;
+    options.repeats = 2;
+    options.baselines = false;
+    options.keep_dma_output = true;
+    const ComputeBackend& cuda = compute_backend(Backend::Cuda);
+    EXPECT_EQ(cuda.time_attention(kept, options, cancel).dma_output, cuda.time_attention(copy, options, cancel).dma_output)
+        << precision_name(precision);
+  }
   ModelCache cpu_models;
   const auto cpu = compute_pipeline_result(settings_for(models_dir() + "doge-toy-mix", 2000, Backend::Cpu), cpu_models,
                                            progress, cancel);
