@@ -14,6 +14,7 @@ Usage: python3 tools/bench_model.py --cli PATH [--preset doge-20m] [--lengths 20
                                     [--work DIR]
 """
 import argparse
+import gc
 import os
 import re
 import statistics
@@ -94,6 +95,10 @@ def time_transformers(model_dir, dtype, length, window, warmup, repeats):
 
 def time_dmascope(cli, model_dir, precision, length, window, repeats):
     """Median device ms our forward prints, or "OOM"/"error" with the message on stderr."""
+    # Our forward runs in another process: what this one's torch still caches (a transformers run's tensors kept alive
+    # by a traceback until now) would look like memory our forward cannot have.
+    gc.collect()
+    torch.cuda.empty_cache()
     command = [cli, "forward", "--model", model_dir, "--backend", "cuda", "--precision", precision, "--random",
                str(length), "--window", str(window), "--repeat", str(repeats), "--quiet"]
     run = subprocess.run(command, capture_output=True, text=True)
