@@ -20,6 +20,10 @@ struct ForwardCounters {
   long long* executed_pairs = nullptr;     // [B·Hq, q_tiles]
   std::int32_t* kept_entries = nullptr;    // [B·Hb, q_tiles, k_tiles]
   int k_tiles = 0;
+  // The wgmma kernel counts a tile's kept entries in a shared-memory histogram of k_tiles entries past its own shared
+  // memory, and stores the whole row once (no global atomics), where that fits the device; the launcher clears this
+  // where it does not, and the mma.sync kernel always adds with global atomics.
+  bool shared_histogram = true;
 };
 
 struct ForwardParams {

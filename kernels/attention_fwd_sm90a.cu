@@ -281,7 +281,22 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   // copies are in flight, and outside the key-block loop (inside it the counting cost registers: a spill at d128 with
   // four heads per CTA). Each thread loads the death indices of its next kCountAhead keys before counting any, so
   // that a tile pays one load latency per kCountAhead · kThreads keys, not one per kThreads.
-  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head)) {
+  if (std::int32_t* const kept_counters = kept_entry_counters(p, segment, qt, first_head);
+      kept_counters && p.counters.shared_histogram) {
+    // The row kept_counters is this CTA's alone (one CTA per bias head and tile counts): a histogram in shared memory
+    // (past the kernel's own, see launch_typed) with shared atomics, then the whole row in plain stores. Global atomics
+    // per key tile cost +13 % of the kernel at 32K, w 1024, 2/1, d64.
+    int* const histogram = reinterpret_cast<int*>(shared_raw + shared_bytes<D, Heads, Gathered>());
+    for (int t = threadIdx.x; t < p.counters.k_tiles; t += kThreads) histogram[t] = 0;
+    __syncthreads();
+    for (int t = threadIdx.x; t < key_count; t += kThreads) {
+      const int j = key_at(t);
+      const int rows = max(0, min(death ? __ldg(death + j) : INT_MAX, p_last + 1) - max(j, p0));
+      if (rows > 0) atomicAdd(&histogram[j / kTileKeys], rows);
+    }
+    __syncthreads();
+    for (int t = threadIdx.x; t < p.counters.k_tiles; t += kThreads) kept_counters[t] = histogram[t];
+  } else if (kept_counters) {
     constexpr int kCountAhead = 4;
     for (int base = 0; base < key_count; base += kThreads * kCountAhead) {
       int keys[kCountAhead], dies[kCountAhead];
@@ -489,10 +504,31 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
 #endif
 }
 
+// The most dynamic shared memory a block may opt in to on the current device, asked once per device.
+int max_dynamic_shared() {
+  int device = 0;
+  DMASCOPE_CUDA_CHECK(cudaGetDevice(&device));
+  static std::atomic<int> known[64] = {};
+  if (device < 0 || device >= 64) return 0;
+  if (known[device].load() == 0) {
+    int bytes = 0;
+    DMASCOPE_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    known[device].store(bytes);
+  }
+  return known[device].load();
+}
+
 template <class T, int D, bool Gathered, int Heads>
-void launch_typed(const ForwardParams& params, cudaStream_t stream) {
+void launch_typed(const ForwardParams& asked, cudaStream_t stream) {
   const auto kernel = attention_forward_sm90a<T, D, Gathered, Heads>;
-  constexpr int kShared = shared_bytes<D, Heads, Gathered>();
+  ForwardParams params = asked;
+  // Instrumented runs: the kept-entry histogram past the kernel's shared memory, where it fits.
+  int kShared = shared_bytes<D, Heads, Gathered>();
+  if (params.counters.kept_entries && params.counters.shared_histogram) {
+    const int with_histogram = kShared + params.counters.k_tiles * 4;
+    if (with_histogram <= max_dynamic_shared()) kShared = with_histogram;
+    else params.counters.shared_histogram = false;
+  }
   DMASCOPE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
   const dim3 grid(params.q_tiles, params.q_heads / Heads, params.batch);
   if (!params.programmatic) {
