@@ -68,6 +68,9 @@ void launch_attention_forward(const ForwardParams& params, bool gathered, cudaSt
 // head dims 64 and 128), else returns false without launching.
 bool attention_forward_sm90a_applies(const ForwardParams& params);
 bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream);
+// Whether an instrumented launch of these parameters (counters.k_tiles set) stores every kept-entry counter row whole
+// (the wgmma kernel with its shared histogram): then nothing needs zeroing before it.
+bool sm90a_counts_whole_rows(const ForwardParams& params, bool gathered);
 // Whether the kernel launch_attention_forward runs for these parameters reads chunk_keys (the wgmma kernel does).
 bool attention_forward_uses_chunk_keys(const ForwardParams& params);
 // The kernel launch_attention_forward runs for these parameters on the current GPU: "wgmma" or "mma.sync".

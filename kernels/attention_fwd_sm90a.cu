@@ -55,12 +55,16 @@ template <int D>
 constexpr int tile_bytes() {
   return kTileRows * D * 2;  // kTileRows rows of D 16-bit elements
 }
+// Q tiles, K and V × kStages, key index/β/death × kStages, the partitioned list and its scan (gathered only), and
+// slack to align the tiles to 1024 bytes.
+constexpr int shared_bytes(int d, int heads, bool gathered) {
+  return heads * kTileRows * d * 2 + 2 * kStages * kTileRows * d * 2 + 3 * kStages * kTileKeys * 4 +
+         (gathered ? (kSharedListCapacity + 2 * kPartitionWarps) * 4 : 0) + 1024;
+}
 template <int D, int Heads, bool Gathered>
 constexpr int shared_bytes() {
-  // Q tiles, K and V × kStages, key index/β/death × kStages, the partitioned list and its scan (gathered only), and
-  // slack to align the tiles to 1024 bytes.
-  return Heads * tile_bytes<D>() + 2 * kStages * tile_bytes<D>() + 3 * kStages * kTileKeys * 4 +
-         (Gathered ? (kSharedListCapacity + 2 * kPartitionWarps) * 4 : 0) + 1024;
+  static_assert(tile_bytes<D>() == kTileRows * D * 2, "shared_bytes(d, heads, gathered) counts tiles the same way");
+  return shared_bytes(D, Heads, Gathered);
 }
 
 // At d = 64 two CTAs of two heads (or four of one) share an SM: at most 128 registers per thread.
@@ -289,10 +293,22 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     int* const histogram = reinterpret_cast<int*>(shared_raw + shared_bytes<D, Heads, Gathered>());
     for (int t = threadIdx.x; t < p.counters.k_tiles; t += kThreads) histogram[t] = 0;
     __syncthreads();
-    for (int t = threadIdx.x; t < key_count; t += kThreads) {
-      const int j = key_at(t);
-      const int rows = max(0, min(death ? __ldg(death + j) : INT_MAX, p_last + 1) - max(j, p0));
-      if (rows > 0) atomicAdd(&histogram[j / kTileKeys], rows);
+    // The death indices of a thread's next four keys are loaded before any is counted: one load latency per
+    // 4 · kThreads keys.
+    constexpr int kCountAhead = 4;
+    for (int base = 0; base < key_count; base += kThreads * kCountAhead) {
+      int keys[kCountAhead], dies[kCountAhead];
+#pragma unroll
+      for (int u = 0; u < kCountAhead; ++u) {
+        const int t = base + u * kThreads + static_cast<int>(threadIdx.x);
+        keys[u] = t < key_count ? key_at(t) : -1;
+        dies[u] = keys[u] >= 0 && death ? __ldg(death + keys[u]) : INT_MAX;
+      }
+#pragma unroll
+      for (int u = 0; u < kCountAhead; ++u) {
+        const int rows = keys[u] < 0 ? 0 : max(0, min(dies[u], p_last + 1) - max(keys[u], p0));
+        if (rows > 0) atomicAdd(&histogram[keys[u] / kTileKeys], rows);
+      }
     }
     __syncthreads();
     for (int t = threadIdx.x; t < p.counters.k_tiles; t += kThreads) kept_counters[t] = histogram[t];
@@ -597,6 +613,12 @@ bool device_is_sm90() {
 
 bool attention_forward_sm90a_applies(const ForwardParams& params) {
   return (params.head_dim == 64 || params.head_dim == 128) && device_is_sm90();
+}
+
+bool sm90a_counts_whole_rows(const ForwardParams& params, bool gathered) {
+  if (!attention_forward_sm90a_applies(params)) return false;
+  return shared_bytes(params.head_dim, heads_per_cta(params), gathered) + params.counters.k_tiles * 4 <=
+         max_dynamic_shared();
 }
 
 bool launch_attention_forward_sm90a(const ForwardParams& params, bool gathered, cudaStream_t stream) {

@@ -389,8 +389,14 @@ void DmaRunner::mask_and_forward(const void* q, const void* k, const void* v, co
   Impl& m = *impl_;
   if (count_work) m.allocate_counters();  // cudaMalloc cannot be captured
   m.replay(count_work ? 1 : 0, {q, k, v, beta, death, out}, [&] {
-    // The counters are zeroed before the mask build: the forward stays the build's programmatic dependent.
-    if (count_work) m.zero_counters();
+    // The counters are zeroed before the mask build (the forward stays the build's programmatic dependent), unless the
+    // wgmma kernel stores every row whole: then the memset would be the counted graph's own extra cost.
+    if (count_work) {
+      detail::ForwardParams p = m.params(q, k, v, beta, death, out);
+      p.counters.k_tiles = m.k_tiles;
+      if (p.wgmma && detail::sm90a_counts_whole_rows(p, !m.all_kept)) m.counting = true;
+      else m.zero_counters();
+    }
     const bool fused = m.build_mask_and_lists(beta, death);
     m.forward_over_lists(q, k, v, beta, death, out, nullptr, fused);
   });
