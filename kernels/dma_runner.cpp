@@ -1,13 +1,12 @@
 // Host side of the CUDA backend: device queries, buffers, DmaRunner (mask build → gather lists → forward), the dense
 // and materialized baselines, and event timing.
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
 
 #include "kernels/attention_fwd.cuh"
+#include "kernels/cublas_loader.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/mask_build.cuh"
@@ -211,13 +210,13 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
 DmaRunner::~DmaRunner() {
   for (cudaGraphExec_t graph : impl_->graphs)
     if (graph) cudaGraphExecDestroy(graph);
-  if (impl_->cublas) cublasDestroy(impl_->cublas);
+  if (impl_->cublas) cublas::destroy(impl_->cublas);
   if (impl_->own_stream) cudaStreamDestroy(impl_->own_stream);
 }
 
 void DmaRunner::use_stream(void* stream) {
   Impl& m = *impl_;
-  if (m.cublas) check_cublas(cublasSetStream(m.cublas, static_cast<cudaStream_t>(stream)), "cublasSetStream");
+  if (m.cublas) check_cublas(cublas::set_stream(m.cublas, static_cast<cudaStream_t>(stream)), "cublasSetStream");
   m.stream = static_cast<cudaStream_t>(stream);
 }
 
@@ -426,8 +425,8 @@ void DmaRunner::materialized_forward(const void* q, const void* k, const void* v
   if (m.scores.bytes() < score_elements * 4) m.scores = DeviceBuffer(score_elements * 4);
   if (m.probabilities.bytes() < score_elements * 2) m.probabilities = DeviceBuffer(score_elements * 2);
   if (!m.cublas) {
-    check_cublas(cublasCreate(&m.cublas), "cublasCreate");
-    check_cublas(cublasSetStream(m.cublas, m.stream), "cublasSetStream");
+    check_cublas(cublas::create(&m.cublas), "cublasCreate");
+    check_cublas(cublas::set_stream(m.cublas, m.stream), "cublasSetStream");
   }
   const cudaDataType type = s.precision == Precision::F16 ? CUDA_R_16F : CUDA_R_16BF;
   const int Lq = static_cast<int>(s.q_len), Lk = static_cast<int>(s.key_len), d = static_cast<int>(s.head_dim);
@@ -442,14 +441,14 @@ void DmaRunner::materialized_forward(const void* q, const void* k, const void* v
       const auto* vh = static_cast<const char*>(v) + ((b * s.kv_heads + g) * Lk) * d * 2;
       auto* oh = static_cast<char*>(out) + ((b * s.q_heads + h) * Lq) * d * 2;
       // Column-major view: scoresᵀ [Lk, Lq] = K [Lk, d] · Qᵀ: row-major scores [Lq, Lk].
-      check_cublas(cublasGemmEx(m.cublas, CUBLAS_OP_T, CUBLAS_OP_N, Lk, Lq, d, &one, kh, type, d, qh, type, d, &zero,
+      check_cublas(cublas::gemm_ex(m.cublas, CUBLAS_OP_T, CUBLAS_OP_N, Lk, Lq, d, &one, kh, type, d, qh, type, d, &zero,
                                 m.scores.get(), CUDA_R_32F, Lk, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                    "QKᵀ");
       const float* head_beta = beta ? beta + (b * s.bias_heads + hb) * Lk : nullptr;
       detail::launch_materialized_softmax(m.scores.as<float>(), head_beta, Lq, Lk, scale, m.probabilities.get(),
                                           s.precision == Precision::F16, m.stream);
       // outᵀ [d, Lq] = Vᵀ [d, Lk] · Pᵀ [Lk, Lq]: row-major out [Lq, d] = P V.
-      check_cublas(cublasGemmEx(m.cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, Lq, Lk, &one, vh, type, d, m.probabilities.get(),
+      check_cublas(cublas::gemm_ex(m.cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, Lq, Lk, &one, vh, type, d, m.probabilities.get(),
                                 type, Lk, &zero, oh, type, d, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                    "PV");
     }

@@ -3,8 +3,6 @@
 // core/model/doge_forward.cpp), its capture as a CUDA graph, the non-finite check, and the downloads of the captures.
 #include "kernels/doge_forward_bf16.h"
 
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include "core/model/forward_memory.h"
 #include "core/model/rope.h"
 #include "kernels/cdmoe_kernels.cuh"
+#include "kernels/cublas_loader.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_bf16_kernels.cuh"
@@ -145,7 +144,7 @@ struct DogeForwardBf16::Impl {
     runner.reset();  // it launches on `stream`
     if (start) cudaEventDestroy(start);
     if (stop) cudaEventDestroy(stop);
-    if (cublas) cublasDestroy(cublas);
+    if (cublas) cublas::destroy(cublas);
     if (stream) cudaStreamDestroy(stream);
   }
 
@@ -162,7 +161,7 @@ struct DogeForwardBf16::Impl {
   void gemm(const bf16_t* x_rows, std::int64_t rows, std::int64_t in, std::int64_t ldx, const bf16_t* weight,
             std::int64_t out, void* y, cudaDataType y_type, const char* what) {
     const float one = 1.0f, zero = 0.0f;
-    check_cublas(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows),
+    check_cublas(cublas::gemm_ex(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows),
                               static_cast<int>(in), &one, weight, CUDA_R_16BF, static_cast<int>(in), x_rows,
                               CUDA_R_16BF, static_cast<int>(ldx), &zero, y, y_type, static_cast<int>(out),
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
@@ -249,11 +248,11 @@ DogeForwardBf16::DogeForwardBf16(const DogeModel& model) : impl_(new Impl) {
   DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
   DMASCOPE_CUDA_CHECK(cudaEventCreate(&m.start));
   DMASCOPE_CUDA_CHECK(cudaEventCreate(&m.stop));
-  check_cublas(cublasCreate(&m.cublas), "cublasCreate");
-  check_cublas(cublasSetStream(m.cublas, m.stream), "cublasSetStream");
+  check_cublas(cublas::create(&m.cublas), "cublasCreate");
+  check_cublas(cublas::set_stream(m.cublas, m.stream), "cublasSetStream");
   // An explicit workspace: cuBLAS then allocates nothing while the stream is being captured into a graph.
   m.cublas_workspace = DeviceBuffer(kCublasWorkspaceBytes);
-  check_cublas(cublasSetWorkspace(m.cublas, m.cublas_workspace.get(), kCublasWorkspaceBytes), "cublasSetWorkspace");
+  check_cublas(cublas::set_workspace(m.cublas, m.cublas_workspace.get(), kCublasWorkspaceBytes), "cublasSetWorkspace");
 }
 
 DogeForwardBf16::~DogeForwardBf16() = default;

@@ -2,8 +2,6 @@
 // sequence of launches (the same order as core/model/doge_forward.cpp), per-layer downloads of the captures, tile maps.
 #include "kernels/doge_forward_cuda.h"
 
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include "core/model/forward_memory.h"
 #include "core/model/rope.h"
 #include "kernels/cdmoe_kernels.cuh"
+#include "kernels/cublas_loader.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/doge_forward_bf16_kernels.cuh"  // launch_flag_non_finite
@@ -151,7 +150,7 @@ struct DogeForwardCuda::Impl {
 
   ~Impl() {
     for (cudaEvent_t event : events) cudaEventDestroy(event);
-    if (cublas) cublasDestroy(cublas);
+    if (cublas) cublas::destroy(cublas);
     if (stream) cudaStreamDestroy(stream);
   }
 
@@ -160,7 +159,7 @@ struct DogeForwardCuda::Impl {
   void linear(const float* x_rows, std::int64_t rows, std::int64_t in, const float* weight, std::int64_t out,
               const DeviceBuffer& bias, float* y, const char* what) {
     const float one = 1.0f, zero = 0.0f;
-    check_cublas(cublasSgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows),
+    check_cublas(cublas::sgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows),
                              static_cast<int>(in), &one, weight, static_cast<int>(in), x_rows, static_cast<int>(in),
                              &zero, y, static_cast<int>(out)),
                  what);
@@ -251,9 +250,9 @@ DogeForwardCuda::DogeForwardCuda(const DogeModel& model) : impl_(new Impl) {
   }
   // A blocking stream (orders with cudaMemcpy on the legacy stream); cuBLAS with TF32 off: the CPU twin is plain fp32.
   DMASCOPE_CUDA_CHECK(cudaStreamCreate(&m.stream));
-  check_cublas(cublasCreate(&m.cublas), "cublasCreate");
-  check_cublas(cublasSetStream(m.cublas, m.stream), "cublasSetStream");
-  check_cublas(cublasSetMathMode(m.cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  check_cublas(cublas::create(&m.cublas), "cublasCreate");
+  check_cublas(cublas::set_stream(m.cublas, m.stream), "cublasSetStream");
+  check_cublas(cublas::set_math_mode(m.cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   m.events.resize(static_cast<std::size_t>(6 * m.config.num_hidden_layers + 2));
   for (cudaEvent_t& event : m.events) DMASCOPE_CUDA_CHECK(cudaEventCreate(&event));
 }

@@ -1,6 +1,5 @@
 #include "kernels/lab_metrics_cuda.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "core/base/error.h"
 #include "core/lab/dam.h"
 #include "core/lab/strategy_death.h"
+#include "kernels/cublas_loader.h"
 #include "kernels/cuda_check.h"
 #include "kernels/dma_cuda.h"
 #include "kernels/lab_chunk.cuh"
@@ -84,14 +84,14 @@ struct LabMetricsCuda::Impl {
   Impl() {
     if (!device_info().available) fail("mask lab on the GPU: no usable CUDA GPU (sm_80 or newer) was found");
     DMASCOPE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    check_cublas(cublasCreate(&cublas), "cublasCreate");
-    check_cublas(cublasSetStream(cublas, stream), "cublasSetStream");
+    check_cublas(cublas::create(&cublas), "cublasCreate");
+    check_cublas(cublas::set_stream(cublas, stream), "cublasSetStream");
     // fp32 products as the CPU's: no TF32.
-    check_cublas(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check_cublas(cublas::set_math_mode(cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   }
   ~Impl() {
     for (cudaEvent_t event : events) cudaEventDestroy(event);
-    if (cublas) cublasDestroy(cublas);
+    if (cublas) cublas::destroy(cublas);
     if (stream) cudaStreamDestroy(stream);
   }
   cudaEvent_t event(std::size_t index) {
@@ -105,7 +105,7 @@ struct LabMetricsCuda::Impl {
   // Row-major C [m, n] = alpha · A [m, k] · B [n, k]ᵀ (cuBLAS is column-major: Cᵀ = B · Aᵀ).
   void matmul_nt(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k, float alpha) {
     const float zero = 0.0f;
-    check_cublas(cublasSgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+    check_cublas(cublas::sgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
                              static_cast<int>(k), &alpha, b, static_cast<int>(k), a, static_cast<int>(k), &zero, c,
                              static_cast<int>(n)),
                  "cublasSgemm (scores)");
@@ -113,7 +113,7 @@ struct LabMetricsCuda::Impl {
   // Row-major C [m, n] = A [m, k] · B [k, n].
   void matmul_nn(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k) {
     const float one = 1.0f, zero = 0.0f;
-    check_cublas(cublasSgemm(cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+    check_cublas(cublas::sgemm(cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
                              static_cast<int>(k), &one, b, static_cast<int>(n), a, static_cast<int>(k), &zero, c,
                              static_cast<int>(n)),
                  "cublasSgemm (P·V)");
