@@ -46,6 +46,17 @@ PipelineSettings settings_for(const std::string& model_dir, std::int64_t length,
   return settings;
 }
 
+// A short DMA timing that keeps its output: for checking that two ways of feeding a layer give the same result.
+AttentionTimingOptions output_check_options(Precision precision) {
+  AttentionTimingOptions options;
+  options.precision = precision;
+  options.warmup = 1;
+  options.repeats = 2;
+  options.baselines = false;
+  options.keep_dma_output = true;
+  return options;
+}
+
 TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuMask) {
   SKIP_WITHOUT_CUDA();
   ModelCache cpu_models, gpu_models;
@@ -119,12 +130,7 @@ TEST(AppGpuForward, CudaBackendTakesMasksFromTheGpuAndProbabilitiesFollowTheGpuM
   // same problem, so the same mask and the same output bit for bit; the kernel's tile map too.
   const ComputeBackend& cuda = compute_backend(Backend::Cuda);
   for (const Precision precision : {Precision::BF16, Precision::F16}) {
-    AttentionTimingOptions options;
-    options.precision = precision;
-    options.warmup = 1;
-    options.repeats = 2;
-    options.baselines = false;
-    options.keep_dma_output = true;
+    const AttentionTimingOptions options = output_check_options(precision);
     const LayerTiming in_place = cuda.time_attention(kept, options, cancel);
     const LayerTiming copied = cuda.time_attention(inputs, options, cancel);
     ASSERT_FALSE(in_place.dma_output.empty());
@@ -212,12 +218,7 @@ TEST(AppGpuForward, TheHeatmapIsReducedOnTheGpuFromTheForwardsOwnMasks) {
   ASSERT_TRUE(kept.on_device());
   const AttentionInputs copy = host_attention_inputs(kept);
   for (const Precision precision : {Precision::BF16, Precision::F16}) {
-    AttentionTimingOptions options;
-    options.precision = precision;
-    options.warmup = 1;
-    options.repeats = 2;
-    options.baselines = false;
-    options.keep_dma_output = true;
+    const AttentionTimingOptions options = output_check_options(precision);
     const ComputeBackend& cuda = compute_backend(Backend::Cuda);
     EXPECT_EQ(cuda.time_attention(kept, options, cancel).dma_output, cuda.time_attention(copy, options, cancel).dma_output)
         << precision_name(precision);
