@@ -138,9 +138,19 @@ std::vector<float> row_log_sum_exp(const LogitSource& source, const CellRange& r
   const std::int64_t L = source.length();
   if (rows.begin < 0 || rows.end > L || rows.begin > rows.end)
     fail("row log-sum-exp: rows [{}, {}) are outside [0, {})", rows.begin, rows.end, L);
-  std::vector<float> lse(static_cast<std::size_t>(rows.end - rows.begin));
+  const std::int64_t count = rows.end - rows.begin;
+  std::vector<float> lse(static_cast<std::size_t>(count));
   std::atomic<bool> stopped{false};
-  parallel_for(rows.end - rows.begin, 16, [&](std::int64_t begin, std::int64_t end) {
+  // Each block of rows sweeps down its rows with the keys still alive (j ≤ i < death[j]) in ascending order: the first
+  // row's found by one scan of the keys before it, then each row adds its own key and drops the keys that died. A
+  // row costs its kept keys, not its whole prefix (a 32K-token view: 2K keys a row, not 16K on average). Few blocks per
+  // worker, since each pays one scan.
+  const std::int64_t grain = std::max<std::int64_t>(64, (count + 8 * worker_count() - 1) / (8 * worker_count()));
+  parallel_for(count, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<std::int32_t> alive;
+    const std::int64_t first = rows.begin + begin;
+    for (std::int64_t j = 0; j < first; ++j)
+      if (source.death[static_cast<std::size_t>(j)] > first) alive.push_back(static_cast<std::int32_t>(j));
     std::vector<float> logits;
     for (std::int64_t n = begin; n < end; ++n) {
       if (cancel && cancel->load(std::memory_order_relaxed)) {
@@ -148,9 +158,15 @@ std::vector<float> row_log_sum_exp(const LogitSource& source, const CellRange& r
         return;
       }
       const std::int64_t i = rows.begin + n;
+      alive.push_back(static_cast<std::int32_t>(i));
       logits.clear();
-      for (std::int64_t j = 0; j <= i; ++j)
-        if (source.death[static_cast<std::size_t>(j)] > i) logits.push_back(logit_of(source, i, j));
+      std::size_t kept = 0;
+      for (const std::int32_t j : alive)
+        if (source.death[static_cast<std::size_t>(j)] > i) {
+          alive[kept++] = j;
+          logits.push_back(logit_of(source, i, j));
+        }
+      alive.resize(kept);
       if (logits.empty()) {
         lse[static_cast<std::size_t>(n)] = -std::numeric_limits<float>::infinity();
         continue;
