@@ -28,14 +28,6 @@ void ensure(DeviceBuffer& buffer, std::size_t bytes) {
   if (buffer.bytes() < bytes) buffer = DeviceBuffer(std::max<std::size_t>(bytes, 1));
 }
 
-std::vector<CellRange> pixel_ranges(double begin, double end, std::int64_t pixels, std::int64_t cells) {
-  std::vector<CellRange> ranges(static_cast<std::size_t>(pixels));
-  for (std::int64_t p = 0; p < pixels; ++p) ranges[static_cast<std::size_t>(p)] = cells_of_pixel(begin, end, pixels, p, cells);
-  return ranges;
-}
-
-bool same_range(const CellRange& a, const CellRange& b) { return a.begin == b.begin && a.end == b.end; }
-
 std::vector<float> to_f32(const std::vector<std::uint8_t>& bytes, std::int64_t element_bytes) {
   std::vector<float> values(bytes.size() / static_cast<std::size_t>(element_bytes));
   if (element_bytes == 4) {
@@ -210,8 +202,8 @@ LogitGrid CudaCaptures::logit_grid(std::int64_t layer, std::int64_t q_head, cons
     grid.cancelled = true;
     return grid;
   }
-  const auto rows = pixel_ranges(window.row_begin, window.row_end, height, L);
-  const auto columns = pixel_ranges(window.col_begin, window.col_end, width, L);
+  const auto rows = cells_of_pixels(window.row_begin, window.row_end, height, L);
+  const auto columns = cells_of_pixels(window.col_begin, window.col_end, width, L);
   std::vector<std::int64_t> ranges;
   ranges.reserve(static_cast<std::size_t>(2 * (width + height)));
   for (const CellRange& r : rows) ranges.insert(ranges.end(), {r.begin, r.end});
@@ -262,24 +254,19 @@ LogitGrid CudaCaptures::logit_grid(std::int64_t layer, std::int64_t q_head, cons
     return grid;
   }
   // Counted as the CPU counts them: a pixel that repeats its left or upper neighbour's cells is computed once there.
-  bool any = false;
   for (std::int64_t y = 0; y < height; ++y) {
-    const bool repeated_row = y > 0 && same_range(rows[static_cast<std::size_t>(y)], rows[static_cast<std::size_t>(y - 1)]);
+    const auto row = static_cast<std::size_t>(y);
+    const bool repeated_row = y > 0 && rows[row] == rows[row - 1];
     for (std::int64_t x = 0; x < width; ++x) {
-      const auto p = static_cast<std::size_t>(y * width + x);
+      const auto p = static_cast<std::size_t>(y * width + x), column = static_cast<std::size_t>(x);
       grid.coverage[p] = static_cast<LogitPixel>(coverage[p]);
-      const bool repeated = repeated_row || (x > 0 && same_range(columns[static_cast<std::size_t>(x)],
-                                                                 columns[static_cast<std::size_t>(x - 1)]));
-      if (!repeated) {
+      if (!repeated_row && !(x > 0 && columns[column] == columns[column - 1])) {
         grid.computed_entries += computed[p];
         grid.sampled |= sampled[p] != 0;
       }
-      if (grid.coverage[p] != LogitPixel::Value) continue;
-      grid.low = any ? std::min(grid.low, grid.values[p]) : grid.values[p];
-      grid.high = any ? std::max(grid.high, grid.values[p]) : grid.values[p];
-      any = true;
     }
   }
+  set_value_range(grid);
   return grid;
 }
 

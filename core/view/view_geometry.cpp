@@ -69,6 +69,12 @@ CellRange cells_of_pixel(double begin, double end, std::int64_t pixels, std::int
   return range;
 }
 
+std::vector<CellRange> cells_of_pixels(double begin, double end, std::int64_t pixels, std::int64_t cells) {
+  std::vector<CellRange> ranges(static_cast<std::size_t>(std::max<std::int64_t>(pixels, 0)));
+  for (std::int64_t p = 0; p < pixels; ++p) ranges[static_cast<std::size_t>(p)] = cells_of_pixel(begin, end, pixels, p, cells);
+  return ranges;
+}
+
 std::optional<MatrixCell> cell_at_point(const MatrixWindow& window, std::int64_t length, double width_pixels,
                                         double height_pixels, double x, double y) {
   if (x < 0 || y < 0 || x >= width_pixels || y >= height_pixels) return std::nullopt;

@@ -42,8 +42,11 @@ ZoomPan pan_by_pixels(ZoomPan view, std::int64_t length, double view_pixels, dou
 // under the pixel's centre. Always inside [0, cells) and never empty for cells ≥ 1.
 struct CellRange {
   std::int64_t begin = 0, end = 0;
+  bool operator==(const CellRange&) const = default;
 };
 CellRange cells_of_pixel(double begin, double end, std::int64_t pixels, std::int64_t pixel, std::int64_t cells);
+// cells_of_pixel of every pixel 0..pixels−1 along the axis.
+std::vector<CellRange> cells_of_pixels(double begin, double end, std::int64_t pixels, std::int64_t cells);
 
 // The matrix cell under a point given in pixels from the view's top-left corner (not necessarily a pixel centre);
 // nullopt outside the view or the matrix.

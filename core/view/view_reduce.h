@@ -129,6 +129,9 @@ struct LogitGrid {
 // rows whose log-sum-exp a probabilities grid needs.
 CellRange rows_in_view(const MatrixWindow& window, std::int64_t height, std::int64_t L);
 
+// Sets grid.low and grid.high to the range of its Value pixels (both 0 when there is none).
+void set_value_range(LogitGrid& grid);
+
 // Kept entries of the cells a width × height grid of the window covers (cells_of_pixel): O(visible keys).
 std::int64_t kept_entries_in_window(std::span<const std::int32_t> death, const MatrixWindow& window,
                                     std::int64_t width, std::int64_t height);

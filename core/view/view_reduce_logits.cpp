@@ -45,14 +45,6 @@ RowInterval kept_rows(std::span<const std::int32_t> death, std::int64_t j, const
   return {std::max(j, rows.begin), std::min<std::int64_t>(death[j], rows.end)};
 }
 
-std::vector<CellRange> pixel_ranges(double begin, double end, std::int64_t pixels, std::int64_t cells) {
-  std::vector<CellRange> ranges(static_cast<std::size_t>(pixels));
-  for (std::int64_t p = 0; p < pixels; ++p) ranges[p] = cells_of_pixel(begin, end, pixels, p, cells);
-  return ranges;
-}
-
-bool same_range(const CellRange& a, const CellRange& b) { return a.begin == b.begin && a.end == b.end; }
-
 struct PixelResult {
   LogitPixel coverage = LogitPixel::NoCausalCell;
   float value = 0.0f;
@@ -226,12 +218,12 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
   grid.kept_entries = kept_entries_in_window(source.death, window, width, height);
   const std::int64_t budget =
       grid.kept_entries <= options.exact_max_entries ? std::numeric_limits<std::int64_t>::max() : options.samples_per_pixel;
-  const auto rows = pixel_ranges(window.row_begin, window.row_end, height, L);
-  const auto columns = pixel_ranges(window.col_begin, window.col_end, width, L);
+  const auto rows = cells_of_pixels(window.row_begin, window.row_end, height, L);
+  const auto columns = cells_of_pixels(window.col_begin, window.col_end, width, L);
   // Zoomed in, neighbouring pixels cover the same cell: each distinct row (column) range is reduced once and copied.
   std::vector<std::int64_t> distinct_rows;
   for (std::int64_t y = 0; y < height; ++y)
-    if (y == 0 || !same_range(rows[y], rows[y - 1])) distinct_rows.push_back(y);
+    if (y == 0 || rows[y] != rows[y - 1]) distinct_rows.push_back(y);
   std::vector<std::int64_t> computed(distinct_rows.size(), 0);
   std::vector<char> sampled(distinct_rows.size(), 0);
   std::atomic<bool> stopped{false};
@@ -245,7 +237,7 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
       float* values = grid.values.data() + y * width;
       LogitPixel* coverage = grid.coverage.data() + y * width;
       for (std::int64_t x = 0; x < width; ++x) {
-        if (x > 0 && same_range(columns[x], columns[x - 1])) {
+        if (x > 0 && columns[x] == columns[x - 1]) {
           values[x] = values[x - 1];
           coverage[x] = coverage[x - 1];
           continue;
@@ -263,7 +255,7 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
     return grid;
   }
   for (std::int64_t y = 1; y < height; ++y)
-    if (same_range(rows[y], rows[y - 1])) {
+    if (rows[y] == rows[y - 1]) {
       std::copy_n(grid.values.begin() + (y - 1) * width, width, grid.values.begin() + y * width);
       std::copy_n(grid.coverage.begin() + (y - 1) * width, width, grid.coverage.begin() + y * width);
     }
@@ -271,6 +263,11 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
     grid.computed_entries += computed[n];
     grid.sampled |= sampled[n] != 0;
   }
+  set_value_range(grid);
+  return grid;
+}
+
+void set_value_range(LogitGrid& grid) {
   bool any = false;
   for (std::size_t p = 0; p < grid.values.size(); ++p) {
     if (grid.coverage[p] != LogitPixel::Value) continue;
@@ -278,7 +275,6 @@ LogitGrid reduce_logits_to_grid(const LogitSource& source, const MatrixWindow& w
     grid.high = any ? std::max(grid.high, grid.values[p]) : grid.values[p];
     any = true;
   }
-  return grid;
 }
 
 }  // namespace dmascope

@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 
 #include <fmt/format.h>
 
 #include "engine/backend/backend_factory.h"
 #include "engine/pipeline/toy_answers.h"
 #include "core/base/error.h"
-#include "core/model/forward_elementwise.h"
 #include "core/view/view_reduce.h"
 
 namespace dmascope::engine {
