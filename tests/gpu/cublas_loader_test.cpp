@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -40,10 +41,13 @@ TEST(CublasLoader, TheToolkitsCublasLoadsAndEveryFunctionTheKernelsCallResolves)
 }
 
 // The soname alone may not be on the library path; the full path recorded at configure time must load by itself.
+// Binaries carried to another machine (a GPU machine with the toolkit elsewhere) find cuBLAS by its soname there.
 TEST(CublasLoader, TheFullPathRecordedAtConfigureLoadsByItself) {
   const std::vector<std::string> paths = cublas_library_paths();
   ASSERT_EQ(paths.size(), 2u);
   EXPECT_EQ(paths.front().rfind("libcublas.so.", 0), 0u) << paths.front();
+  if (!std::filesystem::exists(paths.back()))
+    GTEST_SKIP() << "the toolkit recorded at configure time is not on this machine: " << paths.back();
   expect_every_function(load_cublas({paths.back()}));
 }
 
