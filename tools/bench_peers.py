@@ -217,6 +217,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the three target rows only (32K 2/1 d64, 32K and 128K 32/8)")
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "peers.json"))
     ap.add_argument("--fsa", help="a flash-sparse-attn copy: also time its Triton kernel on the 2/1, d 64 rows")
+    ap.add_argument("--max-len", type=int, help="leave out the rows longer than this")
     a = ap.parse_args()
     if a.fsa:
         sys.path.insert(0, a.fsa)
@@ -228,7 +229,7 @@ def main():
           " ratios = peer graph / DMA")
     scratch = tempfile.mkdtemp(prefix="bench_peers_")
     rows = []
-    shapes = QUICK if a.quick else TARGETS + SPREAD
+    shapes = [s for s in (QUICK if a.quick else TARGETS + SPREAD) if a.max_len is None or s[0] <= a.max_len]
     print(f"{'L':>7} {'w':>6} {'heads':>6} {'d':>4} {'bias':>9} | {'mask':>6} {'DMA':>8} {'ours':>8} | "
           f"{'flash e':>8} {'flash g':>8} {'cuDNN e':>8} {'cuDNN g':>8} {'flex e':>8} {'flex g':>8} | "
           f"{'cuDNN/DMA':>9} {'flash/DMA':>9} {'flex/DMA':>9} | check")
