@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/compute/precision.h"  // the kernels take Precision::BF16 or Precision::F16
@@ -147,5 +148,10 @@ class DmaRunner {
 
 // Timing with CUDA events: `warmup` untimed runs, then `repeats` timed runs; returns each run's milliseconds.
 std::vector<double> time_ms(const std::function<void()>& work, int warmup, int repeats);
+// Two pieces of work timed replay by replay in turn (a b, b a, a b, …), so that clock and temperature drift over the
+// run reach both alike: `warmup` untimed rounds, then `repeats` timed runs of each; returns each one's milliseconds.
+std::pair<std::vector<double>, std::vector<double>> time_ms_alternating(const std::function<void()>& a,
+                                                                        const std::function<void()>& b, int warmup,
+                                                                        int repeats);
 
 }  // namespace dmascope::cuda

@@ -480,24 +480,62 @@ std::int64_t DmaRunner::executed_pairs() const {
 
 void DmaRunner::synchronize() { DMASCOPE_CUDA_CHECK(cudaStreamSynchronize(impl_->stream)); }
 
+namespace {
+
+// CUDA events around one run of `work` on the legacy default stream; its milliseconds.
+class EventTimer {
+ public:
+  EventTimer() {
+    DMASCOPE_CUDA_CHECK(cudaEventCreate(&start_));
+    DMASCOPE_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~EventTimer() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  double time(const std::function<void()>& work) {
+    DMASCOPE_CUDA_CHECK(cudaEventRecord(start_, nullptr));
+    work();
+    DMASCOPE_CUDA_CHECK(cudaEventRecord(stop_, nullptr));
+    DMASCOPE_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0.0f;
+    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return ms;
+  }
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+}  // namespace
+
 std::vector<double> time_ms(const std::function<void()>& work, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) work();
   DMASCOPE_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  DMASCOPE_CUDA_CHECK(cudaEventCreate(&start));
-  DMASCOPE_CUDA_CHECK(cudaEventCreate(&stop));
+  EventTimer timer;
   std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) times.push_back(timer.time(work));
+  return times;
+}
+
+std::pair<std::vector<double>, std::vector<double>> time_ms_alternating(const std::function<void()>& a,
+                                                                        const std::function<void()>& b, int warmup,
+                                                                        int repeats) {
+  for (int i = 0; i < warmup; ++i) a(), b();
+  DMASCOPE_CUDA_CHECK(cudaDeviceSynchronize());
+  EventTimer timer;
+  std::pair<std::vector<double>, std::vector<double>> times;
   for (int i = 0; i < repeats; ++i) {
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(start, nullptr));
-    work();
-    DMASCOPE_CUDA_CHECK(cudaEventRecord(stop, nullptr));
-    DMASCOPE_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    DMASCOPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
+    if (i % 2 == 0) {
+      times.first.push_back(timer.time(a));
+      times.second.push_back(timer.time(b));
+    } else {
+      times.second.push_back(timer.time(b));
+      times.first.push_back(timer.time(a));
+    }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return times;
 }
 
