@@ -358,9 +358,14 @@ bool attention_forward_uses_chunk_keys(const ForwardParams& params) { return run
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream) {
   if (params.q_tiles == 0) return;
+  if (params.beta_log2 && params.round_scores)
+    throw_kernel_error("rounded scores take β itself: β in log2 units cannot be combined with them");
+  if (params.beta_log2 && params.head_dim != kChunkFedDim)
+    throw_kernel_error("β in log2 units is read at head dim 64 only");
   if (params.wgmma && launch_attention_forward_sm90a(params, gathered, stream)) return;
   if (params.chunk_keys != nullptr)  // this kernel reads lists
     throw_kernel_error("the mma.sync forward kernel cannot read chunk keys: build gather lists for it");
+  if (params.beta_log2) throw_kernel_error("the mma.sync forward kernel takes β itself, not in log2 units");
   if (params.f16)
     launch_for_type<__half>(params, gathered, stream);
   else

@@ -26,6 +26,11 @@ struct ForwardCounters {
   bool shared_histogram = true;
 };
 
+// The head dim whose wgmma kernel reads β in log2 units (ForwardParams::beta_log2) and, from the chunk keys, each key's
+// death from its chunk entry. Not at d128: there the extra code spills registers in the kernel of four heads, and the
+// multiply per key is a smaller share of the time.
+constexpr int kChunkFedDim = 64;
+
 struct ForwardParams {
   const void* q;  // [B, Hq, Lq, d]
   const void* k;  // [B, Hkv, Lk, d]
@@ -61,6 +66,10 @@ struct ForwardParams {
   // Scores rounded as transformers' eager attention forms them in the input type (KernelChoice scores=input):
   // round(round(round(q·k)·scale) + β), then the fp32 softmax.
   bool round_scores = false;
+  // beta holds β already in the softmax's log2 units (beta_in_log2_units, as the chunked mask build writes it with
+  // ChunkKeysOutput::beta_log2): the wgmma kernel then forms each score by one FFMA. Head dim kChunkFedDim only, not
+  // with round_scores (those take β itself); the mma.sync kernel does not read it. The launcher refuses the rest.
+  bool beta_log2 = false;
 };
 
 void launch_attention_forward(const ForwardParams& params, bool gathered, cudaStream_t stream);

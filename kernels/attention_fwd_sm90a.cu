@@ -50,6 +50,8 @@ static_assert(kStages >= 3, "two blocks in flight while one is computed");
 constexpr int kSharedListCapacity = 4096 + kTileRows;  // the chunked build's largest w
 constexpr int kPartitionWarps = 16;  // at most 512 threads
 constexpr float kLazyRescale = 8.0f;  // log2 units: P ≤ 256 (see the softmax)
+// How a block's scores take β (see the softmax).
+enum ScoreForm { kScaled, kLog2Beta, kRounded };
 
 template <int D>
 constexpr int tile_bytes() {
@@ -110,10 +112,15 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   // still run — barriers initialized, Q on its way — and waits for it before reading anything it writes.
   if constexpr (Gathered)
     if (p.programmatic) asm volatile("griddepcontrol.wait;\n" ::: "memory");
+  constexpr bool kChunkFed = Gathered && D == kChunkFedDim;  // see entries_listed and ForwardParams::beta_log2
+  const int chunk_first = p0 / kChunkRows * kChunkRows;      // the first row of the tile's mask-build chunk
   // The tile's gathered keys, partitioned in shared memory where they fit: the keys kept on every row of the tile
   // (j ≤ p0 and death > p_last) first, in list order, the others from the end of the buffer. Key blocks made only of
   // the former need no per-element mask. Which key lands where changes only the order of the softmax sums.
   const bool from_chunks = Gathered && p.chunk_keys != nullptr;
+  // At d64 a tile's list from the chunk keys holds the entries themselves, key and death in the chunk (see key_at):
+  // each key block's deaths then come from shared memory, not from a load per key of the death indices.
+  const bool entries_listed = kChunkFed && from_chunks;
   const bool shared_keys = Gathered && (from_chunks || p.capacity <= kSharedListCapacity);
   int key_count = Gathered ? (from_chunks ? 0 : p.counts[segment * p.q_tiles + qt]) : p_last + 1;
   int whole_keys = 0;  // leading keys of the partitioned list kept on every row of the tile
@@ -138,9 +145,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     // first and death > last. 8 entries per thread per round (two 16-byte loads: one round for w ≤ 1024 with two
     // heads per CTA), scans of the counts per warp.
     constexpr int kPerThread = 8;
-    const int chunk = p0 / kChunkRows, chunk_first = chunk * kChunkRows;
     const int first = p0 - chunk_first, last = p_last - chunk_first;  // the tile's rows in the chunk
-    const long long chunk_slot = segment * p.chunks + chunk;
+    const long long chunk_slot = segment * p.chunks + p0 / kChunkRows;
     const unsigned* entries = p.chunk_keys + chunk_slot * p.chunk_capacity;
     // Entries at .. at + 7, read within the chunk's capacity (a multiple of 8) without waiting for its count: the
     // two loads then overlap instead of costing two L2 round trips; entries past the count are ignored below.
@@ -192,10 +198,10 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       int whole_slot = whole_keys + round.whole_before + whole_scan - my_whole;
       int other_slot = others + round.other_before + other_scan - my_other;
 #pragma unroll
-      for (int i = 0; i < kPerThread; ++i) {
-        const int key = static_cast<int>(entry[i] >> 16);
-        if ((whole_bits >> i) & 1) shared_list[whole_slot++] = key;  // ≤ w + 64 keys in all: they fit
-        else if ((other_bits >> i) & 1) shared_list[kSharedListCapacity - 1 - other_slot++] = key;
+      for (int i = 0; i < kPerThread; ++i) {  // keys, or at d64 the entries themselves (see entries_listed)
+        const int kept = entries_listed ? static_cast<int>(entry[i]) : static_cast<int>(entry[i] >> 16);
+        if ((whole_bits >> i) & 1) shared_list[whole_slot++] = kept;  // ≤ w + 64 keys in all: they fit
+        else if ((other_bits >> i) & 1) shared_list[kSharedListCapacity - 1 - other_slot++] = kept;
       }
       whole_keys += round.whole_in_round;
       others += round.other_in_round;
@@ -230,11 +236,21 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
   }
   const int blocks = (key_count + kTileKeys - 1) / kTileKeys;
   // The t-th gathered key (t < key_count); the others of a shared list run backwards from the end of its buffer.
+  // With entries_listed, a list entry is (key << 16) | its death row in the chunk (mask_build.cuh).
+  auto listed = [&](int t) { return shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)]; };
   auto key_at = [&](int t) {
     if constexpr (!Gathered) return t;
-    else
-      return shared_keys ? shared_list[t < whole_keys ? t : kSharedListCapacity - 1 - (t - whole_keys)]
-                         : __ldg(list + t);
+    else if (kChunkFed && entries_listed) return static_cast<int>(static_cast<unsigned>(listed(t)) >> 16);
+    else return shared_keys ? listed(t) : __ldg(list + t);
+  };
+  // The death of the t-th gathered key j, as far as this tile's rows can tell: from its chunk entry (a key alive past
+  // the chunk gets INT_MAX), else from the death indices (INT_MAX for dense).
+  auto death_at = [&](int t, int j) {
+    if (kChunkFed && entries_listed) {
+      const unsigned dies = static_cast<unsigned>(listed(t)) & 0xFFFFu;
+      return dies == kChunkKeyAliveAfter ? INT_MAX : chunk_first + static_cast<int>(dies);
+    }
+    return death ? __ldg(death + j) : INT_MAX;
   };
 
   // Key blocks: thread t copies chunk t % kChunks of rows t / kChunks + i · kRowStep (i < kLoads) of K and V, and the
@@ -270,7 +286,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       key_index[slot] = valid ? j : INT_MAX;  // INT_MAX > every position: masked
       if (valid && beta) copy_4_async(&key_beta[slot], beta + j);
       else key_beta[slot] = 0.0f;
-      if (valid && death) copy_4_async(&key_death[slot], death + j);
+      if (kChunkFed && entries_listed) key_death[slot] = valid ? death_at(t, j) : INT_MAX;  // entry in shared memory
+      else if (valid && death) copy_4_async(&key_death[slot], death + j);
       else key_death[slot] = INT_MAX;
     }
     const unsigned full = shared_address(&stage_full[stage]);
@@ -302,7 +319,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       for (int u = 0; u < kCountAhead; ++u) {
         const int t = base + u * kThreads + static_cast<int>(threadIdx.x);
         keys[u] = t < key_count ? key_at(t) : -1;
-        dies[u] = keys[u] >= 0 && death ? __ldg(death + keys[u]) : INT_MAX;
+        dies[u] = keys[u] >= 0 ? death_at(t, keys[u]) : INT_MAX;
       }
 #pragma unroll
       for (int u = 0; u < kCountAhead; ++u) {
@@ -320,7 +337,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
       for (int u = 0; u < kCountAhead; ++u) {
         const int t = base + u * kThreads + static_cast<int>(threadIdx.x);
         keys[u] = t < key_count ? key_at(t) : INT_MAX;
-        dies[u] = keys[u] != INT_MAX && death ? __ldg(death + keys[u]) : INT_MAX;
+        dies[u] = keys[u] != INT_MAX ? death_at(t, keys[u]) : INT_MAX;
       }
 #pragma unroll
       for (int u = 0; u < kCountAhead; ++u)
@@ -382,7 +399,9 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
     const float* const bias = key_beta + stage * kTileKeys;
     const int* const dies = key_death + stage * kTileKeys;
     float block_max[2] = {-INFINITY, -INFINITY};
-    auto bias_and_mask = [&](auto masked, auto rounded) {
+    // scores: kScaled (β taken to log2 units here), kLog2Beta (β already in them), kRounded (transformers' steps).
+    auto bias_and_mask = [&](auto masked, auto scores) {
+      constexpr bool rounded = decltype(scores)::value == kRounded;
 #pragma unroll
       for (int n = 0; n < 8; ++n)
 #pragma unroll
@@ -390,8 +409,8 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           // Column n·8 + quad_col + c: key j is kept on position p ⇔ j ≤ p < death ⇔ (unsigned)(p − j) < death − j
           // (death ≥ j; a padded column has j = INT_MAX, death = INT_MAX: span 0, never kept).
           const int column = n * 8 + quad_col + c;
-          // Per column, for both rows; β ≤ 3.4e38 stays finite. Rounded scores take β itself (see below).
-          const float beta_j = decltype(rounded)::value ? bias[column] : fminf(bias[column] * kLog2e, FLT_MAX);
+          // Per column, for both rows. Rounded scores take β itself (see below).
+          const float beta_j = decltype(scores)::value == kScaled ? beta_in_log2_units(bias[column]) : bias[column];
           int j = 0;
           unsigned span = 0;
           if constexpr (decltype(masked)::value) {
@@ -404,7 +423,7 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
             // (q·k·scale + β)·log2 e; or transformers' eager steps in the input type: round(round(round(q·k)·scale)
             // + β), then to log2 units.
             const float value =
-                decltype(rounded)::value
+                rounded
                     ? fminf(round_to<T>(round_to<T>(round_to<T>(s[4 * n + e]) * p.scale) + beta_j) * kLog2e, FLT_MAX)
                     : fmaf(s[4 * n + e], scale_log2, beta_j);
             if constexpr (decltype(masked)::value)
@@ -415,12 +434,20 @@ __global__ void __launch_bounds__(Heads * kWarpgroupThreads, D == 64 ? 4 / Heads
           }
         }
     };
-    if (p.round_scores) {  // uniform over the CTA: one branch per block, the plain path keeps its code
-      if (whole_block) bias_and_mask(std::false_type{}, std::true_type{});
-      else bias_and_mask(std::true_type{}, std::true_type{});
+    using Scaled = std::integral_constant<int, kScaled>;
+    using Log2Beta = std::integral_constant<int, kLog2Beta>;
+    using Rounded = std::integral_constant<int, kRounded>;
+    auto form_scores = [&](auto scores) {  // uniform over the CTA: one branch per block, each path keeps its code
+      if (whole_block) bias_and_mask(std::false_type{}, scores);
+      else bias_and_mask(std::true_type{}, scores);
+    };
+    // β in log2 units at d64 only (kChunkFedDim; the launcher refuses it elsewhere).
+    if (D == kChunkFedDim && p.beta_log2) {
+      if constexpr (D == kChunkFedDim) form_scores(Log2Beta{});
+    } else if (p.round_scores) {
+      form_scores(Rounded{});
     } else {
-      if (whole_block) bias_and_mask(std::false_type{}, std::false_type{});
-      else bias_and_mask(std::true_type{}, std::false_type{});
+      form_scores(Scaled{});
     }
     // (Each row's max and sum as pairwise trees instead of chains: our dense d64 3 % slower, DMA d64 unchanged;
     // NVIDIA H200, bench/h200/README.md.)

@@ -88,6 +88,11 @@ struct DmaRunner::Impl {
   detail::MaskBuildPlan plan;
   KernelChoice kernels;  // fixed for the runner's life: the mask-build plan and the capture depend on it
   DeviceBuffer mask_workspace, lists, counts, chunk_keys, chunk_key_counts, cta_times;
+  // β in the forward's log2 units, written by the chunked build beside its chunk keys and read by the forward in
+  // place of β (ForwardParams::beta_log2): one multiply and cap per key instead of one per score column and block.
+  // With the deaths read from the chunk entries, −1.4 % of the DMA at 32K, w 1024, 2/1, d64 and −1.2 % at 64K, 16/4
+  // on an NVIDIA H100 (bench/h100/log2-beta-before-after.txt). d64 only; not with rounded scores (they take β itself).
+  DeviceBuffer beta_log2;
   // The chunked mask build leaves its chunk keys and the wgmma forward builds each tile's list from them: no
   // gather-list launch (where both apply and kernels.fused_lists).
   bool fused_lists = false;
@@ -200,6 +205,9 @@ DmaRunner::DmaRunner(const AttentionShape& shape, std::int64_t window, MaskVaria
     m.chunk_keys = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * m.chunk_capacity * 4);
     m.chunk_keys.fill_bytes(0);  // the forward reads whole 16-byte groups, past a chunk's count too (then ignored)
     m.chunk_key_counts = DeviceBuffer(static_cast<std::size_t>(m.segments) * m.chunks * 4);
+    const bool chunk_fed = shape.head_dim == detail::kChunkFedDim;
+    if (chunk_fed && kernels.scores != ScoreRounding::Input)
+      m.beta_log2 = DeviceBuffer(static_cast<std::size_t>(m.segments) * shape.key_len * 4);
   }
   // A blocking stream: it orders with the legacy default stream (where time_ms records its events and cudaMemcpy
   // runs), and unlike the legacy stream it can be captured into a CUDA graph.
@@ -250,6 +258,7 @@ bool DmaRunner::Impl::build_mask_and_lists(const float* beta, std::int32_t* deat
   output.keys = chunk_keys.as<std::uint32_t>();
   output.counts = chunk_key_counts.as<std::int32_t>();
   output.capacity = chunk_capacity;
+  output.beta_log2 = beta_log2.as<float>();  // null with rounded scores or at d128
   if (!detail::launch_mask_build(plan, beta, death, mask_workspace.get(), stream, &output))
     fail("CUDA attention: the chunked mask build did not write the chunk keys it was planned to");
   return true;
@@ -318,6 +327,10 @@ void DmaRunner::Impl::forward_over_lists(const void* q, const void* k, const voi
     // The forward as the mask build's programmatic dependent (its first CTAs set up while the mask build runs: −1.1 us
     // at 32K w1024 2/1 d64, on an NVIDIA H200, bench/h200/README.md); pdl=off launches it plainly.
     p.programmatic = m.kernels.pdl;
+    if (m.beta_log2.bytes() > 0) {  // the build just wrote it beside the chunk keys
+      p.beta = m.beta_log2.as<float>();
+      p.beta_log2 = true;
+    }
   }
   const bool instrumented = instrumentation && instrumentation->enabled;
   if (instrumented) {

@@ -13,6 +13,11 @@ namespace dmascope::cuda::detail {
 
 constexpr float kLog2e = 1.4426950408889634f;
 
+// β in the softmax's log2 units, capped at FLT_MAX: a trained layer's β reaches 1e8 and more, and β·log2 e must stay
+// finite (∞ − ∞ would make the row NaN). The wgmma kernel applies it per key, or reads it as the chunked mask build
+// left it (ForwardParams::beta_log2): both give the same bits.
+__device__ __forceinline__ float beta_in_log2_units(float beta) { return fminf(beta * kLog2e, 3.402823466e+38f); }
+
 __device__ inline unsigned shared_address(const void* pointer) {
   return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
 }

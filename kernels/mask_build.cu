@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cuda_check.h"
+#include "kernels/forward_common.cuh"
 #include "kernels/kernel_profiling.h"
 #include "kernels/mask_build.cuh"
 #include "kernels/rank_key.cuh"
@@ -695,6 +696,14 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     if (round + 1 < rounds)
 #pragma unroll
       for (int s = 0; s < kRoundSteps; ++s) current[s] = next[s];
+  }
+  if (chunk_keys.beta_log2 != nullptr) {  // the chunk's β, loaded at the start, in the forward's units
+    float* const beta_log2 = chunk_keys.beta_log2 + static_cast<long long>(segment) * key_len;
+#pragma unroll
+    for (int step = 0; step < kChunkSteps; ++step) {
+      const int j = chunk_warp_begin + 32 * step + lane;
+      if (j < chunk_end) beta_log2[j] = beta_in_log2_units(chunk_values[step]);
+    }
   }
   int prefix_entries = collected;
   const bool pivot_missed =

@@ -44,10 +44,14 @@ std::size_t mask_build_workspace_bytes(const MaskBuildPlan& plan);
 // kept past the chunk's last row. keys [segments, chunks, capacity], counts [segments, chunks] with chunks =
 // ⌈L / 1024⌉ and capacity = chunk_keys_capacity(plan) (0 where the build is not the chunked one).
 constexpr unsigned int kChunkKeyAliveAfter = 0xFFFF;
+// With beta_log2 (non-null) the build also writes β in the forward's log2 units (beta_in_log2_units,
+// forward_common.cuh) for every key, [segments, L]: each CTA its chunk's own keys, which it loads anyway, so that the
+// forward's scores take β without a multiply and a cap per key and row pair (ForwardParams::beta_log2).
 struct ChunkKeysOutput {
   std::uint32_t* keys = nullptr;
   std::int32_t* counts = nullptr;
   int capacity = 0;
+  float* beta_log2 = nullptr;
 };
 int chunk_keys_capacity(const MaskBuildPlan& plan);
 

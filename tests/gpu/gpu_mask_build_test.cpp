@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -241,6 +242,7 @@ TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
   std::vector<float> beta = random_beta(std::int64_t(c.segments) * c.key_len, rng, c.distinct_values);
   if (c.order != 0)
     for (std::size_t i = 0; i < beta.size(); ++i) beta[i] = 0.25f * c.order * static_cast<float>(i % c.key_len);
+  beta[beta.size() / 2] = 3.0e38f;  // β · log2 e overflows: its log2-unit value must cap at FLT_MAX (below)
   const auto expected_death = cpu_death(beta, c.segments, c.key_len, c.window);
   const auto plan = detail::make_mask_build_plan(c.segments, c.key_len, std::min(c.window, c.key_len),
                                                  MaskVariant::PerRowTopK);
@@ -250,13 +252,15 @@ TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
   const int chunks = (c.key_len + kChunkRows - 1) / kChunkRows;
   const std::size_t slots = std::size_t(c.segments) * chunks;
   DeviceBuffer beta_device(beta.size() * 4), death_device(beta.size() * 4), keys_device(slots * capacity * 4),
-      counts_device(slots * 4);
+      counts_device(slots * 4), beta_log2_device(beta.size() * 4);
   beta_device.upload(beta.data(), beta.size() * 4);
-  for (DeviceBuffer* poisoned : {&death_device, &keys_device, &counts_device}) poisoned->fill_bytes(0xFF);
+  for (DeviceBuffer* poisoned : {&death_device, &keys_device, &counts_device, &beta_log2_device})
+    poisoned->fill_bytes(0xFF);
   detail::ChunkKeysOutput output;
   output.keys = keys_device.as<std::uint32_t>();
   output.counts = counts_device.as<std::int32_t>();
   output.capacity = capacity;
+  output.beta_log2 = beta_log2_device.as<float>();
   ASSERT_TRUE(detail::launch_mask_build(plan, beta_device.as<float>(), death_device.as<std::int32_t>(), nullptr,
                                         nullptr, &output));
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -264,6 +268,14 @@ TEST_P(GpuMaskBuildLists, ChunkKeysHoldEveryTilesKeysAndDeathEqualsTheCpu) {
   std::vector<std::uint32_t> keys(slots * capacity);
   death_device.download(death.data(), death.size() * 4);
   ASSERT_EQ(death, expected_death);
+  // β in the forward's log2 units for every key, bit for bit: one fp32 multiply by log2 e, capped at FLT_MAX.
+  std::vector<float> beta_log2(beta.size());
+  beta_log2_device.download(beta_log2.data(), beta_log2.size() * 4);
+  for (std::size_t i = 0; i < beta.size(); ++i) {
+    const float expected = std::fmin(beta[i] * 1.4426950408889634f, std::numeric_limits<float>::max());
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(beta_log2[i]), std::bit_cast<std::uint32_t>(expected))
+        << "key " << i << " (β " << beta[i] << ")";
+  }
   keys_device.download(keys.data(), keys.size() * 4);
   counts_device.download(counts.data(), counts.size() * 4);
   const int offset = c.key_len - c.q_len;
