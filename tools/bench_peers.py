@@ -20,7 +20,7 @@ head by its own `create_mask(type="topk")` from that broadcast bias and the caus
 biases, the same semantics as ours. The mask build is timed separately (eager); the kernel eager and graph-replayed;
 its output is checked against the same float64 reference on sampled rows, with its own mask.
 
-Usage: python3 tools/bench_peers.py --cli PATH [--quick] [--fsa DIR] [--out FILE.json]
+Usage: python3 tools/bench_peers.py --cli PATH [--quick] [--max-len N] [--fsa DIR] [--out FILE.json]
 """
 import argparse
 import datetime
