@@ -91,7 +91,10 @@ std::string top_one_flips(const Tensor& test, const Tensor& reference) {
     const std::int64_t top_a = std::max_element(a, a + V) - a, top_b = std::max_element(b, b + V) - b;
     if (top_a == top_b) continue;
     double squares = 0.0;
-    for (std::int64_t v = 0; v < V; ++v) squares += (static_cast<double>(a[v]) - b[v]) * (static_cast<double>(a[v]) - b[v]);
+    for (std::int64_t v = 0; v < V; ++v) {
+      const double difference = static_cast<double>(a[v]) - b[v];
+      squares += difference * difference;
+    }
     const double rms = std::sqrt(squares / static_cast<double>(V));
     text += fmt::format(" row {} margin {:.3g} = {:.2f} RMS;", r, b[top_b] - b[top_a], (b[top_b] - b[top_a]) / rms);
     ++flips;
