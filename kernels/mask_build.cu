@@ -215,10 +215,14 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 //      most w keys (every key is collected). If h missed (fewer than w prefix keys at or before it) or too many keys
 //      precede it, T is found by a radix select over the whole prefix instead and the n_I keys are compacted there:
 //      slower, same result;
-//   3. a stable LSD radix sort of their rank keys (8- or 9-bit passes in shared memory, as few as their range needs)
-//      gives the joint rank order; the local problem is its head up to the w-th prefix key (everything when the
-//      prefix holds fewer than w keys); a bitmap over the collection slots (which are in index order) gives each local
-//      key its position;
+//   3. the joint rank order of the entries up to T, by the top 11 bits of their rank keys: one histogram finds the bin
+//      holding T (the entries of later bins rank after it and are dropped: the pivot's margin collects about 2w prefix
+//      keys), a scatter groups the rest by bin, and each entry counts the entries of its bin ranked before it
+//      (bin_sort_collected). Where a kept bin holds more than 128 entries (tied β), the entries of later bins are
+//      dropped (cut_after_window) and a stable LSD radix sort of the rest (8- or 9-bit passes in shared memory, as few
+//      as their range needs) gives the order instead. The local problem is its head up to the w-th prefix key
+//      (everything when the prefix holds fewer than w keys); a bitmap over the collection slots (which are in index
+//      order) gives each local key its position;
 //   4. computes D(t), the w-th smallest local position among the t best local keys, for every local rank t ≥ w, from
 //      64-bit masks over (rank block of 64) × (position bucket of 64): which ranks of the block lie in the bucket, and
 //      which positions of the bucket are ranked in earlier blocks (a prefix OR): a walk over at most M/64 buckets by
@@ -245,7 +249,10 @@ constexpr int kBinsPerThread = kSelectBins / kChunkThreads;
 constexpr int kSortDigitsMax = 512;  // 8- or 9-bit digits (see radix_sort_collected)
 constexpr int kItemsSmall = 4;     // local keys per thread for w ≤ 1024
 constexpr int kItemsLarge = 10;    // for w ≤ 4096
-constexpr int kTraceSlots = 12;    // per-CTA timestamps of a profiling build's trace (see launch_death_by_chunks)
+// Before the LSD sort, the cut (cut_after_window) runs when the collection holds at least this many prefix keys past
+// w: below, the keys it would drop cost the sort less than the cut's own pass.
+constexpr int kCutMinSurplus = 256;
+constexpr int kTraceSlots = 14;    // per-CTA timestamps of a profiling build's trace (see launch_death_by_chunks)
 #ifdef DMASCOPE_KERNEL_PROFILING
 constexpr bool kKernelProfiling = true;
 #else
@@ -267,9 +274,15 @@ struct ChunkedShared {
     int histogram[kSelectBins];
     typename Scan::TempStorage scan;
   };
+  struct BinSort {  // bin_sort_collected
+    int bins[kSelectBins];           // per bin: prefix entries << 16 | entries, then the scatter's fill counts
+    int start[kSelectBins + 1];      // first grouped position of each bin
+    typename Scan::TempStorage scan;
+  };
   union Counters {  // the pivot sample (step 1), the fallback selection (2) and the sort's counters (3) never overlap
     unsigned int sample[2][kChunkThreads];       // double-buffered bitonic exchange
     Selection selection;
+    BinSort bin_sort;
     // [warp][digit]: count of the warp's entries, then their offset (< kSortCapacity < 2^16)
     unsigned short digit_offset[kChunkWarps * kSortDigitsMax];
   };
@@ -297,6 +310,33 @@ struct ChunkedShared {
   unsigned char chunk_local[kChunkKeys];           // chunk keys that are local keys
 };
 
+// The bin of `histogram` (kSelectBins counts) that holds the needed-th key (1-based, ≤ the total): the thread whose
+// kBinsPerThread neighbouring bins hold it writes the bin to *bin and the keys of earlier bins to *keys_before (when
+// not null); a block scan (sh.counters.selection.scan) gives each thread's first key. Block-wide; the caller syncs
+// before reading them.
+template <class Shared>
+__device__ void find_bin_of_rank(Shared& sh, const int* histogram, int needed, unsigned int* bin, int* keys_before) {
+  const int tid = threadIdx.x;
+  int bins[kBinsPerThread], bins_total = 0;
+#pragma unroll
+  for (int b = 0; b < kBinsPerThread; ++b) bins_total += bins[b] = histogram[kBinsPerThread * tid + b];
+  unsigned long long before_wide = 0;
+  typename Shared::Scan(sh.counters.selection.scan)
+      .ExclusiveSum(static_cast<unsigned long long>(bins_total), before_wide);
+  int before = static_cast<int>(before_wide);
+  if (before < needed && needed <= before + bins_total) {
+#pragma unroll
+    for (int b = 0; b < kBinsPerThread; ++b) {
+      if (needed <= before + bins[b]) {
+        *bin = kBinsPerThread * tid + b;
+        if (keys_before != nullptr) *keys_before = before;
+        break;
+      }
+      before += bins[b];
+    }
+  }
+}
+
 // Block-wide radix select over the keys for_each_key visits, which all share the bits of `threshold` above bit
 // `top_bits` (the rest of threshold is 0): narrows (threshold, needed) — on entry needed is the 1-based rank of the
 // wanted key — to the wanted key and its 1-based rank among the keys equal to it, in digit passes of up to 11 bits
@@ -323,25 +363,7 @@ __device__ void radix_select_rank_key(Shared& sh, unsigned int& threshold, int& 
       if (counted && lane == __ffs(peers) - 1) atomicAdd(&histogram[digit], __popc(peers));
     });
     __syncthreads();
-    // The bin holding the needed-th key; each thread owns kBinsPerThread neighbouring bins.
-    int bins[kBinsPerThread], bins_total = 0;
-#pragma unroll
-    for (int b = 0; b < kBinsPerThread; ++b) bins_total += bins[b] = histogram[kBinsPerThread * tid + b];
-    unsigned long long before_wide = 0;
-    typename Shared::Scan(sh.counters.selection.scan)
-        .ExclusiveSum(static_cast<unsigned long long>(bins_total), before_wide);
-    int before = static_cast<int>(before_wide);
-    if (before < needed && needed <= before + bins_total) {
-#pragma unroll
-      for (int b = 0; b < kBinsPerThread; ++b) {
-        if (needed <= before + bins[b]) {
-          selected_digit = kBinsPerThread * tid + b;
-          keys_before_digit = before;
-          break;
-        }
-        before += bins[b];
-      }
-    }
+    find_bin_of_rank(sh, histogram, needed, &selected_digit, &keys_before_digit);
     __syncthreads();
     threshold |= selected_digit << shift;
     needed -= keys_before_digit;
@@ -535,13 +557,13 @@ __device__ const unsigned short* radix_sort_passes(Shared& sh, int n, unsigned i
   return sh.work.sort.slots[passes & 1];
 }
 
+// The collected entries' β bits → rank keys in place; returns the smallest and the largest (the sort's range).
 template <class Shared>
-__device__ const unsigned short* radix_sort_collected(Shared& sh, int n) {
+__device__ void to_rank_keys(Shared& sh, int n, unsigned int& lowest, unsigned int& top) {
   __shared__ unsigned int warp_min[kChunkWarps], warp_max[kChunkWarps];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int steps = (n + kChunkThreads - 1) / kChunkThreads;
   const int warp_first = warp * steps * 32, warp_end = min(n, warp_first + steps * 32);
-  // Rank keys in place, and their smallest and largest.
   unsigned int smallest = 0xFFFFFFFFu, largest = 0;
   for (int i = warp_first + lane; i < warp_end; i += 32) {
     const unsigned int key = rank_key(__uint_as_float(sh.work.sort.keys[0][i]));
@@ -553,9 +575,174 @@ __device__ const unsigned short* radix_sort_collected(Shared& sh, int n) {
   largest = __reduce_max_sync(0xFFFFFFFFu, largest);
   if (lane == 0) warp_min[warp] = smallest, warp_max[warp] = largest;
   __syncthreads();
-  const unsigned int lowest = __reduce_min_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_min[lane] : 0xFFFFFFFFu);
-  const unsigned int top = __reduce_max_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_max[lane] : 0u);
-  const int bits = n > 0 && top > lowest ? 32 - __clz(top - lowest) : 1;  // of the largest key − lowest
+  lowest = __reduce_min_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_min[lane] : 0xFFFFFFFFu);
+  top = __reduce_max_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_max[lane] : 0u);
+}
+
+// Bits of the largest rank key − the smallest (at least 1).
+__device__ __forceinline__ int range_bits(int n, unsigned int lowest, unsigned int top) {
+  return n > 0 && top > lowest ? 32 - __clz(top - lowest) : 1;
+}
+
+// The cut before the LSD sort (step 3, crowded bins): the pivot's margin collects about twice w prefix keys, and every
+// one of them ranked after T, the w-th best prefix key, would be sorted only to be dropped. One radix-select pass over
+// the collected prefix keys — a histogram of the top kSelectBits bits of (rank key − lowest) — finds the bin holding
+// T; the entries of later bins (prefix and chunk keys alike) rank after T and leave, in order, so the sort takes about
+// w keys plus the chunk keys ranked before T. The kept set stays closed towards better ranks and holds T, as the
+// collection's was. Updates n, prefix_entries and top (an upper bound of the kept keys). Block-uniform; the entries
+// are rank keys.
+constexpr int kSelectBits = 11;
+static_assert(kSelectBins == 1 << kSelectBits);
+template <class Shared>
+__device__ void cut_after_window(Shared& sh, int& n, int& prefix_entries, int window, unsigned int lowest,
+                                 unsigned int& top) {
+  constexpr int kMaxSteps = Shared::kSortCapacity / kChunkThreads;  // entries per lane
+  __shared__ unsigned int cut_bin;
+  __shared__ int warp_kept[kChunkWarps], warp_kept_prefix[kChunkWarps];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int shift = max(0, range_bits(n, lowest, top) - kSelectBits);
+  int* histogram = sh.counters.selection.histogram;
+  unsigned int* keys = sh.work.sort.keys[0];
+  for (int v = tid; v < kSelectBins; v += kChunkThreads) histogram[v] = 0;
+  __syncthreads();
+  for (int i = tid; i < prefix_entries; i += kChunkThreads) atomicAdd(&histogram[(keys[i] - lowest) >> shift], 1);
+  __syncthreads();
+  find_bin_of_rank(sh, histogram, window, &cut_bin, nullptr);  // the bin holding T
+  __syncthreads();
+  const unsigned int last_bin = cut_bin;
+  // Ordered compaction in place: warp u owns entries [u·steps·32, (u+1)·steps·32); all of them are read into
+  // registers before the barrier that publishes the warps' counts, and written after it.
+  const int steps = (n + kChunkThreads - 1) / kChunkThreads;
+  const int warp_first = warp * steps * 32;
+  unsigned int entry_key[kMaxSteps], kept_ballot[kMaxSteps];
+  unsigned short entry_index[kMaxSteps];
+  int kept = 0, kept_prefix = 0;
+#pragma unroll
+  for (int s = 0; s < kMaxSteps; ++s) {
+    kept_ballot[s] = 0;
+    if (s < steps) {
+      const int i = warp_first + 32 * s + lane;
+      const bool valid = i < n;
+      entry_key[s] = valid ? keys[i] : 0u;
+      entry_index[s] = valid ? sh.slot_index[i] : 0;
+      kept_ballot[s] = __ballot_sync(0xFFFFFFFFu, valid && ((entry_key[s] - lowest) >> shift) <= last_bin);
+      kept += __popc(kept_ballot[s]);
+      kept_prefix += __popc(kept_ballot[s] & __ballot_sync(0xFFFFFFFFu, i < prefix_entries));
+    }
+  }
+  if (lane == 0) warp_kept[warp] = kept, warp_kept_prefix[warp] = kept_prefix;
+  __syncthreads();
+  int at = __reduce_add_sync(0xFFFFFFFFu, lane < warp ? warp_kept[lane] : 0);
+  const unsigned int lanes_below = (1u << lane) - 1;
+#pragma unroll
+  for (int s = 0; s < kMaxSteps; ++s) {
+    if (s < steps) {
+      if ((kept_ballot[s] >> lane) & 1u) {
+        const int to = at + __popc(kept_ballot[s] & lanes_below);
+        keys[to] = entry_key[s];
+        sh.slot_index[to] = entry_index[s];
+      }
+      at += __popc(kept_ballot[s]);
+    }
+  }
+  n = __reduce_add_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_kept[lane] : 0);
+  prefix_entries = __reduce_add_sync(0xFFFFFFFFu, lane < kChunkWarps ? warp_kept_prefix[lane] : 0);
+  top = static_cast<unsigned int>(
+      min(static_cast<unsigned long long>(top), lowest + (static_cast<unsigned long long>(last_bin + 1) << shift) - 1));
+  __syncthreads();  // the entries are in place; cut_bin and the counts may be reused
+}
+
+// The cut and the sort in one, for the usual case of keys spread over many bins (step 3): a histogram of the top
+// kSelectBits bits of (rank key − lowest), counting prefix entries and all entries; one scan gives each bin's first
+// grouped position and the bin holding T, the w-th best prefix key (every bin kept when the prefix holds fewer than
+// w keys); the entries of bins up to T's are scattered to their bin's range (any order within it), and each entry's
+// rank is its bin's start plus the entries of its bin before it in (rank key, slot) order — the stable order, which is
+// the joint rank order, since slots ascend with the key index. Work O(n + Σ k_b²) for k_b entries in bin b, so it
+// steps aside (returns nullptr, nothing written but the counters) when a kept bin holds more than kBinSortMaxEntries:
+// many tied or near-tied β (bf16 models) go to the cut and the LSD sort. Otherwise returns the kept entries' slots in
+// rank order, n_kept of them; the collection slots and prefix_entries keep their meaning.
+constexpr int kBinSortMaxEntries = 128;
+template <class Shared>
+__device__ const unsigned short* bin_sort_collected(Shared& sh, int n, int prefix_entries, int window,
+                                                    unsigned int lowest, unsigned int top, int& n_kept) {
+  static_assert(Shared::kSortCapacity < (1 << 16), "16-bit counts per bin");
+  __shared__ int cut_bin;
+  const int tid = threadIdx.x;
+  const int shift = max(0, range_bits(n, lowest, top) - kSelectBits);
+  int* bins = sh.counters.bin_sort.bins;
+  int* start = sh.counters.bin_sort.start;
+  const unsigned int* keys = sh.work.sort.keys[0];
+  for (int v = tid; v < kSelectBins; v += kChunkThreads) bins[v] = 0;
+  if (tid == 0) cut_bin = kSelectBins - 1;  // every bin, unless the prefix holds w keys
+  __syncthreads();
+  for (int i = tid; i < n; i += kChunkThreads)
+    atomicAdd(&bins[(keys[i] - lowest) >> shift], i < prefix_entries ? 0x10001 : 1);
+  __syncthreads();
+  int totals[kBinsPerThread];
+  {
+    int prefix_counts[kBinsPerThread], total = 0, prefix_total = 0;
+#pragma unroll
+    for (int b = 0; b < kBinsPerThread; ++b) {
+      const int packed = bins[kBinsPerThread * tid + b];
+      total += totals[b] = packed & 0xFFFF;
+      prefix_total += prefix_counts[b] = packed >> 16;
+    }
+    unsigned long long before_wide = 0;
+    typename Shared::Scan(sh.counters.bin_sort.scan)
+        .ExclusiveSum(static_cast<unsigned long long>(prefix_total) << 32 | static_cast<unsigned int>(total),
+                      before_wide);
+    int before = static_cast<int>(before_wide & 0xFFFFFFFFu), prefix_before = static_cast<int>(before_wide >> 32);
+    const bool holds_t = prefix_entries >= window && prefix_before < window && window <= prefix_before + prefix_total;
+#pragma unroll
+    for (int b = 0; b < kBinsPerThread; ++b) {
+      start[kBinsPerThread * tid + b] = before;
+      bins[kBinsPerThread * tid + b] = 0;  // the scatter's fill counts
+      before += totals[b];
+      if (holds_t && prefix_before < window && window <= prefix_before + prefix_counts[b])
+        cut_bin = kBinsPerThread * tid + b;
+      prefix_before += prefix_counts[b];
+    }
+    if (tid == kChunkThreads - 1) start[kSelectBins] = before;
+  }
+  __syncthreads();
+  const int last_bin = cut_bin;
+  int largest = 0;
+#pragma unroll
+  for (int b = 0; b < kBinsPerThread; ++b)
+    if (kBinsPerThread * tid + b <= last_bin) largest = max(largest, totals[b]);
+  if (__syncthreads_or(largest > kBinSortMaxEntries)) return nullptr;
+  n_kept = start[last_bin + 1];
+  unsigned int* grouped_keys = sh.work.sort.keys[1];
+  unsigned short* grouped_slots = sh.work.sort.slots[1];
+  for (int i = tid; i < n; i += kChunkThreads) {
+    const unsigned int key = keys[i];
+    const int bin = (key - lowest) >> shift;
+    if (bin <= last_bin) {
+      const int at = start[bin] + atomicAdd(&bins[bin], 1);
+      grouped_keys[at] = key;
+      grouped_slots[at] = static_cast<unsigned short>(i);
+    }
+  }
+  __syncthreads();
+  unsigned short* sorted_slots = sh.work.sort.slots[0];
+  for (int i = tid; i < n_kept; i += kChunkThreads) {
+    const unsigned int key = grouped_keys[i];
+    const int slot = grouped_slots[i], bin = (key - lowest) >> shift;
+    int rank = start[bin];
+    for (int j = start[bin], end = start[bin + 1]; j < end; ++j) {
+      const unsigned int other = grouped_keys[j];
+      rank += other < key || (other == key && grouped_slots[j] < slot);
+    }
+    sorted_slots[rank] = static_cast<unsigned short>(slot);
+  }
+  __syncthreads();
+  return sorted_slots;
+}
+
+// The sort of the n collected rank keys, by as few 8- or 9-bit passes as their range needs.
+template <class Shared>
+__device__ const unsigned short* radix_sort_collected(Shared& sh, int n, unsigned int lowest, unsigned int top) {
+  const int bits = range_bits(n, lowest, top);
   const int passes_of_8 = (bits + 7) / 8, passes_of_9 = (bits + 8) / 9;
   return passes_of_9 < passes_of_8 ? radix_sort_passes<9>(sh, n, lowest, passes_of_9)
                                    : radix_sort_passes<8>(sh, n, lowest, passes_of_8);
@@ -720,15 +907,24 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     prefix_entries = window;
     collected = window + chunk_len;
   }
-  const int n = collected;
-  if (tid == 0) local_len_shared = n;
   __syncthreads();
   stamp(3);
   if (stops_after(stop_after_stage, 2)) return;
 
   // 3. The joint rank order, the local keys (its head up to the w-th prefix key) and their positions.
-  const unsigned short* sorted_slots = radix_sort_collected<Shared>(sh, n);
+  unsigned int lowest, top;
+  to_rank_keys(sh, collected, lowest, top);
+  // n: the sorted entries; slots: the collection slots they come from (the bin order drops entries but keeps the
+  // slots, the cut renumbers them).
+  int n = collected, slots = collected;
+  const unsigned short* sorted_slots = bin_sort_collected(sh, collected, prefix_entries, window, lowest, top, n);
   stamp(4);
+  if (sorted_slots == nullptr) {  // crowded bins: the cut, then the LSD sort
+    if (prefix_entries >= window + kCutMinSurplus) cut_after_window(sh, n, prefix_entries, window, lowest, top);
+    slots = n;
+    sorted_slots = radix_sort_collected<Shared>(sh, n, lowest, top);
+  }
+  stamp(5);
   if (stops_after(stop_after_stage, 3)) return;
   if (prefix_entries >= window) {  // block-uniform
     const int steps = (n + kChunkThreads - 1) / kChunkThreads, warp_first = warp * steps * 32;
@@ -754,14 +950,14 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     }
     __syncthreads();
   }
-  const int local_len = local_len_shared;  // M
+  const int local_len = prefix_entries >= window ? local_len_shared : n;  // M: up to T, or every key
   for (int r = tid; r < local_len; r += kChunkThreads) {
     const int slot = sorted_slots[r];
     atomicOr(&sh.slot_bits[slot >> 5], 1u << (slot & 31));
   }
   __syncthreads();
   if (warp == 0) {  // local keys in the slot words before each one
-    const int words = (n + 31) / 32, per_lane = (words + 31) / 32;
+    const int words = (slots + 31) / 32, per_lane = (words + 31) / 32;
     const int first = min(words, lane * per_lane), last = min(words, first + per_lane);
     int count = 0;
     for (int i = first; i < last; ++i) count += __popc(sh.slot_bits[i]);
@@ -788,7 +984,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     if (index >= chunk_first) sh.chunk_local[index - chunk_first] = 1;
   }
   __syncthreads();
-  stamp(5);
+  stamp(6);
   if (stops_after(stop_after_stage, 4)) return;
 
   // 4. The tables (they overwrite the sort buffers). earlier_positions[rb][bucket] first holds the bucket's positions
@@ -826,7 +1022,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     }
   }
   __syncthreads();
-  stamp(6);
+  stamp(7);
   if (stops_after(stop_after_stage, 5)) return;
 
   // 5. Death of the key at each local rank, and of the chunk keys that are not local keys (never kept).
@@ -886,12 +1082,13 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     chunk_keys.counts[static_cast<long long>(segment) * gridDim.x + blockIdx.x] = local_len;
   if (trace != nullptr) {
     __syncthreads();
-    stamp(7);
+    stamp(8);
     if (tid == 0) {
-      trace[8] = global_time_ns();
-      trace[9] = n;
-      trace[10] = prefix_entries;
-      trace[11] = local_len + (pivot_missed ? (1ll << 32) : 0);
+      trace[9] = global_time_ns();
+      trace[10] = collected;
+      trace[11] = n;
+      trace[12] = prefix_entries;
+      trace[13] = local_len + (pivot_missed ? (1ll << 32) : 0);
     }
   }
 }
@@ -925,18 +1122,19 @@ void print_chunked_trace(const std::vector<long long>& trace, int chunks, int se
   for (int c = 0; c < chunks * segments; ++c) first_start = std::min(first_start, trace[c * kTraceSlots]);
   std::fprintf(stderr,
                "chunked trace (µs; start/end by the global timer from the first CTA's start, stages by SM clock at "
-               "%d MHz)\n  seg chunk  start    end | pivot collect  sort  local tables death | total |     n  prefix  "
-               "local missed\n",
+               "%d MHz)\n  seg chunk  start    end | pivot collect   cut  sort  local tables death | total | "
+               "collected sorted prefix  local missed\n",
                clock_khz / 1000);
   for (int s = 0; s < segments; ++s)
     for (int c = 0; c < chunks; ++c) {
       const long long* t = trace.data() + (static_cast<std::size_t>(s) * chunks + c) * kTraceSlots;
       auto stage = [&](int from) { return (t[from + 1] - t[from]) * us_per_cycle; };
       std::fprintf(stderr,
-                   "  %3d %5d %6.2f %6.2f | %5.2f %7.2f %5.2f %6.2f %6.2f %5.2f | %5.2f | %5lld %7lld %6lld %6lld\n",
-                   s, c, (t[0] - first_start) * 1e-3, (t[8] - first_start) * 1e-3, stage(1), stage(2), stage(3),
-                   stage(4), stage(5), stage(6), (t[7] - t[1]) * us_per_cycle, t[9], t[10], t[11] & 0xFFFFFFFFll,
-                   t[11] >> 32);
+                   "  %3d %5d %6.2f %6.2f | %5.2f %7.2f %5.2f %5.2f %6.2f %6.2f %5.2f | %5.2f | %9lld %6lld %6lld "
+                   "%6lld %6lld\n",
+                   s, c, (t[0] - first_start) * 1e-3, (t[9] - first_start) * 1e-3, stage(1), stage(2), stage(3),
+                   stage(4), stage(5), stage(6), stage(7), (t[8] - t[1]) * us_per_cycle, t[10], t[11], t[12],
+                   t[13] & 0xFFFFFFFFll, t[13] >> 32);
     }
 }
 

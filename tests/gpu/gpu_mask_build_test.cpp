@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -145,6 +147,35 @@ TEST(GpuChunkedMaskBuild, PivotMissFallsBackToTheWholePrefixSelection) {
   std::vector<float> beta(static_cast<std::size_t>(key_len));
   for (int j = 0; j < key_len; ++j) beta[j] = j % 64 == 0 ? 2.0f : uniform(rng);
   EXPECT_EQ(gpu_death(beta, 1, key_len, window, MaskBuildMethod::Chunked), cpu_death(beta, 1, key_len, window));
+}
+
+// The order by bins of the rank keys' top bits, and the cut at T's bin (the collection holds far more than w prefix
+// keys late in these sequences): bf16-valued β (ties inside a bin, ordered by index; T's bin holds keys ranked after
+// it), small integers (the range needs fewer bits than a bin index: one value per bin, 20–60 entries each), and a few
+// huge and tiny β stretching the range so that one bin holds most keys (the cut and the LSD sort instead).
+TEST(GpuChunkedMaskBuild, BinOrderAndCutKeepWhatTheCpuKeeps) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> small_integer(0, 1500);
+  const auto bf16_valued = [](float value) {  // round to nearest even on the upper 16 bits
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+  };
+  for (int kind = 0; kind < 3; ++kind)
+    for (const auto& [key_len, window] : {std::pair{32768, 1024}, std::pair{20000, 300}, std::pair{60000, 4096}}) {
+      std::vector<float> beta(static_cast<std::size_t>(key_len));
+      for (int j = 0; j < key_len; ++j) {
+        if (kind == 0) beta[j] = bf16_valued(std::exp(normal(rng)));
+        if (kind == 1) beta[j] = static_cast<float>(small_integer(rng));
+        if (kind == 2) beta[j] = j % 997 == 0 ? 1e30f : j % 991 == 0 ? 1e-30f : std::exp(0.1f * normal(rng));
+      }
+      EXPECT_EQ(gpu_death(beta, 1, key_len, window, MaskBuildMethod::Chunked), cpu_death(beta, 1, key_len, window))
+          << "L" << key_len << " w" << window << " kind " << kind;
+    }
 }
 
 // ------------------------------------------------------------------------------------------------------ gather lists
