@@ -854,10 +854,12 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   // values[s]: β of index warp_begin + 32·s + lane, valid below end.
   auto collect_round = [&](auto& values, int warp_begin, int end, int round) {
     constexpr int kSteps = sizeof(values) / sizeof(values[0]);
-    auto taken_by = [&](int s) { return warp_begin + 32 * s + lane < end && !(values[s] < h); };
-    int count = 0;
+    static_assert(kSteps <= 32);
+    unsigned int taken_steps = 0;  // bit s: this lane's key of step s is taken (counted per lane: no ballot yet)
 #pragma unroll
-    for (int s = 0; s < kSteps; ++s) count += __popc(__ballot_sync(0xFFFFFFFFu, taken_by(s)));
+    for (int s = 0; s < kSteps; ++s)
+      taken_steps |= static_cast<unsigned int>(warp_begin + 32 * s + lane < end && !(values[s] < h)) << s;
+    const int count = __reduce_add_sync(0xFFFFFFFFu, __popc(taken_steps));
     if (lane == 0) round_count[round][warp] = count;
     __syncthreads();
     const int of_lane = lane < kChunkWarps ? round_count[round][lane] : 0;
@@ -865,7 +867,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
     collected += __reduce_add_sync(0xFFFFFFFFu, of_lane);
 #pragma unroll
     for (int s = 0; s < kSteps; ++s) {
-      const bool take = taken_by(s);
+      const bool take = (taken_steps >> s) & 1u;
       const unsigned int taken = __ballot_sync(0xFFFFFFFFu, take);
       const int at = slot + __popc(taken & lanes_below);
       if (take && at < Shared::kSortCapacity) {
