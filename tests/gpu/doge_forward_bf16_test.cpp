@@ -22,8 +22,12 @@
 namespace dmascope::cuda {
 namespace {
 
+using testing::error_by_row_quarter;
+using testing::frobenius_relative_error;
 using testing::kept_sets_of_death;
 using testing::random_ids;
+using testing::top_one_agreement;
+using testing::top_one_flips;
 
 // The product's targets for the bf16 path: logits within 2 % (Frobenius, relative) of the fp32 reference, and the same
 // top-1 token on at least 99 % of the positions. On the same β and masks (the bf16 arithmetic alone, scores in fp32)
@@ -37,70 +41,6 @@ constexpr double kSameInputsTopOne = 0.95;
 // looser bound, still far below what a wrong key, head, rotation or step gives (tens of percent).
 constexpr double kOwnMasksRelativeError = 0.05;
 constexpr double kOwnMasksTopOne = 0.9;
-
-double frobenius_relative_error(const Tensor& test, const Tensor& reference) {
-  const float* a = test.data<float>();
-  const float* b = reference.data<float>();
-  double difference = 0.0, norm = 0.0;
-  for (std::int64_t i = 0; i < reference.numel(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;  // a NaN never passes
-    difference += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += static_cast<double>(b[i]) * b[i];
-  }
-  return std::sqrt(difference / std::max(norm, 1e-300));
-}
-
-// The relative error of each quarter of the rows: a fault that depends on the position shows in the later quarters.
-std::string error_by_row_quarter(const Tensor& test, const Tensor& reference) {
-  const std::int64_t rows = reference.shape()[1], V = reference.shape()[2];
-  std::string text;
-  for (std::int64_t q = 0; q < 4; ++q) {
-    double difference = 0.0, norm = 0.0;
-    for (std::int64_t r = q * rows / 4; r < (q + 1) * rows / 4; ++r)
-      for (std::int64_t v = 0; v < V; ++v) {
-        const double a = test.data<float>()[r * V + v], b = reference.data<float>()[r * V + v];
-        difference += (a - b) * (a - b);
-        norm += b * b;
-      }
-    text += fmt::format(" {:.4f}", std::sqrt(difference / std::max(norm, 1e-300)));
-  }
-  return text;
-}
-
-double top_one_agreement(const Tensor& test, const Tensor& reference) {
-  const std::int64_t rows = reference.shape()[1], V = reference.shape()[2];
-  std::int64_t same = 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* a = test.data<float>() + r * V;
-    const float* b = reference.data<float>() + r * V;
-    same += std::max_element(a, a + V) - a == std::max_element(b, b + V) - b;
-  }
-  return static_cast<double>(same) / static_cast<double>(rows);
-}
-
-// The rows whose top-1 token differs, each as the reference's margin between its own top-1 and the test's top-1 over
-// the row's RMS logit difference: a flip with a margin of a few RMS differences or less is a near-tie that any
-// rounding of the hidden states may turn; a large ratio would be a real fault.
-std::string top_one_flips(const Tensor& test, const Tensor& reference) {
-  const std::int64_t rows = reference.shape()[1], V = reference.shape()[2];
-  std::string text;
-  int flips = 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* a = test.data<float>() + r * V;
-    const float* b = reference.data<float>() + r * V;
-    const std::int64_t top_a = std::max_element(a, a + V) - a, top_b = std::max_element(b, b + V) - b;
-    if (top_a == top_b) continue;
-    double squares = 0.0;
-    for (std::int64_t v = 0; v < V; ++v) {
-      const double difference = static_cast<double>(a[v]) - b[v];
-      squares += difference * difference;
-    }
-    const double rms = std::sqrt(squares / static_cast<double>(V));
-    text += fmt::format(" row {} margin {:.3g} = {:.2f} RMS;", r, b[top_b] - b[top_a], (b[top_b] - b[top_a]) / rms);
-    ++flips;
-  }
-  return fmt::format("{} flips{}", flips, flips > 0 ? ":" + text : "");
-}
 
 // The share of kept (query, key) entries on which two masks of one layer agree: half of Σ_j |kept rows of j differ|
 // (a row that swaps a key differs in two entries) over Σ_j kept rows of j in the reference, from the death indices (keep(i, j) ⇔ j ≤ i < death[j]).
@@ -214,11 +154,7 @@ std::filesystem::path assets_models_dir() {
 
 TEST(DogeForwardBf16, EveryFixtureAndBundledModelMatchesFp32) {
   SKIP_WITHOUT_GPU();
-  std::vector<std::filesystem::path> dirs;
-  for (const auto& root : {testing::fixtures_dir() / "models", assets_models_dir()})
-    for (const auto& entry : std::filesystem::directory_iterator(root))
-      if (entry.is_directory()) dirs.push_back(entry.path());
-  std::sort(dirs.begin(), dirs.end());
+  const std::vector<std::filesystem::path> dirs = testing::fixture_and_bundled_model_dirs();
   ASSERT_GE(dirs.size(), 7u);
   std::uint32_t seed = 1;
   for (const auto& dir : dirs) {

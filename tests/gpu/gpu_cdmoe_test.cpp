@@ -31,6 +31,7 @@
 namespace dmascope::cuda {
 namespace {
 
+using testing::frobenius_relative_error;
 using testing::kept_sets_of_death;
 using testing::random_ids;
 
@@ -366,16 +367,6 @@ TEST(GpuCdmoeForward, Fp32ForwardMatchesTheCpuForwardAndTransformersGolden) {
   EXPECT_LE(worst, kGoldenMaxAbs) << "GPU fp32 logits against transformers' golden";
 }
 
-double frobenius_relative(std::span<const float> test, std::span<const float> reference) {
-  double difference = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < reference.size(); ++i) {
-    if (!std::isfinite(test[i])) return INFINITY;  // a NaN never passes
-    difference += (static_cast<double>(test[i]) - reference[i]) * (static_cast<double>(test[i]) - reference[i]);
-    norm += static_cast<double>(reference[i]) * reference[i];
-  }
-  return std::sqrt(difference / std::max(norm, 1e-300));
-}
-
 // With the attention scores in fp32 (ScoreRounding::Fp32) and the CPU on the bf16 forward's masks, what is left is
 // the bf16 arithmetic and the routing's bf16 rounding: within the dense models' 2 %. The graph replays the eager
 // launches exactly, and poisoned activations change nothing (every element is written).
@@ -396,7 +387,7 @@ TEST(GpuCdmoeForward, Bf16ForwardIsFiniteAndCloseToTheCpuAndItsGraphReplaysTheEa
     ASSERT_EQ(non_finite(floats(replayed.forward.logits)), 0) << name;
     expect_masks_follow_own_beta(replayed.forward, name + " (bf16)");
     const ForwardResult cpu = cpu_forward_on_masks_of(model, ids, replayed.forward);
-    const double error = frobenius_relative(floats(replayed.forward.logits), floats(cpu.logits));
+    const double error = frobenius_relative_error(replayed.forward.logits, cpu.logits);
     fmt::print("[bf16 CDMoE] {}: L {}: logits rel. error vs the CPU fp32 forward on the same masks {:.4f}\n", name,
                ids.size(), error);
     EXPECT_LE(error, kBf16LogitsRelative) << name;
