@@ -18,12 +18,6 @@
 namespace dmascope {
 namespace {
 
-using testing::frobenius_relative_error;
-using testing::kept_sets_of_death;
-using testing::random_ids;
-using testing::top_one_agreement;
-using testing::top_one_flips;
-
 // The bf16 path's target for the logits' relative error: the weights' rounding alone must leave room under it.
 constexpr double kTargetRelativeError = 0.02;
 // The kept-sets attention sums in another order than the DMA kernel: logits a few ulps apart (measured 4.5e-7).
@@ -63,7 +57,7 @@ void measure(const DogeModel& model, std::span<const std::int32_t> ids, std::int
   ForwardOptions same_masks = options;
   same_masks.capture = false;
   same_masks.kept_sets = [&](std::int64_t layer, const AttentionProblem& problem) {
-    return kept_sets_of_death(reference.layers[static_cast<std::size_t>(layer)].death, problem);
+    return testing::kept_sets_of_death(reference.layers[static_cast<std::size_t>(layer)].death, problem);
   };
   same_masks.bias_override = [&](std::int64_t layer, std::span<float> beta) {
     const Tensor& own = reference.layers[static_cast<std::size_t>(layer)].dyn_bias;
@@ -71,12 +65,12 @@ void measure(const DogeModel& model, std::span<const std::int32_t> ids, std::int
     std::copy_n(own.data<float>(), beta.size(), beta.begin());
   };
   const ForwardResult weights_alone = doge_forward(rounded, ids, same_masks);
-  const double error = frobenius_relative_error(weights_alone.logits, reference.logits);
-  const double top_one = top_one_agreement(weights_alone.logits, reference.logits);
+  const double error = testing::frobenius_relative_error(weights_alone.logits, reference.logits);
+  const double top_one = testing::top_one_agreement(weights_alone.logits, reference.logits);
   fmt::print("[bf16 weights] {}: L {} w {}: on the fp32 β and masks, logits rel. error {:.4f}, top-1 agreement {:.4f}; "
              "top-1 {}\n",
              name, ids.size(), reference.window, error, top_one,
-             top_one_flips(weights_alone.logits, reference.logits));
+             testing::top_one_flips(weights_alone.logits, reference.logits));
   EXPECT_TRUE(std::isfinite(error)) << name;  // a NaN never passes
   EXPECT_LE(error, kTargetRelativeError) << name;
   if (stored_in_bf16(model)) {  // rounding a bf16 value changes nothing: only the attention's summation order differs
@@ -94,8 +88,9 @@ TEST(Bf16WeightsAlone, MoveEveryFixtureAndBundledModelLessThanTheTarget) {
   for (const auto& dir : dirs) {
     const DogeModel model = DogeModel::load(dir);
     const std::int64_t window = model.config.keep_window_size;
-    measure(model, random_ids(3 * window + 17, model.config.vocab_size, seed++), 0, dir.filename().string());
-    measure(model, random_ids(301, model.config.vocab_size, seed++), window / 2, dir.filename().string() + " w/2");
+    const std::string name = dir.filename().string();
+    measure(model, testing::random_ids(3 * window + 17, model.config.vocab_size, seed++), 0, name);
+    measure(model, testing::random_ids(301, model.config.vocab_size, seed++), window / 2, name + " w/2");
   }
 }
 
