@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,10 +44,7 @@ constexpr int kBf16WeightSteps = 1, kBf16NormalizedWeightSteps = 2;
 
 // How many bf16 steps apart two bf16-valued floats of one sign are.
 int bf16_steps_apart(float a, float b) {
-  std::uint32_t bits_a, bits_b;
-  std::memcpy(&bits_a, &a, sizeof bits_a);
-  std::memcpy(&bits_b, &b, sizeof bits_b);
-  return std::abs(static_cast<int>(bits_a >> 16) - static_cast<int>(bits_b >> 16));
+  return std::abs(static_cast<int>(f32_to_bf16(a).bits) - static_cast<int>(f32_to_bf16(b).bits));
 }
 // The experts' sum in fp32, max |gpu − cpu| over max |cpu|: the dot products are summed in another order (lanes and
 // a butterfly against a serial sum) and the GPU fuses multiply-adds; 1e-5 is ~100 ulp of the largest element, far

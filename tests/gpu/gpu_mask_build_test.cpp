@@ -7,10 +7,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <random>
 
+#include "core/formats/tensor.h"
 #include "core/mask/dma_mask.h"
 #include "kernels/dma_cuda.h"
 #include "tests/gpu/gpu_test_support.h"
@@ -158,18 +158,11 @@ TEST(GpuChunkedMaskBuild, BinOrderAndCutKeepWhatTheCpuKeeps) {
   std::mt19937 rng(23);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_int_distribution<int> small_integer(0, 1500);
-  const auto bf16_valued = [](float value) {  // round to nearest even on the upper 16 bits
-    std::uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-  };
   for (int kind = 0; kind < 3; ++kind)
     for (const auto& [key_len, window] : {std::pair{32768, 1024}, std::pair{20000, 300}, std::pair{60000, 4096}}) {
       std::vector<float> beta(static_cast<std::size_t>(key_len));
       for (int j = 0; j < key_len; ++j) {
-        if (kind == 0) beta[j] = bf16_valued(std::exp(normal(rng)));
+        if (kind == 0) beta[j] = round_to_bf16(std::exp(normal(rng)));
         if (kind == 1) beta[j] = static_cast<float>(small_integer(rng));
         if (kind == 2) beta[j] = j % 997 == 0 ? 1e30f : j % 991 == 0 ? 1e-30f : std::exp(0.1f * normal(rng));
       }
