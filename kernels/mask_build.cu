@@ -586,31 +586,22 @@ __device__ __forceinline__ int range_bits(int n, unsigned int lowest, unsigned i
 }
 
 // The cut before the LSD sort (step 3, crowded bins): the pivot's margin collects about twice w prefix keys, and every
-// one of them ranked after T, the w-th best prefix key, would be sorted only to be dropped. One radix-select pass over
-// the collected prefix keys — a histogram of the top kSelectBits bits of (rank key − lowest) — finds the bin holding
-// T; the entries of later bins (prefix and chunk keys alike) rank after T and leave, in order, so the sort takes about
-// w keys plus the chunk keys ranked before T. The kept set stays closed towards better ranks and holds T, as the
+// one of them ranked after T, the w-th best prefix key, would be sorted only to be dropped. bin_sort_collected, which
+// stepped aside, has already found the bin holding T in a histogram of the top kSelectBits bits of (rank key −
+// lowest); the entries of later bins (prefix and chunk keys alike) rank after T and leave, in order, so the sort takes
+// about w keys plus the chunk keys ranked before T. The kept set stays closed towards better ranks and holds T, as the
 // collection's was. Updates n, prefix_entries and top (an upper bound of the kept keys). Block-uniform; the entries
 // are rank keys.
 constexpr int kSelectBits = 11;
 static_assert(kSelectBins == 1 << kSelectBits);
 template <class Shared>
-__device__ void cut_after_window(Shared& sh, int& n, int& prefix_entries, int window, unsigned int lowest,
+__device__ void cut_after_window(Shared& sh, int& n, int& prefix_entries, unsigned int last_bin, unsigned int lowest,
                                  unsigned int& top) {
   constexpr int kMaxSteps = Shared::kSortCapacity / kChunkThreads;  // entries per lane
-  __shared__ unsigned int cut_bin;
   __shared__ int warp_kept[kChunkWarps], warp_kept_prefix[kChunkWarps];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int shift = max(0, range_bits(n, lowest, top) - kSelectBits);
-  int* histogram = sh.counters.selection.histogram;
+  const int shift = max(0, range_bits(n, lowest, top) - kSelectBits);  // bin_sort_collected's
   unsigned int* keys = sh.work.sort.keys[0];
-  for (int v = tid; v < kSelectBins; v += kChunkThreads) histogram[v] = 0;
-  __syncthreads();
-  for (int i = tid; i < prefix_entries; i += kChunkThreads) atomicAdd(&histogram[(keys[i] - lowest) >> shift], 1);
-  __syncthreads();
-  find_bin_of_rank(sh, histogram, window, &cut_bin, nullptr);  // the bin holding T
-  __syncthreads();
-  const unsigned int last_bin = cut_bin;
   // Ordered compaction in place: warp u owns entries [u·steps·32, (u+1)·steps·32); all of them are read into
   // registers before the barrier that publishes the warps' counts, and written after it.
   const int steps = (n + kChunkThreads - 1) / kChunkThreads;
@@ -660,12 +651,14 @@ __device__ void cut_after_window(Shared& sh, int& n, int& prefix_entries, int wi
 // rank is its bin's start plus the entries of its bin before it in (rank key, slot) order — the stable order, which is
 // the joint rank order, since slots ascend with the key index. Work O(n + Σ k_b²) for k_b entries in bin b, so it
 // steps aside (returns nullptr, nothing written but the counters) when a kept bin holds more than kBinSortMaxEntries:
-// many tied or near-tied β (bf16 models) go to the cut and the LSD sort. Otherwise returns the kept entries' slots in
-// rank order, n_kept of them; the collection slots and prefix_entries keep their meaning.
+// many tied or near-tied β (bf16 models) go to the cut and the LSD sort, with the bin holding T in *cut_bin_out for
+// the cut. Otherwise returns the kept entries' slots in rank order, n_kept of them; the collection slots and
+// prefix_entries keep their meaning.
 constexpr int kBinSortMaxEntries = 128;
 template <class Shared>
 __device__ const unsigned short* bin_sort_collected(Shared& sh, int n, int prefix_entries, int window,
-                                                    unsigned int lowest, unsigned int top, int& n_kept) {
+                                                    unsigned int lowest, unsigned int top, int& n_kept,
+                                                    unsigned int& cut_bin_out) {
   static_assert(Shared::kSortCapacity < (1 << 16), "16-bit counts per bin");
   __shared__ int cut_bin;
   const int tid = threadIdx.x;
@@ -711,7 +704,10 @@ __device__ const unsigned short* bin_sort_collected(Shared& sh, int n, int prefi
 #pragma unroll
   for (int b = 0; b < kBinsPerThread; ++b)
     if (kBinsPerThread * tid + b <= last_bin) largest = max(largest, totals[b]);
-  if (__syncthreads_or(largest > kBinSortMaxEntries)) return nullptr;
+  if (__syncthreads_or(largest > kBinSortMaxEntries)) {
+    cut_bin_out = static_cast<unsigned int>(last_bin);
+    return nullptr;
+  }
   n_kept = start[last_bin + 1];
   unsigned int* grouped_keys = sh.work.sort.keys[1];
   unsigned short* grouped_slots = sh.work.sort.slots[1];
@@ -920,10 +916,12 @@ __global__ void __launch_bounds__(kChunkThreads, 1)
   // n: the sorted entries; slots: the collection slots they come from (the bin order drops entries but keeps the
   // slots, the cut renumbers them).
   int n = collected, slots = collected;
-  const unsigned short* sorted_slots = bin_sort_collected(sh, collected, prefix_entries, window, lowest, top, n);
+  unsigned int cut_bin = 0;
+  const unsigned short* sorted_slots =
+      bin_sort_collected(sh, collected, prefix_entries, window, lowest, top, n, cut_bin);
   stamp(4);
   if (sorted_slots == nullptr) {  // crowded bins: the cut, then the LSD sort
-    if (prefix_entries >= window + kCutMinSurplus) cut_after_window(sh, n, prefix_entries, window, lowest, top);
+    if (prefix_entries >= window + kCutMinSurplus) cut_after_window(sh, n, prefix_entries, cut_bin, lowest, top);
     slots = n;
     sorted_slots = radix_sort_collected<Shared>(sh, n, lowest, top);
   }
