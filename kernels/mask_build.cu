@@ -209,9 +209,10 @@ __global__ void death_all_kept(long long total, int key_len, int* death) {
 //   1. pivot: rank a sample of 512 prefix keys (a bitonic sort over the block) and take h, the β of a sample key above
 //      the expected rank of T by 4 standard deviations plus 4 sample ranks;
 //   2. collection: one pass over the prefix and the chunk appends every key ranked at or before h (!(β < h): one float
-//      compare), in index order, to the sort buffer (β's bits, index). Warps load 16 steps of 32 keys at once (the
-//      pass is bound by L2 latency) in rounds of 16 × 512 keys; one barrier per round turns the warps' counts into
-//      their slots, and the next round's loads are in flight meanwhile. The prefix needs no pivot while it holds at
+//      compare), in index order, to the sort buffer (β's bits, index). Warps load 16 steps of 32 keys at once in
+//      rounds of 16 × 512 keys; one barrier per round turns the warps' counts into their slots, and the next round's
+//      loads are in flight meanwhile. A round costs its instructions, not its loads: about 1.4 µs per 8K keys on an
+//      NVIDIA H200 with one round in flight or two (bench/h200/README.md). The prefix needs no pivot while it holds at
 //      most w keys (every key is collected). If h missed (fewer than w prefix keys at or before it) or too many keys
 //      precede it, T is found by a radix select over the whole prefix instead and the n_I keys are compacted there:
 //      slower, same result;
