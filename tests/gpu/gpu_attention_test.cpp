@@ -329,6 +329,64 @@ TEST(GpuForwardKernel, HugeBetaGivesFiniteOutputOnEveryKernel) {
 // round(round(q·k)·scale) + β) in bf16, then the softmax. q and k are tripled so that scores spread over ±30, where
 // bf16 keeps 1/16 or less (the two outputs differ by ~1.6 %): the rounded path must match a CPU reference that rounds the same way, and be clearly
 // closer to it than to the exact scores' output (the test tells the two modes apart).
+// Replays of one captured graph (same buffers) with β changed between them: each replay must build its own β's mask and
+// chunk keys and give that β's death indices and output — a forward that read the chunk keys of the previous replay,
+// or before its build had written them, would fail here. Several chunks per segment and several segments.
+TEST(GpuForwardKernel, EveryReplayReadsTheChunkKeysOfItsOwnBuild) {
+  SKIP_WITHOUT_GPU();
+  const ForwardCase c{2, 2, 2, 2100, 2100, 64, 200, Precision::BF16};  // 4 segments of 3 chunks
+  std::mt19937 rng(20261207);
+  HostInputs in = random_inputs(c, rng);
+  const std::vector<float> betas[2] = {in.beta, random_beta(c.batch * c.kv_heads * c.key_len, rng, 0)};
+  std::vector<std::int32_t> deaths[2];
+  std::vector<float> references[2];
+  for (int which = 0; which < 2; ++which) {
+    for (std::int64_t s = 0; s < c.batch * c.kv_heads; ++s) {
+      const auto segment = dma_death_indices(std::span<const float>(betas[which].data() + s * c.key_len, c.key_len), c.window);
+      deaths[which].insert(deaths[which].end(), segment.begin(), segment.end());
+    }
+    AttentionProblem problem;
+    problem.batch = c.batch;
+    problem.q_heads = c.q_heads;
+    problem.kv_heads = problem.bias_heads = c.kv_heads;
+    problem.q_len = c.q_len;
+    problem.key_len = c.key_len;
+    problem.head_dim = c.head_dim;
+    problem.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    problem.q = in.q_f32.data();
+    problem.k = in.k_f32.data();
+    problem.v = in.v_f32.data();
+    problem.beta = betas[which].data();
+    problem.death = deaths[which].data();
+    references[which].resize(in.q.size());
+    attention_reference(problem, references[which].data(), nullptr, true);
+  }
+  AttentionShape shape{c.batch, c.q_heads, c.kv_heads, c.kv_heads, c.q_len, c.key_len, c.head_dim, c.precision};
+  for (const char* spec : {"", "pdl=off"}) {
+    SCOPED_TRACE(std::string("kernel choice '") + spec + "'");
+    DmaRunner runner(shape, c.window, MaskVariant::PerRowTopK, parse_kernel_choice(spec));
+    DeviceBuffer q(in.q.size() * 2), k(in.k.size() * 2), v(in.v.size() * 2), beta(in.beta.size() * 4),
+        death(in.beta.size() * 4), out(in.q.size() * 2);
+    q.upload(in.q.data(), in.q.size() * 2);
+    k.upload(in.k.data(), in.k.size() * 2);
+    v.upload(in.v.data(), in.v.size() * 2);
+    for (int replay = 0; replay < 6; ++replay) {
+      const int which = replay % 2;
+      beta.upload(betas[which].data(), betas[which].size() * 4);
+      death.fill_bytes(0xFF);
+      out.fill_bytes(0xFF);  // NaN in bf16
+      runner.mask_and_forward(q.get(), k.get(), v.get(), beta.as<float>(), death.as<std::int32_t>(), out.get());
+      runner.synchronize();
+      std::vector<std::int32_t> death_host(in.beta.size());
+      death.download(death_host.data(), death_host.size() * 4);
+      EXPECT_EQ(death_host, deaths[which]) << "replay " << replay;
+      EXPECT_LT(relative_error(download_output(out, in.q.size(), c.precision), references[which]),
+                kRelativeToleranceBf16)
+          << "replay " << replay;
+    }
+  }
+}
+
 TEST(GpuForwardKernel, RoundedScoresFollowTheInputTypeSteps) {
   SKIP_WITHOUT_GPU();
   for (const std::int64_t d : {64, 128}) {
