@@ -159,6 +159,23 @@ std::vector<float> download_output(const DeviceBuffer& out, std::size_t count, P
   return values;
 }
 
+// The CPU reference's problem for case c on the fp32 values of `in`, with bias β; no death indices (dense causal).
+AttentionProblem cpu_problem(const ForwardCase& c, const HostInputs& in, const float* beta) {
+  AttentionProblem problem;
+  problem.batch = c.batch;
+  problem.q_heads = c.q_heads;
+  problem.kv_heads = problem.bias_heads = c.kv_heads;
+  problem.q_len = c.q_len;
+  problem.key_len = c.key_len;
+  problem.head_dim = c.head_dim;
+  problem.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  problem.q = in.q_f32.data();
+  problem.k = in.k_f32.data();
+  problem.v = in.v_f32.data();
+  problem.beta = beta;
+  return problem;
+}
+
 class GpuForward : public ::testing::TestWithParam<ForwardCase> {};
 
 TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
@@ -179,18 +196,7 @@ TEST_P(GpuForward, DmaDenseAndMaterializedMatchTheCpuReference) {
   std::vector<std::int32_t> death_host(in.beta.size());
   death.download(death_host.data(), death_host.size() * 4);
 
-  AttentionProblem problem;
-  problem.batch = c.batch;
-  problem.q_heads = c.q_heads;
-  problem.kv_heads = problem.bias_heads = c.kv_heads;
-  problem.q_len = c.q_len;
-  problem.key_len = c.key_len;
-  problem.head_dim = c.head_dim;
-  problem.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  problem.q = in.q_f32.data();
-  problem.k = in.k_f32.data();
-  problem.v = in.v_f32.data();
-  problem.beta = in.beta.data();
+  AttentionProblem problem = cpu_problem(c, in, in.beta.data());
   for (std::int64_t s = 0; s < c.batch * c.kv_heads; ++s) {  // the mask the GPU built is the CPU's
     const auto expected = dma_death_indices(std::span<const float>(in.beta.data() + s * c.key_len, c.key_len), c.window);
     ASSERT_TRUE(std::equal(expected.begin(), expected.end(), death_host.begin() + s * c.key_len)) << "segment " << s;
@@ -345,18 +351,7 @@ TEST(GpuForwardKernel, EveryReplayReadsTheChunkKeysOfItsOwnBuild) {
       const auto segment = dma_death_indices(std::span<const float>(betas[which].data() + s * c.key_len, c.key_len), c.window);
       deaths[which].insert(deaths[which].end(), segment.begin(), segment.end());
     }
-    AttentionProblem problem;
-    problem.batch = c.batch;
-    problem.q_heads = c.q_heads;
-    problem.kv_heads = problem.bias_heads = c.kv_heads;
-    problem.q_len = c.q_len;
-    problem.key_len = c.key_len;
-    problem.head_dim = c.head_dim;
-    problem.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    problem.q = in.q_f32.data();
-    problem.k = in.k_f32.data();
-    problem.v = in.v_f32.data();
-    problem.beta = betas[which].data();
+    AttentionProblem problem = cpu_problem(c, in, betas[which].data());
     problem.death = deaths[which].data();
     references[which].resize(in.q.size());
     attention_reference(problem, references[which].data(), nullptr, true);
