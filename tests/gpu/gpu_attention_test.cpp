@@ -331,10 +331,6 @@ TEST(GpuForwardKernel, HugeBetaGivesFiniteOutputOnEveryKernel) {
   }
 }
 
-// KernelChoice scores=input: every score formed as transformers' eager attention forms it in a bf16 model, round(
-// round(round(q·k)·scale) + β) in bf16, then the softmax. q and k are tripled so that scores spread over ±30, where
-// bf16 keeps 1/16 or less (the two outputs differ by ~1.6 %): the rounded path must match a CPU reference that rounds the same way, and be clearly
-// closer to it than to the exact scores' output (the test tells the two modes apart).
 // Replays of one captured graph (same buffers) with β changed between them: each replay must build its own β's mask and
 // chunk keys and give that β's death indices and output — a forward that read the chunk keys of the previous replay,
 // or before its build had written them, would fail here. Several chunks per segment and several segments.
@@ -382,6 +378,10 @@ TEST(GpuForwardKernel, EveryReplayReadsTheChunkKeysOfItsOwnBuild) {
   }
 }
 
+// KernelChoice scores=input: every score formed as transformers' eager attention forms it in a bf16 model, round(
+// round(round(q·k)·scale) + β) in bf16, then the softmax. q and k are tripled so that scores spread over ±30, where
+// bf16 keeps 1/16 or less (the two outputs differ by ~1.6 %): the rounded path must match a CPU reference that rounds the same way, and be clearly
+// closer to it than to the exact scores' output (the test tells the two modes apart).
 TEST(GpuForwardKernel, RoundedScoresFollowTheInputTypeSteps) {
   SKIP_WITHOUT_GPU();
   for (const std::int64_t d : {64, 128}) {
