@@ -65,12 +65,13 @@ void measure(const DogeModel& model, std::span<const std::int32_t> ids, std::int
     std::copy_n(own.data<float>(), beta.size(), beta.begin());
   };
   const ForwardResult weights_alone = doge_forward(rounded, ids, same_masks);
-  const double error = testing::frobenius_relative_error(weights_alone.logits, reference.logits);
-  const double top_one = testing::top_one_agreement(weights_alone.logits, reference.logits);
+  const double error = logits_relative_error(weights_alone.logits, reference.logits);
+  const TopOneAgreement agreement = top_one_agreement(weights_alone.logits, reference.logits);
+  const double top_one = agreement.share();
   fmt::print("[bf16 weights] {}: L {} w {}: on the fp32 β and masks, logits rel. error {:.4f}, top-1 agreement {:.4f}; "
              "top-1 {}\n",
              name, ids.size(), reference.window, error, top_one,
-             testing::top_one_flips(weights_alone.logits, reference.logits));
+             describe_flips(agreement, agreement.flips.size()));
   EXPECT_TRUE(std::isfinite(error)) << name;  // a NaN never passes
   EXPECT_LE(error, kTargetRelativeError) << name;
   if (stored_in_bf16(model)) {  // rounding a bf16 value changes nothing: only the attention's summation order differs

@@ -9,6 +9,48 @@
 
 namespace dmascope {
 
+KeptKeySets kept_sets_of_death(std::span<const std::int32_t> death) {
+  const auto L = static_cast<std::int64_t>(death.size());
+  const auto end_of = [&](std::int64_t j) {
+    return std::clamp<std::int64_t>(death[static_cast<std::size_t>(j)], j, L);
+  };
+  // Rows kept per row by a difference array over each key's run of rows [j, end), then the keys in ascending order.
+  std::vector<std::int64_t> starts(static_cast<std::size_t>(L) + 1, 0);
+  for (std::int64_t j = 0; j < L; ++j) {
+    ++starts[static_cast<std::size_t>(j)];
+    --starts[static_cast<std::size_t>(end_of(j))];
+  }
+  KeptKeySets sets;
+  sets.offsets.assign(static_cast<std::size_t>(L) + 1, 0);
+  std::int64_t alive = 0;
+  for (std::int64_t i = 0; i < L; ++i) {
+    alive += starts[static_cast<std::size_t>(i)];
+    sets.offsets[static_cast<std::size_t>(i) + 1] = sets.offsets[static_cast<std::size_t>(i)] + alive;
+  }
+  sets.keys.resize(static_cast<std::size_t>(sets.offsets.back()));
+  std::vector<std::int64_t> cursor(sets.offsets.begin(), sets.offsets.end() - 1);
+  for (std::int64_t j = 0; j < L; ++j)
+    for (std::int64_t i = j; i < end_of(j); ++i)
+      sets.keys[static_cast<std::size_t>(cursor[static_cast<std::size_t>(i)]++)] = static_cast<std::int32_t>(j);
+  return sets;
+}
+
+std::vector<KeptKeySets> kept_sets_of_layer_death(std::span<const std::int32_t> death,
+                                                  const AttentionProblem& problem) {
+  const std::int64_t L = problem.key_len;
+  if (static_cast<std::int64_t>(death.size()) != problem.bias_heads * L)
+    fail("kept sets of a layer's death indices: {} indices for {} bias heads of {} keys", death.size(),
+         problem.bias_heads, L);
+  std::vector<KeptKeySets> per_bias_head;
+  for (std::int64_t b = 0; b < problem.bias_heads; ++b)
+    per_bias_head.push_back(
+        kept_sets_of_death(death.subspan(static_cast<std::size_t>(b * L), static_cast<std::size_t>(L))));
+  std::vector<KeptKeySets> heads;
+  for (std::int64_t h = 0; h < problem.q_heads; ++h)
+    heads.push_back(per_bias_head[static_cast<std::size_t>(problem.bias_head_of(h))]);
+  return heads;
+}
+
 void validate_kept_sets(const AttentionProblem& problem, std::span<const KeptKeySets> heads) {
   problem.validate();
   if (problem.batch != 1) fail("attention over kept sets: batch {} (only batch 1)", problem.batch);

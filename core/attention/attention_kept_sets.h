@@ -24,6 +24,12 @@ struct KeptKeySets {
   }
 };
 
+// The kept sets a DMA mask's death indices describe (keep(i, j) ⇔ j ≤ i < death[j]), keys ascending in each row, in
+// O(L + kept entries): what a forward run on another forward's masks (ForwardOptions::kept_sets) attends over.
+KeptKeySets kept_sets_of_death(std::span<const std::int32_t> death);
+// The same for a layer's death indices [bias heads, L] (a LayerCapture's death), one set per query head of `problem`.
+std::vector<KeptKeySets> kept_sets_of_layer_death(std::span<const std::int32_t> death, const AttentionProblem& problem);
+
 // Error naming the head and row whose set does not fit the problem (wrong row count, a key outside [0, i]).
 void validate_kept_sets(const AttentionProblem& problem, std::span<const KeptKeySets> heads);
 

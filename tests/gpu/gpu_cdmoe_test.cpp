@@ -30,7 +30,6 @@
 namespace dmascope::cuda {
 namespace {
 
-using testing::frobenius_relative_error;
 using testing::kept_sets_of_death;
 using testing::random_ids;
 
@@ -383,7 +382,7 @@ TEST(GpuCdmoeForward, Bf16ForwardIsFiniteAndCloseToTheCpuAndItsGraphReplaysTheEa
     ASSERT_EQ(non_finite(floats(replayed.forward.logits)), 0) << name;
     expect_masks_follow_own_beta(replayed.forward, name + " (bf16)");
     const ForwardResult cpu = cpu_forward_on_masks_of(model, ids, replayed.forward);
-    const double error = frobenius_relative_error(replayed.forward.logits, cpu.logits);
+    const double error = logits_relative_error(replayed.forward.logits, cpu.logits);
     fmt::print("[bf16 CDMoE] {}: L {}: logits rel. error vs the CPU fp32 forward on the same masks {:.4f}\n", name,
                ids.size(), error);
     EXPECT_LE(error, kBf16LogitsRelative) << name;
