@@ -31,7 +31,7 @@ TEST(CliUsage, EverySubcommandsHelpExitsZeroAndNamesEachOfItsFlags) {
                 "--quiet"}},
       {"forward", {"--model", "--ids", "--text", "--random", "--seed", "--window", "--tile", "--mask-variant",
                    "--threads", "--repeat", "--map", "--map-layer", "--map-head", "--backend", "--precision",
-                   "--tile-maps", "--quiet"}},
+                   "--tile-maps", "--check", "--quiet"}},
       {"bench", {"--backend", "--len", "--window", "--heads", "--dim", "--batch", "--bias", "--bias-model",
                  "--precision", "--repeats", "--warmup", "--seed", "--json", "--matrix", "--max-len", "--quiet", "--save-output", "--save-rows", "--force"}},
       {"make-model", {"--out", "--preset", "--dtype", "--seed", "--window", "--force"}}};
@@ -76,6 +76,18 @@ TEST(CliUsage, UnknownFlagMissingValueAndBadIntegerExitTwoNamingTheArgument) {
     const Finished run = cli(c.arguments);
     EXPECT_EQ(run.exit_code, kExitUsage) << c.arguments << "\n" << run.output;
     EXPECT_TRUE(contains(run.output, c.named)) << c.arguments << "\n" << run.output;
+  }
+}
+
+// The check compares a GPU run with the CPU's reference: on the CPU it has nothing to compare, and says so before
+// any forward runs.
+TEST(CliUsage, ForwardCheckWithoutTheCudaBackendIsAUsageError) {
+  for (const std::string backend : {"", " --backend cpu"}) {
+    const Finished run = cli("forward --model " + fixture_model("gqa_f32") + " --random 20 --check" + backend);
+    EXPECT_EQ(run.exit_code, kExitUsage) << run.output;
+    EXPECT_TRUE(contains(run.output, "--check")) << run.output;
+    EXPECT_TRUE(contains(run.output, "--backend cuda")) << run.output;
+    EXPECT_FALSE(contains(run.output, "tokens, window")) << "a forward ran: " << run.output;
   }
 }
 

@@ -1,10 +1,13 @@
 // `dmascope-cli forward`: runs the forward pass (the CPU's, or with --backend cuda the GPU's, bf16 or fp32) on a model
 // and prints what the mask did, layer by layer and head by head (token density, tile density, skipped tiles), the
-// speed, and optionally a coarse text picture of one tile map.
+// speed, optionally a coarse text picture of one tile map, and with --check how far a GPU run is from the CPU's fp32
+// reference (engine/precision/precision_check.h).
 #include <fmt/core.h>
 
+#include <cmath>
 #include <memory>
 #include <random>
+#include <span>
 
 #include "app/cli/cli_args.h"
 #include "app/cli/commands.h"
@@ -19,6 +22,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/attention/kernel_counters.h"
 #include "engine/backend/backend_factory.h"
+#include "engine/precision/precision_check.h"
 #include "engine/timing/layer_timing.h"
 
 namespace dmascope::cli {
@@ -112,10 +116,60 @@ void require_forward_memory(const DogeModel& model, std::int64_t tokens, const F
                  fmt::format("free memory of {}", status.name));
 }
 
+// --check: the GPU run against the CPU's fp32 forward on the same ids and window (engine::check_against_cpu_reference).
+// Returns 1 when a logit is not finite (reported, never passed as agreement).
+int print_precision_check(const DogeModel& model, std::span<const std::int32_t> ids, const ForwardOptions& options,
+                          const ForwardResult& run, Precision precision, bool quiet) {
+  engine::PrecisionCheck check;
+  {
+    ProgressLine progress("check", quiet);
+    check = engine::check_against_cpu_reference(model, ids, options, run, [&](std::int64_t done, std::int64_t total) {
+      if (progress.shown()) progress.update(fmt::format("CPU fp32 forward, layer {}/{}", done, total));
+    });
+  }
+  const auto percent_or_not_finite = [](double error) {
+    return std::isfinite(error) ? fmt::format("{:.2f} %", 100.0 * error) : std::string("not finite");
+  };
+  fmt::print("check against the CPU's fp32 forward (the exact reference), {} tokens, window {}:\n", check.tokens,
+             check.window);
+  const auto rows_line = [&](const RowErrors& rows) {
+    std::string quarters;
+    for (double error : rows.by_quarter) quarters += " " + percent_or_not_finite(error);
+    return fmt::format("    by row: median {}, 99th percentile {}, worst {} (row {}){}",
+                       percent_or_not_finite(rows.median), percent_or_not_finite(rows.p99),
+                       percent_or_not_finite(rows.worst), rows.worst_row, quarters.empty() ? "" : "; by quarter of the rows:" + quarters);
+  };
+  fmt::print("  logits: relative error {}, top-1 agreement {:.2f} % ({})\n{}\n",
+             percent_or_not_finite(check.relative_error), 100.0 * check.top_one.share(), describe_flips(check.top_one),
+             rows_line(check.rows));
+  fmt::print("  on this run's own β and masks (the {} arithmetic alone): relative error {}, top-1 agreement {:.2f} % "
+             "({})\n{}\n",
+             precision_name(precision), percent_or_not_finite(check.same_masks_relative_error),
+             100.0 * check.same_masks_top_one.share(), describe_flips(check.same_masks_top_one),
+             rows_line(check.same_masks_rows));
+  fmt::print("  (a flip's margin: the reference's lead of its own top-1 over this run's, in RMS logit differences of "
+             "the row; a few or less is a near-tie)\n");
+  fmt::print("{:>7} {:>9} {:>19} {:>26} {:>20} {:>17}\n", "layer", "bias head", "kept-mask agreement",
+             "rows with another kept set", "of them cut on a tie", "largest β change");
+  for (std::size_t layer = 0; layer < check.layers.size(); ++layer)
+    for (std::size_t head = 0; head < check.layers[layer].heads.size(); ++head) {
+      const MaskAgreement& mask = check.layers[layer].heads[head];
+      fmt::print("{:>7} {:>9} {:>17.3f} % {:>26} {:>20} {:>15.3f} %\n", layer, head, 100.0 * mask.kept_share,
+                 mask.rows_differing, mask.differing_on_tie, 100.0 * check.layers[layer].largest_beta_change[head]);
+    }
+  fmt::print("  (cut on a tie: the row's w-th and (w+1)-th key tie on β in this run or in the reference, and the tie "
+             "rule — lower index kept — picks the kept key; largest β change: of the head's largest |β|)\n");
+  if (!check.finite()) {
+    fmt::print(stderr, "forward --check: this run's logits hold a non-finite value\n");
+    return 1;
+  }
+  return 0;
+}
+
 struct ForwardArguments {
   std::string model, ids, text, mask_variant = "per-row", backend = "cpu", tile_maps = "gpu", precision;
   std::int64_t random = 0, seed = 0, window = 0, tile = 64, threads = 0, repeat = 1, map_layer = 0, map_head = 0;
-  bool map = false, quiet = false;
+  bool map = false, quiet = false, check = false;
   CLI::Option* ids_option = nullptr;  // count(): whether it was given
   CLI::Option* text_option = nullptr;
   CLI::Option* random_option = nullptr;
@@ -137,6 +191,9 @@ int run_forward(const ForwardArguments& args) {
   // The model's precision: bf16 on the GPU unless asked otherwise; the CPU forward computes in fp32 only.
   const Precision precision = args.precision.empty() ? (args.backend == "cuda" ? Precision::BF16 : Precision::F32)
                                                      : precision_from_name(args.precision);
+  if (args.check && args.backend != "cuda")
+    usage_fail("--check compares a GPU forward with the CPU's fp32 forward: give --backend cuda (the CPU forward is "
+               "the reference itself)");
   if (args.backend == "cpu" && precision != Precision::F32)
     usage_fail("--precision {}: the CPU forward computes in fp32 only (bf16 runs with --backend cuda)",
                args.precision);
@@ -170,6 +227,10 @@ int run_forward(const ForwardArguments& args) {
   }
   // Ids from --ids or --text are checked here, still before the weights are uploaded; the forwards check again.
   if (args.random_option->count() == 0) require_forward_memory(model, static_cast<std::int64_t>(ids.size()), options, cuda);
+  if (args.check)  // the CPU reference on top of the run's every logit row, which stays held while it runs
+    require_cpu_forward_memory(model, static_cast<std::int64_t>(ids.size()), options,
+                               saturating_mul(saturating_mul(static_cast<std::int64_t>(ids.size()),
+                                                             model.config.vocab_size), 4));
 
   const std::string& backend = args.backend;
   ForwardResult result;
@@ -189,12 +250,13 @@ int run_forward(const ForwardArguments& args) {
     options.on_progress = nullptr;  // it refers to this block's progress line
   } else {
     // The GPU forward: weights uploaded once, then `repeats` runs. Only the last position's logits come back (the
-    // summary does not print logits); q/k/v stay on the device. Tile maps are built on the GPU unless --tile-maps cpu.
+    // summary does not print logits) unless --check compares them all; q/k/v stay on the device. Tile maps are built
+    // on the GPU unless --tile-maps cpu.
     const std::unique_ptr<ModelForward> gpu_forward = cuda->load_forward(model);
     ForwardRequest request;
     // --map draws the DMA kernel's own tiles: the map layer's q, k, v and β come back for its instrumented run.
     request.attention_inputs = args.map;
-    request.logits = LogitRows::Last;
+    request.logits = args.check ? LogitRows::All : LogitRows::Last;
     const std::string& tile_maps = args.tile_maps;
     request.tile_maps_on_device = tile_maps == "gpu";
     request.precision = precision;
@@ -267,6 +329,7 @@ int run_forward(const ForwardArguments& args) {
       print_tile_map(result.layers[layer].tile_maps[head], 64);
     }
   }
+  if (args.check) return print_precision_check(model, ids, options, result, precision, args.quiet);
   return 0;
 }
 
@@ -309,6 +372,12 @@ Command add_forward_command(CLI::App& cli) {
   command->add_option("--tile-maps", args->tile_maps, "with --backend cuda: build the tile maps on the gpu (default) "
                                                       "or the cpu")
       ->check(CLI::IsMember({"gpu", "cpu"}));
+  command->add_flag("--check", args->check,
+                    "with --backend cuda: also run the CPU's fp32 forward (the exact reference) on the same ids and "
+                    "window, and print how far this run is from it: logits' relative error and top-1 agreement (each "
+                    "flip with the reference's margin), the same on this run's own β and masks (its arithmetic "
+                    "alone), and per layer and bias head the kept-mask agreement, the rows whose kept set differs and "
+                    "how many of them cut on a β tie");
   command->add_flag("--quiet", args->quiet, "leave out the per-layer, per-head table; no progress line on stderr");
   return {command, [args] { return run_forward(*args); }};
 }
