@@ -137,7 +137,8 @@ int print_precision_check(const DogeModel& model, std::span<const std::int32_t> 
     for (double error : rows.by_quarter) quarters += " " + percent_or_not_finite(error);
     return fmt::format("    by row: median {}, 99th percentile {}, worst {} (row {}){}",
                        percent_or_not_finite(rows.median), percent_or_not_finite(rows.p99),
-                       percent_or_not_finite(rows.worst), rows.worst_row, quarters.empty() ? "" : "; by quarter of the rows:" + quarters);
+                       percent_or_not_finite(rows.worst), rows.worst_row,
+                       quarters.empty() ? "" : "; by quarter of the rows:" + quarters);
   };
   fmt::print("  logits: relative error {}, top-1 agreement {:.2f} % ({})\n{}\n",
              percent_or_not_finite(check.relative_error), 100.0 * check.top_one.share(), describe_flips(check.top_one),

@@ -30,7 +30,7 @@ KeptKeySets kept_sets_of_death(std::span<const std::int32_t> death) {
   sets.keys.resize(static_cast<std::size_t>(sets.offsets.back()));
   std::vector<std::int64_t> cursor(sets.offsets.begin(), sets.offsets.end() - 1);
   for (std::int64_t j = 0; j < L; ++j)
-    for (std::int64_t i = j; i < end_of(j); ++i)
+    for (std::int64_t i = j, end = end_of(j); i < end; ++i)
       sets.keys[static_cast<std::size_t>(cursor[static_cast<std::size_t>(i)]++)] = static_cast<std::int32_t>(j);
   return sets;
 }

@@ -33,16 +33,7 @@ void require_same_shape(const LogitRowsView& test, const LogitRowsView& referenc
 }  // namespace
 
 double logits_relative_error(const Tensor& test, const Tensor& reference) {
-  const LogitRowsView a = logit_rows(test, "test"), b = logit_rows(reference, "reference");
-  require_same_shape(a, b);
-  double difference = 0.0, norm = 0.0;
-  for (std::int64_t i = 0; i < a.rows * a.vocab; ++i) {
-    if (!std::isfinite(a.data[i])) return INFINITY;
-    const double delta = static_cast<double>(a.data[i]) - b.data[i];
-    difference += delta * delta;
-    norm += static_cast<double>(b.data[i]) * b.data[i];
-  }
-  return std::sqrt(difference / std::max(norm, 1e-300));
+  return row_relative_errors(test, reference).whole;
 }
 
 RowErrors row_relative_errors(const Tensor& test, const Tensor& reference) {
@@ -69,6 +60,12 @@ RowErrors row_relative_errors(const Tensor& test, const Tensor& reference) {
     quarter_difference[quarter] += difference;
     quarter_norm[quarter] += norm;
   }
+  double difference = 0.0, norm = 0.0;
+  for (std::size_t q = 0; q < 4; ++q) {
+    difference += quarter_difference[q];
+    norm += quarter_norm[q];
+  }
+  summary.whole = std::sqrt(difference / std::max(norm, 1e-300));
   if (a.rows >= 4)
     for (std::size_t q = 0; q < 4; ++q)
       summary.by_quarter.push_back(std::sqrt(quarter_difference[q] / std::max(quarter_norm[q], 1e-300)));

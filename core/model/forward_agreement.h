@@ -20,6 +20,7 @@ double logits_relative_error(const Tensor& test, const Tensor& reference);
 // How the error spreads over the rows: each row's ‖test − reference‖ / ‖reference‖ (a non-finite row counts as +∞).
 // A whole-tensor error made by a few rows shows as a small median and a large worst row.
 struct RowErrors {
+  double whole = 0.0;  // over all rows: logits_relative_error
   double median = 0.0, p99 = 0.0, worst = 0.0;
   std::int64_t worst_row = 0;
   std::vector<double> by_quarter;  // the relative error of each quarter of the rows, in order (from 4 rows on)

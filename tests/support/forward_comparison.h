@@ -1,12 +1,9 @@
 // What the tests comparing two forwards of one model share: random token ids, the kept sets a layer's death indices
-// describe (to run the CPU forward on another forward's masks through ForwardOptions::kept_sets), and the relative error
-// of two forwards' logits ([1, L, V]) by row quarter; the product's own measures are core/model/forward_agreement.h.
+// describe (to run the CPU forward on another forward's masks through ForwardOptions::kept_sets). The measures of two
+// forwards' logits are the product's own: core/model/forward_agreement.h.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <random>
@@ -41,23 +38,6 @@ inline std::vector<std::int32_t> random_ids(std::int64_t length, std::int64_t vo
 // The kept sets of a layer's death indices ([bias heads, L]), one per query head of `problem`.
 inline std::vector<KeptKeySets> kept_sets_of_death(const Tensor& death, const AttentionProblem& problem) {
   return kept_sets_of_layer_death({death.data<std::int32_t>(), static_cast<std::size_t>(death.numel())}, problem);
-}
-
-// The relative error of each quarter of the rows: a fault that depends on the position shows in the later quarters.
-inline std::string error_by_row_quarter(const Tensor& test, const Tensor& reference) {
-  const std::int64_t rows = reference.shape()[1], V = reference.shape()[2];
-  std::string text;
-  for (std::int64_t q = 0; q < 4; ++q) {
-    double difference = 0.0, norm = 0.0;
-    for (std::int64_t r = q * rows / 4; r < (q + 1) * rows / 4; ++r)
-      for (std::int64_t v = 0; v < V; ++v) {
-        const double a = test.data<float>()[r * V + v], b = reference.data<float>()[r * V + v];
-        difference += (a - b) * (a - b);
-        norm += b * b;
-      }
-    text += fmt::format(" {:.4f}", std::sqrt(difference / std::max(norm, 1e-300)));
-  }
-  return text;
 }
 
 }  // namespace dmascope::testing
